@@ -1,0 +1,71 @@
+"""The Python API over the registries: `list_*` with wildcards, `create_*` by name."""
+
+from __future__ import annotations
+
+from .errors import GanzooError
+from .losses import Loss
+from .models import Discriminator, Generator
+from .plugins import registry
+from .registry import Entry, check_options
+
+
+def list_architectures(pattern: str = "*") -> list[str]:
+    """Registered architecture names matching a shell-style wildcard, e.g. ``"dc*"``."""
+    return registry("architecture").names(pattern)
+
+
+def list_losses(pattern: str = "*") -> list[str]:
+    return registry("loss").names(pattern)
+
+
+def list_datasets(pattern: str = "*") -> list[str]:
+    return registry("dataset").names(pattern)
+
+
+def architecture_entry(name: str) -> Entry:
+    return registry("architecture").get(name)
+
+
+def loss_entry(name: str) -> Entry:
+    return registry("loss").get(name)
+
+
+def dataset_entry(name: str) -> Entry:
+    return registry("dataset").get(name)
+
+
+def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminator, dict]:
+    """Build an architecture's generator and discriminator.
+
+    `overrides` replace entries of the registered configuration (see
+    ``ganzoo list architectures --json``); the training loop passes the data's
+    ``data_shape`` and ``num_classes``. Returns ``(generator, discriminator, config)``,
+    where `config` is the complete configuration used.
+    """
+    entry = architecture_entry(name)
+    config = check_options(entry, overrides)
+    generator, discriminator = entry.factory(dict(config))
+    if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
+        raise GanzooError(
+            f"Architecture '{name}' (plugin '{entry.plugin}') did not return a "
+            "(ganzoo.Generator, ganzoo.Discriminator) pair; fix the plugin's build function."
+        )
+    return generator, discriminator, {"name": name, **config}
+
+
+def create_loss(name: str, **options) -> Loss:
+    entry = loss_entry(name)
+    loss = entry.factory(**check_options(entry, options))
+    if not isinstance(loss, Loss):
+        raise GanzooError(f"Loss '{name}' (plugin '{entry.plugin}') did not return a ganzoo.losses.Loss.")
+    return loss
+
+
+def create_dataset(name: str, **options):
+    from .data import Dataset
+
+    entry = dataset_entry(name)
+    dataset = entry.factory(**check_options(entry, options))
+    if not isinstance(dataset, Dataset):
+        raise GanzooError(f"Data set '{name}' (plugin '{entry.plugin}') did not return a ganzoo.data.Dataset.")
+    return dataset

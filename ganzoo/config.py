@@ -1,0 +1,145 @@
+"""Training configuration and how its defaults are resolved.
+
+A field left as None is filled, in order of precedence, from: the user's
+value > the loss's paper defaults > the architecture's paper defaults >
+`GLOBAL_DEFAULTS`. The resolved configuration is what a run directory stores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import GanzooError
+
+GLOBAL_DEFAULTS = {
+    "steps": 10_000,
+    "batch_size": 64,
+    "n_d": 1,
+    "optimizer": "adam",
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "betas": (0.5, 0.999),
+    "ema_decay": 0.0,
+}
+OPTIMIZERS = ("adam", "rmsprop")
+
+# Fields that define the experiment: a resumed run must not change them.
+IDENTITY_FIELDS = (
+    "arch", "loss", "data", "arch_options", "loss_options", "data_options", "regularizer",
+    "regularizer_options", "batch_size", "n_d", "optimizer", "g_lr", "d_lr", "betas",
+    "ema_decay", "seed",
+)
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "mlp"
+    loss: str = "non-saturating"
+    data: str = "ring8"
+    arch_options: dict = field(default_factory=dict)
+    loss_options: dict = field(default_factory=dict)
+    data_options: dict = field(default_factory=dict)
+    regularizer: str | None = None
+    regularizer_options: dict = field(default_factory=dict)
+    steps: int | None = None
+    batch_size: int | None = None
+    n_d: int | None = None
+    optimizer: str | None = None
+    g_lr: float | None = None
+    d_lr: float | None = None
+    betas: tuple[float, float] | None = None
+    ema_decay: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 100
+    eval_every: int | None = None  # None: 5 evaluations over the run
+    eval_samples: int = 2500
+    checkpoint_every: int | None = None  # None: at each evaluation
+
+    def __post_init__(self):
+        if self.betas is not None:
+            self.betas = tuple(self.betas)
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None filled from the loss, architecture and global defaults."""
+        from .api import architecture_entry, loss_entry
+
+        layers = [GLOBAL_DEFAULTS, architecture_entry(self.arch).train_defaults,
+                  loss_entry(self.loss).train_defaults]
+        values = dataclasses.asdict(self)
+        for key in GLOBAL_DEFAULTS:
+            if values[key] is None:
+                for layer in layers:
+                    if key in layer:
+                        values[key] = layer[key]
+        cfg = TrainConfig(**values)
+        if cfg.eval_every is None:
+            cfg.eval_every = max(1, cfg.steps // 5)
+        if cfg.checkpoint_every is None:
+            cfg.checkpoint_every = cfg.eval_every
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise GanzooError(message)
+
+        for name in ("steps", "batch_size", "n_d", "log_every", "eval_every", "checkpoint_every", "eval_samples"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and value > 0,
+                 f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
+        need(self.optimizer in OPTIMIZERS,
+             f"Unknown optimizer '{self.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}.")
+        for name in ("g_lr", "d_lr"):
+            value = getattr(self, name)
+            need(isinstance(value, (int, float)) and 0 < value < 1,
+                 f"{name.replace('_', '-')} must be a learning rate in (0, 1), got {value!r}.")
+        need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+             f"betas must be two numbers in [0, 1), got {self.betas!r}.")
+        need(0 <= self.ema_decay < 1, f"ema-decay must be in [0, 1) (0 turns EMA off), got {self.ema_decay!r}.")
+        need(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed!r}.")
+        need(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+             f"Unknown device '{self.device}'. Use auto, cpu, cuda or cuda:N.")
+
+    def identity(self) -> dict:
+        return {k: _jsonable(getattr(self, k)) for k in IDENTITY_FIELDS}
+
+    def to_dict(self) -> dict:
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _jsonable(value):
+    """Round-trip through JSON so tuples and lists compare equal."""
+    return json.loads(json.dumps(value))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here. "
+                          "Use --device cpu, or --device auto to pick what is available.")
+    return device
+
+
+def read_run_config(run_dir) -> dict:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise GanzooError(f"{run_dir} is not a ganzoo run directory (no config.json). "
+                          "Pass the --out folder of a `ganzoo train` run.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise GanzooError(f"{path} is not valid JSON ({exc}). Restore it or train again.") from None

@@ -1,0 +1,34 @@
+"""Data set interface.
+
+A data set knows the shape of one sample and its number of classes, and hands
+the training loop an endless `BatchSource` whose position can be saved in a
+checkpoint, so a resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+
+class BatchSource(Protocol):
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next batch: samples, and integer labels (None when unlabelled)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class Dataset:
+    name: str = ""
+    sample_shape: tuple[int, ...] = ()
+    num_classes: int = 0  # > 0 when the data carry class labels
+
+    def batches(self, batch_size: int, device: torch.device, seed: int) -> BatchSource:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What a result's protocol records about the data."""
+        return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes}

@@ -1,0 +1,41 @@
+"""User-facing errors.
+
+A `GanzooError` is a mistake the user can fix (a bad name, a bad option, a
+missing file). The CLI prints its message as one paragraph, with no traceback.
+Anything else is a bug in ganzoo or a plugin and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GanzooError(Exception):
+    """An error caused by input the user can correct; the message says how."""
+
+
+class UnknownNameError(GanzooError, KeyError):
+    """A name that no registry entry (architecture, loss, data set...) has."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+        self.kind, self.name = kind, name
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        # Prefix matches catch "dcgan" -> "dcgan-32", which difflib may rank low.
+        close += [k for k in known if k.startswith(name) and k not in close][:5]
+        parts = [f"Unknown {kind} '{name}'."]
+        if close:
+            parts.append("Did you mean: " + ", ".join(close) + "?")
+        parts.append(
+            f"Registered {kind}s: " + (", ".join(known) if known else "none") + "."
+        )
+        parts.append(hint or f"Run `ganzoo list {kind}s` to see them with their plugins.")
+        super().__init__(" ".join(parts))
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class NonFiniteLossError(GanzooError):
+    """Training produced a NaN or infinite loss; the message names the last good checkpoint."""

@@ -1,0 +1,42 @@
+"""The hooks a ganzoo plugin implements.
+
+Each hook is handed a `register` callback; a plugin calls it once per thing it
+adds. Plugins are modules exposed in the `ganzoo` entry-point group::
+
+    [project.entry-points.ganzoo]
+    my_plugin = "my_package.plugin_module"
+
+and mark their functions with `ganzoo.hookimpl`. See docs/plugins.md.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ganzoo")
+hookimpl = pluggy.HookimplMarker("ganzoo")
+
+
+@hookspec
+def ganzoo_register_architectures(register):
+    """Register generator/discriminator pairs.
+
+    ``register(name, build, *, defaults, train_defaults=None, description="", paper="")``
+    where ``build(config: dict) -> (generator, discriminator)``.
+    """
+
+
+@hookspec
+def ganzoo_register_losses(register):
+    """Register adversarial losses.
+
+    ``register(name, factory, *, description="", paper="")`` where
+    ``factory(**options) -> ganzoo.losses.Loss``.
+    """
+
+
+@hookspec
+def ganzoo_register_datasets(register):
+    """Register data sets.
+
+    ``register(name, factory, *, description="")`` where
+    ``factory(**options) -> ganzoo.data.Dataset``.
+    """

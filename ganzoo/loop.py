@@ -1,0 +1,282 @@
+"""The training loop: one function that reads top to bottom.
+
+It follows the algorithm of Goodfellow et al. 2014 (and the theory notes):
+repeat { n_d discriminator steps with G fixed; one generator step with D fixed }.
+Losses and regularisers are small objects the loop calls. Everything that
+decides the future of a run (weights, optimiser moments, EMA, every random
+generator, the data position) is in the checkpoint, so a resumed run ends in
+the same state, bit for bit on CPU, as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .api import create_architecture, create_dataset, create_loss
+from .config import TrainConfig, _jsonable, pick_device, read_run_config
+from .errors import GanzooError, NonFiniteLossError
+from .evaluation import evaluate
+from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint
+from .plugins import _version
+from .regularizers import create_regularizer
+
+CHECKPOINT = Path("checkpoints") / "latest.pt"
+
+
+def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress: bool = True) -> dict:
+    """Train one run into `out_dir`; returns a summary (final metrics, timings).
+
+    With `resume=True`, continue the run saved in `out_dir` from its latest
+    checkpoint. `config` may be None (the saved one is used); if given, it must
+    describe the same experiment and may change only `steps`, the intervals
+    and the device.
+    """
+    out_dir = Path(out_dir)
+    checkpoint_path = out_dir / CHECKPOINT
+    checkpoint = None
+    if resume:
+        saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
+        cfg = saved if config is None else config.resolved()
+        _check_same_experiment(saved, cfg, out_dir)
+        checkpoint = load_checkpoint(checkpoint_path)
+    elif checkpoint_path.exists():
+        raise GanzooError(
+            f"{out_dir} already holds a run. Continue it with --resume, or choose a new --out."
+        )
+    else:
+        cfg = config.resolved()
+    device = pick_device(cfg.device)
+
+    # --- build everything from names; the seed fixes the initial weights -------------
+    torch.manual_seed(cfg.seed)
+    dataset = create_dataset(cfg.data, **cfg.data_options)
+    G, D, arch_config = create_architecture(
+        cfg.arch, **{"data_shape": dataset.sample_shape, "num_classes": dataset.num_classes,
+                     **cfg.arch_options})
+    G, D = G.to(device), D.to(device)
+    loss = create_loss(cfg.loss, **cfg.loss_options)
+    regularizers = list(loss.regularizers)
+    if cfg.regularizer:
+        regularizers.append(create_regularizer(cfg.regularizer, **cfg.regularizer_options))
+    g_opt = _optimizer(cfg, G.parameters(), cfg.g_lr)
+    d_opt = _optimizer(cfg, D.parameters(), cfg.d_lr)
+    ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
+    latent_rng = torch.Generator(device).manual_seed(cfg.seed + 2)
+
+    start_step = 0
+    if checkpoint is not None:
+        start_step = _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng)
+        # Drop log lines written after the checkpoint by the run that stopped.
+        for name in ("train_log.jsonl", "metrics.jsonl"):
+            filter_jsonl(out_dir / name, lambda r: r.get("step", 0) <= start_step)
+    atomic_write_json(out_dir / "config.json", {
+        "train": cfg.to_dict(), "architecture": _jsonable(arch_config),
+        "data": dataset.describe(),
+        "environment": environment(device),
+    })
+
+    def save_checkpoint(step: int) -> None:
+        atomic_torch_save({
+            "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None,
+            "batches": batches.state_dict(), "latent_rng": latent_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "config": cfg.to_dict(),
+        }, checkpoint_path)
+
+    def run_evaluation(step: int) -> list[dict]:
+        records = evaluate(ema if ema is not None else G, dataset, step, out_dir, seed=cfg.seed,
+                           num_samples=cfg.eval_samples, generator_kind="ema" if ema is not None else "raw")
+        for record in records:
+            append_jsonl(out_dir / "metrics.jsonl", record)
+        return records
+
+    if start_step == 0:
+        save_checkpoint(0)  # so even a run that diverges at once has a good checkpoint
+        last_eval = run_evaluation(0)
+    else:
+        last_eval = []
+    last_checkpoint_step = last_good_step = start_step
+
+    # --- the loop -------------------------------------------------------------------
+    G.train()
+    D.train()
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # checked without a sync per step
+    d_loss_sum = g_loss_sum = torch.zeros((), device=device)
+    window_start, window_steps, train_seconds = time.perf_counter(), 0, 0.0
+    bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
+               dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
+    with _stop_on_interrupt() as interrupted:
+        for step in range(start_step, cfg.steps):
+            # 1) n_d discriminator steps, G fixed.
+            for _ in range(cfg.n_d):
+                real, labels = batches.next()
+                fake_labels = G.sample_labels(cfg.batch_size, device, latent_rng)
+                with torch.no_grad():
+                    fake = G(G.sample_latent(cfg.batch_size, device, latent_rng), fake_labels)
+                real_logits = D(real, labels)
+                d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
+                for reg in regularizers:
+                    d_loss = d_loss + reg(D, real, fake, labels)
+                d_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                d_opt.step()
+                loss.after_discriminator_step(D)
+
+            # 2) one generator step, D fixed (no gradients for D's weights).
+            D.requires_grad_(False)
+            fake_labels = G.sample_labels(cfg.batch_size, device, latent_rng)
+            fake_logits = D(G(G.sample_latent(cfg.batch_size, device, latent_rng), fake_labels), fake_labels)
+            real_logits = D(real, labels) if loss.generator_needs_real else None
+            g_loss = loss.generator_loss(fake_logits, real_logits)
+            g_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_opt.step()
+            D.requires_grad_(True)
+            if ema is not None:
+                _update_ema(ema, G, cfg.ema_decay)
+
+            # 3) bookkeeping at intervals; `done` generator steps are complete.
+            done = step + 1
+            d_loss, g_loss = d_loss.detach(), g_loss.detach()
+            nonfinite |= ~(torch.isfinite(d_loss) & torch.isfinite(g_loss))
+            d_loss_sum, g_loss_sum = d_loss_sum + d_loss, g_loss_sum + g_loss
+            window_steps += 1
+            bar.update(1)
+            at_end = done == cfg.steps
+            log_now = done % cfg.log_every == 0 or at_end
+            eval_now = done % cfg.eval_every == 0 or at_end
+            checkpoint_now = done % cfg.checkpoint_every == 0 or at_end
+            if not (log_now or eval_now or checkpoint_now or interrupted.is_set()):
+                continue
+            if nonfinite.item():
+                bar.close()
+                raise NonFiniteLossError(
+                    f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
+                    f"step {done} (d_loss={d_loss.item():.4g}, g_loss={g_loss.item():.4g}). The run "
+                    f"stopped; the last good checkpoint is {checkpoint_path} (step {last_checkpoint_step}). "
+                    "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1."
+                )
+            if log_now or checkpoint_now or interrupted.is_set():
+                elapsed = time.perf_counter() - window_start
+                train_seconds += elapsed
+                mean_d, mean_g = (d_loss_sum / window_steps).item(), (g_loss_sum / window_steps).item()
+                append_jsonl(out_dir / "train_log.jsonl", {
+                    "step": done, "d_loss": mean_d, "g_loss": mean_g,
+                    "steps_per_second": window_steps / elapsed if elapsed > 0 else None,
+                    "train_seconds": round(train_seconds, 3),
+                })
+                bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
+                d_loss_sum = g_loss_sum = torch.zeros((), device=device)
+                window_steps = 0
+            if eval_now:
+                last_eval = run_evaluation(done)
+            if checkpoint_now or interrupted.is_set():  # Ctrl-C may arrive during the evaluation
+                save_checkpoint(done)
+                last_checkpoint_step = done
+            last_good_step = done
+            window_start = time.perf_counter()
+            if interrupted.is_set():
+                bar.close()
+                raise KeyboardInterrupt(
+                    f"interrupted at step {done}; checkpoint saved. Continue with: "
+                    f"ganzoo train --out {out_dir} --resume"
+                )
+    bar.close()
+    summary = {"out_dir": str(out_dir), "steps": cfg.steps, "train_seconds": round(train_seconds, 3),
+               "metrics": {r["metric"]: r["results"] for r in last_eval}}
+    atomic_write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=cfg.betas)
+
+
+@torch.no_grad()
+def _update_ema(ema, model, decay: float) -> None:
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), model.buffers()):
+        ema_buffer.copy_(buffer)  # batch-norm statistics are copied, not averaged
+
+
+def _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng) -> int:
+    try:
+        G.load_state_dict(checkpoint["generator"])
+        D.load_state_dict(checkpoint["discriminator"])
+        g_opt.load_state_dict(checkpoint["g_opt"])
+        d_opt.load_state_dict(checkpoint["d_opt"])
+        if ema is not None:
+            ema.load_state_dict(checkpoint["ema"])
+        batches.load_state_dict(checkpoint["batches"])
+        latent_rng.set_state(checkpoint["latent_rng"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], G.device)
+        return int(checkpoint["step"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise GanzooError(
+            f"The checkpoint does not match this run's models ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}). It was written by another configuration or version; "
+            "train into a new --out instead of resuming."
+        ) from None
+
+
+def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> None:
+    """A resumed run may change its length and intervals, not what it trains."""
+    saved_identity, asked_identity = saved.identity(), asked.identity()
+    for key, saved_value in saved_identity.items():
+        if asked_identity[key] != saved_value:
+            raise GanzooError(
+                f"{out_dir} was trained with {key}={saved_value!r}, but this asks for "
+                f"{asked_identity[key]!r}. Drop that option to resume, or train into a new --out."
+            )
+
+
+@contextmanager
+def _stop_on_interrupt():
+    """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def environment(device: torch.device) -> dict:
+    """Versions and hardware, stored with every run."""
+    env = {
+        "ganzoo": _version(), "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "device": str(device), "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env
+

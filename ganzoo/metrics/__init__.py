@@ -1,0 +1,1 @@
+"""Evaluation metrics. Each returns plain numbers plus the protocol used."""

@@ -1,0 +1,70 @@
+"""Generator and discriminator interfaces.
+
+Architectures subclass these. Conditional models set `num_classes > 0` and take
+integer `labels`; unconditional ones have `num_classes == 0` and ignore them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    """Maps latent vectors (and optional class labels) to samples of `output_shape`."""
+
+    def __init__(self, latent_dim: int, output_shape: tuple[int, ...], num_classes: int = 0):
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.output_shape = tuple(int(s) for s in output_shape)
+        self.num_classes = int(num_classes)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = device if device is not None else self.device
+        return torch.randn(n, self.latent_dim, device=device, generator=generator)
+
+    def sample_labels(self, n: int, device=None, generator: torch.Generator | None = None):
+        """Uniform class labels for a conditional generator; None for an unconditional one."""
+        if self.num_classes == 0:
+            return None
+        device = device if device is not None else self.device
+        return torch.randint(self.num_classes, (n,), device=device, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, device=None, labels: torch.Tensor | None = None,
+               generator: torch.Generator | None = None, batch_size: int = 1024) -> torch.Tensor:
+        """`n` samples in evaluation mode (batch norm uses its running statistics)."""
+        device = device if device is not None else self.device
+        if labels is None:
+            labels = self.sample_labels(n, device, generator)
+        was_training = self.training
+        self.eval()
+        try:
+            chunks = []
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                z = self.sample_latent(stop - start, device, generator)
+                chunk_labels = None if labels is None else labels[start:stop].to(device)
+                chunks.append(self(z, chunk_labels))
+            return torch.cat(chunks) if chunks else torch.empty(0, *self.output_shape, device=device)
+        finally:
+            self.train(was_training)
+
+
+class Discriminator(nn.Module):
+    """Returns one real-vs-fake logit per input: a tensor of shape (N,)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int = 0):
+        super().__init__()
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.num_classes = int(num_classes)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError

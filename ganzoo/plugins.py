@@ -1,0 +1,182 @@
+"""Plugin loading: pluggy over the `ganzoo` entry-point group.
+
+Built-in plugins (`plugins/` in the repository, importable as `ganzoo_plugins`)
+are found through the same entry-point group as third-party packages. The core
+itself (losses, 2D data) registers through the same hooks, like pytest's own
+built-in plugins, so it is always there.
+
+`GANZOO_PLUGINS=a,b` loads only the named entry-point plugins; set but empty,
+only the core. A plugin that fails to import, or whose hook raises, is reported
+by name and skipped; the others still work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import warnings
+from dataclasses import dataclass
+
+import pluggy
+
+from . import hookspecs
+from .errors import GanzooError
+from .registry import Entry, Registry, signature_defaults
+
+ENV_VAR = "GANZOO_PLUGINS"
+ENTRY_POINT_GROUP = "ganzoo"
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data.toy2d")
+KINDS = ("architecture", "loss", "dataset")
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be loaded; ganzoo goes on without it."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    package: str  # distribution that provides it ("ganzoo" for the built-ins)
+    version: str
+    status: str  # "loaded" or "failed"
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class PluginState:
+    """The plugin manager, what it loaded, and the registries it filled."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("ganzoo")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginInfo] = []
+        self.registries = {kind: Registry(kind) for kind in KINDS}
+        for module_name in CORE_PLUGINS:
+            module = importlib.import_module(module_name)
+            self.pm.register(module, name=module_name)
+            self.plugins.append(PluginInfo(module_name, module_name, "ganzoo", _version(), "loaded"))
+        self._load_entry_points()
+        for info in self.plugins:
+            if info.status == "loaded":
+                self._collect(info)
+
+    def _load_entry_points(self) -> None:
+        entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        wanted = _wanted_plugins()
+        if wanted is not None:
+            installed = {ep.name for ep in entry_points}
+            missing = sorted(set(wanted) - installed)
+            if missing:
+                raise GanzooError(
+                    f"{ENV_VAR} names plugin(s) {', '.join(missing)} that are not installed. "
+                    f"Installed plugins: {', '.join(sorted(installed)) or 'none'}. "
+                    f"Fix {ENV_VAR} (comma-separated names), or unset it to load all."
+                )
+            entry_points = [ep for ep in entry_points if ep.name in wanted]
+        seen = set()
+        for ep in entry_points:
+            if ep.name in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(ep.name)
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                ep.name, ep.value,
+                dist.name if dist else "?", dist.version if dist else "?", "loaded",
+            )
+            self.plugins.append(info)
+            try:
+                self.pm.register(ep.load(), name=ep.name)
+                # Per plugin, so that one with a misspelt hook is the only one dropped.
+                self.pm.check_pending()
+            except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
+                if self.pm.has_plugin(ep.name):
+                    self.pm.unregister(name=ep.name)
+                self._fail(info, exc)
+
+    def _collect(self, info: PluginInfo) -> None:
+        """Call one plugin's register hooks into staging registries, then merge.
+
+        Hooks are called plugin by plugin (not through one `pm.hook` call) so a
+        plugin whose hook raises is dropped whole, and the others still load.
+        """
+        staged: list[Entry] = []
+        hooks = {
+            "architecture": self.pm.hook.ganzoo_register_architectures,
+            "loss": self.pm.hook.ganzoo_register_losses,
+            "dataset": self.pm.hook.ganzoo_register_datasets,
+        }
+        try:
+            for kind, hook in hooks.items():
+                for impl in hook.get_hookimpls():
+                    if impl.plugin_name == info.name:
+                        impl.function(register=_register_callback(kind, info.name, staged))
+        except GanzooError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            self._fail(info, exc)
+            return
+        for entry in staged:
+            self.registries[entry.kind].add(entry)
+
+    def _fail(self, info: PluginInfo, exc: BaseException) -> None:
+        info.status = "failed"
+        info.error = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"Plugin '{info.name}' (package {info.package}) failed to load and is skipped: "
+            f"{info.error}. Everything else still works. Fix or uninstall that package, "
+            f"or leave it out of {ENV_VAR}.",
+            PluginLoadWarning,
+            stacklevel=2,
+        )
+
+
+def _register_callback(kind: str, plugin: str, staged: list[Entry]):
+    def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
+        if defaults is None and kind != "architecture":
+            defaults = signature_defaults(factory)
+        staged.append(Entry(
+            kind=kind, name=name, factory=factory, plugin=plugin,
+            defaults=dict(defaults or {}), train_defaults=dict(train_defaults or {}),
+            description=description, paper=paper,
+        ))
+    register.__doc__ = f"Register a {kind} (see ganzoo.hookspecs)."
+    return register
+
+
+def _wanted_plugins() -> list[str] | None:
+    value = os.environ.get(ENV_VAR)
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ganzoo")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+_state: PluginState | None = None
+
+
+def state() -> PluginState:
+    """The process-wide plugin state, loaded on first use."""
+    global _state
+    if _state is None:
+        _state = PluginState()
+    return _state
+
+
+def reset() -> None:
+    """Forget loaded plugins, so the next call reloads (after changing GANZOO_PLUGINS)."""
+    global _state
+    _state = None
+
+
+def registry(kind: str) -> Registry:
+    return state().registries[kind]

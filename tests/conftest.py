@@ -1,0 +1,56 @@
+import importlib
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ganzoo.plugins
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    """Each test loads plugins anew, with no GANZOO_PLUGINS from the caller."""
+    monkeypatch.delenv("GANZOO_PLUGINS", raising=False)
+    ganzoo.plugins.reset()
+    yield
+    ganzoo.plugins.reset()
+
+
+@pytest.fixture
+def install_fake_plugin(tmp_path, monkeypatch):
+    """Put a third-party plugin on sys.path: a module and a dist-info whose
+    entry_points.txt lists it in the `ganzoo` group, as pip would install it.
+    Returns the folder, to add to PYTHONPATH for subprocesses."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+
+    def install(module_name: str, source: str, package: str | None = None) -> Path:
+        package = package or f"{module_name.replace('_', '-')}"
+        (root / f"{module_name}.py").write_text(textwrap.dedent(source))
+        dist = root / f"{package.replace('-', '_')}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[ganzoo]\n{module_name} = {module_name}\n")
+        importlib.invalidate_caches()
+        sys.modules.pop(module_name, None)
+        ganzoo.plugins.reset()
+        return root
+
+    return install
+
+
+def run_cli(*args, env=None, cwd=None):
+    """Run the `ganzoo` command in a subprocess, as a user would."""
+    import subprocess
+
+    full_env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True,
+        env=full_env, cwd=cwd, timeout=300,
+    )

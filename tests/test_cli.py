@@ -1,0 +1,99 @@
+"""The `ganzoo` command as a user runs it: output, files, and errors without tracebacks."""
+
+import json
+
+from conftest import run_cli
+
+BROKEN_PLUGIN = "raise ImportError('this plugin is broken on purpose')\n"
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_list_json():
+    result = run_cli("list", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert "mlp" in [a["name"] for a in listing["architectures"]]
+    assert {"minimax", "non-saturating"} <= {loss["name"] for loss in listing["losses"]}
+    mlp = next(a for a in listing["architectures"] if a["name"] == "mlp")
+    assert mlp["train_defaults"]["batch_size"] == 256 and mlp["plugin"] == "mlp"
+    result = run_cli("list", "architectures", "*.test")
+    names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert "mlp.test" in names and "mlp" not in names
+
+
+def test_help_everywhere():
+    for command in ([], ["list"], ["train"], ["sample"]):
+        result = run_cli(*command, "--help")
+        assert result.returncode == 0 and "usage: ganzoo" in result.stdout
+
+
+def test_train_then_sample(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "--arch", "mlp.test", "--data", "grid25", "--steps", "10", "--eval-every", "5",
+                     "--eval-samples", "100", "--out", str(out), "--no-progress", "--data-opt", "std=0.1")
+    assert result.returncode == 0, result.stderr
+    assert "mode-coverage: modes_covered=" in result.stdout and "step-00000010.png" in result.stdout
+    assert json.loads((out / "config.json").read_text())["train"]["data_options"] == {"std": 0.1}
+    result = run_cli("sample", str(out), "-n", "50", "--out", str(tmp_path / "s.pt"))
+    assert result.returncode == 0, result.stderr
+    import torch
+
+    assert torch.load(tmp_path / "s.pt", weights_only=True).shape == (50, 2)
+    result = run_cli("sample", str(out), "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 0 and (tmp_path / "s.png").stat().st_size > 1000
+    result = run_cli("train", "--out", str(out), "--resume", "--steps", "15", "--no-progress")
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_names_and_bad_values(tmp_path):
+    assert_user_error(run_cli("train", "--arch", "mpl"), "Unknown architecture 'mpl'", "Did you mean: mlp")
+    assert_user_error(run_cli("train", "--loss", "minmax"), "Did you mean: minimax")
+    assert_user_error(run_cli("train", "--arch", "mlp.test", "--steps", "-3", "--out", str(tmp_path / "x")),
+                      "steps must be a positive whole number")
+    assert_user_error(run_cli("train", "--arch-opt", "width=3", "--out", str(tmp_path / "y")),
+                      "has no option 'width'")
+    assert_user_error(run_cli("train", "--data-opt", "std", "--out", str(tmp_path / "z")), "KEY=VALUE")
+    assert_user_error(run_cli("train", "--resume"), "--resume needs --out")
+    assert_user_error(run_cli("sample", str(tmp_path)), "not a ganzoo run directory")
+    argparse_error = run_cli("train", "--steps", "many")
+    assert argparse_error.returncode == 2 and "invalid int value" in argparse_error.stderr
+    assert "Traceback" not in argparse_error.stderr
+
+
+def test_corrupt_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "--arch", "mlp.test", "--steps", "5", "--out", str(out), "--no-progress").returncode == 0
+    (out / "checkpoints" / "latest.pt").write_bytes(b"\x00garbage")
+    assert_user_error(run_cli("train", "--out", str(out), "--resume"), "is corrupt")
+    assert_user_error(run_cli("sample", str(out)), "is corrupt")
+
+
+def test_broken_plugin_is_reported_by_name_and_the_rest_works(install_fake_plugin):
+    site = install_fake_plugin("broken_plugin", BROKEN_PLUGIN)
+    result = run_cli("list", "architectures", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0 and "mlp" in result.stdout
+    assert "warning: Plugin 'broken_plugin' (package broken-plugin) failed to load" in result.stderr
+    assert "broken on purpose" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("list", "plugins", env={"PYTHONPATH": str(site)})
+    assert "broken_plugin" in result.stdout and "failed (ImportError" in result.stdout
+
+
+def test_duplicate_plugin_names_are_a_clear_error(install_fake_plugin):
+    source = ("import ganzoo\nfrom ganzoo_plugins.mlp import build, DEFAULTS\n"
+              "@ganzoo.hookimpl\ndef ganzoo_register_architectures(register):\n"
+              "    register('mlp', build, defaults=DEFAULTS)\n")
+    site = install_fake_plugin("copycat", source)
+    assert_user_error(run_cli("list", env={"PYTHONPATH": str(site)}),
+                      "'mlp' is registered twice: by plugin 'mlp' and by plugin 'copycat'")
+
+
+def test_env_var_limits_plugins():
+    result = run_cli("list", "architectures", env={"GANZOO_PLUGINS": ""})
+    assert result.returncode == 0 and "(none)" in result.stdout

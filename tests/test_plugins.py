@@ -1,0 +1,142 @@
+"""Plugin discovery through the `ganzoo` entry-point group, and the registries."""
+
+import pytest
+
+import ganzoo
+import ganzoo.plugins
+from ganzoo.plugins import PluginLoadWarning
+
+GOOD_PLUGIN = """
+import ganzoo
+from ganzoo_plugins.mlp import build, DEFAULTS
+
+@ganzoo.hookimpl
+def ganzoo_register_architectures(register):
+    register("third-party-mlp", build, defaults=DEFAULTS)
+"""
+
+
+def test_builtins_load_through_the_entry_point_group():
+    plugins = {p.name: p for p in ganzoo.plugins.state().plugins}
+    assert plugins["mlp"].module == "ganzoo_plugins.mlp"
+    assert plugins["mlp"].package == "ganzoo" and plugins["mlp"].status == "loaded"
+    assert ganzoo.plugins.registry("architecture").get("mlp").plugin == "mlp"
+
+
+def test_list_with_wildcards():
+    assert ganzoo.list_architectures("mlp*") == ["mlp", "mlp.test"]
+    assert ganzoo.list_architectures("*.test") == [n for n in ganzoo.list_architectures() if n.endswith(".test")]
+    assert {"minimax", "non-saturating", "wasserstein", "wgan-gp", "hinge", "least-squares"} <= set(ganzoo.list_losses())
+    assert ganzoo.list_losses("*saturating") == ["non-saturating"]
+    assert {"ring8", "grid25"} <= set(ganzoo.list_datasets())
+
+
+def test_create_architecture_returns_models_and_config():
+    G, D, config = ganzoo.create_architecture("mlp.test", g_hidden=12)
+    assert config["name"] == "mlp.test" and config["g_hidden"] == 12
+    assert isinstance(G, ganzoo.Generator) and isinstance(D, ganzoo.Discriminator)
+    assert G.net[0].out_features == 12
+
+
+def test_unknown_name_lists_close_names():
+    with pytest.raises(ganzoo.UnknownNameError) as info:
+        ganzoo.create_loss("non-saturatin")
+    message = str(info.value)
+    assert "Unknown loss 'non-saturatin'" in message and "Did you mean: non-saturating" in message
+    with pytest.raises(ganzoo.GanzooError, match="Did you mean: mlp"):
+        ganzoo.create_architecture("mpl")
+    with pytest.raises(ganzoo.GanzooError, match="Did you mean: ring8"):
+        ganzoo.create_dataset("ring")
+
+
+def test_bad_architecture_option():
+    with pytest.raises(ganzoo.GanzooError, match="has no option 'hidden'.*g_hidden=128"):
+        ganzoo.create_architecture("mlp", hidden=3)
+    with pytest.raises(ganzoo.GanzooError, match="expects a int"):
+        ganzoo.create_architecture("mlp", g_hidden=1.5)
+
+
+def test_env_var_selects_plugins(monkeypatch):
+    monkeypatch.setenv("GANZOO_PLUGINS", "")
+    ganzoo.plugins.reset()
+    assert ganzoo.list_architectures() == []  # only the core: no architectures...
+    assert "minimax" in ganzoo.list_losses()  # ...but its losses and data sets
+    assert "ring8" in ganzoo.list_datasets()
+    monkeypatch.setenv("GANZOO_PLUGINS", "mlp")
+    ganzoo.plugins.reset()
+    assert "mlp" in ganzoo.list_architectures()
+
+
+def test_env_var_naming_a_missing_plugin(monkeypatch):
+    monkeypatch.setenv("GANZOO_PLUGINS", "mlp,nosuch")
+    ganzoo.plugins.reset()
+    with pytest.raises(ganzoo.GanzooError, match="nosuch.*not installed.*Installed plugins: .*mlp"):
+        ganzoo.list_architectures()
+
+
+def test_third_party_plugin_is_discovered(install_fake_plugin):
+    install_fake_plugin("thirdparty_ok", GOOD_PLUGIN)
+    assert "third-party-mlp" in ganzoo.list_architectures()
+    info = {p.name: p for p in ganzoo.plugins.state().plugins}["thirdparty_ok"]
+    assert (info.package, info.version, info.status) == ("thirdparty-ok", "1.0", "loaded")
+
+
+def test_plugin_that_fails_to_import_is_reported_and_others_work(install_fake_plugin):
+    install_fake_plugin("broken_import", "import does_not_exist_anywhere\n")
+    with pytest.warns(PluginLoadWarning, match="'broken_import'.*ModuleNotFoundError.*does_not_exist_anywhere"):
+        names = ganzoo.list_architectures()
+    assert "mlp" in names
+    info = {p.name: p for p in ganzoo.plugins.state().plugins}["broken_import"]
+    assert info.status == "failed" and "does_not_exist_anywhere" in info.error
+
+
+def test_plugin_whose_hook_raises_is_dropped_whole(install_fake_plugin):
+    install_fake_plugin("raising_hook", """
+        import ganzoo
+        from ganzoo_plugins.mlp import build, DEFAULTS
+
+        @ganzoo.hookimpl
+        def ganzoo_register_architectures(register):
+            register("half-registered", build, defaults=DEFAULTS)
+            raise RuntimeError("boom in the plugin")
+    """)
+    with pytest.warns(PluginLoadWarning, match="'raising_hook'.*RuntimeError: boom in the plugin"):
+        names = ganzoo.list_architectures()
+    assert "half-registered" not in names and "mlp" in names
+
+
+def test_plugin_with_misspelt_hook_is_rejected(install_fake_plugin):
+    install_fake_plugin("misspelt", """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def ganzoo_register_architecture(register):  # missing the final "s"
+            pass
+    """)
+    with pytest.warns(PluginLoadWarning, match="'misspelt'.*ganzoo_register_architecture"):
+        assert "mlp" in ganzoo.list_architectures()
+
+
+def test_two_plugins_registering_one_name_fail_naming_both(install_fake_plugin):
+    install_fake_plugin("dup_a", GOOD_PLUGIN)
+    install_fake_plugin("dup_b", GOOD_PLUGIN)
+    with pytest.raises(ganzoo.GanzooError, match="'third-party-mlp' is registered twice.*'dup_a'.*'dup_b'"):
+        ganzoo.list_architectures()
+
+
+def test_names_must_be_kebab_case(install_fake_plugin):
+    install_fake_plugin("badname", GOOD_PLUGIN.replace("third-party-mlp", "Third_Party"))
+    with pytest.raises(ganzoo.GanzooError, match="'badname' registers the architecture name 'Third_Party'"):
+        ganzoo.list_architectures()
+
+
+def test_the_plugin_guide_code_works(install_fake_plugin):
+    from conftest import REPO
+    from ganzoo.testing import check_architecture, check_loss
+
+    guide = (REPO / "docs" / "plugins.md").read_text()
+    code = guide.split("```python\n")[1].split("```")[0]  # the first block: the whole module
+    install_fake_plugin("guide_plugin", code)
+    assert {"my-gan", "my-gan.test"} <= set(ganzoo.list_architectures("my-gan*"))
+    check_architecture("my-gan.test")
+    check_loss("my-loss")

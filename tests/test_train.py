@@ -1,0 +1,159 @@
+"""The training loop: run directory, determinism, resume, divergence."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+import ganzoo
+import ganzoo.loop
+from ganzoo import TrainConfig, train
+from ganzoo.errors import NonFiniteLossError
+from ganzoo.io import load_checkpoint, read_jsonl
+
+
+def tiny(**overrides) -> TrainConfig:
+    settings = dict(arch="mlp.test", loss="non-saturating", data="ring8", steps=20, batch_size=32,
+                    log_every=5, eval_every=10, eval_samples=200, checkpoint_every=10, device="cpu")
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def weights(run_dir):
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    return checkpoint
+
+
+def assert_same_state(a, b):
+    assert a["step"] == b["step"]
+    for part in ("generator", "discriminator"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
+    for part in ("g_opt", "d_opt"):
+        for idx, state in a[part]["state"].items():
+            for key, value in state.items():
+                assert torch.equal(value, b[part]["state"][idx][key]), f"{part} state differs"
+    if a["ema"] is not None:
+        for key in a["ema"]:
+            assert torch.equal(a["ema"][key], b["ema"][key])
+
+
+def test_run_directory_contents(tmp_path):
+    summary = train(tiny(), tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["arch"] == "mlp.test" and config["train"]["g_lr"] == 1e-3  # resolved from the arch
+    assert config["architecture"]["name"] == "mlp.test" and config["architecture"]["data_shape"] == [2]
+    assert config["environment"]["torch"] == torch.__version__
+    # Enough to rebuild the models by name and load the weights.
+    arch = dict(config["architecture"])
+    G, _, _ = ganzoo.create_architecture(arch.pop("name"), **arch)
+    G.load_state_dict(weights(run)["generator"])
+    log = read_jsonl(run / "train_log.jsonl")
+    assert [r["step"] for r in log] == [5, 10, 15, 20]
+    metrics = read_jsonl(run / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [0, 10, 20]
+    assert all(m["metric"] == "mode-coverage" and m["protocol"]["num_samples"] == 200 for m in metrics)
+    assert summary["metrics"]["mode-coverage"] == metrics[-1]["results"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step-00000000.png", "step-00000010.png", "step-00000020.png"]
+    assert (run / "samples" / "step-00000020.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_same_seed_gives_the_same_weights_bit_for_bit(tmp_path):
+    train(tiny(seed=3, ema_decay=0.9), tmp_path / "a", progress=False)
+    train(tiny(seed=3, ema_decay=0.9), tmp_path / "b", progress=False)
+    assert_same_state(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    train(tiny(seed=4), tmp_path / "c", progress=False)
+    c = weights(tmp_path / "c")
+    assert not torch.equal(c["generator"]["net.0.weight"], weights(tmp_path / "a")["generator"]["net.0.weight"])
+
+
+@pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
+                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"})])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
+    config = dict(loss=loss, steps=30, **extra)
+    train(tiny(**config), tmp_path / "whole", progress=False)
+
+    real_evaluate = ganzoo.loop.evaluate
+
+    def crash_at_step_25(generator, dataset, step, *args, **kwargs):
+        if step == 25:
+            raise RuntimeError("simulated crash")
+        return real_evaluate(generator, dataset, step, *args, **kwargs)
+
+    monkeypatch.setattr(ganzoo.loop, "evaluate", crash_at_step_25)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(tiny(eval_every=5, **config), tmp_path / "crashed", progress=False)
+    assert weights(tmp_path / "crashed")["step"] == 20
+    monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
+
+    train(None, tmp_path / "crashed", resume=True, progress=False)
+    assert_same_state(weights(tmp_path / "whole"), weights(tmp_path / "crashed"))
+    # Log lines the crashed run wrote after its checkpoint are not duplicated.
+    steps = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "train_log.jsonl")]
+    assert steps == sorted(set(steps)) and steps[-1] == 30
+
+
+def test_ctrl_c_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch):
+    train(tiny(steps=30), tmp_path / "whole", progress=False)
+    real_evaluate = ganzoo.loop.evaluate
+
+    def press_ctrl_c(generator, dataset, step, *args, **kwargs):
+        if step == 5:  # an evaluation step between two checkpoints
+            os.kill(os.getpid(), signal.SIGINT)  # handled: finish this step, checkpoint, stop
+        return real_evaluate(generator, dataset, step, *args, **kwargs)
+
+    monkeypatch.setattr(ganzoo.loop, "evaluate", press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 5; checkpoint saved"):
+        train(tiny(steps=30, eval_every=5), tmp_path / "stopped", progress=False)
+    assert weights(tmp_path / "stopped")["step"] == 5
+    monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
+    train(tiny(steps=30, eval_every=5), tmp_path / "stopped", resume=True, progress=False)
+    assert_same_state(weights(tmp_path / "whole"), weights(tmp_path / "stopped"))
+
+
+def test_resume_can_extend_but_not_change_the_experiment(tmp_path):
+    train(tiny(), tmp_path / "run", progress=False)
+    with pytest.raises(ganzoo.GanzooError, match="already holds a run.*--resume"):
+        train(tiny(), tmp_path / "run", progress=False)
+    with pytest.raises(ganzoo.GanzooError, match="trained with loss='non-saturating'.*'minimax'"):
+        train(tiny(loss="minimax"), tmp_path / "run", resume=True, progress=False)
+    train(tiny(steps=30), tmp_path / "run", resume=True, progress=False)
+    assert weights(tmp_path / "run")["step"] == 30
+
+
+def test_nan_stops_the_run_with_the_last_good_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = ganzoo.losses.NonSaturatingLoss.generator_loss
+
+    def poisoned(self, fake_logits, real_logits=None):
+        calls["n"] += 1
+        value = real(self, fake_logits, real_logits)
+        return value * float("nan") if calls["n"] > 13 else value
+
+    monkeypatch.setattr(ganzoo.losses.NonSaturatingLoss, "generator_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"NaN or infinite between step 10 and step 15.*step 10\)"):
+        train(tiny(), tmp_path / "run", progress=False)
+    checkpoint = weights(tmp_path / "run")
+    assert checkpoint["step"] == 10
+    assert all(torch.isfinite(v).all() for v in checkpoint["generator"].values())
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    train(tiny(), tmp_path / "run", progress=False)
+    (tmp_path / "run" / "checkpoints" / "latest.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ganzoo.GanzooError, match="corrupt or not a ganzoo checkpoint"):
+        train(None, tmp_path / "run", resume=True, progress=False)
+
+
+def test_bad_values_are_clear_errors(tmp_path):
+    for bad, message in [({"steps": 0}, "steps must be a positive"), ({"g_lr": 5.0}, "g-lr must be"),
+                         ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
+                         ({"arch": "mlpp"}, "Did you mean: mlp"),
+                         ({"data_options": {"std": -1.0}}, "std must be positive"),
+                         ({"regularizer": "r2"}, "Unknown regularizer 'r2'")]:
+        with pytest.raises(ganzoo.GanzooError, match=message):
+            train(tiny(**bad), tmp_path / "bad", progress=False)
