@@ -27,10 +27,9 @@ class UnknownNameError(GanzooError, KeyError):
         parts = [f"Unknown {kind} '{name}'."]
         if close:
             parts.append("Did you mean: " + ", ".join(close) + "?")
-        parts.append(
-            f"Registered {kind}s: " + (", ".join(known) if known else "none") + "."
-        )
-        parts.append(hint or f"Run `ganzoo list {kind}s` to see them with their plugins.")
+        plural = "losses" if kind == "loss" else f"{kind}s"
+        parts.append(f"Registered {plural}: " + (", ".join(known) if known else "none") + ".")
+        parts.append(hint or f"Run `ganzoo list {plural}` to see them with their plugins.")
         super().__init__(" ".join(parts))
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

@@ -58,10 +58,11 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        # Not torch's own message: it suggests weights_only=False, which would
+        # run whatever code a tampered file holds.
         raise GanzooError(
-            f"The checkpoint {path} is corrupt or not a ganzoo checkpoint "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}). "
-            "Delete it (and --resume will start from the previous one, if any) or train again."
+            f"The checkpoint {path} is corrupt or not a ganzoo checkpoint ({type(exc).__name__} "
+            "while reading it). Restore it from a backup, or delete the run directory and train again."
         ) from None
 
 

@@ -25,7 +25,7 @@ from .api import create_architecture, create_dataset, create_loss
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate
-from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint
+from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl
 from .plugins import _version
 from .regularizers import create_regularizer
 
@@ -115,7 +115,9 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     D.train()
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # checked without a sync per step
     d_loss_sum = g_loss_sum = torch.zeros((), device=device)
-    window_start, window_steps, train_seconds = time.perf_counter(), 0, 0.0
+    previous_log = read_jsonl(out_dir / "train_log.jsonl")  # a resumed run keeps counting its time
+    train_seconds = previous_log[-1]["train_seconds"] if previous_log else 0.0
+    window_start, window_steps = time.perf_counter(), 0
     bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
                dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
     with _stop_on_interrupt() as interrupted:

@@ -72,7 +72,9 @@ def test_corrupt_checkpoint(tmp_path):
     assert run_cli("train", "--arch", "mlp.test", "--steps", "5", "--out", str(out), "--no-progress").returncode == 0
     (out / "checkpoints" / "latest.pt").write_bytes(b"\x00garbage")
     assert_user_error(run_cli("train", "--out", str(out), "--resume"), "is corrupt")
-    assert_user_error(run_cli("sample", str(out)), "is corrupt")
+    result = run_cli("sample", str(out))
+    assert_user_error(result, "is corrupt")
+    assert "weights_only" not in result.stderr  # never advise loading untrusted pickles
 
 
 def test_broken_plugin_is_reported_by_name_and_the_rest_works(install_fake_plugin):

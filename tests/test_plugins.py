@@ -43,6 +43,7 @@ def test_unknown_name_lists_close_names():
         ganzoo.create_loss("non-saturatin")
     message = str(info.value)
     assert "Unknown loss 'non-saturatin'" in message and "Did you mean: non-saturating" in message
+    assert "Registered losses: " in message and "`ganzoo list losses`" in message
     with pytest.raises(ganzoo.GanzooError, match="Did you mean: mlp"):
         ganzoo.create_architecture("mpl")
     with pytest.raises(ganzoo.GanzooError, match="Did you mean: ring8"):
