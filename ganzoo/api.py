@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import GanzooError
 from .losses import Loss
-from .models import Discriminator, Generator
+from .models import Discriminator, Generator, PackedDiscriminator
 from .plugins import registry
 from .registry import Entry, check_options
 
@@ -43,14 +43,25 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
     where `config` is the complete configuration used.
     """
     entry = architecture_entry(name)
+    pack = overrides.pop("pack", 1)  # PacGAN: an option of every architecture, handled here
+    if not isinstance(pack, int) or isinstance(pack, bool) or pack < 1:
+        raise GanzooError(f"pack must be a whole number >= 1 (PacGAN's m), got {pack!r}.")
     config = check_options(entry, overrides)
     generator, discriminator = entry.factory(dict(config))
+    if pack > 1:
+        if config["num_classes"]:
+            raise GanzooError("PacGAN packing (pack > 1) is for unconditional models; "
+                              f"'{name}' is built with num_classes={config['num_classes']}.")
+        shape = tuple(config["data_shape"])
+        # The same architecture's D, built for m samples stacked along their first dimension.
+        _, inner = entry.factory({**config, "data_shape": (shape[0] * pack, *shape[1:])})
+        discriminator = PackedDiscriminator(inner, pack, shape)
     if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
         raise GanzooError(
             f"Architecture '{name}' (plugin '{entry.plugin}') did not return a "
             "(ganzoo.Generator, ganzoo.Discriminator) pair; fix the plugin's build function."
         )
-    return generator, discriminator, {"name": name, **config}
+    return generator, discriminator, {"name": name, **config, "pack": pack}
 
 
 def create_loss(name: str, **options) -> Loss:

@@ -70,7 +70,7 @@ def cmd_list(args) -> int:
 
 TRAIN_FIELDS = ("arch", "loss", "data", "steps", "batch_size", "n_d", "optimizer", "g_lr", "d_lr",
                 "ema_decay", "seed", "device", "log_every", "eval_every", "eval_samples",
-                "checkpoint_every")
+                "checkpoint_every", "data_root")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -79,6 +79,8 @@ def config_from_args(args) -> TrainConfig:
         given["betas"] = tuple(args.betas)
     if args.reg is not None:
         given["regularizer"] = args.reg
+    if args.data_on_device:
+        given["data_on_device"] = True
     for field, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
                         ("data_options", "--data-opt"), ("regularizer_options", "--reg-opt")):
         values = parse_options(getattr(args, field), flag)
@@ -119,33 +121,33 @@ def _fmt(value) -> str:
 def cmd_sample(args) -> int:
     import torch
 
-    from .data.toy2d import GaussianMixture2D
     from .io import atomic_torch_save, load_checkpoint
     from .loop import CHECKPOINT
-    from .plots import scatter_2d
+    from .plots import sample_grid, scatter_2d
 
     saved = read_run_config(args.run_dir)
-    train_cfg = TrainConfig.from_dict(saved["train"])
     checkpoint = load_checkpoint(Path(args.run_dir) / CHECKPOINT)
-    dataset = api.create_dataset(train_cfg.data, **train_cfg.data_options)
     arch = dict(saved["architecture"])
     generator, _, _ = api.create_architecture(arch.pop("name"), **arch)
     use_ema = checkpoint.get("ema") is not None and not args.no_ema
     generator.load_state_dict(checkpoint["ema"] if use_ema else checkpoint["generator"])
     rng = torch.Generator().manual_seed(args.seed)
-    samples = generator.sample(args.n, generator=rng)
-    out = Path(args.out or Path(args.run_dir) / f"samples-step{checkpoint['step']}.png")
+    step = checkpoint["step"]
+    out = Path(args.out or Path(args.run_dir) / f"samples-step{step}.png")
+    data = saved["data"]
+    if args.n is None:
+        args.n = 64 if len(generator.output_shape) == 3 else 2500
     if out.suffix == ".pt":
-        atomic_torch_save(samples, out)
-    elif out.suffix == ".png":
-        if isinstance(dataset, GaussianMixture2D):
-            scatter_2d(samples, dataset.centers, dataset.std, out,
-                       f"{train_cfg.arch}/{train_cfg.loss} on {train_cfg.data}, step {checkpoint['step']}")
-        else:
-            raise GanzooError(f"PNG output is not available for data set '{train_cfg.data}' yet; use --out FILE.pt.")
+        atomic_torch_save(generator.sample(args.n, generator=rng), out)
+    elif out.suffix == ".png" and "centers" in data:  # a 2D mixture: samples over its modes
+        scatter_2d(generator.sample(args.n, generator=rng), torch.tensor(data["centers"]), data["std"], out,
+                   f"{saved['train']['arch']} / {saved['train']['loss']} "
+                   f"on {data['name']}, step {step}")
+    elif out.suffix == ".png" and len(generator.output_shape) == 3:
+        sample_grid(generator, out, rng, n=args.n)
     else:
-        raise GanzooError(f"--out must end in .png (a plot) or .pt (the raw tensor), got '{out}'.")
-    print(f"wrote {args.n} samples from step {checkpoint['step']} ({'EMA' if use_ema else 'raw'} generator) to {out}")
+        raise GanzooError(f"--out must end in .png (a plot or image grid) or .pt (the raw tensor), got '{out}'.")
+    print(f"wrote samples from step {step} ({'EMA' if use_ema else 'raw'} generator) to {out}")
     return 0
 
 
@@ -173,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-opt", action="append", metavar="KEY=VALUE", dest="loss_options")
     p.add_argument("--data-opt", action="append", metavar="KEY=VALUE", dest="data_options",
                    help="e.g. std=0.1 for ring8")
+    p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data "
+                                       "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)")
+    p.add_argument("--data-on-device", action="store_true",
+                   help="keep the whole data set on the GPU (fast training when it fits)")
     p.add_argument("--reg", help="extra D regulariser: r1 or gradient-penalty")
     p.add_argument("--reg-opt", action="append", metavar="KEY=VALUE", dest="regularizer_options",
                    help="e.g. gamma=1 for r1")
@@ -198,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Draw samples from a run's latest checkpoint (EMA weights when present).")
     p.add_argument("run_dir")
-    p.add_argument("-n", type=int, default=2500, help="number of samples")
+    p.add_argument("-n", type=int, help="number of samples (default: 2500 points, or a grid of 64 images)")
     p.add_argument("--out", help="file: .png for a plot, .pt for the tensor")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")

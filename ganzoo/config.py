@@ -56,6 +56,8 @@ class TrainConfig:
     ema_decay: float | None = None
     seed: int = 0
     device: str = "auto"
+    data_root: str | None = None  # where local data sets are; not part of the experiment
+    data_on_device: bool = False  # keep the whole data set on the GPU (fast when it fits)
     log_every: int = 100
     eval_every: int | None = None  # None: 5 evaluations over the run
     eval_samples: int = 2500

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .api import create_architecture, create_dataset, create_loss
+from .api import architecture_entry, create_architecture, create_dataset, create_loss, dataset_entry
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate
@@ -58,11 +58,14 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
 
     # --- build everything from names; the seed fixes the initial weights -------------
     torch.manual_seed(cfg.seed)
-    dataset = create_dataset(cfg.data, **cfg.data_options)
-    G, D, arch_config = create_architecture(
-        cfg.arch, **{"data_shape": dataset.sample_shape, "num_classes": dataset.num_classes,
-                     **cfg.arch_options})
+    dataset = open_dataset(cfg)
+    G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     G, D = G.to(device), D.to(device)
+    if cfg.batch_size % arch_config["pack"]:
+        raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
+                          "(PacGAN); choose one that is.")
+    if cfg.data_on_device:
+        dataset.to(device)
     loss = create_loss(cfg.loss, **cfg.loss_options)
     regularizers = list(loss.regularizers)
     if cfg.regularizer:
@@ -125,6 +128,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
             # 1) n_d discriminator steps, G fixed.
             for _ in range(cfg.n_d):
                 real, labels = batches.next()
+                labels = labels if G.num_classes else None  # unconditional models ignore labels
                 fake_labels = G.sample_labels(cfg.batch_size, device, latent_rng)
                 with torch.no_grad():
                     fake = G(G.sample_latent(cfg.batch_size, device, latent_rng), fake_labels)
@@ -201,6 +205,32 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
                "metrics": {r["metric"]: r["results"] for r in last_eval}}
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
+
+
+def open_dataset(cfg: TrainConfig):
+    """The run's data set; `data_root` reaches the factories that read files."""
+    options = dict(cfg.data_options)
+    if cfg.data_root and "root" in dataset_entry(cfg.data).defaults:
+        options.setdefault("root", cfg.data_root)
+    return create_dataset(cfg.data, **options)
+
+
+def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:
+    """Shape from the data; classes from the data for class-conditional architectures."""
+    overrides = {"data_shape": dataset.sample_shape}
+    conditional = architecture_entry(cfg.arch).defaults.get("num_classes", 0) > 0
+    asked = cfg.arch_options.get("num_classes")
+    if asked == 0:
+        overrides["num_classes"] = 0
+    elif conditional or asked:
+        if not dataset.num_classes:
+            raise GanzooError(f"Architecture '{cfg.arch}' is class-conditional, but data set '{cfg.data}' "
+                              "has no labels. Choose a labelled data set (e.g. mnist).")
+        if asked not in (None, dataset.num_classes):
+            raise GanzooError(f"num_classes={asked} does not match data set '{cfg.data}', which has "
+                              f"{dataset.num_classes} classes. Leave num_classes out.")
+        overrides["num_classes"] = dataset.num_classes
+    return {**cfg.arch_options, **overrides}
 
 
 def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:

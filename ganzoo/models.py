@@ -13,6 +13,9 @@ from torch import nn
 class Generator(nn.Module):
     """Maps latent vectors (and optional class labels) to samples of `output_shape`."""
 
+    #: (low, high) bounds of the output, e.g. (-1, 1) after tanh; None when unbounded.
+    output_range: tuple[float, float] | None = None
+
     def __init__(self, latent_dim: int, output_shape: tuple[int, ...], num_classes: int = 0):
         super().__init__()
         self.latent_dim = int(latent_dim)
@@ -68,3 +71,22 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+
+class PackedDiscriminator(Discriminator):
+    """PacGAN (Lin et al. 2018): the wrapped D judges `pack` samples at once,
+    concatenated along the first sample dimension (channels for images), and
+    returns one logit per pack. Any architecture gets it with `pack=m`."""
+
+    def __init__(self, inner: Discriminator, pack: int, input_shape: tuple[int, ...]):
+        super().__init__(input_shape, 0)
+        self.inner, self.pack = inner, int(pack)
+
+    def forward(self, x, labels=None):
+        n = x.shape[0]
+        if n % self.pack:
+            from .errors import GanzooError
+
+            raise GanzooError(f"PacGAN packing: a batch of {n} is not a multiple of pack={self.pack}; "
+                              "choose a batch size divisible by it.")
+        return self.inner(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]))

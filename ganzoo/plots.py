@@ -36,3 +36,27 @@ def scatter_2d(samples, centers, std: float, path, title: str = "", threshold_st
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title, fontsize=9)
     save_figure(fig, path)
+
+
+def grid_labels(num_classes: int, per_class: int = 8):
+    """Labels for a grid with one row per class (small label sets), else None."""
+    import torch
+
+    if 0 < num_classes <= 20:
+        return torch.arange(num_classes).repeat_interleave(per_class), per_class
+    return None, 8
+
+
+def sample_grid(generator, path, rng=None, n: int = 64) -> None:
+    """A PNG grid of images in [-1, 1]: 8 x 8, or one row per class for conditional models."""
+    from torchvision.utils import save_image
+
+    labels, per_row = grid_labels(generator.num_classes)
+    if labels is not None:
+        labels = labels.to(generator.device)
+        n = len(labels)
+    images = generator.sample(n, labels=labels, generator=rng)
+    buffer = io.BytesIO()
+    save_image(images.float().cpu(), buffer, format="png", nrow=per_row, normalize=True,
+               value_range=(-1, 1), padding=2, pad_value=0.5)
+    atomic_write_bytes(path, buffer.getvalue())

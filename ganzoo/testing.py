@@ -29,7 +29,8 @@ def _state(module: torch.nn.Module) -> dict:
 
 
 def _changed(before: dict, module: torch.nn.Module) -> bool:
-    return any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+    """Whether any *parameter* moved (batch-norm statistics may move in any forward pass)."""
+    return any(not torch.equal(before[k], v) for k, v in module.named_parameters())
 
 
 def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> None:
@@ -48,6 +49,9 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
     x = G(z, labels)
     assert x.shape == (BATCH, *G.output_shape), f"{name}: G output {tuple(x.shape)}, expected {(BATCH, *G.output_shape)}"
     assert torch.isfinite(x).all(), f"{name}: G output is not finite"
+    if G.output_range is not None:
+        low, high = G.output_range
+        assert x.min() >= low and x.max() <= high, f"{name}: G output outside its declared range {G.output_range}"
     logits = D(x, labels)
     assert logits.shape == (BATCH,), f"{name}: D must return one logit per input, got {tuple(logits.shape)}"
     assert torch.isfinite(logits).all(), f"{name}: D output is not finite"
@@ -78,8 +82,7 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
     D.requires_grad_(True)
     assert torch.isfinite(g_loss), f"{name}: G loss not finite"
     assert _changed(g_before, G), f"{name}: a generator step did not change G"
-    # Batch-norm running statistics may move in a forward pass; parameters must not.
-    assert all(torch.equal(d_before[k], v) for k, v in D.named_parameters()), f"{name}: a generator step changed D"
+    assert not _changed(d_before, D), f"{name}: a generator step changed D"
 
     # Determinism: the same seed gives the same weights and the same samples.
     outputs = []

@@ -11,6 +11,41 @@ import ganzoo.plugins
 REPO = Path(__file__).resolve().parents[1]
 
 
+def local_data_root() -> Path | None:
+    """The shared copy of MNIST and Fashion-MNIST beside the checkout (CI has it)."""
+    for root in (os.environ.get("GANZOO_DATA_ROOT"), REPO.parent / "shared" / "data"):
+        if root and (Path(root) / "mnist").is_dir():
+            return Path(root)
+    return None
+
+
+DATA_ROOT = local_data_root()
+
+
+def need_data_root() -> Path:
+    """The local data root; in CI its absence is a failure, elsewhere a skip."""
+    if DATA_ROOT is None:
+        message = "no local MNIST copy: set GANZOO_DATA_ROOT to a folder holding mnist/ and fashion-mnist/"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return DATA_ROOT
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    """A folder of 12 small PNG images of different sizes and modes."""
+    from PIL import Image
+
+    folder = tmp_path / "images" / "nested"
+    folder.mkdir(parents=True)
+    for i in range(12):
+        size = (40 + i, 30 + 2 * i)
+        Image.new("RGB" if i % 3 else "L", size, color=(20 * i, 255 - 20 * i, 100) if i % 3 else 20 * i).save(
+            folder / f"img{i}.png")
+    return tmp_path / "images"
+
+
 @pytest.fixture(autouse=True)
 def fresh_plugins(monkeypatch):
     """Each test loads plugins anew, with no GANZOO_PLUGINS from the caller."""

@@ -29,6 +29,10 @@ class Dataset:
     def batches(self, batch_size: int, device: torch.device, seed: int) -> BatchSource:
         raise NotImplementedError
 
+    def to(self, device) -> Dataset:
+        """Keep stored data on `device` (the GPU, when it fits); a no-op for generated data."""
+        return self
+
     def describe(self) -> dict:
         """What a result's protocol records about the data."""
         return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes}

@@ -21,7 +21,7 @@ class GaussianMixture2D(Dataset):
 
     sample_shape = (2,)
 
-    def __init__(self, name: str, centers: torch.Tensor, std: float):
+    def __init__(self, name: str, centers: torch.Tensor, std: float, labelled: bool = False):
         if std <= 0:
             from ..errors import GanzooError
 
@@ -29,6 +29,8 @@ class GaussianMixture2D(Dataset):
         self.name = name
         self.centers = centers.to(torch.float32)
         self.std = float(std)
+        # Labelled: each point's label is its mode, for class-conditional models.
+        self.num_classes = self.num_modes if labelled else 0
 
     @property
     def num_modes(self) -> int:
@@ -56,8 +58,9 @@ class _MixtureBatches:
         self.rng = torch.Generator().manual_seed(seed)
 
     def next(self):
-        x, _ = self.mixture.sample(self.batch_size, self.rng)
-        return x.to(self.device, non_blocking=True), None
+        x, modes = self.mixture.sample(self.batch_size, self.rng)
+        labels = modes.to(self.device) if self.mixture.num_classes else None
+        return x.to(self.device, non_blocking=True), labels
 
     def state_dict(self):
         return {"rng": self.rng.get_state()}
@@ -66,17 +69,17 @@ class _MixtureBatches:
         self.rng.set_state(state["rng"])
 
 
-def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixture2D:
+def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02, labelled: bool = False) -> GaussianMixture2D:
     angles = torch.arange(num_modes, dtype=torch.float64) * (2 * math.pi / num_modes)
     centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-    return GaussianMixture2D("ring8", centers, std)
+    return GaussianMixture2D("ring8", centers, std, labelled)
 
 
-def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture2D:
+def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05, labelled: bool = False) -> GaussianMixture2D:
     coords = (torch.arange(num_per_side, dtype=torch.float64) - (num_per_side - 1) / 2) * spacing
     xs, ys = torch.meshgrid(coords, coords, indexing="ij")
     centers = torch.stack([xs.flatten(), ys.flatten()], dim=1)
-    return GaussianMixture2D("grid25", centers, std)
+    return GaussianMixture2D("grid25", centers, std, labelled)
 
 
 @hookimpl
