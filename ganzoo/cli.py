@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from .errors import GanzooError
 from .plugins import PluginLoadWarning, state
 
 LIST_KINDS = ("architectures", "losses", "datasets", "plugins")
+REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:
@@ -45,7 +47,7 @@ def cmd_list(args) -> int:
         if kind == "plugins":
             out[kind] = [p.as_dict() for p in state().plugins]
         else:
-            reg = state().registries[kind[:-1] if kind != "losses" else "loss"]
+            reg = state().registries[REGISTRY_OF[kind]]
             out[kind] = [reg.entries[name].info() for name in reg.names(args.pattern)]
     if args.json:
         print(json.dumps(out if len(kinds) > 1 else out[kinds[0]], indent=2, default=list))
@@ -237,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"\n{exc or 'interrupted'}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader closed the pipe (`ganzoo list | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -99,3 +99,12 @@ def test_duplicate_plugin_names_are_a_clear_error(install_fake_plugin):
 def test_env_var_limits_plugins():
     result = run_cli("list", "architectures", env={"GANZOO_PLUGINS": ""})
     assert result.returncode == 0 and "(none)" in result.stdout
+
+
+def test_output_piped_into_head_closes_quietly():
+    import subprocess
+    import sys
+
+    result = subprocess.run(f"'{sys.executable}' -m ganzoo list | head -1", shell=True, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout == "architectures:\n" and "Traceback" not in result.stderr

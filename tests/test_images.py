@@ -217,31 +217,13 @@ def test_sample_command_writes_an_image_grid(mnist_root, tmp_path):
 
 def test_image_run_resumes_bit_for_bit(mnist_root, tmp_path, monkeypatch):
     """Batch norm statistics, EMA and the position in the epoch all survive a crash."""
-    import ganzoo.loop
-    from test_train import assert_same_state
+    from test_train import assert_same_state, crash_then_resume
 
-    def config():
-        return TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=8, batch_size=8,
-                           ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu",
-                           data_options={"split": "test", "download": False})
-
-    train(config(), tmp_path / "whole", progress=False)
-    real_evaluate = ganzoo.loop.evaluate
-
-    def crash(generator, dataset, step, *args, **kwargs):
-        if step == 6:
-            raise RuntimeError("simulated crash")
-        return real_evaluate(generator, dataset, step, *args, **kwargs)
-
-    monkeypatch.setattr(ganzoo.loop, "evaluate", crash)
-    with pytest.raises(RuntimeError):
-        cfg = config()
-        cfg.eval_every = 2
-        train(cfg, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
-    train(None, tmp_path / "crashed", resume=True, progress=False)
-    whole = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")
-    resumed = load_checkpoint(tmp_path / "crashed" / "checkpoints" / "latest.pt")
+    config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=8, batch_size=8,
+                         ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu",
+                         data_options={"split": "test", "download": False})
+    whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 6)
+    assert saved_step == 4
     assert_same_state(whole, resumed)
     assert torch.equal(whole["batches"]["order"], resumed["batches"]["order"])
 

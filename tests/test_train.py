@@ -1,5 +1,6 @@
 """The training loop: run directory, determinism, resume, divergence."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -71,27 +72,39 @@ def test_same_seed_gives_the_same_weights_bit_for_bit(tmp_path):
     assert not torch.equal(c["generator"]["net.0.weight"], weights(tmp_path / "a")["generator"]["net.0.weight"])
 
 
-@pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
-                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"})])
-def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
-    config = dict(loss=loss, steps=30, **extra)
-    train(tiny(**config), tmp_path / "whole", progress=False)
-
+def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: int):
+    """Train `config` to the end; train it again with an evaluation every step
+    that raises at `crash_step`, as a crash would; resume that run. Returns the
+    uninterrupted run's final checkpoint, the step the crashed run had saved,
+    and the resumed run's final checkpoint."""
+    train(config, tmp_path / "whole", progress=False)
     real_evaluate = ganzoo.loop.evaluate
 
-    def crash_at_step_25(generator, dataset, step, *args, **kwargs):
-        if step == 25:
+    def crash(generator, dataset, step, *args, **kwargs):
+        if step == crash_step:
             raise RuntimeError("simulated crash")
         return real_evaluate(generator, dataset, step, *args, **kwargs)
 
-    monkeypatch.setattr(ganzoo.loop, "evaluate", crash_at_step_25)
+    monkeypatch.setattr(ganzoo.loop, "evaluate", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(tiny(eval_every=5, **config), tmp_path / "crashed", progress=False)
-    assert weights(tmp_path / "crashed")["step"] == 20
+        train(dataclasses.replace(config, eval_every=1), tmp_path / "crashed", progress=False)
+    saved_step = weights(tmp_path / "crashed")["step"]
     monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
-
     train(None, tmp_path / "crashed", resume=True, progress=False)
-    assert_same_state(weights(tmp_path / "whole"), weights(tmp_path / "crashed"))
+    return weights(tmp_path / "whole"), saved_step, weights(tmp_path / "crashed")
+
+
+@pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
+                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"})])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
+    whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
+    assert saved_step == 20  # the last interval checkpoint before the crash
+    assert_same_state(whole, resumed)
+    # Log lines the crashed run wrote after its checkpoint are not duplicated.
+    steps = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "train_log.jsonl")]
+    assert steps == sorted(set(steps)) and steps[-1] == 30
+    evaluated = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "metrics.jsonl")]
+    assert evaluated == sorted(set(evaluated))
     # Log lines the crashed run wrote after its checkpoint are not duplicated.
     steps = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "train_log.jsonl")]
     assert steps == sorted(set(steps)) and steps[-1] == 30
