@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.images import to_float
 from ..errors import GanzooError
 from ..io import atomic_write_bytes, atomic_write_json
 
@@ -70,7 +71,7 @@ class DigitClassifier(nn.Module):
 def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 or [-1, 1] float images of any size and 1 channel -> (N, 1, 28, 28) floats in [-1, 1]."""
     if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1
+        images = to_float(images)
     if images.shape[1] != 1:
         raise GanzooError(f"The digit classifier reads 1-channel images; got {images.shape[1]} channels. "
                           "Classify each channel on its own (as for stacked-mnist).")
