@@ -31,6 +31,11 @@ ROOT_ENV = "GANZOO_DATA_ROOT"
 SPLITS = ("train", "test")
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise GanzooError(f"split must be one of {', '.join(SPLITS)}, got '{split}'.")
+
+
 def data_root(root: str = "") -> Path:
     return Path(root or os.environ.get(ROOT_ENV) or Path.home() / ".cache" / "ganzoo" / "data").expanduser()
 
@@ -175,8 +180,7 @@ def _read_idx(path: Path, expected_md5: str) -> np.ndarray:
 
 def load_idx(name: str, root: str, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(images (N,1,28,28) uint8, labels (N,) int64, folder) for MNIST or Fashion-MNIST."""
-    if split not in SPLITS:
-        raise GanzooError(f"split must be one of {', '.join(SPLITS)}, got '{split}'.")
+    _check_split(split)
     base = data_root(root)
     stems = IDX_FILES[split]
 
@@ -258,8 +262,7 @@ def stacked_mnist(root: str = "", split: str = "train", size: int = 128_000, res
 def cifar10(root: str = "", split: str = "train", resolution: int = 32, download: bool = True) -> ImageDataset:
     import torchvision.datasets as tvd
 
-    if split not in SPLITS:
-        raise GanzooError(f"split must be one of {', '.join(SPLITS)}, got '{split}'.")
+    _check_split(split)
     base = data_root(root)
     for folder in (base / "cifar10", base):
         if (folder / "cifar-10-batches-py").is_dir():
