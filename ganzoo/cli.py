@@ -1,4 +1,4 @@
-"""The `ganzoo` command line: list, train, sample.
+"""The `ganzoo` command line: list, train, sample, eval.
 
 User errors (`GanzooError`) print one paragraph and exit with status 2, with
 no traceback; Ctrl-C during training checkpoints and exits with 130.
@@ -71,8 +71,12 @@ def cmd_list(args) -> int:
 # --- train -------------------------------------------------------------------------------
 
 TRAIN_FIELDS = ("arch", "loss", "data", "steps", "batch_size", "n_d", "optimizer", "g_lr", "d_lr",
-                "ema_decay", "seed", "device", "log_every", "eval_every", "eval_samples",
-                "checkpoint_every", "data_root")
+                "ema_decay", "seed", "device", "log_every", "eval_every", "eval_samples", "eval_real_samples",
+                "eval_real_split", "extractor", "inception_weights", "checkpoint_every", "data_root")
+
+
+def metric_list(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
 
 
 def config_from_args(args) -> TrainConfig:
@@ -83,6 +87,8 @@ def config_from_args(args) -> TrainConfig:
         given["regularizer"] = args.reg
     if args.data_on_device:
         given["data_on_device"] = True
+    if args.eval_metrics is not None:
+        given["eval_metrics"] = args.eval_metrics
     for field, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
                         ("data_options", "--data-opt"), ("regularizer_options", "--reg-opt")):
         values = parse_options(getattr(args, field), flag)
@@ -120,21 +126,29 @@ def _fmt(value) -> str:
 
 # --- sample ------------------------------------------------------------------------------
 
+def load_generator(run_dir, no_ema: bool = False):
+    """A run's generator at its latest checkpoint (the EMA weights unless `no_ema`):
+    (generator, saved config, step, 'ema' or 'raw')."""
+    from .io import load_checkpoint
+    from .loop import CHECKPOINT
+
+    saved = read_run_config(run_dir)
+    checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    arch = dict(saved["architecture"])
+    generator, _, _ = api.create_architecture(arch.pop("name"), **arch)
+    use_ema = checkpoint.get("ema") is not None and not no_ema
+    generator.load_state_dict(checkpoint["ema"] if use_ema else checkpoint["generator"])
+    return generator.eval(), saved, checkpoint["step"], "ema" if use_ema else "raw"
+
+
 def cmd_sample(args) -> int:
     import torch
 
-    from .io import atomic_torch_save, load_checkpoint
-    from .loop import CHECKPOINT
+    from .io import atomic_torch_save
     from .plots import sample_grid, scatter_2d
 
-    saved = read_run_config(args.run_dir)
-    checkpoint = load_checkpoint(Path(args.run_dir) / CHECKPOINT)
-    arch = dict(saved["architecture"])
-    generator, _, _ = api.create_architecture(arch.pop("name"), **arch)
-    use_ema = checkpoint.get("ema") is not None and not args.no_ema
-    generator.load_state_dict(checkpoint["ema"] if use_ema else checkpoint["generator"])
+    generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
     rng = torch.Generator().manual_seed(args.seed)
-    step = checkpoint["step"]
     out = Path(args.out or Path(args.run_dir) / f"samples-step{step}.png")
     data = saved["data"]
     if args.n is None:
@@ -149,8 +163,67 @@ def cmd_sample(args) -> int:
         sample_grid(generator, out, rng, n=args.n)
     else:
         raise GanzooError(f"--out must end in .png (a plot or image grid) or .pt (the raw tensor), got '{out}'.")
-    print(f"wrote samples from step {step} ({'EMA' if use_ema else 'raw'} generator) to {out}")
+    print(f"wrote samples from step {step} ({'EMA' if kind == 'ema' else 'raw'} generator) to {out}")
     return 0
+
+
+# --- eval --------------------------------------------------------------------------------
+
+def cmd_eval(args) -> int:
+    """Every metric that applies to the run's data (or those asked), on the standard
+    sample counts, appended to the run's metrics.jsonl."""
+    import dataclasses
+
+    from .config import pick_device
+    from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
+    from .io import append_jsonl
+    from .loop import open_dataset, open_reference
+
+    generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
+    cfg = TrainConfig.from_dict(saved["train"])
+    for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    settings = dataclasses.replace(cfg.eval_settings(), metrics=args.eval_metrics, num_samples=args.eval_samples,
+                                   real_samples=args.eval_real_samples)
+    device = pick_device(args.device or "auto")
+    generator.to(device)
+    dataset = open_dataset(cfg)
+    plan = plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split), for_training=False)
+    seed = cfg.seed if args.seed is None else args.seed
+    records = evaluate(generator, dataset, step, args.run_dir, seed=seed, generator_kind=kind, plan=plan)
+    for record in records:
+        record["source"] = "ganzoo eval"
+        record["protocol"]["device"] = str(device)
+        append_jsonl(Path(args.run_dir) / "metrics.jsonl", record)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    print(f"{args.run_dir}, step {step} ({kind} generator, sample seed {seed + EVAL_SEED_OFFSET}):")
+    for record in records:
+        shown = {k: v for k, v in record["results"].items() if k != "histogram"}
+        print(f"  {record['metric']}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+    print(f"appended {len(records)} records to {Path(args.run_dir) / 'metrics.jsonl'}")
+    return 0
+
+
+def add_metric_options(p: argparse.ArgumentParser, training: bool) -> None:
+    default = ("default: mode-coverage on 2D data, none on images" if training
+               else "default: every metric that applies to the data")
+    p.add_argument("--eval-metrics", type=metric_list, metavar="M1,M2",
+                   help="comma-separated: mode-coverage, fid, kid, precision-recall, inception-score, "
+                        f"class-coverage, stacked-mnist-modes ({default})")
+    p.add_argument("--eval-samples", type=int, metavar="N",
+                   help="generated samples per metric (default: each metric's standard count, e.g. 10,000 for FID)")
+    p.add_argument("--eval-real-samples", type=int, metavar="N",
+                   help="real images FID & co. compare with (default: the split, at most 50,000)")
+    p.add_argument("--eval-real-split", choices=("train", "test"), help="real split to compare with (default train)")
+    p.add_argument("--extractor", help="FID features: auto (default: the ganzoo digit classifier for digit data, "
+                                       "else inception-v3-compat), inception-v3-compat, ganzoo-mnist-classifier, "
+                                       "ganzoo-fashion-mnist-classifier")
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="local InceptionV3 weights (default $GANZOO_INCEPTION_WEIGHTS, torch's hub cache, "
+                        "else a download)")
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -196,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--log-every", type=int)
     p.add_argument("--eval-every", type=int)
-    p.add_argument("--eval-samples", type=int)
+    add_metric_options(p, training=True)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--out", help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -211,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="compute metrics for a trained run",
+                       description="Compute FID, KID, precision/recall, IS and mode/class coverage (those that "
+                                   "apply to the run's data) on the standard sample counts, for the run's latest "
+                                   "checkpoint, and append them to its metrics.jsonl. See docs/metrics.md.")
+    p.add_argument("run_dir")
+    add_metric_options(p, training=False)
+    p.add_argument("--data-root", help="folder holding local data sets (default: the run's)")
+    p.add_argument("--seed", type=int, help="sampling seed (default: the run's, as its evaluations during training)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

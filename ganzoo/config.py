@@ -60,7 +60,12 @@ class TrainConfig:
     data_on_device: bool = False  # keep the whole data set on the GPU (fast when it fits)
     log_every: int = 100
     eval_every: int | None = None  # None: 5 evaluations over the run
-    eval_samples: int = 2500
+    eval_metrics: list[str] | None = None  # None: mode coverage on 2D data, none (sample grids only) on images
+    eval_samples: int | None = None  # generated samples per metric; None: each metric's standard count
+    eval_real_samples: int | None = None  # real images for FID & co.; None: the split, at most 50,000
+    eval_real_split: str = "train"
+    extractor: str = "auto"  # FID feature extractor: auto, inception-v3-compat, ganzoo-mnist-classifier...
+    inception_weights: str | None = None  # a local InceptionV3 weights file
     checkpoint_every: int | None = None  # None: at each evaluation
 
     def __post_init__(self):
@@ -92,10 +97,13 @@ class TrainConfig:
             if not ok:
                 raise GanzooError(message)
 
-        for name in ("steps", "batch_size", "n_d", "log_every", "eval_every", "checkpoint_every", "eval_samples"):
+        for name in ("steps", "batch_size", "n_d", "log_every", "eval_every", "checkpoint_every",
+                     "eval_samples", "eval_real_samples"):
             value = getattr(self, name)
-            need(isinstance(value, int) and value > 0,
+            need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
                  f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
+        need(self.eval_real_split in ("train", "test"),
+             f"eval-real-split must be train or test, got {self.eval_real_split!r}.")
         need(self.optimizer in OPTIMIZERS,
              f"Unknown optimizer '{self.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}.")
         for name in ("g_lr", "d_lr"):
@@ -108,6 +116,14 @@ class TrainConfig:
         need(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed!r}.")
         need(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
              f"Unknown device '{self.device}'. Use auto, cpu, cuda or cuda:N.")
+
+    def eval_settings(self):
+        from .evaluation import EvalSettings
+
+        return EvalSettings(metrics=self.eval_metrics, num_samples=self.eval_samples,
+                            real_samples=self.eval_real_samples, real_split=self.eval_real_split,
+                            extractor=self.extractor, inception_weights=self.inception_weights,
+                            data_root=self.data_root or "")
 
     def identity(self) -> dict:
         return {k: _jsonable(getattr(self, k)) for k in IDENTITY_FIELDS}

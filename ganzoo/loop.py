@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .api import architecture_entry, create_architecture, create_dataset, create_loss, dataset_entry
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
-from .evaluation import evaluate
+from .evaluation import evaluate, plan_evaluation
 from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl
 from .plugins import _version
 from .regularizers import create_regularizer
@@ -99,9 +99,12 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
             "config": cfg.to_dict(),
         }, checkpoint_path)
 
+    # Locate what the metrics need (extractor weights, classifier) before training starts.
+    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
+
     def run_evaluation(step: int) -> list[dict]:
         records = evaluate(ema if ema is not None else G, dataset, step, out_dir, seed=cfg.seed,
-                           num_samples=cfg.eval_samples, generator_kind="ema" if ema is not None else "raw")
+                           generator_kind="ema" if ema is not None else "raw", plan=plan)
         for record in records:
             append_jsonl(out_dir / "metrics.jsonl", record)
         return records
@@ -207,12 +210,22 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     return summary
 
 
-def open_dataset(cfg: TrainConfig):
+def open_dataset(cfg: TrainConfig, **overrides):
     """The run's data set; `data_root` reaches the factories that read files."""
-    options = dict(cfg.data_options)
+    options = {**cfg.data_options, **overrides}
     if cfg.data_root and "root" in dataset_entry(cfg.data).defaults:
         options.setdefault("root", cfg.data_root)
     return create_dataset(cfg.data, **options)
+
+
+def open_reference(cfg: TrainConfig, dataset, split: str):
+    """The real data that FID & co. compare with: the training set itself, or another split of it."""
+    if getattr(dataset, "split", None) == split:
+        return dataset
+    if "split" not in dataset_entry(cfg.data).defaults:
+        raise GanzooError(f"Data set '{cfg.data}' has no '{split}' split to compare with; "
+                          "use --eval-real-split train.")
+    return open_dataset(cfg, split=split)
 
 
 def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:

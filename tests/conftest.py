@@ -46,6 +46,19 @@ def image_dir(tmp_path):
     return tmp_path / "images"
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("ganzoo-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(session_cache, monkeypatch):
+    """Caches (real-data features, trained classifiers) go to one folder per test session,
+    never the user's ~/.cache; subprocesses inherit it through the environment."""
+    monkeypatch.setenv("GANZOO_CACHE", str(session_cache))
+    monkeypatch.delenv("GANZOO_INCEPTION_WEIGHTS", raising=False)
+
+
 @pytest.fixture(autouse=True)
 def fresh_plugins(monkeypatch):
     """Each test loads plugins anew, with no GANZOO_PLUGINS from the caller."""

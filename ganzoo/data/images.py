@@ -81,6 +81,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(127.5).sub_(1.0)
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounded as a saved PNG would be, so that
+    generated images are quantised exactly like the real ones they are compared with."""
+    return images.detach().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
 class _ImageBatches:
     def __init__(self, dataset: ImageDataset, batch_size: int, device: torch.device, seed: int):
         self.dataset, self.batch_size, self.device = dataset, batch_size, device
@@ -233,6 +239,7 @@ class StackedMNIST(ImageDataset):
 
     def __init__(self, mnist: ImageDataset, size: int, seed: int):
         super().__init__("stacked-mnist", mnist.images, mnist.labels, 1000, mnist.split, mnist.source)
+        self.seed = seed
         generator = torch.Generator().manual_seed(seed)
         self.triples = torch.randint(len(mnist), (size, 3), generator=generator)
 
@@ -250,7 +257,7 @@ class StackedMNIST(ImageDataset):
         return images, digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
 
     def describe(self):
-        return {**super().describe(), "num_modes": 1000}
+        return {**super().describe(), "num_modes": 1000, "triples_seed": self.seed}
 
 
 def stacked_mnist(root: str = "", split: str = "train", size: int = 128_000, resolution: int = 28,

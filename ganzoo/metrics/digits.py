@@ -7,6 +7,12 @@ gives the features. ganzoo trains one per data set with a fixed seed, caches
 it with its measured test accuracy and the SHA-256 of its weights, and
 registers it with torch-fidelity as ``ganzoo-<dataset>-classifier``.
 
+The reference classifiers (seed 0) ship with the package in ``reference/``, so
+every user's FID uses the same weights and numbers are comparable across
+machines; `train_classifier` reproduces them (up to floating-point
+nondeterminism, which changes the hash, so retrained weights are a different
+extractor).
+
 Numbers computed with it are comparable with each other (same data set, seed
 and weights hash), never with Inception FIDs in papers.
 """
@@ -84,6 +90,11 @@ def classifier_path(dataset: str, seed: int) -> Path:
     return cache_dir() / "classifiers" / f"{dataset}-seed{seed}.pt"
 
 
+def reference_path(dataset: str, seed: int) -> Path:
+    """Where the package's shipped classifier for (dataset, seed) is, if it ships one."""
+    return Path(__file__).parent / "reference" / f"{dataset}-seed{seed}.pt"
+
+
 @torch.no_grad()
 def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
     model.eval()
@@ -158,9 +169,13 @@ def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
 
 
 def get_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 3) -> tuple[DigitClassifier, dict, Path]:
-    """The cached classifier for `dataset`, trained first if there is none.
-    Refuses one below the required test accuracy."""
-    path = classifier_path(dataset, seed)
+    """The shipped reference classifier for `dataset`, else the cached one, else
+    one trained now (and cached). Refuses one below the required test accuracy."""
+    if dataset not in DATASETS:
+        raise GanzooError(f"No digit classifier for '{dataset}'; it exists for {', '.join(DATASETS)}.")
+    path = reference_path(dataset, seed)
+    if not path.is_file():
+        path = classifier_path(dataset, seed)
     if path.is_file():
         model, info = load_classifier(path)
     else:
@@ -202,8 +217,11 @@ def _feature_extractor_class():
             return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
 
         def forward(self, x):
-            penultimate, logits = self.model.features(to_classifier_input(x))
-            named = {"penultimate": penultimate, "logits": logits}
+            # Each channel is a digit of its own (Stacked MNIST has three): classify
+            # them apart and concatenate their features. One channel: plain features.
+            n, channels = x.shape[:2]
+            penultimate, logits = self.model.features(to_classifier_input(x.reshape(n * channels, 1, *x.shape[2:])))
+            named = {"penultimate": penultimate.reshape(n, -1), "logits": logits.reshape(n, -1)}
             return tuple(named[name] for name in self.features_list)
 
     return TorchFidelityDigitExtractor

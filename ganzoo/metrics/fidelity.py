@@ -1,0 +1,182 @@
+"""FID, KID, precision/recall and Inception Score through torch-fidelity.
+
+The generator goes to `torch_fidelity.calculate_metrics` wrapped as the
+`GenerativeModelBase` it expects; the real images go as a Dataset of uint8
+tensors. One call computes every asked metric from one pass of features.
+
+Real-data features are cached by torch-fidelity under a name ganzoo builds
+from the data set (name, split, shape, options), the sample count and the
+extractor's weights hash, because torch-fidelity's own key ignores the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import time
+from pathlib import Path
+
+import torch
+
+from ..data.images import to_uint8
+from .digits import cache_dir
+from .extractors import INCEPTION, Extractor
+
+#: ganzoo metric name -> torch-fidelity's flag and result keys.
+FIDELITY_METRICS = {
+    "fid": ("fid", {"frechet_inception_distance": "fid"}),
+    "kid": ("kid", {"kernel_inception_distance_mean": "kid_mean", "kernel_inception_distance_std": "kid_std"}),
+    "precision-recall": ("prc", {"precision": "precision", "recall": "recall", "f_score": "f_score"}),
+    "inception-score": ("isc", {"inception_score_mean": "is_mean", "inception_score_std": "is_std"}),
+}
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+PRC_NEIGHBORHOOD = 3  # k of Kynkaanniemi et al. 2019
+ISC_SPLITS = 10
+MAX_REAL_SAMPLES = 50_000
+
+
+def _generative_model_class():
+    from torch_fidelity.generative_model_base import GenerativeModelBase
+
+    class GeneratorForFidelity(GenerativeModelBase):
+        """A ganzoo Generator as torch-fidelity reads it: uint8 images out.
+
+        torch-fidelity's noise sets only the batch size: the generator draws its
+        latent vectors (and, when conditional, uniform labels) from its own
+        sampler with a seeded torch generator, so a plugin's latent distribution
+        is respected. Labels stay inside because torch-fidelity 0.4's
+        conditional path uses `np.int`, which NumPy removed.
+        """
+
+        def __init__(self, generator, seed: int, rgb: bool):
+            super().__init__()
+            self.generator, self.seed, self.rgb = generator, seed, rgb
+            self._rng = None
+
+        @property
+        def z_size(self):
+            return self.generator.latent_dim
+
+        @property
+        def z_type(self):
+            return "normal"
+
+        @property
+        def num_classes(self):
+            return 0
+
+        def forward(self, z):
+            if self._rng is None:  # made here: torch-fidelity moves the module to its device first
+                self._rng = torch.Generator(self.generator.device).manual_seed(self.seed)
+            images = to_uint8(self.generator.sample(z.shape[0], generator=self._rng))
+            return _to_rgb(images) if self.rgb else images
+
+    return GeneratorForFidelity
+
+
+class RealImages(torch.utils.data.Dataset):
+    """The first `count` images of an ImageDataset as uint8 tensors."""
+
+    def __init__(self, dataset, count: int, rgb: bool):
+        self.dataset, self.count, self.rgb = dataset, count, rgb
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, i):
+        image = self.dataset.get(torch.tensor([i]))[0].cpu()
+        return (_to_rgb(image) if self.rgb else image)[0]
+
+
+def _to_rgb(images: torch.Tensor) -> torch.Tensor:
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+def real_cache_key(dataset, split: str, count: int, extractor: Extractor) -> str:
+    """Names torch-fidelity's cache of real features. Changing the data, its
+    options, the sample count or the extractor's weights changes the key."""
+    described = {k: v for k, v in dataset.describe().items() if k != "source"}  # where a copy lives is not what it is
+    data_hash = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:10]
+    return f"ganzoo-{dataset.name}-{split}-{count}-d{data_hash}-w{extractor.weights_sha256[:16]}"
+
+
+def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Extractor, num_samples: int,
+                     real_samples: int, split: str, seed: int, generator_kind: str,
+                     batch_size: int = 250) -> list[dict]:
+    """One record per metric in `metrics` (names from FIDELITY_METRICS), without `step`:
+    `num_samples` generated images against the first `real_samples` of `reference`."""
+    import torch_fidelity
+
+    real_count = min(real_samples, len(reference))
+    rgb = extractor.rgb_only
+    cuda = generator.device.type == "cuda"
+    key = real_cache_key(reference, split, real_count, extractor)
+    kid_subset_size = min(KID_SUBSET_SIZE, num_samples, real_count)
+    flags = {FIDELITY_METRICS[m][0]: True for m in metrics}
+    started = time.perf_counter()
+
+    def calculate():  # a fresh wrapper each time, so a retry draws the same samples
+        return torch_fidelity.calculate_metrics(
+            input1=_generative_model_class()(generator, seed, rgb), input1_model_num_samples=num_samples,
+            input2=RealImages(reference, real_count, rgb), input2_cache_name=key,
+            cache_root=str(cache_dir() / "fidelity"), cache=True,
+            feature_extractor=extractor.name, feature_extractor_weights_path=str(extractor.weights_path),
+            cuda=cuda, batch_size=batch_size, save_cpu_ram=True, rng_seed=seed, verbose=False,
+            kid_subsets=KID_SUBSETS, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
+            isc_splits=ISC_SPLITS, **flags)
+
+    try:
+        results = calculate()
+    except (RuntimeError, EOFError, pickle.UnpicklingError):
+        # torch-fidelity writes its cache in place; a crash mid-write leaves a file it
+        # cannot read. Drop the cached real features and compute them again, once.
+        if not cached_files(key):
+            raise
+        clear_cache(key)
+        results = calculate()
+    seconds = round(time.perf_counter() - started, 3)
+    shared = {
+        "extractor": extractor.describe(),
+        "generated": {"num_samples": num_samples, "generator": generator_kind, "seed": seed,
+                      "latent": "the generator's own sampler; uniform labels when conditional"},
+        "real": {"data": reference.name, "split": split, "num_samples": real_count,
+                 "selection": "the first num_samples of the split", "cache_key": key},
+        "images": "uint8, grey repeated to RGB" if rgb and generator.output_shape[0] == 1 else "uint8",
+        "torch_fidelity": torch_fidelity.__version__,
+    }
+    details = {
+        "fid": {"layer": extractor.layer("fid")},
+        "kid": {"layer": extractor.layer("kid"), "subsets": KID_SUBSETS, "subset_size": kid_subset_size,
+                "kernel": "polynomial, degree 3"},
+        "precision-recall": {"layer": extractor.layer("prc"), "neighborhood": PRC_NEIGHBORHOOD},
+        "inception-score": {"layer": extractor.layer("isc"), "splits": ISC_SPLITS},
+    }
+    records = []
+    for metric in metrics:
+        keys = FIDELITY_METRICS[metric][1]
+        records.append({
+            "metric": metric,
+            "results": {ours: results[theirs] for theirs, ours in keys.items()},
+            "protocol": {"metric": metric, **shared, **details[metric]},
+            "seconds": seconds,  # one shared pass of feature extraction for all of them
+        })
+    return records
+
+
+def inception_score_applies(extractor: Extractor, data_name: str, channels: int) -> bool:
+    """IS needs a classifier whose classes are the data's own: the digit classifier on its
+    own data set, or Inception on colour photographs (CIFAR-10, image folders)."""
+    if extractor.name == INCEPTION:
+        return channels == 3 and data_name not in ("stacked-mnist",)
+    return extractor.classifier_data == data_name
+
+
+def cached_files(key: str) -> list[Path]:
+    return sorted((cache_dir() / "fidelity").glob(f"{key}-*"))
+
+
+def clear_cache(key: str) -> None:
+    """Remove torch-fidelity's cached files for `key`."""
+    for path in cached_files(key):
+        path.unlink(missing_ok=True)
