@@ -1,4 +1,4 @@
-"""The `ganzoo` command line: list, train, sample, eval.
+"""The `ganzoo` command line: list, train, sample, eval, bench, report, compare.
 
 User errors (`GanzooError`) print one paragraph and exit with status 2, with
 no traceback; Ctrl-C during training checkpoints and exits with 130.
@@ -89,6 +89,8 @@ def config_from_args(args) -> TrainConfig:
         given["data_on_device"] = True
     if args.eval_metrics is not None:
         given["eval_metrics"] = args.eval_metrics
+    if args.tensorboard:
+        given["tensorboard"] = True
     for field, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
                         ("data_options", "--data-opt"), ("regularizer_options", "--reg-opt")):
         values = parse_options(getattr(args, field), flag)
@@ -207,6 +209,59 @@ def cmd_eval(args) -> int:
     return 0
 
 
+# --- bench, report, compare ---------------------------------------------------------------
+
+def cmd_bench(args) -> int:
+    from .bench import load_suite, run_suite
+    from .config import pick_device
+    from .report import write_report
+
+    suite = load_suite(args.suite)
+    overrides = {}
+    if args.device:
+        overrides["device"] = args.device
+    if args.data_root:
+        overrides["data_root"] = args.data_root
+    if args.tensorboard:
+        overrides["tensorboard"] = True
+    jobs = args.jobs
+    if jobs is None:  # small CPU models use one core each well; a GPU runs one cell at a time
+        jobs = 1 if pick_device(args.device or "auto").type != "cpu" else max(1, os.cpu_count() or 1)
+    if jobs < 1:
+        raise GanzooError(f"--jobs must be at least 1, got {jobs}.")
+    out = Path(args.out or Path("results") / suite.name)
+    try:
+        run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; finished cells are recorded in {out}. "
+                                "Run the same command again to resume.") from None
+    if not args.no_report:
+        md, page = write_report(out)
+        print(f"report: {md}\n        {page}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    md, page = write_report(args.results_dir, args.out)
+    print(f"report: {md}\n        {page}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .io import atomic_write_text
+    from .report import compare
+
+    text = compare(args.a, args.b, alpha=args.alpha)
+    if args.out:
+        atomic_write_text(args.out, text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def add_metric_options(p: argparse.ArgumentParser, training: bool) -> None:
     default = ("default: mode-coverage on 2D data, none on images" if training
                else "default: every metric that applies to the data")
@@ -274,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log losses, metrics and samples to OUT/tensorboard (pip install 'ganzoo[tensorboard]')")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained run",
@@ -297,6 +354,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.add_argument("--json", action="store_true", help="print the records as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="train a suite of cells and report FID, mode coverage, speed",
+                       description="Run a benchmark suite: every architecture x loss x data set x seed it names, "
+                                   "one cell at a time (or --jobs at once), then write the report. Re-running "
+                                   "the same command resumes, skipping recorded cells. See docs/benchmarks.md.")
+    p.add_argument("suite", nargs="?", default="quick",
+                   help="a built-in suite (quick, standard) or a .toml/.yaml suite file (default quick)")
+    p.add_argument("--out", help="results folder (default results/SUITE)")
+    p.add_argument("--jobs", type=int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data")
+    p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="write the Markdown and HTML report of bench results",
+                       description="Write report.md (with figures/) and a self-contained report.html.")
+    p.add_argument("results_dir")
+    p.add_argument("--out", help="folder for the report (default: the results folder)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="compare two bench result sets, with the noise across seeds",
+                       description="For every data set, architecture and loss both result sets have, show each "
+                                   "metric's mean and spread over seeds, the difference, and whether it is within "
+                                   "noise (Welch's t-test).")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--out", help="write the Markdown here instead of printing it")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -67,6 +67,7 @@ class TrainConfig:
     extractor: str = "auto"  # FID feature extractor: auto, inception-v3-compat, ganzoo-mnist-classifier...
     inception_weights: str | None = None  # a local InceptionV3 weights file
     checkpoint_every: int | None = None  # None: at each evaluation
+    tensorboard: bool = False  # also log to OUT/tensorboard (needs the tensorboard package)
 
     def __post_init__(self):
         if self.betas is not None:

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -57,24 +58,10 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     device = pick_device(cfg.device)
 
     # --- build everything from names; the seed fixes the initial weights -------------
-    torch.manual_seed(cfg.seed)
     dataset = open_dataset(cfg)
-    G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
-    G, D = G.to(device), D.to(device)
-    if cfg.batch_size % arch_config["pack"]:
-        raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
-                          "(PacGAN); choose one that is.")
-    if cfg.data_on_device:
-        dataset.to(device)
-    loss = create_loss(cfg.loss, **cfg.loss_options)
-    regularizers = list(loss.regularizers)
-    if cfg.regularizer:
-        regularizers.append(create_regularizer(cfg.regularizer, **cfg.regularizer_options))
-    g_opt = _optimizer(cfg, G.parameters(), cfg.g_lr)
-    d_opt = _optimizer(cfg, D.parameters(), cfg.d_lr)
-    ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
-    latent_rng = torch.Generator(device).manual_seed(cfg.seed + 2)
+    t = build_training(cfg, dataset, device)
+    G, D, ema, batches, latent_rng = t.G, t.D, t.ema, t.batches, t.latent_rng
+    g_opt, d_opt, arch_config = t.g_opt, t.d_opt, t.arch_config
 
     start_step = 0
     if checkpoint is not None:
@@ -102,11 +89,15 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     # Locate what the metrics need (extractor weights, classifier) before training starts.
     plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
 
+    board = TensorBoard(out_dir / "tensorboard") if cfg.tensorboard else None
+
     def run_evaluation(step: int) -> list[dict]:
         records = evaluate(ema if ema is not None else G, dataset, step, out_dir, seed=cfg.seed,
                            generator_kind="ema" if ema is not None else "raw", plan=plan)
         for record in records:
             append_jsonl(out_dir / "metrics.jsonl", record)
+        if board:
+            board.evaluation(step, records, out_dir / "samples" / f"step-{step:08d}.png")
         return records
 
     if start_step == 0:
@@ -124,45 +115,22 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     previous_log = read_jsonl(out_dir / "train_log.jsonl")  # a resumed run keeps counting its time
     train_seconds = previous_log[-1]["train_seconds"] if previous_log else 0.0
     window_start, window_steps = time.perf_counter(), 0
+    log_steps, log_seconds = 0, 0.0
+    warmed_up, warmup_steps, timed_steps, timed_seconds = False, 0, 0, 0.0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
                dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
-            # 1) n_d discriminator steps, G fixed.
-            for _ in range(cfg.n_d):
-                real, labels = batches.next()
-                labels = labels if G.num_classes else None  # unconditional models ignore labels
-                fake_labels = G.sample_labels(cfg.batch_size, device, latent_rng)
-                with torch.no_grad():
-                    fake = G(G.sample_latent(cfg.batch_size, device, latent_rng), fake_labels)
-                real_logits = D(real, labels)
-                d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
-                for reg in regularizers:
-                    d_loss = d_loss + reg(D, real, fake, labels)
-                d_opt.zero_grad(set_to_none=True)
-                d_loss.backward()
-                d_opt.step()
-                loss.after_discriminator_step(D)
+            d_loss, g_loss = train_step(t)
 
-            # 2) one generator step, D fixed (no gradients for D's weights).
-            D.requires_grad_(False)
-            fake_labels = G.sample_labels(cfg.batch_size, device, latent_rng)
-            fake_logits = D(G(G.sample_latent(cfg.batch_size, device, latent_rng), fake_labels), fake_labels)
-            real_logits = D(real, labels) if loss.generator_needs_real else None
-            g_loss = loss.generator_loss(fake_logits, real_logits)
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
-            D.requires_grad_(True)
-            if ema is not None:
-                _update_ema(ema, G, cfg.ema_decay)
-
-            # 3) bookkeeping at intervals; `done` generator steps are complete.
+            # Bookkeeping at intervals; `done` generator steps are complete.
             done = step + 1
-            d_loss, g_loss = d_loss.detach(), g_loss.detach()
             nonfinite |= ~(torch.isfinite(d_loss) & torch.isfinite(g_loss))
             d_loss_sum, g_loss_sum = d_loss_sum + d_loss, g_loss_sum + g_loss
             window_steps += 1
+            log_steps += 1
             bar.update(1)
             at_end = done == cfg.steps
             log_now = done % cfg.log_every == 0 or at_end
@@ -170,7 +138,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
             checkpoint_now = done % cfg.checkpoint_every == 0 or at_end
             if not (log_now or eval_now or checkpoint_now or interrupted.is_set()):
                 continue
-            if nonfinite.item():
+            if nonfinite.item():  # .item() waits for the device: the window's time below is complete
                 bar.close()
                 raise NonFiniteLossError(
                     f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
@@ -178,18 +146,27 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
                     f"stopped; the last good checkpoint is {checkpoint_path} (step {last_checkpoint_step}). "
                     "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1."
                 )
+            # Training time only: evaluation and checkpoints run outside the windows.
+            elapsed = time.perf_counter() - window_start
+            train_seconds += elapsed
+            log_seconds += elapsed
+            if warmed_up:  # the first window after a (re)start is warm-up: allocations, autotuning
+                timed_steps, timed_seconds = timed_steps + window_steps, timed_seconds + elapsed
+            warmup_steps = warmup_steps if warmed_up else window_steps
+            warmed_up, window_steps = True, 0
             if log_now or checkpoint_now or interrupted.is_set():
-                elapsed = time.perf_counter() - window_start
-                train_seconds += elapsed
-                mean_d, mean_g = (d_loss_sum / window_steps).item(), (g_loss_sum / window_steps).item()
+                mean_d, mean_g = (d_loss_sum / log_steps).item(), (g_loss_sum / log_steps).item()
                 append_jsonl(out_dir / "train_log.jsonl", {
                     "step": done, "d_loss": mean_d, "g_loss": mean_g,
-                    "steps_per_second": window_steps / elapsed if elapsed > 0 else None,
+                    "steps_per_second": log_steps / log_seconds if log_seconds > 0 else None,
                     "train_seconds": round(train_seconds, 3),
                 })
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
+                if board:
+                    board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g,
+                                         "speed/steps_per_s": log_steps / log_seconds if log_seconds else None})
                 d_loss_sum = g_loss_sum = torch.zeros((), device=device)
-                window_steps = 0
+                log_steps, log_seconds = 0, 0.0
             if eval_now:
                 last_eval = run_evaluation(done)
             if checkpoint_now or interrupted.is_set():  # Ctrl-C may arrive during the evaluation
@@ -204,10 +181,136 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
                     f"ganzoo train --out {out_dir} --resume"
                 )
     bar.close()
+    if board:
+        board.close()
     summary = {"out_dir": str(out_dir), "steps": cfg.steps, "train_seconds": round(train_seconds, 3),
+               "throughput": throughput(cfg, device, warmup_steps, timed_steps, timed_seconds),
                "metrics": {r["metric"]: r["results"] for r in last_eval}}
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
+
+
+@dataclass
+class Training:
+    """Everything one training step touches."""
+
+    cfg: TrainConfig
+    device: torch.device
+    G: torch.nn.Module
+    D: torch.nn.Module
+    arch_config: dict
+    loss: object
+    regularizers: list
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    ema: torch.nn.Module | None
+    batches: object
+    latent_rng: torch.Generator
+
+
+def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
+    """Models, loss, optimisers and random generators from names; the seed fixes the weights."""
+    torch.manual_seed(cfg.seed)
+    G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
+    G, D = G.to(device), D.to(device)
+    if cfg.batch_size % arch_config["pack"]:
+        raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
+                          "(PacGAN); choose one that is.")
+    if cfg.data_on_device:
+        dataset.to(device)
+    loss = create_loss(cfg.loss, **cfg.loss_options)
+    regularizers = list(loss.regularizers)
+    if cfg.regularizer:
+        regularizers.append(create_regularizer(cfg.regularizer, **cfg.regularizer_options))
+    return Training(
+        cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
+        g_opt=_optimizer(cfg, G.parameters(), cfg.g_lr), d_opt=_optimizer(cfg, D.parameters(), cfg.d_lr),
+        ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
+        batches=dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
+        latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
+    )
+
+
+def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of Goodfellow et al.'s algorithm: n_d D steps, then one G step. Returns the
+    last D loss and the G loss, still on the device (reading them would wait for it)."""
+    cfg, G, D, loss = t.cfg, t.G, t.D, t.loss
+    # 1) n_d discriminator steps, G fixed.
+    for _ in range(cfg.n_d):
+        real, labels = t.batches.next()
+        labels = labels if G.num_classes else None  # unconditional models ignore labels
+        fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
+        with torch.no_grad():
+            fake = G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels)
+        real_logits = D(real, labels)
+        d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
+        for reg in t.regularizers:
+            d_loss = d_loss + reg(D, real, fake, labels)
+        t.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        t.d_opt.step()
+        loss.after_discriminator_step(D)
+
+    # 2) one generator step, D fixed (no gradients for D's weights).
+    D.requires_grad_(False)
+    fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
+    fake_logits = D(G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels), fake_labels)
+    real_logits = D(real, labels) if loss.generator_needs_real else None
+    g_loss = loss.generator_loss(fake_logits, real_logits)
+    t.g_opt.zero_grad(set_to_none=True)
+    g_loss.backward()
+    t.g_opt.step()
+    D.requires_grad_(True)
+    if t.ema is not None:
+        _update_ema(t.ema, G, cfg.ema_decay)
+    return d_loss.detach(), g_loss.detach()
+
+
+class TensorBoard:
+    """Optional TensorBoard logging: losses, metrics and sample pictures (`--tensorboard`)."""
+
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]' "
+                              "(or pip install tensorboard).") from None
+        self.writer = SummaryWriter(str(log_dir))
+
+    def scalars(self, step: int, values: dict) -> None:
+        for name, v in values.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.writer.add_scalar(name, v, step)
+
+    def evaluation(self, step: int, records: list[dict], picture: Path) -> None:
+        for record in records:
+            self.scalars(step, {f"{record['metric']}/{k}": v for k, v in record["results"].items()})
+        if picture.is_file():
+            import numpy as np
+            from PIL import Image
+
+            self.writer.add_image("samples", np.asarray(Image.open(picture).convert("RGB")), step,
+                                  dataformats="HWC")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def throughput(cfg: TrainConfig, device: torch.device, warmup_steps: int, steps: int, seconds: float) -> dict:
+    """Speed of the training step alone (no evaluation, no checkpoints, warm-up excluded).
+    images/s counts real images shown to D, as StyleGAN's kimg does."""
+    rate = steps / seconds if seconds > 0 and steps else None
+    out = {"steps_per_s": rate, "images_per_s": rate * cfg.batch_size * cfg.n_d if rate else None,
+           "timed_steps": steps, "timed_seconds": round(seconds, 4), "warmup_steps": warmup_steps,
+           "batch_size": cfg.batch_size, "n_d": cfg.n_d, "device": str(device)}
+    if device.type == "cuda":
+        out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    else:  # the process's peak resident memory: an upper bound for this run on CPU
+        import resource
+
+        scale = 1 if platform.system() == "Darwin" else 1024  # bytes on macOS, KiB on Linux
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, 1)
+    return out
 
 
 def open_dataset(cfg: TrainConfig, **overrides):
@@ -313,11 +416,22 @@ def _stop_on_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device) -> dict:
     """Versions and hardware, stored with every run."""
     env = {
         "ganzoo": _version(), "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "platform": platform.platform(), "processor": _cpu_name(),
         "device": str(device), "torch_threads": torch.get_num_threads(),
     }
     if device.type == "cuda":

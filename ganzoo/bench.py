@@ -1,0 +1,291 @@
+"""`ganzoo bench`: train a matrix of cells under one protocol and collect the results.
+
+A suite (TOML, or YAML when PyYAML is installed) is a list of blocks; each block
+names architectures (shell wildcards, so a newly installed plugin joins in),
+losses, data sets and seeds, a step budget, an evaluation schedule and the
+metrics. Every combination is a *cell*: one `ganzoo train` run.
+
+The results folder holds:
+
+- `bench.json`: the suite (its text and hash), the hardware, versions, jobs;
+- `results.jsonl`: one line per finished, failed or skipped cell, appended with
+  a single write each, so a crash never leaves half a line;
+- `runs/CELL/`: each cell's run directory (checkpoints, metrics, samples).
+
+Running the same command again skips recorded cells and resumes an interrupted
+one from its checkpoint. A failing cell (exception, NaN, plugin error) is
+recorded with its reason, and the suite goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import GanzooError
+from .io import append_jsonl, atomic_write_json, read_jsonl
+
+SUITES_DIR = Path(__file__).parent / "suites"
+BLOCK_KEYS = {
+    "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
+    "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
+    "train", "optional",
+}
+RESULTS = "results.jsonl"
+
+
+@dataclass
+class Cell:
+    block: str
+    arch: str
+    loss: str
+    data: str
+    seed: int
+    train: dict  # TrainConfig fields
+    optional: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.block}--{self.arch}--{self.loss}--{self.data}--seed{self.seed}"
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    text: str
+    blocks: list[dict] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def builtin_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A built-in suite by name (`quick`, `standard`) or a suite file."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        if name_or_path in builtin_suites():
+            path = SUITES_DIR / f"{name_or_path}.toml"
+        else:
+            raise GanzooError(f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
+                              f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file.")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise GanzooError(f"{path} is YAML, which needs PyYAML: pip install pyyaml "
+                                  "(or write the suite in TOML).") from None
+            raw = yaml.safe_load(text)
+        else:
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                import tomli as tomllib
+            raw = tomllib.loads(text)
+    except GanzooError:
+        raise
+    except Exception as exc:
+        raise GanzooError(f"{path} is not a valid suite file: {exc}") from None
+    if not isinstance(raw, dict) or not raw.get("block"):
+        raise GanzooError(f"{path} names no [[block]] of cells. See ganzoo/suites/quick.toml for the format.")
+    for i, block in enumerate(raw["block"]):
+        unknown = sorted(set(block) - BLOCK_KEYS)
+        if unknown:
+            raise GanzooError(f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}. "
+                              f"Allowed: {', '.join(sorted(BLOCK_KEYS))}.")
+        for key in ("architectures", "losses", "data", "seeds"):
+            if not isinstance(block.get(key), list) or not block[key]:
+                raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
+    return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
+
+
+def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
+    """Names matching any pattern, in pattern order. Wildcards skip tiny `.test` variants
+    unless the pattern asks for them; a plain name must exist."""
+    from .errors import UnknownNameError
+
+    out = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            found = [n for n in names if fnmatch.fnmatchcase(n, pattern)
+                     and (".test" in pattern or not n.endswith(".test"))]
+        elif pattern in names:
+            found = [pattern]
+        else:
+            raise UnknownNameError(kind, pattern, names, hint="Fix the suite file.")
+        out += [n for n in found if n not in out]
+    return out
+
+
+def expand(suite: Suite, overrides: dict) -> list[Cell]:
+    """Every cell of the suite, with the CLI's overrides (device, data root...) applied."""
+    from . import api
+    from .config import TrainConfig
+
+    cells = []
+    for i, block in enumerate(suite.blocks):
+        name = block.get("name", f"block{i + 1}")
+        archs = _match(block["architectures"], api.list_architectures(), "architecture")
+        losses = _match(block["losses"], api.list_losses(), "loss")
+        datasets = _match(block["data"], api.list_datasets(), "dataset")
+        train = {k: block[k] for k in ("steps", "eval_every", "log_every", "eval_samples", "eval_real_samples",
+                                       "batch_size", "arch_options", "loss_options", "data_options") if k in block}
+        if "metrics" in block:
+            train["eval_metrics"] = list(block["metrics"])
+        train.update(block.get("train", {}))
+        train.update(overrides)
+        fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "loss", "data", "seed"}
+        unknown = sorted(set(train) - fields)
+        if unknown:
+            raise GanzooError(f"Suite '{suite.name}', block '{name}': unknown training option(s) "
+                              f"{', '.join(unknown)}. See `ganzoo train --help` for the options.")
+        for data in datasets:
+            for arch in archs:
+                for loss in losses:
+                    for seed in block["seeds"]:
+                        cells.append(Cell(name, arch, loss, data, int(seed), dict(train),
+                                          bool(block.get("optional", False))))
+    return cells
+
+
+def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
+    """Train one cell (resuming its checkpoint if a previous attempt stopped) and return
+    its result record. Never raises for a failing cell: the reason is recorded."""
+    import torch
+
+    from .config import TrainConfig
+    from .loop import CHECKPOINT, open_dataset, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
+              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id)}
+    started = time.perf_counter()
+    try:
+        cfg = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train)
+        if cell.optional:
+            open_dataset(cfg)  # data that cannot be had makes the cell skipped, not failed
+    except GanzooError as exc:
+        status = "skipped" if cell.optional else "failed"
+        return {**record, "status": status, "reason": str(exc), "error": type(exc).__name__,
+                "finished": _now()}
+    try:
+        summary = train(cfg, run_dir, resume=(run_dir / CHECKPOINT).exists(), progress=False)
+    except KeyboardInterrupt:
+        raise
+    except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
+        return {**record, "status": "failed", "reason": str(exc), "error": type(exc).__name__,
+                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+    except Exception as exc:  # a bug in ganzoo or a plugin: keep where it happened
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return {**record, "status": "failed", "reason": f"{type(exc).__name__}: {exc} "
+                f"(at {Path(where.filename).name}:{where.lineno})", "error": type(exc).__name__,
+                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+    return {**record, "status": "ok", "steps": summary["steps"], "final": summary["metrics"],
+            "throughput": summary["throughput"], "train_seconds": summary["train_seconds"],
+            "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _worker_cell(args):
+    cell, run_dir, threads = args
+    return run_cell(cell, run_dir, threads)
+
+
+def completed(out_dir: Path) -> dict[str, dict]:
+    """The latest record of each cell in `results.jsonl`."""
+    return {r["cell"]: r for r in read_jsonl(out_dir / RESULTS)}
+
+
+def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
+              retry_failed: bool = False, echo=print) -> list[dict]:
+    """Run every cell not yet recorded in `out_dir`; returns the new records."""
+    from .config import pick_device
+    from .loop import environment
+
+    out_dir = Path(out_dir)
+    overrides = overrides or {}
+    cells = expand(suite, overrides)
+    meta_path = out_dir / "bench.json"
+    if meta_path.exists():
+        import json
+
+        previous = json.loads(meta_path.read_text())
+        if previous["suite"]["sha256"] != suite.sha256:
+            raise GanzooError(f"{out_dir} holds results of another version of suite '{previous['suite']['name']}'. "
+                              "Mixing them would mix protocols: pass a new --out, or restore that suite file.")
+    device = pick_device(overrides.get("device", "auto"))
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // jobs) if jobs > 1 else None
+    atomic_write_json(meta_path, {
+        "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
+        "overrides": overrides, "jobs": jobs, "threads_per_job": threads or os.cpu_count(),
+        "environment": environment(device), "cpu_count": cores, "updated": _now(),
+    })
+    done = completed(out_dir)
+    todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
+            or (retry_failed and done[c.id]["status"] == "failed")]
+    echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo)} already recorded, "
+         f"{len(todo)} to run ({jobs} at a time) -> {out_dir}")
+    records = []
+
+    def finish(index: int, record: dict) -> None:
+        append_jsonl(out_dir / RESULTS, record)
+        records.append(record)
+        echo(f"[{index:>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
+             f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
+
+    started = time.perf_counter()
+    if jobs <= 1:
+        for i, cell in enumerate(todo, 1):
+            finish(i, run_cell(cell, out_dir / "runs" / cell.id))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)) for c in todo]
+            try:
+                for i, future in enumerate(as_completed(futures), 1):
+                    finish(i, future.result())
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                raise
+    echo(f"ran {len(todo)} cells in {time.perf_counter() - started:.0f} s")
+    return records
+
+
+def _brief(record: dict) -> str:
+    if record["status"] != "ok":
+        return record["reason"].split(". ")[0][:160]
+    final = record.get("final", {})
+    parts = []
+    if "mode-coverage" in final:
+        mc = final["mode-coverage"]
+        parts.append(f"{mc['modes_covered']}/{mc['num_modes']} modes, {mc['high_quality_pct']:.1f}% HQ")
+    if "fid" in final:
+        parts.append(f"FID {final['fid']['fid']:.2f}")
+    if "stacked-mnist-modes" in final:
+        parts.append(f"{final['stacked-mnist-modes']['modes_covered']}/1000 modes")
+    rate = record.get("throughput", {}).get("images_per_s")
+    if rate:
+        parts.append(f"{rate:,.0f} img/s")
+    return ", ".join(parts) + f"  ({record['wall_seconds']:.1f} s)"

@@ -1,0 +1,156 @@
+"""`ganzoo bench`, `report` and `compare`: the matrix, failures, resuming, the report."""
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ganzoo
+from conftest import REPO, run_cli
+from ganzoo.bench import expand, load_suite
+from ganzoo.io import read_jsonl
+from ganzoo.report import compare
+
+SUITE = """
+name = "tiny"
+description = "a test suite"
+
+[[block]]
+name = "toy"
+architectures = ["mlp.test"]
+losses = ["minimax", "h*"]
+data = ["ring8"]
+seeds = [0, 1]
+steps = 12
+eval_every = 6
+log_every = 3
+batch_size = 32
+eval_samples = 200
+metrics = ["mode-coverage"]
+
+[[block]]
+name = "broken"
+architectures = ["mlp.test"]
+losses = ["least-squares"]
+loss_options = { no_such_option = 1 }
+data = ["grid25"]
+seeds = [0]
+steps = 4
+"""
+
+
+def write_suite(tmp_path, text=SUITE) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_suites_expand_wildcards_and_skip_test_variants(tmp_path):
+    cells = expand(load_suite(str(write_suite(tmp_path))), {"device": "cpu"})
+    assert [(c.arch, c.loss, c.seed) for c in cells[:4]] == [
+        ("mlp.test", "minimax", 0), ("mlp.test", "minimax", 1), ("mlp.test", "hinge", 0), ("mlp.test", "hinge", 1)]
+    assert len(cells) == 5 and all(c.train["device"] == "cpu" for c in cells)
+    quick = expand(load_suite("quick"), {})
+    assert {c.loss for c in quick} == {"minimax", "non-saturating", "wasserstein", "wgan-gp", "hinge",
+                                       "least-squares"}
+    assert len(quick) == 2 * 6 * 3 + 3
+    standard = expand(load_suite("standard"), {})
+    assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan"} <= {c.arch for c in standard}
+    assert not any(c.arch.endswith(".test") for c in standard)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name = 'x'\n", r"names no \[\[block\]\]"),
+    ("[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\nstep = 3\n",
+     "unknown key"),
+    ("[[block]]\narchitectures = ['mlpp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n", "Did you mean"),
+    ("[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n"
+     "train = { lr = 1 }\n", "unknown training option"),
+    ("[[block\n", "not a valid suite file"),
+])
+def test_bad_suites_say_what_is_wrong(tmp_path, text, message):
+    with pytest.raises(ganzoo.GanzooError, match=message):
+        expand(load_suite(str(write_suite(tmp_path, text))), {})
+
+
+def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
+    suite, out = write_suite(tmp_path), tmp_path / "results"
+    # An interrupted first attempt at one cell: its checkpoint at step 6 must be resumed.
+    interrupted = out / "runs" / "toy--mlp.test--minimax--ring8--seed1"
+    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", loss="minimax", data="ring8", seed=1, steps=6, eval_every=6,
+                                    log_every=3, batch_size=32, eval_samples=200, device="cpu",
+                                    eval_metrics=["mode-coverage"]), interrupted, progress=False)
+    first = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "2")
+    assert first.returncode == 0, first.stderr
+    records = read_jsonl(out / "results.jsonl")
+    assert sorted(r["status"] for r in records) == ["failed", "ok", "ok", "ok", "ok"]
+    [failed] = [r for r in records if r["status"] == "failed"]
+    assert "no_such_option" in failed["reason"] and failed["error"] == "GanzooError"
+    resumed = [line["step"] for line in read_jsonl(interrupted / "train_log.jsonl")]
+    assert resumed == [3, 6, 9, 12]  # the first two lines come from the interrupted attempt
+    for record in records:
+        if record["status"] == "ok":
+            assert record["final"]["mode-coverage"]["num_modes"] == 8
+            assert record["throughput"]["steps_per_s"] > 0 and record["throughput"]["warmup_steps"] > 0
+    meta = json.loads((out / "bench.json").read_text())
+    assert meta["jobs"] == 2 and meta["suite"]["name"] == "tiny" and meta["environment"]["torch"]
+    report = (out / "report.md").read_text()
+    assert "| mlp.test | minimax | 2/2 | 0 |" in report and "no_such_option" in report
+    assert (out / "figures" / "ring8-mode-coverage.png").is_file()
+    html = (out / "report.html").read_text()
+    assert "data:image/jpeg;base64" in html and "src=\"figures/" not in html  # self-contained
+
+    again = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "1", "--no-report")
+    assert again.returncode == 0 and "5 already recorded, 0 to run" in again.stdout
+    assert len(read_jsonl(out / "results.jsonl")) == 5
+
+    changed = write_suite(tmp_path, SUITE.replace("steps = 12", "steps = 13"))
+    refused = run_cli("bench", str(changed), "--out", str(out), "--device", "cpu")
+    assert refused.returncode == 2 and "another version of suite" in refused.stderr
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:  # the report as a real browser shows it
+        sys.path.insert(0, str(REPO / "scripts"))
+        from check_report import check
+
+        loaded, total = check(out / "report.html", tmp_path / "shot.png")
+        assert loaded == total > 0 and (tmp_path / "shot.png").stat().st_size > 10_000
+
+
+def fake_results(folder: Path, fids: list[float], modes: list[int]) -> Path:
+    folder.mkdir()
+    (folder / "bench.json").write_text(json.dumps({"suite": {"name": "x"}}))
+    lines = [{"cell": f"c{i}", "arch": "dcgan", "loss": "hinge", "data": "mnist", "seed": i, "status": "ok",
+              "final": {"fid": {"fid": f}, "stacked-mnist-modes": {"modes_covered": m}}}
+             for i, (f, m) in enumerate(zip(fids, modes))]
+    (folder / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder
+
+
+def test_compare_tells_real_differences_from_noise(tmp_path):
+    a = fake_results(tmp_path / "a", [10.0, 11.0, 12.0], [990, 995, 1000])
+    b = fake_results(tmp_path / "b", [20.0, 21.0, 22.5], [1000, 985, 998])
+    text = compare(a, b)
+    fid_row = next(line for line in text.splitlines() if "| FID |" in line)
+    modes_row = next(line for line in text.splitlines() if "| modes /1000 |" in line)
+    assert "B worse" in fid_row and "+10.17" in fid_row
+    assert "within noise" in modes_row
+    result = run_cli("compare", str(a), str(tmp_path / "nothing"))
+    assert result.returncode == 2 and "no bench results" in result.stderr
+
+
+def test_tensorboard_logs_losses_metrics_and_samples(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=6, eval_every=3, log_every=3, batch_size=32,
+                                    eval_samples=100, device="cpu", tensorboard=True), tmp_path / "run",
+                 progress=False)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/d", "loss/g", "mode-coverage/modes_covered"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("mode-coverage/modes_covered")] == [0, 3, 6]
+    assert "samples" in tags["images"]
