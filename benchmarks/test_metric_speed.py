@@ -19,6 +19,7 @@ from ganzoo.metrics import digits
 from ganzoo.metrics.extractors import Extractor, inception_hub_path
 from ganzoo.metrics.fidelity import fidelity_metrics
 from ganzoo.metrics.frechet import fid_from_features
+from ganzoo.testing import write_random_inception_weights
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -58,14 +59,7 @@ def inception(tmp_path_factory):
 
     path = os.environ.get("GANZOO_INCEPTION_WEIGHTS") or inception_hub_path()
     if not os.path.isfile(path):  # random weights in the same network: same cost
-        path = tmp_path_factory.mktemp("inception") / "random.pth"
-        original = module.FeatureExtractorInceptionV3.load_state_dict
-        module.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
-        module.load_state_dict_from_url = lambda *a, **k: None
-        try:
-            torch.save(module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).state_dict(), path)
-        finally:
-            module.FeatureExtractorInceptionV3.load_state_dict = original
+        path = write_random_inception_weights(tmp_path_factory.mktemp("inception") / "random.pth")
     return module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(path)).to(DEVICE)
 
 

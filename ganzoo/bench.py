@@ -175,29 +175,30 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
               "seed": cell.seed, "run_dir": str(Path("runs") / cell.id)}
     started = time.perf_counter()
+
+    def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> dict:
+        if exc is not None:
+            fields.update(reason=reason or str(exc), error=type(exc).__name__)
+        return {**record, "status": status, **fields,
+                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+
     try:
         cfg = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train)
         if cell.optional:
             open_dataset(cfg)  # data that cannot be had makes the cell skipped, not failed
     except GanzooError as exc:
-        status = "skipped" if cell.optional else "failed"
-        return {**record, "status": status, "reason": str(exc), "error": type(exc).__name__,
-                "finished": _now()}
+        return ended("skipped" if cell.optional else "failed", exc)
     try:
         summary = train(cfg, run_dir, resume=(run_dir / CHECKPOINT).exists(), progress=False)
     except KeyboardInterrupt:
         raise
     except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
-        return {**record, "status": "failed", "reason": str(exc), "error": type(exc).__name__,
-                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+        return ended("failed", exc)
     except Exception as exc:  # a bug in ganzoo or a plugin: keep where it happened
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return {**record, "status": "failed", "reason": f"{type(exc).__name__}: {exc} "
-                f"(at {Path(where.filename).name}:{where.lineno})", "error": type(exc).__name__,
-                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
-    return {**record, "status": "ok", "steps": summary["steps"], "final": summary["metrics"],
-            "throughput": summary["throughput"], "train_seconds": summary["train_seconds"],
-            "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+        return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
+    return ended("ok", steps=summary["steps"], final=summary["metrics"], throughput=summary["throughput"],
+                 train_seconds=summary["train_seconds"])
 
 
 def _now() -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ from .data.toy2d import GaussianMixture2D
 from .errors import GanzooError, UnknownNameError
 from .metrics import class_coverage as cc
 from .metrics import mode_coverage as mc
+from .metrics.digits import extractor_name
 from .plots import sample_grid, scatter_2d
 
 EVAL_SEED_OFFSET = 7_777_777
@@ -58,7 +59,6 @@ class EvalPlan:
     reference: object = None  # the real data FID & co. compare with
     extractor: object = None  # metrics.extractors.Extractor, when a FID-like metric is asked
     classifier: object = None  # (model, info) of the digit classifier, for class metrics
-    labels: torch.Tensor | None = field(default=None, repr=False)  # real class labels
 
 
 def applicable_metrics(dataset) -> list[str]:
@@ -68,11 +68,11 @@ def applicable_metrics(dataset) -> list[str]:
     if len(dataset.sample_shape) != 3:
         return []
     from .metrics.extractors import DIGIT_EXTRACTOR_FOR, default_extractor
+    from .metrics.fidelity import inception_score_applies
 
     out = ["fid", "kid", "precision-recall"]
-    digit_data = default_extractor(dataset.name) != "inception-v3-compat"
-    if dataset.name != "stacked-mnist" and (digit_data or dataset.sample_shape[0] == 3):
-        out.append("inception-score")  # the digit classifier on its own data, or Inception on photographs
+    if inception_score_applies(default_extractor(dataset.name), dataset.name, dataset.sample_shape[0]):
+        out.append("inception-score")
     if dataset.name == "stacked-mnist":
         out.append("stacked-mnist-modes")
     elif dataset.name in DIGIT_EXTRACTOR_FOR:
@@ -108,7 +108,7 @@ def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[s
                                            inception_weights=settings.inception_weights,
                                            data_root=settings.data_root)
         if "inception-score" in metrics and not inception_score_applies(
-                plan.extractor, dataset.name, dataset.sample_shape[0]):
+                plan.extractor.name, dataset.name, dataset.sample_shape[0]):
             if settings.metrics is None:  # a default: drop it for this extractor
                 metrics.remove("inception-score")
             else:
@@ -120,8 +120,6 @@ def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[s
 
         model, info, _ = get_classifier(DIGIT_EXTRACTOR_FOR[dataset.name], root=settings.data_root)
         plan.classifier = (model, info)
-        if "class-coverage" in metrics:
-            plan.labels = plan.reference.labels
     return plan
 
 
@@ -187,7 +185,7 @@ def _classifier_metric(metric, generator, dataset, plan, num_samples, rng, commo
     started = time.perf_counter()
     stacked = metric == "stacked-mnist-modes"
     predicted, asked = cc.generated_classes(generator, model, num_samples, rng, grey=not stacked)
-    classifier = {"name": f"ganzoo-{info['dataset']}-classifier", "weights_sha256": info["sha256"],
+    classifier = {"name": extractor_name(info["dataset"]), "weights_sha256": info["sha256"],
                   "test_accuracy": info["test_accuracy"]}
     if stacked:
         results = cc.stacked_mnist_modes(predicted)
@@ -196,11 +194,12 @@ def _classifier_metric(metric, generator, dataset, plan, num_samples, rng, commo
                     "kl": "KL(generated mode histogram || uniform over 1,000), nats",
                     "reference": "VEEGAN (Srivastava et al. 2017), PacGAN (Lin et al. 2018)"}
     else:
-        results = cc.class_coverage(predicted[:, 0], plan.labels, dataset.num_classes, asked)
+        labels = plan.reference.labels
+        results = cc.class_coverage(predicted[:, 0], labels, dataset.num_classes, asked)
         protocol = {"covered": "at least one sample classified as the class",
                     "kl": "KL(generated class histogram || real class distribution), nats",
                     "real": {"data": plan.reference.name, "split": plan.settings.real_split,
-                             "num_labels": len(plan.labels)},
+                             "num_labels": len(labels)},
                     "label_agreement": "conditional generators: share classified as the label asked for"}
     return {"metric": metric, "results": results,
             "protocol": {"metric": metric, "num_samples": num_samples, "classifier": classifier,

@@ -136,3 +136,20 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     source.load_state_dict(saved)
     again, _ = source.next()
     assert torch.equal(first, again), f"{name}: restoring the batch position does not replay the same batch"
+
+
+def write_random_inception_weights(path, seed: int = 0):
+    """torch-fidelity's InceptionV3 with random weights, saved as a weights file. It has the
+    real network's shape and cost, so tests and benchmarks exercise the Inception path
+    (weights file, hashing, RGB conversion, protocol) with no download."""
+    from unittest import mock
+
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    extractor = inception.FeatureExtractorInceptionV3
+    with mock.patch.object(inception, "load_state_dict_from_url", lambda *args, **kwargs: None), \
+            mock.patch.object(extractor, "load_state_dict", lambda self, *args, **kwargs: None):
+        torch.manual_seed(seed)
+        model = extractor("inception-v3-compat", ["2048"])
+    torch.save(model.state_dict(), path)
+    return path

@@ -20,6 +20,7 @@ from ganzoo.metrics.extractors import Extractor, resolve_extractor
 from ganzoo.metrics.fidelity import cached_files, fidelity_metrics, real_cache_key
 from ganzoo.metrics.frechet import fid_from_features
 from ganzoo.models import Generator
+from ganzoo.testing import write_random_inception_weights
 
 
 class Replay(Generator):
@@ -144,23 +145,9 @@ def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
     assert real_like["precision-recall"]["recall"] > 0.5 > collapsed["precision-recall"]["recall"]
 
 
-def random_inception_weights(path, monkeypatch):
-    """torch-fidelity's InceptionV3 with random weights, saved as a weights file: it proves the
-    plumbing (path, hashing, RGB conversion, protocol) with no download."""
-    import torch_fidelity.feature_extractor_inceptionv3 as inception
-
-    with monkeypatch.context() as patch:
-        patch.setattr(inception, "load_state_dict_from_url", lambda *args, **kwargs: None)
-        patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *args, **kw: None)
-        torch.manual_seed(0)
-        model = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    torch.save(model.state_dict(), path)
-    return path
-
-
-def test_inception_path_end_to_end_with_a_local_weights_file(trained_run, tmp_path, monkeypatch):
+def test_inception_path_end_to_end_with_a_local_weights_file(trained_run, tmp_path):
     _, run = trained_run
-    weights = random_inception_weights(tmp_path / "inception-random.pth", monkeypatch)
+    weights = write_random_inception_weights(tmp_path / "inception-random.pth")
     result = run_cli("eval", str(run), "--extractor", "inception-v3-compat", "--inception-weights", str(weights),
                      "--eval-metrics", "fid,kid", "--eval-samples", "12", "--eval-real-samples", "12", "--json")
     assert result.returncode == 0, result.stderr
@@ -264,9 +251,9 @@ def test_stacked_mnist_counting_on_real_triples_covers_every_mode():
     assert (predicted == digit_triples[:1500]).all(1).float().mean() > 0.97
 
 
-def _plan(dataset, metrics, root, samples):
+def _plan(dataset, metrics, root, samples, real_split="train"):
     cfg = ganzoo.TrainConfig(data=dataset.name, data_root=str(root))
-    settings = EvalSettings(metrics=metrics, num_samples=samples, data_root=str(root))
+    settings = EvalSettings(metrics=metrics, num_samples=samples, data_root=str(root), real_split=real_split)
     return plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split))
 
 
@@ -283,8 +270,7 @@ def test_a_collapsed_generator_covers_one_stacked_mode(tmp_path):
 
 def test_class_coverage_of_real_collapsed_and_conditional_generators(mnist, tmp_path):
     root, test_set = mnist
-    plan = _plan(test_set, ["class-coverage"], root, 1000)
-    plan.labels = test_set.labels  # compare with the test split's classes
+    plan = _plan(test_set, ["class-coverage"], root, 1000, real_split="test")  # the test split's classes
 
     def coverage(generator):
         [record] = evaluate(generator, test_set, 0, tmp_path, seed=0, generator_kind="raw", plan=plan)

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..data.images import to_float
 from ..errors import GanzooError
-from ..io import atomic_write_bytes, atomic_write_json
+from ..io import atomic_write_bytes, atomic_write_json, file_sha256
 
 DATASETS = ("mnist", "fashion-mnist")
 #: Test accuracy a classifier must reach before its features are used.
@@ -159,7 +159,7 @@ def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
     if not path.is_file() or not record.is_file():
         raise GanzooError(f"No trained classifier at {path}. ganzoo trains it on first use.")
     info = json.loads(record.read_text())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_sha256(path)
     if digest != info["sha256"]:
         raise GanzooError(f"{path} does not match its record (SHA-256 {digest[:12]}..., recorded "
                           f"{info['sha256'][:12]}...). Delete both files to retrain it.")

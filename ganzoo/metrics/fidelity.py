@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from ..data.images import to_uint8
-from .digits import cache_dir
+from .digits import DATASETS, cache_dir
+from .digits import extractor_name as extractor_name_for_dataset
 from .extractors import INCEPTION, Extractor
 
 #: ganzoo metric name -> torch-fidelity's flag and result keys.
@@ -164,12 +165,12 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
     return records
 
 
-def inception_score_applies(extractor: Extractor, data_name: str, channels: int) -> bool:
+def inception_score_applies(extractor_name: str, data_name: str, channels: int) -> bool:
     """IS needs a classifier whose classes are the data's own: the digit classifier on its
     own data set, or Inception on colour photographs (CIFAR-10, image folders)."""
-    if extractor.name == INCEPTION:
-        return channels == 3 and data_name not in ("stacked-mnist",)
-    return extractor.classifier_data == data_name
+    if extractor_name == INCEPTION:
+        return channels == 3 and data_name != "stacked-mnist"
+    return data_name in DATASETS and extractor_name == extractor_name_for_dataset(data_name)
 
 
 def cached_files(key: str) -> list[Path]:
