@@ -215,9 +215,10 @@ def completed(out_dir: Path) -> dict[str, dict]:
     return {r["cell"]: r for r in read_jsonl(out_dir / RESULTS)}
 
 
-def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
-              retry_failed: bool = False, echo=print) -> list[dict]:
-    """Run every cell not yet recorded in `out_dir`; returns the new records."""
+def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
+            retry_failed: bool = False) -> tuple[list[Cell], int | None]:
+    """Write `bench.json` and return the cells still to run, with the torch threads each
+    job gets. Refuses a folder holding results of another version of the suite."""
     from .config import pick_device
     from .loop import environment
 
@@ -243,7 +244,16 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
     done = completed(out_dir)
     todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
             or (retry_failed and done[c.id]["status"] == "failed")]
-    echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo)} already recorded, "
+    return todo, threads
+
+
+def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
+              retry_failed: bool = False, echo=print) -> list[dict]:
+    """Run every cell not yet recorded in `out_dir`; returns the new records."""
+    out_dir = Path(out_dir)
+    todo, threads = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
+    total = len(expand(suite, overrides or {}))
+    echo(f"suite '{suite.name}': {total} cells, {total - len(todo)} already recorded, "
          f"{len(todo)} to run ({jobs} at a time) -> {out_dir}")
     records = []
 

@@ -1,4 +1,4 @@
-"""The `ganzoo` command line: list, train, sample, eval, bench, report, compare.
+"""The `ganzoo` command line: list, train, sample, eval, bench, theory, report, compare.
 
 User errors (`GanzooError`) print one paragraph and exit with status 2, with
 no traceback; Ctrl-C during training checkpoints and exits with 130.
@@ -262,6 +262,24 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_theory(args) -> int:
+    from .theory.lab import run_lab, write_report
+
+    only = [item.strip() for item in args.only.split(",") if item.strip()] if args.only else None
+    out = Path(args.out)
+    try:
+        records = run_lab(out, only=only, jobs=args.jobs, seed=args.seed, rerun=args.rerun)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; finished experiments are recorded in {out}. "
+                                "Run the same command again to resume.") from None
+    md, page = write_report(out)  # every experiment recorded there, not only those run now
+    failed = [r for r in records if not r["passed"]]
+    print(f"{len(records) - len(failed)} of {len(records)} claims hold"
+          + (": " + ", ".join(f"{r['number']}. {r['title']} does not" for r in failed) if failed else "."))
+    print(f"report: {md}\n        {page}")
+    return 1 if failed else 0
+
+
 def add_metric_options(p: argparse.ArgumentParser, training: bool) -> None:
     default = ("default: mode-coverage on 2D data, none on images" if training
                else "default: every metric that applies to the data")
@@ -369,6 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("theory", help="run the GAN-theory experiments and write their report",
+                       description="Check the theory behind GANs by experiment, on the CPU in a few minutes: maximum "
+                                   "likelihood = minimum KL, the optimal discriminator, V(G, D*) = -log 4 + 2 JSD, the "
+                                   "fixed point, saturation, disjoint supports, mode collapse. Writes report.md and "
+                                   "report.html; exits with status 1 if a claim does not hold. See docs/theory.md.")
+    p.add_argument("--out", default="results/theory", help="output folder (default results/theory)")
+    p.add_argument("--only", metavar="N,NAME", help="comma-separated experiment numbers or names (default: all 7)")
+    p.add_argument("--jobs", type=int, help="experiments run at once (default: one per CPU core, at most 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the 1D experiments (default 0)")
+    p.add_argument("--rerun", action="store_true", help="run experiments again even when already recorded")
+    p.set_defaults(func=cmd_theory)
 
     p = sub.add_parser("report", help="write the Markdown and HTML report of bench results",
                        description="Write report.md (with figures/) and a self-contained report.html.")

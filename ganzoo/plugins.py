@@ -26,7 +26,7 @@ from .registry import Entry, Registry, signature_defaults
 
 ENV_VAR = "GANZOO_PLUGINS"
 ENTRY_POINT_GROUP = "ganzoo"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data.toy2d", "ganzoo.data.images")
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data.toy1d", "ganzoo.data.toy2d", "ganzoo.data.images")
 KINDS = ("architecture", "loss", "dataset")
 
 

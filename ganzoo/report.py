@@ -262,7 +262,7 @@ def _data_table(page: Page, groups) -> None:
         page.para("; ".join(shown) + ".")
 
 
-def _series(run_dir: Path, metric: str, key: str) -> list[tuple[int, float, float]]:
+def metric_series(run_dir: Path, metric: str, key: str) -> list[tuple[int, float, float]]:
     """(step, training seconds at that step, value) from a cell's logs."""
     times = {0: 0.0}
     for line in read_jsonl(run_dir / "train_log.jsonl"):
@@ -281,7 +281,7 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
     for metric, key, label in CURVES:
         lines = []
         for (arch, loss), rs in groups.items():
-            per_seed = [_series(results_dir / r["run_dir"], metric, key) for r in rs if r["status"] == "ok"]
+            per_seed = [metric_series(results_dir / r["run_dir"], metric, key) for r in rs if r["status"] == "ok"]
             per_seed = [s for s in per_seed if s]
             if per_seed:
                 lines.append((f"{arch} / {loss}", per_seed))
