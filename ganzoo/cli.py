@@ -397,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", metavar="N,NAME", help="comma-separated experiment numbers or names (default: all 7)")
     p.add_argument("--jobs", type=int, help="experiments run at once (default: one per CPU core, at most 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the 1D experiments (default 0)")
-    p.add_argument("--rerun", action="store_true", help="run experiments again even when already recorded")
+    p.add_argument("--rerun", action="store_true", help="run experiments again even when already recorded (experiment 7 "
+                                                        "reuses its recorded bench cells: delete OUT/mode-collapse to retrain them)")
     p.set_defaults(func=cmd_theory)
 
     p = sub.add_parser("report", help="write the Markdown and HTML report of bench results",

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
+from .data.toy1d import Density1D
 from .data.toy2d import GaussianMixture2D
 from .errors import GanzooError, UnknownNameError
 from .metrics import class_coverage as cc
 from .metrics import mode_coverage as mc
 from .metrics.digits import extractor_name
-from .plots import sample_grid, scatter_2d
+from .plots import density_1d, sample_grid, scatter_2d
 
 EVAL_SEED_OFFSET = 7_777_777
 FIDELITY = ("fid", "kid", "precision-recall", "inception-score")
@@ -152,6 +153,8 @@ def evaluate(generator, dataset, step: int, out_dir, *, seed: int, generator_kin
         if samples is None:
             samples = generator.sample(mc.NUM_SAMPLES, generator=rng())
         scatter_2d(samples, dataset.centers, dataset.std, picture, title)
+    elif isinstance(dataset, Density1D):
+        density_1d(generator.sample(20_000, generator=rng()), dataset, picture, f"{dataset.name}, step {step}")
     elif len(dataset.sample_shape) == 3:
         sample_grid(generator, picture, rng())
         fidelity = [m for m in plan.metrics if m in FIDELITY]

@@ -38,6 +38,23 @@ def scatter_2d(samples, centers, std: float, path, title: str = "", threshold_st
     save_figure(fig, path)
 
 
+def density_1d(samples, density, path, title: str = "") -> None:
+    """A histogram of generated 1D samples over the data's density."""
+    import torch
+
+    values = samples.detach().flatten().cpu().to(torch.float64)
+    lo, hi = density.span()
+    x = torch.linspace(lo - 1, hi + 1, 1000, dtype=torch.float64)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(values.clamp(lo - 1, hi + 1).numpy(), bins=150, range=(lo - 1, hi + 1), density=True,
+            color="tab:green", alpha=0.5, label=f"generated ({len(values):,})")
+    ax.plot(x.numpy(), density.pdf(x).numpy(), color="black", lw=1.5, label="data density")
+    ax.set_xlabel("x")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, path)
+
+
 def grid_labels(num_classes: int, per_class: int = 8):
     """Labels for a grid with one row per class (small label sets), else None."""
     import torch

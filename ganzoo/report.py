@@ -124,7 +124,7 @@ class Page:
                 lines += [block[1], ""]
             elif kind == "table":
                 header, rows = block[1], block[2]
-                lines.append("| " + " | ".join(header) + " |")
+                lines.append("| " + " | ".join(str(h).replace("|", "\\|") for h in header) + " |")
                 lines.append("|" + "|".join("---" for _ in header) + "|")
                 lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
                 lines.append("")
@@ -191,7 +191,8 @@ tr:nth-child(even) td {{ background: #fafafa; }}
 .scroll {{ overflow-x: auto; }}
 figure {{ display: inline-block; margin: .4rem; text-align: center; vertical-align: top; }}
 figure img {{ max-width: 100%; border: 1px solid #e5e5e5; }}
-figcaption {{ font-size: .75rem; color: #555; max-width: 220px; margin: auto; }}
+figcaption {{ font-size: .75rem; color: #555; max-width: 900px; margin: auto; }}
+.gallery figcaption {{ max-width: 220px; }}
 .gallery {{ display: flex; flex-wrap: wrap; }}
 pre {{ background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .8rem; }}
 code {{ background: #f0f0f0; padding: 0 .2rem; }}

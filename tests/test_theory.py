@@ -42,6 +42,13 @@ def test_1d_densities_are_registered_and_normalised():
     assert batch.shape == (8, 1) and batch.dtype == torch.float32 and labels is None
 
 
+def test_training_on_a_1d_density_draws_its_histogram(tmp_path):
+    summary = ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="mixture1d", steps=4, eval_every=4), tmp_path,
+                           progress=False)
+    assert summary["steps"] == 4
+    assert (tmp_path / "samples" / "step-00000004.png").stat().st_size > 5_000
+
+
 def test_bad_1d_density_options_are_user_errors():
     with pytest.raises(ganzoo.GanzooError, match="same non-zero length"):
         ganzoo.create_dataset("mixture1d", weights=[1.0], means=[0.0, 1.0])

@@ -117,7 +117,8 @@ def run(settings: Settings, figures) -> dict:
         "table": (["step", "JSD(P_data ‖ P_g)", "V(G, D)", "E_data |D − 1/2|"], rows),
         "figures": [(f"{NAME}.png", "Top: P_data (black), P_g (green, histogram of generated samples) and the GAN's "
                      "D (blue, dashed) at four steps; D flattens to 1/2 as P_g reaches P_data. Bottom: "
-                     "JSD(P_data ‖ P_g), V(G, D) + log 4 with the GAN's D, and E_data|D − 1/2| over training.")],
+                     "JSD(P_data ‖ P_g) and E_data|D − 1/2| (log scale), and V(G, D) with the GAN's D, over "
+                     "training.")],
         "settings_note": (f"G and D: ganzoo's `mlp` ({settings.hidden} units × 2 layers, {settings.latent_dim}-d latent), "
                           f"`{settings.loss}` loss, ganzoo's train_step, Adam {settings.lr} (β1 0.5) with cosine decay, "
                           f"batch {settings.batch_size}, {settings.steps} steps."),
@@ -144,12 +145,15 @@ def _figure(path, x, p, snaps, track) -> None:
         ax.set_xlabel("x")
         if i == 0:
             ax.legend(fontsize=8, loc="upper left")
-    ax = fig.add_subplot(2, 1, 2)
     steps_all = [r["step"] for r in track]
+    ax = fig.add_subplot(2, 2, 3)
     ax.semilogy(steps_all, [max(r["jsd"], 1e-5) for r in track], color="black", label="JSD(P_data ‖ P_g)")
-    ax.semilogy(steps_all, [max(r["value"] + numerics.LOG4, 1e-5) for r in track], color="tab:orange",
-                label="V(G, D) + log 4, GAN's D (≤ 2·JSD)")
-    ax.semilogy(steps_all, [r["flat"] for r in track], color="tab:blue", label="E_data |D − 1/2|, GAN's D")
+    ax.semilogy(steps_all, [max(r["flat"], 1e-5) for r in track], color="tab:blue", label="E_data |D − 1/2|, GAN's D")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+    ax = fig.add_subplot(2, 2, 4)
+    ax.plot(steps_all, [r["value"] for r in track], color="tab:orange", label="V(G, D), GAN's D")
+    ax.axhline(-numerics.LOG4, color="black", ls=":", lw=1, label="−log 4")
     ax.set_xlabel("step")
     ax.legend(fontsize=8)
     fig.tight_layout()
