@@ -36,3 +36,23 @@ class Dataset:
     def describe(self) -> dict:
         """What a result's protocol records about the data."""
         return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes}
+
+
+class SampledBatches:
+    """Endless batches from a generated (infinite) data set: `draw(n, rng)` returns
+    samples and labels (or None); the random generator's state is the position."""
+
+    def __init__(self, draw, batch_size: int, device, seed: int):
+        self.draw, self.batch_size, self.device = draw, batch_size, torch.device(device)
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def next(self):
+        x, labels = self.draw(self.batch_size, self.rng)
+        labels = labels.to(self.device) if labels is not None else None
+        return x.to(self.device, non_blocking=True), labels
+
+    def state_dict(self):
+        return {"rng": self.rng.get_state()}
+
+    def load_state_dict(self, state):
+        self.rng.set_state(state["rng"])

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import GanzooError
 from ..hookspecs import hookimpl
-from . import Dataset
+from . import Dataset, SampledBatches
 
 
 class Density1D(Dataset):
@@ -53,7 +53,7 @@ class Density1D(Dataset):
         return self.draw(n, generator).to(torch.float32).unsqueeze(1)
 
     def batches(self, batch_size, device, seed):
-        return _DensityBatches(self, batch_size, torch.device(device), seed)
+        return SampledBatches(lambda n, rng: (self.sample(n, rng), None), batch_size, device, seed)
 
 
 class GaussianMixture1D(Density1D):
@@ -130,21 +130,6 @@ class Uniform1D(Density1D):
 
     def describe(self):
         return {**super().describe(), "low": self.low, "high": self.high}
-
-
-class _DensityBatches:
-    def __init__(self, density: Density1D, batch_size: int, device: torch.device, seed: int):
-        self.density, self.batch_size, self.device = density, batch_size, device
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def next(self):
-        return self.density.sample(self.batch_size, self.rng).to(self.device, non_blocking=True), None
-
-    def state_dict(self):
-        return {"rng": self.rng.get_state()}
-
-    def load_state_dict(self, state):
-        self.rng.set_state(state["rng"])
 
 
 def mixture1d(weights=(0.5, 0.5), means=(-1.0, 1.5), stds=(0.5, 0.4)) -> GaussianMixture1D:

@@ -13,7 +13,7 @@ import math
 import torch
 
 from ..hookspecs import hookimpl
-from . import Dataset
+from . import Dataset, SampledBatches
 
 
 class GaussianMixture2D(Dataset):
@@ -43,30 +43,17 @@ class GaussianMixture2D(Dataset):
         return self.centers[modes] + noise, modes
 
     def batches(self, batch_size, device, seed):
-        return _MixtureBatches(self, batch_size, torch.device(device), seed)
+        def draw(n, rng):  # labels are the modes, for class-conditional models only
+            x, modes = self.sample(n, rng)
+            return x, modes if self.num_classes else None
+
+        return SampledBatches(draw, batch_size, device, seed)
 
     def describe(self):
         return {**self.describe_short(), "centers": self.centers.tolist()}
 
     def describe_short(self):
         return {**super().describe(), "num_modes": self.num_modes, "std": self.std}
-
-
-class _MixtureBatches:
-    def __init__(self, mixture: GaussianMixture2D, batch_size: int, device: torch.device, seed: int):
-        self.mixture, self.batch_size, self.device = mixture, batch_size, device
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def next(self):
-        x, modes = self.mixture.sample(self.batch_size, self.rng)
-        labels = modes.to(self.device) if self.mixture.num_classes else None
-        return x.to(self.device, non_blocking=True), labels
-
-    def state_dict(self):
-        return {"rng": self.rng.get_state()}
-
-    def load_state_dict(self, state):
-        self.rng.set_state(state["rng"])
 
 
 def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02, labelled: bool = False) -> GaussianMixture2D:

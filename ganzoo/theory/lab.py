@@ -49,10 +49,6 @@ def select(only: list[str] | None) -> list:
     return sorted(chosen, key=number)
 
 
-def settings_for(module, seed: int):
-    return module.Settings(seed=seed)
-
-
 def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None = 1) -> dict:
     """Run one experiment (in a worker process or here) and return its record."""
     import torch
@@ -105,7 +101,7 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
         raise GanzooError(f"--jobs must be at least 1, got {jobs}.")
     done = latest_records(out_dir)
     # through JSON, as the records hold them (tuples become lists)
-    settings = {m.NAME: json.loads(json.dumps(dataclasses.asdict(settings_for(m, seed)))) for m in chosen}
+    settings = {m.NAME: json.loads(json.dumps(dataclasses.asdict(m.Settings(seed=seed)))) for m in chosen}
     todo = [m for m in chosen if rerun or m.NAME not in done or done[m.NAME]["settings"] != settings[m.NAME]]
     tasks = [("experiment", (m.NAME, settings[m.NAME])) for m in todo if m is not mode_collapse]
     if mode_collapse in todo:

@@ -65,15 +65,16 @@ def run(settings: Settings, figures) -> dict:
     rng = torch.Generator().manual_seed(settings.seed)
     rows, fits, gaps, closed_form_gap = [], {}, {}, 0.0
     for m in settings.sample_sizes:
-        repeats = []
+        repeats, first_samples = [], None
         for _ in range(settings.repeats):
             samples = data.draw(m, rng)
+            first_samples = samples if first_samples is None else first_samples
             mu_ml, sigma_ml = fit(lambda mu, ls: -gaussian_log_pdf(samples, mu, ls).mean())
             # The closed form of the Gaussian MLE checks the optimiser: sample mean, biased std.
             closed_form_gap = max(closed_form_gap, abs(mu_ml - float(samples.mean())),
                                   abs(sigma_ml - float(samples.std(correction=0))))
             repeats.append((mu_ml, sigma_ml))
-        fits[m] = (*repeats[0], samples)
+        fits[m] = (*repeats[0], first_samples)  # the figure shows the first draw and its fit
         d_mu = torch.tensor([r[0] - mu_kl for r in repeats])
         d_sigma = torch.tensor([r[1] - sigma_kl for r in repeats])
         gaps[m] = (float(d_mu.pow(2).mean().sqrt()), float(d_sigma.pow(2).mean().sqrt()),
