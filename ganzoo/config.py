@@ -32,7 +32,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 IDENTITY_FIELDS = (
     "arch", "loss", "data", "arch_options", "loss_options", "data_options", "regularizer",
     "regularizer_options", "batch_size", "n_d", "optimizer", "g_lr", "d_lr", "betas",
-    "ema_decay", "seed",
+    "ema_decay", "seed", "unroll_steps",
 )
 
 
@@ -54,6 +54,7 @@ class TrainConfig:
     d_lr: float | None = None
     betas: tuple[float, float] | None = None
     ema_decay: float | None = None
+    unroll_steps: int = 0  # Unrolled GAN (Metz et al. 2017): G's loss looks k D steps ahead
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None  # where local data sets are; not part of the experiment
@@ -114,6 +115,9 @@ class TrainConfig:
         need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
              f"betas must be two numbers in [0, 1), got {self.betas!r}.")
         need(0 <= self.ema_decay < 1, f"ema-decay must be in [0, 1) (0 turns EMA off), got {self.ema_decay!r}.")
+        need(isinstance(self.unroll_steps, int) and not isinstance(self.unroll_steps, bool)
+             and self.unroll_steps >= 0,
+             f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {self.unroll_steps!r}.")
         need(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed!r}.")
         need(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
              f"Unknown device '{self.device}'. Use auto, cpu, cuda or cuda:N.")

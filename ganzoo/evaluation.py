@@ -144,7 +144,7 @@ def evaluate(generator, dataset, step: int, out_dir, *, seed: int, generator_kin
         if "mode-coverage" in plan.metrics:
             started = time.perf_counter()
             samples = generator.sample(count("mode-coverage"), generator=rng())
-            results = mc.mode_coverage(samples, dataset.centers, dataset.std)
+            results = mc.mode_coverage(samples, dataset.centers, dataset.std, weights=dataset.mode_weights)
             records.append({"metric": "mode-coverage", "results": results,
                             "protocol": {**mc.protocol(len(samples)), "data": dataset.describe_short(), **common},
                             "seconds": time.perf_counter() - started})

@@ -17,7 +17,7 @@ def test_real_data_covers_every_mode(name, modes):
     assert result["modes_covered"] == result["num_modes"] == modes
     # P(r <= 3 sigma) for a 2D isotropic Gaussian is 1 - exp(-9/2) = 98.89%.
     assert result["high_quality_pct"] == pytest.approx(100 * (1 - math.exp(-4.5)), abs=0.6)
-    assert result["kl_uniform"] < 0.02
+    assert result["reverse_kl"] < 0.02
 
 
 def test_collapsed_generator_covers_one_mode():
@@ -25,14 +25,14 @@ def test_collapsed_generator_covers_one_mode():
     samples = data.centers[3].repeat(2500, 1) + 0.01 * torch.randn(2500, 2)
     result = mode_coverage(samples, data.centers, data.std)
     assert result["modes_covered"] == 1
-    assert result["kl_uniform"] == pytest.approx(math.log(8))
+    assert result["reverse_kl"] == pytest.approx(math.log(8))
 
 
 def test_samples_between_modes_are_low_quality():
     data = ganzoo.create_dataset("grid25")
     samples = torch.full((100, 2), 1.0)  # halfway between grid points
     result = mode_coverage(samples, data.centers, data.std)
-    assert result == {**result, "modes_covered": 0, "high_quality_pct": 0.0, "kl_uniform": None}
+    assert result == {**result, "modes_covered": 0, "high_quality_pct": 0.0, "reverse_kl": None}
 
 
 def test_dataset_parameters_are_overridable():

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import bench
+from ..metrics.mode_coverage import reverse_kl_of
 from ..report import load, metric_series
 
 NAME = "mode-collapse"
@@ -75,11 +76,12 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
     rows = []
     for (data, name), fs in sorted(finals.items()):
         def mean(key, decimals):  # KL is undefined (None) for a run with no high-quality sample
-            values = [f[key] for f in fs if f.get(key) is not None]
+            values = [v for v in (reverse_kl_of(f) if key == "reverse_kl" else f.get(key) for f in fs)
+                      if v is not None]
             return f"{sum(values) / len(values):.{decimals}f}" if values else "–"
 
         rows.append([data, name, f"{len(fs)}", f"{mean('modes_covered', 1)} / {fs[0]['num_modes']}",
-                     f"{mean_coverage(data, name):.1f}", mean("high_quality_pct", 1), mean("kl_uniform", 2)])
+                     f"{mean_coverage(data, name):.1f}", mean("high_quality_pct", 1), mean("reverse_kl", 2)])
     paths = [(f"{NAME}.png", "Modes covered (top) and percent of high-quality samples (bottom) over training, mean "
               "over seeds (lines) and each seed (faint).")]
     _figure(figures / f"{NAME}.png", curves)
@@ -103,7 +105,7 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
                     "50%, one mode); there packing spreads out more slowly at first. Longer runs: the `quick` and "
                     "`standard` bench suites."),
         "table": (["data", "variant", "seeds", "final modes covered", "mean over training", "final HQ %",
-                   "final KL(modes ‖ U)"], rows),
+                   "final reverse KL"], rows),
         "figures": paths,
         "settings_note": (f"bench suite `{suite.name}` (sha256 {suite.sha256[:12]}): ganzoo's `mlp` GAN, "
                           f"{steps} steps, mode coverage of 2,500 samples every {suite.blocks[0].get('eval_every')} "

@@ -1,0 +1,102 @@
+"""Unrolled GAN (Metz et al. 2017): G is trained against D as it would be k steps later.
+
+G's step uses the surrogate loss f_k(theta_G, theta_D) = f(theta_G, theta_D^k), where
+theta_D^0 = theta_D and theta_D^{i+1} = theta_D^i + update(grad of D's loss at theta_D^i).
+Each update is D's own optimiser step (Adam or RMSprop, from its current state:
+moments and step count), written out in differentiable form, and the gradient
+reaches G through every unrolled step (Metz et al.'s eq. 12, second term
+included). As in the authors' reference notebook, the unrolled steps use the
+same real batch and the same generated batch as G's loss. D's real weights and
+its optimiser's state are left as they are: only G's update sees the future D.
+
+Works with any registered D: the unrolled weights are applied with
+`torch.func.functional_call`. D's buffers (e.g. batch-norm statistics) are
+copied, so unrolling never changes them. Losses with a hook after D's step
+(WGAN's weight clipping) are unrolled without it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import functional_call
+
+from .errors import GanzooError
+
+
+def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
+    """sqrt with a zero (not infinite) derivative at 0: a parameter whose gradient has always
+    been 0 (an unused maxout piece) would otherwise turn G's gradient into NaN (inf * 0)."""
+    positive = v > 0
+    return torch.where(positive, torch.where(positive, v, torch.ones_like(v)).sqrt(), torch.zeros_like(v))
+
+
+class _Optimizer:
+    """One step of D's optimiser as a pure function of (weights, gradients, state)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer):
+        if len(optimizer.param_groups) != 1:
+            raise GanzooError("Unrolling needs D's optimiser to have one parameter group.")
+        self.group = optimizer.param_groups[0]
+        self.kind = type(optimizer).__name__
+        if self.kind == "Adam" and self.group.get("amsgrad"):
+            raise GanzooError("Unrolled GAN: Adam with amsgrad is not supported; use plain Adam.")
+        if self.kind == "RMSprop" and (self.group.get("centered") or self.group.get("momentum")):
+            raise GanzooError("Unrolled GAN: RMSprop with momentum or centering is not supported.")
+        if self.kind not in ("Adam", "RMSprop"):
+            raise GanzooError(f"Unrolled GAN supports D optimisers Adam and RMSprop, not {self.kind}.")
+        self.optimizer = optimizer
+
+    def initial_state(self, params: list[torch.Tensor]) -> list[dict]:
+        """D's optimiser state now (zeros before its first step), detached: the unroll
+        differentiates through its own updates, not through the optimiser's history."""
+        states = []
+        for p in params:
+            s = self.optimizer.state.get(p, {})
+            step = float(s["step"]) if "step" in s else 0.0
+            if self.kind == "Adam":
+                states.append({"step": step, "m": s["exp_avg"].detach() if "exp_avg" in s else torch.zeros_like(p),
+                               "v": s["exp_avg_sq"].detach() if "exp_avg_sq" in s else torch.zeros_like(p)})
+            else:
+                states.append({"step": step,
+                               "v": s["square_avg"].detach() if "square_avg" in s else torch.zeros_like(p)})
+        return states
+
+    def step(self, param, grad, state: dict):
+        g = self.group
+        if g.get("weight_decay"):
+            grad = grad + g["weight_decay"] * param
+        t = state["step"] + 1
+        if self.kind == "Adam":
+            beta1, beta2 = g["betas"]
+            m = beta1 * state["m"] + (1 - beta1) * grad
+            v = beta2 * state["v"] + (1 - beta2) * grad * grad
+            denom = _safe_sqrt(v) / (1 - beta2**t) ** 0.5 + g["eps"]
+            return param - g["lr"] / (1 - beta1**t) * m / denom, {"step": t, "m": m, "v": v}
+        alpha = g["alpha"]
+        v = alpha * state["v"] + (1 - alpha) * grad * grad
+        return param - g["lr"] * grad / (_safe_sqrt(v) + g["eps"]), {"step": t, "v": v}
+
+
+def unrolled_discriminator(D, d_opt, loss, regularizers, real, real_labels, fake, fake_labels, steps: int):
+    """A callable `D_k(x, labels)` with D's weights after `steps` differentiable optimiser steps
+    on (real, fake); gradients flow to whatever `fake` depends on (G)."""
+    names, weights = zip(*D.named_parameters())
+    buffers = {n: b.clone() for n, b in D.named_buffers()}
+    update = _Optimizer(d_opt)
+    states = update.initial_state(list(weights))
+
+    def at(current):
+        table = {**dict(zip(names, current)), **buffers}
+        return lambda x, labels=None: functional_call(D, table, (x, labels))
+
+    current = [w.detach().requires_grad_(True) for w in weights]  # theta_D^0: a constant for G
+    for _ in range(steps):
+        D_i = at(current)
+        d_loss = loss.discriminator_loss(D_i(real, real_labels), D_i(fake, fake_labels))
+        for reg in regularizers:
+            d_loss = d_loss + reg(D_i, real, fake, real_labels)
+        grads = torch.autograd.grad(d_loss, current, create_graph=True)
+        stepped = [update.step(w, g, s) for w, g, s in zip(current, grads, states)]
+        current = [w for w, _ in stepped]
+        states = [s for _, s in stepped]
+    return at(current)

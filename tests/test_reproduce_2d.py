@@ -1,0 +1,178 @@
+"""The pieces of the papers' 2D protocol: data variants, PacGAN's networks, reverse KL,
+the Unrolled GAN's gradient, and a tiny end-to-end `reproduce-2d` suite."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ganzoo
+from ganzoo import TrainConfig
+from ganzoo.loop import build_training, open_dataset, train_step
+from ganzoo.metrics.mode_coverage import mode_coverage
+from ganzoo.unrolled import unrolled_discriminator
+
+
+# --- data -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,radius,std", [("ring8", 2.0, 0.02), ("ring8-pacgan", 1.0, 0.01)])
+def test_ring_variants_have_eight_distinct_modes_on_their_circle(name, radius, std):
+    data = ganzoo.create_dataset(name)
+    assert data.name == name and data.std == std
+    centers = data.centers.double()
+    assert centers.shape == (8, 2)
+    assert torch.allclose(centers.norm(dim=1), torch.full((8,), radius, dtype=torch.float64), atol=1e-6)
+    # Eight distinct modes 45 degrees apart (linspace(0, 2*pi, 8) would repeat the first).
+    gaps = torch.cdist(centers, centers) + torch.eye(8, dtype=torch.float64) * 99
+    assert gaps.min().item() == pytest.approx(2 * radius * math.sin(math.pi / 8), rel=1e-6)
+    angles = torch.atan2(centers[:, 1], centers[:, 0]).remainder(2 * math.pi)
+    assert torch.allclose(angles.sort().values, torch.arange(8, dtype=torch.float64) * math.pi / 4, atol=1e-6)
+
+
+def test_ring_variant_by_option_matches_the_named_one():
+    by_option = ganzoo.create_dataset("ring8", radius=1.0, std=0.01)
+    named = ganzoo.create_dataset("ring8-pacgan")
+    assert torch.equal(by_option.centers, named.centers) and by_option.std == named.std
+
+
+def test_pacgan_grid_is_grid25():
+    grid = ganzoo.create_dataset("grid25")
+    expected = {(float(i), float(j)) for i in range(-4, 5, 2) for j in range(-4, 5, 2)}
+    assert {tuple(c) for c in grid.centers.tolist()} == expected and grid.std == 0.05
+
+
+@pytest.mark.parametrize("options", [{"radius": 0.0}, {"num_modes": 0}, {"std": -1.0}])
+def test_bad_ring_options_are_refused(options):
+    with pytest.raises(ganzoo.GanzooError):
+        ganzoo.create_dataset("ring8", **options)
+
+
+# --- reverse KL -------------------------------------------------------------------------------
+
+def test_reverse_kl_matches_a_hand_computation():
+    data = ganzoo.create_dataset("ring8-pacgan")
+    # 60 high-quality samples at mode 0, 30 at mode 1, 10 at mode 5, and 50 far from every mode.
+    counts = {0: 60, 1: 30, 5: 10}
+    samples = torch.cat([data.centers[m].repeat(n, 1) for m, n in counts.items()] + [torch.zeros(50, 2)])
+    result = mode_coverage(samples, data.centers, data.std)
+    p = [0.6, 0.3, 0.1]
+    by_hand = sum(pi * math.log(pi / (1 / 8)) for pi in p)  # KL(p_gen || uniform over 8)
+    assert result["reverse_kl"] == pytest.approx(by_hand, rel=1e-12)
+    entropy = -sum(pi * math.log(pi) for pi in p)  # PacGAN's code stores this entropy
+    assert result["reverse_kl"] == pytest.approx(math.log(8) - entropy, rel=1e-12)
+    assert result["modes_covered"] == 3 and result["high_quality_pct"] == pytest.approx(100 * 100 / 150)
+
+
+def test_reverse_kl_uses_the_true_mode_weights():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    samples = torch.cat([centers[0].repeat(75, 1), centers[1].repeat(25, 1)])
+    result = mode_coverage(samples, centers, 0.1, weights=torch.tensor([3.0, 1.0]))
+    assert result["reverse_kl"] == pytest.approx(0.0, abs=1e-12)
+
+
+# --- PacGAN's networks ------------------------------------------------------------------------
+
+def test_pacgan_mlp_layers_and_parameter_count():
+    G, D, config = ganzoo.create_architecture("pacgan-mlp")
+    assert config["latent_dim"] == 2
+    maxouts = [m for m in D.modules() if type(m).__name__ == "Maxout"]
+    assert [(m.linear.in_features, m.linear.out_features, m.pieces) for m in maxouts] == [
+        (2, 1000, 5), (200, 1000, 5), (200, 1000, 5)]
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 4 and all(n.num_features == 400 and n.momentum == 0.05 for n in norms)
+    # G: 2*400 + 3*400*400 (no biases before batch norm) + 4*2*400 (BN scale, shift) + 400*2 + 2.
+    assert sum(p.numel() for p in G.parameters()) == 800 + 3 * 160_000 + 3200 + 802
+    # D: 3 maxout layers (2->1000, 200->1000, 200->1000, with biases) and the 200->1 output.
+    assert sum(p.numel() for p in D.parameters()) == 3000 + 2 * 201_000 + 201
+    assert torch.all(G.net[0].weight.std() < 0.03) and torch.all(D.head.bias == 0)
+
+
+def test_maxout_takes_the_max_over_each_units_pieces():
+    _, D, _ = ganzoo.create_architecture("pacgan-mlp.test")
+    layer = D.body[0]
+    x = torch.randn(7, 2)
+    pieces = layer.linear(x).view(7, layer.out_features, layer.pieces)
+    assert torch.equal(layer(x), pieces.max(dim=-1).values)
+    assert D(x).shape == (7,)
+
+
+def test_pacgan_mlp_packs_and_trains_defaults_from_the_paper():
+    entry = ganzoo.api.architecture_entry("pacgan-mlp")
+    assert entry.train_defaults["batch_size"] == 100 and entry.train_defaults["g_lr"] == 1e-4
+    assert entry.train_defaults["betas"] == (0.2, 0.999)  # blocks' beta1 = 0.8 is PyTorch's 0.2
+    _, D, _ = ganzoo.create_architecture("pacgan-mlp", pack=3)
+    assert D.inner.body[0].linear.in_features == 6 and D(torch.randn(12, 2)).shape == (4,)
+
+
+# --- Unrolled GAN -----------------------------------------------------------------------------
+
+def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k):
+    """G(z) = theta * z, D(x) = w.x + b, the non-saturating loss, and k Adam steps of D from a
+    fresh optimiser, every gradient of D written out by hand (no autograd inside the unroll)."""
+    theta = theta.clone().requires_grad_(True)
+    fake = theta * z
+    (beta1, beta2), m_w, v_w, m_b, v_b = betas, torch.zeros(2), torch.zeros(2), torch.zeros(()), torch.zeros(())
+    for t in range(1, k + 1):
+        # L_D = mean softplus(-(w.x_r + b)) + mean softplus(w.x_f + b)
+        s_r = torch.sigmoid(-(real @ w + b))  # d softplus(-l)/dl = -sigmoid(-l)
+        s_f = torch.sigmoid(fake @ w + b)
+        g_w = -(s_r[:, None] * real).mean(0) + (s_f[:, None] * fake).mean(0)
+        g_b = -s_r.mean() + s_f.mean()
+        m_w, v_w = beta1 * m_w + (1 - beta1) * g_w, beta2 * v_w + (1 - beta2) * g_w**2
+        m_b, v_b = beta1 * m_b + (1 - beta1) * g_b, beta2 * v_b + (1 - beta2) * g_b**2
+        w = w - lr * (m_w / (1 - beta1**t)) / ((v_w / (1 - beta2**t)).sqrt() + eps)
+        b = b - lr * (m_b / (1 - beta1**t)) / ((v_b / (1 - beta2**t)).sqrt() + eps)
+    g_loss = F.softplus(-(fake @ w + b)).mean()
+    (grad,) = torch.autograd.grad(g_loss, theta)
+    return grad
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
+    torch.manual_seed(0)
+    real, z = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    theta = torch.tensor([0.7, -1.3], dtype=torch.float64)
+    D = ganzoo.Discriminator((2,))
+    D.linear = torch.nn.Linear(2, 1).double()
+    D.forward = lambda x, labels=None: D.linear(x).squeeze(1)
+    lr, betas, eps = 0.05, (0.5, 0.9), 1e-8
+    d_opt = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=eps)
+    w0, b0 = D.linear.weight.detach()[0].clone(), D.linear.bias.detach()[0].clone()
+
+    theta_ours = theta.clone().requires_grad_(True)
+    fake = theta_ours * z
+    judge = unrolled_discriminator(D, d_opt, ganzoo.create_loss("non-saturating"), [], real, None, fake, None, k)
+    F.softplus(-judge(fake)).mean().backward()
+
+    expected = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, k)
+    assert torch.allclose(theta_ours.grad, expected, rtol=1e-10, atol=1e-12)
+    # The look-ahead changes G's gradient (the second-order term is there) ...
+    plain = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, 0)
+    assert not torch.allclose(expected, plain)
+    # ... and nothing of D: its weights and its optimiser are untouched.
+    assert torch.equal(D.linear.weight.detach()[0], w0) and not d_opt.state
+
+
+def test_unrolled_start_from_the_optimisers_state_and_survive_dead_units():
+    """After real D steps the unroll continues D's Adam moments; maxout pieces that never win
+    have zero gradient (sqrt(0) in Adam) and must not turn G's gradient into NaN."""
+    cfg = TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, unroll_steps=2,
+                      device="cpu").resolved()
+    t = build_training(cfg, open_dataset(cfg), torch.device("cpu"))
+    for _ in range(3):
+        d_loss, g_loss = train_step(t)
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
+    assert all(torch.isfinite(p).all() for p in t.G.parameters())
+    assert int(t.d_opt.state[next(t.D.parameters())]["step"]) == 3  # unrolling took no real D step
+
+
+def test_unroll_steps_is_part_of_the_experiment(tmp_path):
+    run = tmp_path / "run"
+    ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=4, eval_every=4, eval_samples=100,
+                             unroll_steps=2, device="cpu"), run, progress=False)
+    with pytest.raises(ganzoo.GanzooError, match="unroll_steps"):
+        ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=8, eval_every=4, eval_samples=100,
+                                 unroll_steps=3, device="cpu"), run, resume=True, progress=False)
+    with pytest.raises(ganzoo.GanzooError, match="unroll-steps"):
+        TrainConfig(unroll_steps=-1).resolved()
