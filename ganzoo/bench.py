@@ -15,6 +15,12 @@ The results folder holds:
 Running the same command again skips recorded cells and resumes an interrupted
 one from its checkpoint. A failing cell (exception, NaN, plugin error) is
 recorded with its reason, and the suite goes on.
+
+Each record carries the hash of its cell's whole training configuration
+(`protocol_sha`). When the suite file changes (a block added, one block's options
+tuned), the cells whose configuration is unchanged keep their results and only the
+others run; a changed cell's old run directory is moved to `runs-superseded/`, never
+mixed with the new one. So one folder never holds two protocols for one cell.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ BLOCK_KEYS = {
     "train", "optional",
 }
 RESULTS = "results.jsonl"
+#: TrainConfig fields that change how a run is executed or logged, not what it measures.
+NOT_PROTOCOL = {"device", "data_root", "data_on_device", "tensorboard", "checkpoint_every", "log_every"}
 
 
 @dataclass
@@ -54,6 +62,15 @@ class Cell:
     @property
     def id(self) -> str:
         return f"{self.block}--{self.arch}--{self.loss}--{self.data}--seed{self.seed}"
+
+    @property
+    def protocol_sha(self) -> str:
+        """Hash of everything that decides this cell's results (not the device or log intervals)."""
+        import json
+
+        fields = {k: v for k, v in self.train.items() if k not in NOT_PROTOCOL}
+        fields.update(arch=self.arch, loss=self.loss, data=self.data, seed=self.seed)
+        return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -173,7 +190,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
-              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id)}
+              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id), "protocol_sha": cell.protocol_sha}
     started = time.perf_counter()
 
     def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> dict:
@@ -184,6 +201,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
 
     try:
         cfg = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train)
+        record["setting"] = setting_of(cfg)
         if cell.optional:
             open_dataset(cfg)  # data that cannot be had makes the cell skipped, not failed
     except GanzooError as exc:
@@ -199,6 +217,16 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
         return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
     return ended("ok", steps=summary["steps"], final=summary["metrics"], throughput=summary["throughput"],
                  train_seconds=summary["train_seconds"])
+
+
+def setting_of(cfg) -> dict:
+    """What defines a cell's experiment besides its architecture, loss, data and seed (options,
+    optimiser, schedule, unrolling...), resolved: the report keeps cells that differ here apart."""
+    resolved = cfg.resolved()
+    identity = resolved.identity()
+    for key in ("arch", "loss", "data", "seed"):
+        identity.pop(key)
+    return {**identity, "steps": resolved.steps}
 
 
 def _now() -> str:
@@ -226,25 +254,68 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     overrides = overrides or {}
     cells = expand(suite, overrides)
     meta_path = out_dir / "bench.json"
+    done = completed(out_dir)
+    history = []
     if meta_path.exists():
         import json
 
         previous = json.loads(meta_path.read_text())
+        history = previous.get("history", [])
         if previous["suite"]["sha256"] != suite.sha256:
-            raise GanzooError(f"{out_dir} holds results of another version of suite '{previous['suite']['name']}'. "
-                              "Mixing them would mix protocols: pass a new --out, or restore that suite file.")
+            if previous["suite"]["name"] != suite.name or any("protocol_sha" not in r for r in done.values()):
+                raise GanzooError(
+                    f"{out_dir} holds results of another version of suite '{previous['suite']['name']}', "
+                    "recorded without the per-cell configuration hash that would tell which of them still "
+                    "hold. Mixing them would mix protocols: pass a new --out, or restore that suite file.")
+            history.append({"sha256": previous["suite"]["sha256"], "updated": previous.get("updated")})
+        done = _retire_changed_cells(out_dir, cells, done)
     device = pick_device(overrides.get("device", "auto"))
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if jobs > 1 else None
     atomic_write_json(meta_path, {
         "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
         "overrides": overrides, "jobs": jobs, "threads_per_job": threads or os.cpu_count(),
-        "environment": environment(device), "cpu_count": cores, "updated": _now(),
+        "environment": environment(device), "cpu_count": cores, "updated": _now(), "history": history,
+        "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
     })
-    done = completed(out_dir)
     todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
             or (retry_failed and done[c.id]["status"] == "failed")]
     return todo, threads
+
+
+def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict]) -> dict[str, dict]:
+    """Records whose cell now has another configuration no longer count; their run directories
+    move to `runs-superseded/` so that the new run starts clean (and nothing is deleted)."""
+    import shutil
+
+    from .config import TrainConfig, read_run_config
+
+    def retire(cell_id: str, tag: str) -> None:
+        old_dir = out_dir / "runs" / cell_id
+        if old_dir.exists():
+            target = out_dir / "runs-superseded" / f"{cell_id}--{tag}-{time.time_ns()}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(old_dir), str(target))
+
+    kept = {}
+    for cell in cells:
+        record = done.get(cell.id)
+        if record is not None:
+            if record.get("protocol_sha") == cell.protocol_sha:
+                kept[cell.id] = record
+            else:
+                retire(cell.id, record.get("protocol_sha", "old"))
+        elif (out_dir / "runs" / cell.id / "config.json").is_file():
+            # An interrupted attempt: resume it only if it trains the same experiment.
+            try:
+                saved = TrainConfig.from_dict(read_run_config(out_dir / "runs" / cell.id)["train"]).identity()
+                now = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
+                                  **cell.train).resolved().identity()
+            except GanzooError:
+                continue  # the cell itself will report what is wrong
+            if saved != now:
+                retire(cell.id, "interrupted")
+    return kept
 
 
 def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,

@@ -244,7 +244,7 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     from .report import write_report
 
-    md, page = write_report(args.results_dir, args.out)
+    md, page = write_report(args.results_dir, args.out, papers=args.papers)
     print(f"report: {md}\n        {page}")
     return 0
 
@@ -408,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write report.md (with figures/) and a self-contained report.html.")
     p.add_argument("results_dir")
     p.add_argument("--out", help="folder for the report (default: the results folder)")
+    p.add_argument("--papers", metavar="FILE",
+                   help="published numbers to set beside ganzoo's (TOML [[reference]] entries; default: "
+                        "the built-in suite's own, see ganzoo/suites/papers/)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="compare two bench result sets, with the noise across seeds",

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from .errors import GanzooError
 from .io import atomic_write_bytes, atomic_write_text, read_jsonl
+from .metrics.mode_coverage import reverse_kl_of
 
 #: Table columns: (metric, result key, label, decimals, better: +1 higher, -1 lower, 0 neither).
 COLUMNS = [
     ("mode-coverage", "modes_covered", "modes", 1, 1),
     ("mode-coverage", "high_quality_pct", "HQ %", 1, 1),
-    ("mode-coverage", "kl_uniform", "KL(modes‖U)", 3, -1),
+    ("mode-coverage", "reverse_kl", "reverse KL", 3, -1),
     ("fid", "fid", "FID", 2, -1),
     ("kid", "kid_mean", "KID", 4, -1),
     ("precision-recall", "precision", "precision", 3, 1),
@@ -49,12 +50,15 @@ def load(results_dir) -> tuple[dict, list[dict]]:
                           "Pass the --out folder of a `ganzoo bench` run.")
     meta = json.loads(meta_path.read_text())
     latest = {r["cell"]: r for r in read_jsonl(results_dir / "results.jsonl")}
+    if "cells" in meta:  # the suite's cells as of its last run: blocks removed since are not reported
+        wanted = set(meta["cells"])
+        latest = {cell: r for cell, r in latest.items() if cell in wanted}
     return meta, list(latest.values())
 
 
 def value(record: dict, metric: str, key: str):
     source = record.get("throughput", {}) if metric == "throughput" else record.get("final", {}).get(metric, {})
-    v = source.get(key)
+    v = reverse_kl_of(source) if (metric, key) == ("mode-coverage", "reverse_kl") else source.get(key)
     return v if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
@@ -69,12 +73,43 @@ def stats(values: list) -> dict:
     return {"n": n, "mean": mean, "std": std}
 
 
-def grouped(records: list[dict]) -> dict[str, dict[tuple[str, str], list[dict]]]:
-    """data set -> (architecture, loss) -> records of its seeds, in first-seen order."""
+def grouped(records: list[dict]) -> dict[str, dict[tuple[str, str, str], list[dict]]]:
+    """data set -> (architecture, loss, setting) -> records of its seeds, in first-seen order.
+    The setting (options, optimiser, schedule; see `bench.setting_of`) keeps two blocks that
+    train the same architecture and loss differently (pack=2 against none) in separate rows."""
     out: dict = defaultdict(lambda: defaultdict(list))
     for r in records:
-        out[r["data"]][(r["arch"], r["loss"])].append(r)
+        out[r["data"]][(r["arch"], r["loss"], json.dumps(r.get("setting", {}), sort_keys=True))].append(r)
     return out
+
+
+def _flatten(setting: dict) -> dict:
+    """{"arch_options": {"pack": 2}, "g_lr": 1e-4} -> {"pack": 2, "g_lr": 1e-4}."""
+    flat = {}
+    for key, v in setting.items():
+        if isinstance(v, dict):
+            flat.update({(k if k not in setting else f"{key}.{k}"): x for k, x in v.items()})
+        else:
+            flat[key] = v
+    return flat
+
+
+def setting_labels(keys) -> dict:
+    """For the (architecture, loss, setting) keys of one table: the options in which each row
+    differs from the others, as `pack=2, batch_size=200` (empty when nothing differs)."""
+    flat = {key: _flatten(json.loads(key[2])) for key in keys}
+    names = sorted({n for f in flat.values() for n in f})
+    differing = [n for n in names if len({json.dumps(f.get(n), sort_keys=True) for f in flat.values()}) > 1]
+    return {key: ", ".join(f"{n}={_short(f[n])}" for n in differing if n in f and f[n] not in (None, 0, {}, []))
+            for key, f in flat.items()}
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return "(" + ", ".join(_short(x) for x in v) + ")"
+    return str(v)
 
 
 def fmt_stats(s: dict, decimals: int, seeds: int) -> str:
@@ -153,8 +188,12 @@ class Page:
                 body.append(f"<p>{_inline(block[1])}</p>")
             elif kind == "table":
                 head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
-                rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                               for row in block[2])
+                def cell(c) -> str:  # long text (reasons, sources, settings) wraps instead of widening
+                    text = str(c)
+                    return f"<td class='wrap'>{html.escape(text)}</td>" if len(text) > 28 else \
+                        f"<td>{html.escape(text)}</td>"
+
+                rows = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in block[2])
                 body.append(f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
                             "</table></div>")
             elif kind == "img":
@@ -179,12 +218,14 @@ HTML_TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
+body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1400px;
        padding: 0 1rem; color: #1d1d1f; line-height: 1.45; }}
 h1 {{ border-bottom: 2px solid #ddd; padding-bottom: .3rem; }}
 h2 {{ margin-top: 2.2rem; border-bottom: 1px solid #eee; }}
-table {{ border-collapse: collapse; font-size: .88rem; margin: .6rem 0; }}
-th, td {{ border: 1px solid #d0d0d0; padding: .3rem .55rem; text-align: right; white-space: nowrap; }}
+table {{ border-collapse: collapse; font-size: .82rem; margin: .6rem 0; }}
+th, td {{ border: 1px solid #d0d0d0; padding: .25rem .4rem; text-align: right; white-space: nowrap; }}
+th {{ white-space: normal; vertical-align: bottom; }}
+td.wrap {{ white-space: normal; text-align: left; min-width: 12rem; }}
 th {{ background: #f3f4f6; }}
 td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) {{ text-align: left; }}
 tr:nth-child(even) td {{ background: #fafafa; }}
@@ -211,11 +252,16 @@ window.addEventListener("load", () => {{
 """
 
 
-def write_report(results_dir, out_dir=None) -> tuple[Path, Path]:
-    """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder)."""
+def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
+    """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder).
+    `papers`: a reference file of published numbers (default: the built-in suite's own, if any)."""
+    from .papers import load_references, papers_file_for
+
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     meta, records = load(results_dir)
+    papers = papers or papers_file_for(meta["suite"]["name"])
+    references = load_references(papers) if papers else []
     if not records:
         raise GanzooError(f"{results_dir} has no finished cells yet; run `ganzoo bench` first.")
     figures = out_dir / "figures"
@@ -233,6 +279,7 @@ def write_report(results_dir, out_dir=None) -> tuple[Path, Path]:
     for data, groups in grouped(records).items():
         page.heading(f"Data set: {data}")
         _data_table(page, groups)
+        _beside_papers(page, [ref for ref in references if ref["data"] == data], groups)
         _curves(page, data, groups, results_dir, figures)
         _samples(page, data, groups, results_dir, figures)
     _failures(page, records)
@@ -243,24 +290,66 @@ def write_report(results_dir, out_dir=None) -> tuple[Path, Path]:
     return md_path, html_path
 
 
+def row_names(groups) -> dict:
+    """A short name for each row: architecture / loss, and the options that set it apart."""
+    labels = setting_labels(groups)
+    return {key: f"{key[0]} / {key[1]}" + (f" ({labels[key]})" if labels[key] else "") for key in groups}
+
+
 def _data_table(page: Page, groups) -> None:
     all_records = [r for rs in groups.values() for r in rs]
     columns = [c for c in COLUMNS if any(value(r, c[0], c[1]) is not None for r in all_records)]
-    header = ["architecture", "loss", "seeds ok", "failed"] + [c[2] for c in columns]
+    labels = setting_labels(groups)
+    with_setting = any(labels.values())
+    header = ["architecture", "loss"] + (["setting"] if with_setting else []) + ["seeds ok", "failed"]
+    header += [c[2] for c in columns]
     rows = []
-    for (arch, loss), rs in groups.items():
+    for key, rs in groups.items():
         good = [r for r in rs if r["status"] == "ok"]
         failed = sum(r["status"] == "failed" for r in rs)
-        row = [arch, loss, f"{len(good)}/{len(rs)}", failed]
+        row = [key[0], key[1]] + ([labels[key] or "–"] if with_setting else []) + [f"{len(good)}/{len(rs)}", failed]
         row += [fmt_stats(stats([value(r, m, k) for r in good]), d, len(good)) for m, k, _, d, _ in columns]
         rows.append(row)
     page.table(header, rows)
     notes = {"modes": "modes covered (2D mixtures: of 8 or 25)", "HQ %": "samples within 3σ of a mode",
+             "reverse KL": "KL(generated mode histogram ‖ true mode weights), PacGAN's definition",
              "img/s": "real images shown to D per second, training step only (warm-up, evaluation and "
                       "checkpoints excluded)"}
     shown = [f"{label}: {notes[label]}" for _, _, label, _, _ in columns if label in notes]
     if shown:
         page.para("; ".join(shown) + ".")
+
+
+def _beside_papers(page: Page, references: list[dict], groups) -> None:
+    """ganzoo's mean ± standard error over seeds beside each published number, with a verdict."""
+    from .papers import standard_error, verdict
+
+    if not references:
+        return
+    names = row_names(groups)
+    spec = {(m, k): (label, decimals, better) for m, k, label, decimals, better in COLUMNS}
+    rows = []
+    for ref in references:
+        for key, rs in groups.items():
+            if not any(r["block"] == ref["block"] for r in rs):
+                continue
+            good = [r for r in rs if r["status"] == "ok" and r["block"] == ref["block"]]
+            for result_key, paper in ref["values"].items():
+                label, decimals, better = spec.get((ref["metric"], result_key), (result_key, 3, 0))
+                ours = [v for v in (value(r, ref["metric"], result_key) for r in good) if v is not None]
+                theirs = f"{paper[0]:,.{decimals}f}" + (f" ± {paper[1]:,.{decimals}f}" if len(paper) > 1 else "")
+                if not ours:  # e.g. reverse KL is undefined for a run without a high-quality sample
+                    rows.append([names[key], label, "–", theirs, ref["source"], "no value for ganzoo"])
+                    continue
+                se = standard_error(ours)
+                mine = f"{sum(ours) / len(ours):,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
+                rows.append([names[key], label, f"{mine} (n={len(ours)})", theirs, ref["source"],
+                             verdict(ours, paper, better)])
+    if rows:
+        page.para("**Beside the papers.** Mean ± standard error over seeds (the papers' own error bars are "
+                  "standard errors too, where they give one). Agreement: the two means differ by at most "
+                  "2·√(se₁² + se₂²). Every difference of protocol is listed in the suite's documentation.")
+        page.table(["configuration", "metric", "ganzoo", "paper", "source", "verdict"], rows)
 
 
 def metric_series(run_dir: Path, metric: str, key: str) -> list[tuple[int, float, float]]:
@@ -279,13 +368,14 @@ def metric_series(run_dir: Path, metric: str, key: str) -> list[tuple[int, float
 def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
     from .plots import plt, save_figure
 
+    names = row_names(groups)
     for metric, key, label in CURVES:
         lines = []
-        for (arch, loss), rs in groups.items():
+        for group, rs in groups.items():
             per_seed = [metric_series(results_dir / r["run_dir"], metric, key) for r in rs if r["status"] == "ok"]
             per_seed = [s for s in per_seed if s]
             if per_seed:
-                lines.append((f"{arch} / {loss}", per_seed))
+                lines.append((names[group], per_seed))
         if not lines:
             continue
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
@@ -318,7 +408,8 @@ def _samples(page: Page, data: str, groups, results_dir: Path, figures: Path) ->
     from PIL import Image
 
     items = []
-    for (arch, loss), rs in groups.items():
+    names = row_names(groups)
+    for group, rs in groups.items():
         for r in rs:
             if r["status"] != "ok":
                 continue
@@ -331,7 +422,7 @@ def _samples(page: Page, data: str, groups, results_dir: Path, figures: Path) ->
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=85)
             atomic_write_bytes(thumb, buffer.getvalue())
-            items.append((thumb, f"{arch} / {loss} / seed {r['seed']}, step {r['steps']}"))
+            items.append((thumb, f"{names[group]}, seed {r['seed']}, step {r['steps']}"))
     if items:
         page.heading(f"{data}: final samples, every cell", 3)
         page.images(items)
@@ -384,6 +475,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
         if data not in gb:
             continue
         rows = []
+        names = row_names({k: None for k in ga[data] if k in gb[data]})
         for key in ga[data]:
             if key not in gb[data]:
                 continue
@@ -406,13 +498,13 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
                     else:
                         direction = "better" if diff * better > 0 else "worse" if diff * better < 0 else "differs"
                         verdict = f"B {direction}" if better else "differs"
-                rows.append([key[0], key[1], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
+                rows.append([names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
                              fmt_stats(sb, decimals, 0) + f" ({sb['n']})", f"{diff:+,.{decimals}f}",
                              "–" if p is None else f"{p:.3g}", verdict])
         if rows:
             shared += 1
-            lines += [f"## {data}", "", "| architecture | loss | metric | A | B | Δ | p | verdict |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [f"## {data}", "", "| configuration | metric | A | B | Δ | p | verdict |",
+                      "|---|---|---|---|---|---|---|"]
             lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
             lines.append("")
     if not shared:

@@ -24,10 +24,10 @@ from .errors import GanzooError
 
 
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    """sqrt with a zero (not infinite) derivative at 0: a parameter whose gradient has always
-    been 0 (an unused maxout piece) would otherwise turn G's gradient into NaN (inf * 0)."""
-    positive = v > 0
-    return torch.where(positive, torch.where(positive, v, torch.ones_like(v)).sqrt(), torch.zeros_like(v))
+    """sqrt with a finite derivative at 0: a parameter whose gradient has always been 0 (an
+    unused maxout piece) would otherwise turn G's gradient into NaN (inf * 0). Below 1e-38 the
+    value is sqrt(1e-38) = 1e-19, which Adam's eps (1e-8) hides, and the derivative is 0."""
+    return v.clamp_min(1e-38).sqrt()
 
 
 class _Optimizer:

@@ -107,8 +107,33 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     assert again.returncode == 0 and "5 already recorded, 0 to run" in again.stdout
     assert len(read_jsonl(out / "results.jsonl")) == 5
 
-    changed = write_suite(tmp_path, SUITE.replace("steps = 12", "steps = 13"))
-    refused = run_cli("bench", str(changed), "--out", str(out), "--device", "cpu")
+    # A changed block reruns its own cells only; the old run directory is kept aside, not mixed in.
+    changed = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
+                          .replace("steps = 4", "steps = 5"))
+    rerun = run_cli("bench", str(changed), "--out", str(out), "--device", "cpu", "--no-report")
+    assert rerun.returncode == 0 and "3 cells, 2 already recorded, 1 to run" in rerun.stdout, rerun.stdout
+    assert not (out / "runs-superseded").exists()  # the broken cell never made a run directory
+    history = json.loads((out / "bench.json").read_text())["history"]
+    assert len(history) == 1 and history[0]["sha256"] == meta["suite"]["sha256"]
+    retuned = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
+                          .replace("steps = 4", "steps = 5").replace("steps = 12", "steps = 13"))
+    rerun = run_cli("bench", str(retuned), "--out", str(out), "--device", "cpu", "--no-report")
+    assert rerun.returncode == 0 and "3 cells, 1 already recorded, 2 to run" in rerun.stdout, rerun.stdout
+    assert len(list((out / "runs-superseded").iterdir())) == 2  # the minimax cells' old runs
+    latest = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
+    assert latest["toy--mlp.test--minimax--ring8--seed0"]["steps"] == 13
+    # The report shows the suite as it is now: the dropped hinge cells are left out.
+    _, reported = ganzoo.report.load(out)
+    assert {r["loss"] for r in reported} == {"minimax", "least-squares"}
+
+    # A folder of results from before per-cell hashes cannot say which still hold: refused.
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out, legacy)
+    lines = [{k: v for k, v in r.items() if k != "protocol_sha"} for r in read_jsonl(legacy / "results.jsonl")]
+    (legacy / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    original = tmp_path / "original.toml"
+    original.write_text(textwrap.dedent(SUITE))
+    refused = run_cli("bench", str(original), "--out", str(legacy), "--device", "cpu")
     assert refused.returncode == 2 and "another version of suite" in refused.stderr
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -15,7 +15,7 @@ def count(module) -> int:
 
 
 @pytest.mark.parametrize("name,doc_name", [
-    ("mlp", "mlp"), ("dcgan", "dcgan"), ("dcgan-32", "dcgan-28"), ("dcgan-64", "dcgan-28"),
+    ("mlp", "mlp"), ("pacgan-mlp", "pacgan-mlp"), ("dcgan", "dcgan"), ("dcgan-32", "dcgan-28"), ("dcgan-64", "dcgan-28"),
     ("sngan-resnet", "sngan-resnet"), ("wgan-gp-resnet", "wgan-gp-resnet"), ("sngan-projection", "sngan-projection"),
 ])
 def test_parameter_counts_in_the_architecture_table(name, doc_name):

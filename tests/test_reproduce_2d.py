@@ -176,3 +176,124 @@ def test_unroll_steps_is_part_of_the_experiment(tmp_path):
                                  unroll_steps=3, device="cpu"), run, resume=True, progress=False)
     with pytest.raises(ganzoo.GanzooError, match="unroll-steps"):
         TrainConfig(unroll_steps=-1).resolved()
+
+
+# --- the suite, its report beside the papers ------------------------------------------------
+
+def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
+    from ganzoo.bench import expand, load_suite
+    from ganzoo.papers import load_references, papers_file_for
+
+    suite = load_suite("reproduce-2d")
+    cells = expand(suite, {})
+    by_block = {}
+    for c in cells:
+        by_block.setdefault(c.block, set()).add((c.data, c.seed))
+    assert {"gan", "pacgan2", "pacgan3", "pacgan4", "unrolled", "ganzoo-best"} <= set(by_block)
+    for block, cells_of in by_block.items():
+        assert {d for d, _ in cells_of} == {"ring8-pacgan", "ring8", "grid25"}
+        seeds = len({s for _, s in cells_of})
+        assert seeds >= (5 if block in ("gan", "ganzoo-best") else 3), block
+    packs = {c.block: c.train.get("arch_options", {}).get("pack", 1) for c in cells}
+    assert (packs["pacgan2"], packs["pacgan3"], packs["pacgan4"]) == (2, 3, 4)
+    # PacGAN's batch of 100 counts packs: pack m shows D 100 * m samples of each kind.
+    assert all(c.train["batch_size"] == 100 * packs[c.block] for c in cells if c.block.startswith("pacgan"))
+    assert {c.train.get("unroll_steps") for c in cells if c.block == "unrolled"} == {5}
+    references = load_references(papers_file_for("reproduce-2d"))
+    assert {(r["block"], r["data"]) for r in references} <= {(c.block, c.data) for c in cells}
+
+
+def test_verdicts_use_both_standard_errors():
+    from ganzoo.papers import verdict
+
+    assert verdict([6.0, 7.0, 6.5], [6.3, 0.5], better=1) == "agrees"
+    assert verdict([8.0, 8.0, 8.0], [6.3, 0.5], better=1) == "ganzoo higher (better)"
+    assert verdict([0.9, 1.0, 1.1], [0.45, 0.09], better=-1) == "ganzoo higher (worse)"
+    assert verdict([7.0], [6.3, 0.5], better=1) == "one seed: no error bar"
+
+
+TINY_SUITE = """
+name = "tiny-reproduce-2d"
+description = "PacGAN's protocol in miniature"
+
+[[block]]
+name = "gan"
+architectures = ["pacgan-mlp.test"]
+losses = ["non-saturating"]
+data = ["ring8-pacgan"]
+seeds = [0, 1]
+steps = 6
+eval_every = 3
+batch_size = 20
+eval_samples = 100
+metrics = ["mode-coverage"]
+
+[[block]]
+name = "pacgan2"
+architectures = ["pacgan-mlp.test"]
+losses = ["non-saturating"]
+data = ["ring8-pacgan"]
+arch_options = { pack = 2 }
+seeds = [0, 1]
+steps = 6
+eval_every = 3
+batch_size = 40
+eval_samples = 100
+metrics = ["mode-coverage"]
+
+[[block]]
+name = "unrolled"
+architectures = ["pacgan-mlp.test"]
+losses = ["non-saturating"]
+data = ["ring8-pacgan"]
+seeds = [0, 1]
+steps = 6
+eval_every = 3
+batch_size = 20
+eval_samples = 100
+metrics = ["mode-coverage"]
+train = { unroll_steps = 2 }
+"""
+
+TINY_PAPERS = """
+[[reference]]
+block = "gan"
+data = "ring8-pacgan"
+metric = "mode-coverage"
+source = "PacGAN Table 1 (GAN)"
+values = { modes_covered = [6.3, 0.5], high_quality_pct = [98.2, 0.2], reverse_kl = [0.45, 0.09] }
+
+[[reference]]
+block = "unrolled"
+data = "ring8-pacgan"
+metric = "mode-coverage"
+source = "somewhere, no error bar"
+values = { modes_covered = [7.6] }
+"""
+
+
+def test_tiny_reproduce_2d_end_to_end(tmp_path):
+    from conftest import run_cli
+
+    suite, papers, out = tmp_path / "tiny.toml", tmp_path / "papers.toml", tmp_path / "results"
+    suite.write_text(TINY_SUITE)
+    papers.write_text(TINY_PAPERS)
+    result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    records = [r for r in ganzoo.io.read_jsonl(out / "results.jsonl")]
+    assert len(records) == 6 and all(r["status"] == "ok" for r in records)
+    assert all("reverse_kl" in r["final"]["mode-coverage"] for r in records)
+    result = run_cli("report", str(out), "--papers", str(papers))
+    assert result.returncode == 0, result.stderr
+    md = (out / "report.md").read_text()
+    # Three rows, told apart by the options that differ (not merged into one pacgan-mlp row).
+    rows = [line for line in md.splitlines() if line.startswith("| pacgan-mlp.test |")]
+    settings = sorted(line.split(" | ")[2] for line in rows)
+    assert settings == ["batch_size=20", "batch_size=20, unroll_steps=2", "batch_size=40, pack=2"], settings
+    # ganzoo's numbers beside the papers', with a verdict on every line.
+    beside = [line for line in md.splitlines() if "PacGAN Table 1 (GAN)" in line or "no error bar" in line]
+    assert len(beside) == 4
+    assert all(any(v in line for v in ("agrees", "ganzoo higher", "ganzoo lower", "no value")) for line in beside)
+    assert "6.3 ± 0.5" in md and "(n=2)" in md
+    html_page = (out / "report.html").read_text()
+    assert "Beside the papers" in html_page and "unroll_steps=2" in html_page
