@@ -36,8 +36,14 @@ COLUMNS = [
     ("stacked-mnist-modes", "kl_uniform", "KL(modes‖U)", 3, -1),
     ("throughput", "images_per_s", "img/s", 0, 1),
 ]
-CURVES = [("mode-coverage", "modes_covered", "modes covered"), ("fid", "fid", "FID"),
+CURVES = [("mode-coverage", "modes_covered", "modes covered"),
+          ("mode-coverage", "high_quality_pct", "high-quality samples, %"), ("fid", "fid", "FID"),
           ("stacked-mnist-modes", "modes_covered", "modes covered (of 1,000)")]
+
+#: The first curve of a metric keeps the plain file name (figures/DATA-METRIC.png).
+CURVES_FIRST_KEY = {}
+for _metric, _key, _ in CURVES:
+    CURVES_FIRST_KEY.setdefault(_metric, _key)
 
 
 # --- reading results -----------------------------------------------------------------------
@@ -270,7 +276,11 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     page = Page(f"ganzoo bench: {suite['name']}")
     hardware = env.get("gpu") or f"{env.get('processor', '?')} ({meta.get('cpu_count', '?')} CPU cores)"
     ok = sum(r["status"] == "ok" for r in records)
-    page.para(f"{suite['description']}. **{ok} of {len(records)} cells finished**; "
+    planned = len(meta.get("cells", records))
+    progress = (f"**{ok} of {len(records)} cells finished**" if planned == len(records) else
+                f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: "
+                "a partial report**")
+    page.para(f"{suite['description']}. {progress}; "
               f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
               + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
               + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
@@ -339,11 +349,11 @@ def _beside_papers(page: Page, references: list[dict], groups) -> None:
                 ours = [v for v in (value(r, ref["metric"], result_key) for r in good) if v is not None]
                 theirs = f"{paper[0]:,.{decimals}f}" + (f" ± {paper[1]:,.{decimals}f}" if len(paper) > 1 else "")
                 if not ours:  # e.g. reverse KL is undefined for a run without a high-quality sample
-                    rows.append([names[key], label, "–", theirs, ref["source"], "no value for ganzoo"])
+                    rows.append([f"{ref['block']}: {names[key]}", label, "–", theirs, ref["source"], "no value for ganzoo"])
                     continue
                 se = standard_error(ours)
                 mine = f"{sum(ours) / len(ours):,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
-                rows.append([names[key], label, f"{mine} (n={len(ours)})", theirs, ref["source"],
+                rows.append([f"{ref['block']}: {names[key]}", label, f"{mine} (n={len(ours)})", theirs, ref["source"],
                              verdict(ours, paper, better)])
     if rows:
         page.para("**Beside the papers.** Mean ± standard error over seeds (the papers' own error bars are "
@@ -399,7 +409,7 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.suptitle(f"{data}: {label} (mean ± std over seeds)", fontsize=10)
-        path = figures / f"{data}-{metric}.png"
+        path = figures / f"{data}-{metric}{'' if key == CURVES_FIRST_KEY.get(metric) else '-' + key}.png"
         save_figure(fig, path)
         page.image(path, f"{data}: {label} against steps and training time")
 

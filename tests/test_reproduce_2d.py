@@ -212,48 +212,26 @@ def test_verdicts_use_both_standard_errors():
     assert verdict([7.0], [6.3, 0.5], better=1) == "one seed: no error bar"
 
 
-TINY_SUITE = """
-name = "tiny-reproduce-2d"
-description = "PacGAN's protocol in miniature"
-
+def _tiny_block(name: str, extra: str = "", batch_size: int = 20) -> str:
+    return f"""
 [[block]]
-name = "gan"
+name = "{name}"
 architectures = ["pacgan-mlp.test"]
 losses = ["non-saturating"]
 data = ["ring8-pacgan"]
 seeds = [0, 1]
 steps = 6
 eval_every = 3
-batch_size = 20
+batch_size = {batch_size}
 eval_samples = 100
 metrics = ["mode-coverage"]
-
-[[block]]
-name = "pacgan2"
-architectures = ["pacgan-mlp.test"]
-losses = ["non-saturating"]
-data = ["ring8-pacgan"]
-arch_options = { pack = 2 }
-seeds = [0, 1]
-steps = 6
-eval_every = 3
-batch_size = 40
-eval_samples = 100
-metrics = ["mode-coverage"]
-
-[[block]]
-name = "unrolled"
-architectures = ["pacgan-mlp.test"]
-losses = ["non-saturating"]
-data = ["ring8-pacgan"]
-seeds = [0, 1]
-steps = 6
-eval_every = 3
-batch_size = 20
-eval_samples = 100
-metrics = ["mode-coverage"]
-train = { unroll_steps = 2 }
+{extra}
 """
+
+
+TINY_SUITE = ('name = "tiny-reproduce-2d"\ndescription = "PacGAN\'s protocol in miniature"\n'
+              + _tiny_block("gan") + _tiny_block("pacgan2", "arch_options = { pack = 2 }", batch_size=40)
+              + _tiny_block("unrolled", "train = { unroll_steps = 2 }"))
 
 TINY_PAPERS = """
 [[reference]]
