@@ -71,7 +71,7 @@ def cmd_list(args) -> int:
 # --- train -------------------------------------------------------------------------------
 
 TRAIN_FIELDS = ("arch", "loss", "data", "steps", "batch_size", "n_d", "optimizer", "g_lr", "d_lr",
-                "ema_decay", "unroll_steps", "seed", "device", "log_every", "eval_every", "eval_samples", "eval_real_samples",
+                "ema_decay", "unroll_steps", "lr_schedule", "seed", "device", "log_every", "eval_every", "eval_samples", "eval_real_samples",
                 "eval_real_split", "extractor", "inception_weights", "checkpoint_every", "data_root")
 
 
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--d-lr", type=float)
     p.add_argument("--betas", type=float, nargs=2, metavar=("BETA1", "BETA2"))
     p.add_argument("--ema-decay", type=float, help="EMA of G's weights, e.g. 0.999 (0: off)")
+    p.add_argument("--lr-schedule", choices=("constant", "linear-decay"),
+                   help="constant (default), or linear-decay: both learning rates fall linearly to 0 at --steps")
     p.add_argument("--unroll-steps", type=int, metavar="K",
                    help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more "
                         "differentiable optimiser steps (0: off)")

@@ -32,8 +32,9 @@ OPTIMIZERS = ("adam", "rmsprop")
 IDENTITY_FIELDS = (
     "arch", "loss", "data", "arch_options", "loss_options", "data_options", "regularizer",
     "regularizer_options", "batch_size", "n_d", "optimizer", "g_lr", "d_lr", "betas",
-    "ema_decay", "seed", "unroll_steps",
+    "ema_decay", "seed", "unroll_steps", "lr_schedule",
 )
+LR_SCHEDULES = ("constant", "linear-decay")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TrainConfig:
     betas: tuple[float, float] | None = None
     ema_decay: float | None = None
     unroll_steps: int = 0  # Unrolled GAN (Metz et al. 2017): G's loss looks k D steps ahead
+    lr_schedule: str = "constant"  # or "linear-decay": both learning rates fall linearly to 0 by `steps`
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None  # where local data sets are; not part of the experiment
@@ -106,6 +108,8 @@ class TrainConfig:
                  f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
         need(self.eval_real_split in ("train", "test"),
              f"eval-real-split must be train or test, got {self.eval_real_split!r}.")
+        need(self.lr_schedule in LR_SCHEDULES,
+             f"Unknown lr-schedule '{self.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
         need(self.optimizer in OPTIMIZERS,
              f"Unknown optimizer '{self.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}.")
         for name in ("g_lr", "d_lr"):

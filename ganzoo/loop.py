@@ -124,6 +124,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
                dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
+            set_learning_rates(t, step)
             d_loss, g_loss = train_step(t)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
@@ -230,6 +231,18 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         batches=dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
+
+
+def set_learning_rates(t: Training, step: int) -> None:
+    """The learning rates for generator step `step` (0-based), a function of the step alone,
+    so a resumed run follows the same schedule. linear-decay: base * (1 - step / steps), the
+    schedule of SNGAN's and WGAN-GP's ResNet experiments."""
+    if t.cfg.lr_schedule == "constant":
+        return
+    scale = 1.0 - step / t.cfg.steps
+    for optimizer, base in ((t.g_opt, t.cfg.g_lr), (t.d_opt, t.cfg.d_lr)):
+        for group in optimizer.param_groups:
+            group["lr"] = base * scale
 
 
 def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
@@ -396,6 +409,11 @@ def _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng) -> int:
 
 def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> None:
     """A resumed run may change its length and intervals, not what it trains."""
+    if saved.lr_schedule != "constant" and asked.steps != saved.steps:
+        raise GanzooError(
+            f"{out_dir} follows lr-schedule {saved.lr_schedule} over {saved.steps} steps; changing the number "
+            f"of steps ({asked.steps}) would change its learning rates. Resume without --steps, or train into "
+            "a new --out.")
     saved_identity, asked_identity = saved.identity(), asked.identity()
     for key, saved_value in saved_identity.items():
         if asked_identity[key] != saved_value:

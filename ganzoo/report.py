@@ -85,8 +85,20 @@ def grouped(records: list[dict]) -> dict[str, dict[tuple[str, str, str], list[di
     train the same architecture and loss differently (pack=2 against none) in separate rows."""
     out: dict = defaultdict(lambda: defaultdict(list))
     for r in records:
-        out[r["data"]][(r["arch"], r["loss"], json.dumps(r.get("setting", {}), sort_keys=True))].append(r)
+        out[r["data"]][(r["arch"], r["loss"], json.dumps(_canonical(r.get("setting", {})), sort_keys=True))].append(r)
     return out
+
+
+def _canonical(setting: dict) -> dict:
+    """The setting without options at TrainConfig's own defaults (unroll_steps=0...), so records
+    written before an option existed group with those written after."""
+    import dataclasses
+
+    from .config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                if f.default is not dataclasses.MISSING and f.default is not None}
+    return {k: v for k, v in setting.items() if k not in defaults or v != defaults[k]}
 
 
 def _flatten(setting: dict) -> dict:

