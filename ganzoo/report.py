@@ -264,6 +264,9 @@ window.addEventListener("load", () => {{
   const images = Array.from(document.images);
   const ok = images.filter(i => i.complete && i.naturalWidth > 0).length;
   document.body.dataset.imagesLoaded = ok + "/" + images.length;
+  // Tables wider than their box would hide their rightmost columns behind a scroll bar.
+  const boxes = Array.from(document.querySelectorAll(".scroll"));
+  document.body.dataset.tablesCut = boxes.filter(b => b.scrollWidth > b.clientWidth + 1).length;
 }});
 </script>
 </body></html>

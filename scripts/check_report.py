@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Open a ganzoo HTML report in a real headless browser (Debian's chromium), check that
-every figure loaded, and save a screenshot to look at.
+every figure loaded and that no table is cut off in a 1280-pixel-wide window, and save a
+screenshot to look at.
 
     python scripts/check_report.py results/quick/report.html [--screenshot shot.png]
 
-Exit status 0 when every image loaded, 1 when some did not, 2 when no browser is found.
+Exit status 0 when every image loaded and every table fits, 1 otherwise, 2 when no
+browser is found.
 """
 
 from __future__ import annotations
@@ -30,21 +32,30 @@ def run_browser(browser: str, args: list[str], profile: str) -> subprocess.Compl
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
 
 
-def check(html: Path, screenshot: Path | None = None, width: int = 1280, height: int = 2400) -> tuple[int, int]:
-    """(images loaded, images on the page), as the page's own script counted them after load."""
+def inspect(html: Path, screenshot: Path | None = None, width: int = 1280, height: int = 2400) -> dict:
+    """What the page's own script measured after load, in a window `width` pixels wide:
+    images loaded and on the page, and tables wider than their box (cut off on the right)."""
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no chromium found; on Debian: apt-get install chromium")
     url = html.resolve().as_uri()
+    window = f"--window-size={width},{height}"
     with tempfile.TemporaryDirectory() as profile:
-        dom = run_browser(browser, ["--dump-dom", url], profile)
+        dom = run_browser(browser, [window, "--dump-dom", url], profile)
         if screenshot is not None:
-            run_browser(browser, [f"--screenshot={screenshot.resolve()}", f"--window-size={width},{height}", url],
-                        profile)
+            run_browser(browser, [f"--screenshot={screenshot.resolve()}", window, url], profile)
     found = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom.stdout)
     if not found:
         raise RuntimeError(f"the page did not finish loading in {browser}:\n{dom.stderr[-2000:]}")
-    return int(found.group(1)), int(found.group(2))
+    cut = re.search(r'data-tables-cut="(\d+)"', dom.stdout)
+    return {"loaded": int(found.group(1)), "images": int(found.group(2)),
+            "tables_cut": int(cut.group(1)) if cut else 0}
+
+
+def check(html: Path, screenshot: Path | None = None) -> tuple[int, int]:
+    """(images loaded, images on the page)."""
+    seen = inspect(html, screenshot)
+    return seen["loaded"], seen["images"]
 
 
 def main() -> int:
@@ -53,12 +64,13 @@ def main() -> int:
     parser.add_argument("--screenshot", type=Path)
     args = parser.parse_args()
     try:
-        loaded, total = check(args.html, args.screenshot)
+        seen = inspect(args.html, args.screenshot)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{args.html}: {loaded}/{total} images loaded" + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
-    return 0 if loaded == total and total > 0 else 1
+    print(f"{args.html}: {seen['loaded']}/{seen['images']} images loaded, {seen['tables_cut']} table(s) cut off "
+          "at 1280 px" + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
+    return 0 if seen["loaded"] == seen["images"] > 0 and not seen["tables_cut"] else 1
 
 
 if __name__ == "__main__":

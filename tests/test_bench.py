@@ -179,3 +179,21 @@ def test_tensorboard_logs_losses_metrics_and_samples(tmp_path):
     assert {"loss/d", "loss/g", "mode-coverage/modes_covered"} <= set(tags["scalars"])
     assert [e.step for e in events.Scalars("mode-coverage/modes_covered")] == [0, 3, 6]
     assert "samples" in tags["images"]
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="needs chromium (apt-get install chromium)")
+def test_wide_tables_fit_a_1280_pixel_window(tmp_path):
+    """The committed quick report's widest table (11 columns) shows every column in a
+    1280-pixel window; a table that cannot fit is detected as cut off."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from check_report import inspect
+
+    from ganzoo.report import Page, write_report
+
+    _, page = write_report(REPO / "docs" / "results" / "quick", tmp_path / "quick")
+    assert inspect(page)["tables_cut"] == 0
+    too_wide = Page("too wide")
+    too_wide.table([f"column {i}" for i in range(40)], [[f"{1234567.891 * i:,.3f}" for i in range(40)]])
+    (tmp_path / "wide.html").write_text(too_wide.html())
+    assert inspect(tmp_path / "wide.html")["tables_cut"] == 1
