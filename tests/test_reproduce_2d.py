@@ -256,8 +256,9 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     suite, papers, out = tmp_path / "tiny.toml", tmp_path / "papers.toml", tmp_path / "results"
     suite.write_text(TINY_SUITE)
     papers.write_text(TINY_PAPERS)
-    result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu")
-    assert result.returncode == 0, result.stderr
+    from ganzoo.bench import load_suite, run_suite
+
+    run_suite(load_suite(str(suite)), out, overrides={"device": "cpu"}, echo=lambda *_: None)
     records = [r for r in ganzoo.io.read_jsonl(out / "results.jsonl")]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
     assert all("reverse_kl" in r["final"]["mode-coverage"] for r in records)
