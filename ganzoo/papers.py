@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 from .errors import GanzooError
+from .report import stats
 
 PAPERS_DIR = Path(__file__).parent / "suites" / "papers"
 REQUIRED = ("block", "data", "source", "metric", "values")
@@ -57,11 +58,9 @@ def load_references(path) -> list[dict]:
 
 
 def standard_error(values: list[float]) -> float | None:
-    n = len(values)
-    if n < 2:
-        return None
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+    """The sample standard deviation (n - 1) over sqrt(n); None below two values."""
+    s = stats(values)
+    return None if s["std"] is None else s["std"] / math.sqrt(s["n"])
 
 
 def verdict(ours: list[float], paper: list[float], better: int) -> str:
@@ -69,7 +68,7 @@ def verdict(ours: list[float], paper: list[float], better: int) -> str:
     se = standard_error(ours)
     if se is None:
         return "one seed: no error bar"
-    diff = sum(ours) / len(ours) - paper[0]
+    diff = stats(ours)["mean"] - paper[0]
     band = 2 * math.sqrt(se**2 + (paper[1] if len(paper) > 1 else 0.0) ** 2)
     if abs(diff) <= band:
         return "agrees"

@@ -9,6 +9,7 @@ the protocol of each (suite, environment, metric protocols) is printed with it.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -56,6 +57,10 @@ def load(results_dir) -> tuple[dict, list[dict]]:
                           "Pass the --out folder of a `ganzoo bench` run.")
     meta = json.loads(meta_path.read_text())
     latest = {r["cell"]: r for r in read_jsonl(results_dir / "results.jsonl")}
+    for r in latest.values():  # records from before ganzoo named it reverse_kl call it kl_uniform
+        coverage = r.get("final", {}).get("mode-coverage")
+        if coverage is not None and "reverse_kl" not in coverage:
+            coverage["reverse_kl"] = reverse_kl_of(coverage)
     if "cells" in meta:  # the suite's cells as of its last run: blocks removed since are not reported
         wanted = set(meta["cells"])
         latest = {cell: r for cell, r in latest.items() if cell in wanted}
@@ -64,7 +69,7 @@ def load(results_dir) -> tuple[dict, list[dict]]:
 
 def value(record: dict, metric: str, key: str):
     source = record.get("throughput", {}) if metric == "throughput" else record.get("final", {}).get(metric, {})
-    v = reverse_kl_of(source) if (metric, key) == ("mode-coverage", "reverse_kl") else source.get(key)
+    v = source.get(key)
     return v if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
@@ -92,13 +97,18 @@ def grouped(records: list[dict]) -> dict[str, dict[tuple[str, str, str], list[di
 def _canonical(setting: dict) -> dict:
     """The setting without options at TrainConfig's own defaults (unroll_steps=0...), so records
     written before an option existed group with those written after."""
+    defaults = _config_defaults()
+    return {k: v for k, v in setting.items() if k not in defaults or v != defaults[k]}
+
+
+@functools.cache
+def _config_defaults() -> dict:
     import dataclasses
 
     from .config import TrainConfig
 
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-                if f.default is not dataclasses.MISSING and f.default is not None}
-    return {k: v for k, v in setting.items() if k not in defaults or v != defaults[k]}
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)
+            if f.default is not dataclasses.MISSING and f.default is not None}
 
 
 def _flatten(setting: dict) -> dict:
@@ -367,7 +377,7 @@ def _beside_papers(page: Page, references: list[dict], groups) -> None:
                     rows.append([f"{ref['block']}: {names[key]}", label, "–", theirs, ref["source"], "no value for ganzoo"])
                     continue
                 se = standard_error(ours)
-                mine = f"{sum(ours) / len(ours):,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
+                mine = f"{stats(ours)['mean']:,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
                 rows.append([f"{ref['block']}: {names[key]}", label, f"{mine} (n={len(ours)})", theirs, ref["source"],
                              verdict(ours, paper, better)])
     if rows:

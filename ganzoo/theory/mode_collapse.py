@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import bench
-from ..metrics.mode_coverage import reverse_kl_of
 from ..report import load, metric_series
 
 NAME = "mode-collapse"
@@ -76,8 +75,7 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
     rows = []
     for (data, name), fs in sorted(finals.items()):
         def mean(key, decimals):  # KL is undefined (None) for a run with no high-quality sample
-            values = [v for v in (reverse_kl_of(f) if key == "reverse_kl" else f.get(key) for f in fs)
-                      if v is not None]
+            values = [f[key] for f in fs if f.get(key) is not None]
             return f"{sum(values) / len(values):.{decimals}f}" if values else "–"
 
         rows.append([data, name, f"{len(fs)}", f"{mean('modes_covered', 1)} / {fs[0]['num_modes']}",
