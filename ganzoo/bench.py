@@ -25,10 +25,13 @@ mixed with the new one. So one folder never holds two protocols for one cell.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -36,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import GanzooError
-from .io import append_jsonl, atomic_write_json, read_jsonl
+from .io import append_jsonl, atomic_write_json, has_checkpoint, read_jsonl
 
 SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
@@ -176,7 +179,23 @@ def expand(suite: Suite, overrides: dict) -> list[Cell]:
                     for seed in block["seeds"]:
                         cells.append(Cell(name, arch, loss, data, int(seed), dict(train),
                                           bool(block.get("optional", False))))
+    _refuse_repeated_cells(suite, cells)
     return cells
+
+
+def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
+    """Two cells with one id would train one run directory twice (at once, with --jobs)."""
+    blocks_of: dict[str, list[str]] = {}
+    for cell in cells:
+        blocks_of.setdefault(cell.id, []).append(cell.block)
+    repeated = {cell_id: blocks for cell_id, blocks in blocks_of.items() if len(blocks) > 1}
+    if repeated:
+        named = "; ".join(f"{cell_id} (blocks {', '.join(blocks)})" for cell_id, blocks in list(repeated.items())[:5])
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        raise GanzooError(
+            f"Suite '{suite.name}' names {len(repeated)} cell(s) more than once: {named}{more}. Each cell "
+            "(block, architecture, loss, data, seed) trains its own run directory; remove the repeated "
+            "seeds, or give the blocks different names.")
 
 
 def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
@@ -207,7 +226,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     except GanzooError as exc:
         return ended("skipped" if cell.optional else "failed", exc)
     try:
-        summary = train(cfg, run_dir, resume=(run_dir / CHECKPOINT).exists(), progress=False)
+        summary = train(cfg, run_dir, resume=has_checkpoint(run_dir / CHECKPOINT), progress=False)
     except KeyboardInterrupt:
         raise
     except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
@@ -342,7 +361,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+                _forward_sigterm(pool):
             futures = [pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)) for c in todo]
             try:
                 for i, future in enumerate(as_completed(futures), 1):
@@ -353,6 +373,34 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
                 raise
     echo(f"ran {len(todo)} cells in {time.perf_counter() - started:.0f} s")
     return records
+
+
+@contextlib.contextmanager
+def _forward_sigterm(pool):
+    """SIGTERM (a scheduler stopping the job) reaches the bench alone, not its workers: pass it
+    on, so that each running cell finishes its step and checkpoints, and stop like Ctrl-C
+    (which the terminal sends to every process of the group by itself)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failed_cells(out_dir, suite: Suite, overrides: dict | None = None) -> list[dict]:
+    """The records of the suite's cells whose latest attempt failed."""
+    ids = {c.id for c in expand(suite, overrides or {})}
+    return [r for cell_id, r in completed(Path(out_dir)).items() if cell_id in ids and r["status"] == "failed"]
 
 
 def _brief(record: dict) -> str:

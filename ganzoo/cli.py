@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import json
 import os
 import sys
@@ -212,7 +213,7 @@ def cmd_eval(args) -> int:
 # --- bench, report, compare ---------------------------------------------------------------
 
 def cmd_bench(args) -> int:
-    from .bench import load_suite, run_suite
+    from .bench import failed_cells, load_suite, run_suite
     from .config import pick_device
     from .report import write_report
 
@@ -238,6 +239,12 @@ def cmd_bench(args) -> int:
     if not args.no_report:
         md, page = write_report(out)
         print(f"report: {md}\n        {page}")
+    failed = failed_cells(out, suite, overrides)
+    if failed:
+        print(f"{len(failed)} cell(s) failed: {', '.join(r['cell'] for r in failed[:5])}"
+              f"{' ...' if len(failed) > 5 else ''}. Their reasons are in {out / 'results.jsonl'} and the "
+              "report; fix the cause and run the same command with --retry-failed.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -456,6 +463,27 @@ def main(argv: list[str] | None = None) -> int:
         # The reader closed the pipe (`ganzoo list | head`): stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        advice = FILE_SYSTEM_ADVICE.get(exc.errno)
+        if advice is None:
+            raise  # not a place the user chose: a bug, keep its traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror}. {advice} Nothing written before this is lost: "
+              "checkpoints and results are replaced whole, and a run resumes from its last checkpoint.",
+              file=sys.stderr)
+        return 2
+
+
+#: What to do when the file system refuses a write (the output folder is the user's choice).
+FILE_SYSTEM_ADVICE = {
+    errno.ENOSPC: "The disk is full: free some space, or pass an --out on another disk.",
+    errno.EDQUOT: "The disk quota is used up: free some space, or pass an --out elsewhere.",
+    errno.EROFS: "That file system is read-only: pass an --out you can write to.",
+    errno.EACCES: "Permission denied: pass an --out you can write to, or fix the folder's permissions.",
+    errno.EPERM: "Permission denied: pass an --out you can write to, or fix the folder's permissions.",
+    errno.ENOTDIR: "A part of that path is a file, not a folder: pass an --out that names a folder.",
+    errno.EISDIR: "That path is a folder where a file belongs: pass another --out.",
+}
 
 
 if __name__ == "__main__":

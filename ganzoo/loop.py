@@ -11,6 +11,7 @@ the same state, bit for bit on CPU, as one that never stopped.
 from __future__ import annotations
 
 import copy
+import json
 import platform
 import signal
 import threading
@@ -26,7 +27,8 @@ from .api import architecture_entry, create_architecture, create_dataset, create
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
-from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl
+from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
+                 remove_stale_temporaries, save_checkpoint as write_checkpoint)
 from .plugins import _version
 from .regularizers import create_regularizer
 from .unrolled import unrolled_discriminator
@@ -49,7 +51,17 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
         saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
         cfg = saved if config is None else config.resolved()
         _check_same_experiment(saved, cfg, out_dir)
+        for folder in (out_dir, checkpoint_path.parent):  # what a writer killed mid-write left
+            remove_stale_temporaries(folder)
         checkpoint = load_checkpoint(checkpoint_path)
+        done = int(checkpoint["step"])
+        if cfg.steps < done:
+            raise GanzooError(
+                f"{out_dir} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
+                f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is.")
+        summary_path = out_dir / "summary.json"
+        if cfg.steps == done and summary_path.is_file() and done == saved.steps:
+            return json.loads(summary_path.read_text())  # finished: nothing to do, nothing rewritten
     elif checkpoint_path.exists():
         raise GanzooError(
             f"{out_dir} already holds a run. Continue it with --resume, or choose a new --out."
@@ -77,7 +89,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     })
 
     def save_checkpoint(step: int) -> None:
-        atomic_torch_save({
+        write_checkpoint({
             "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
             "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
             "ema": ema.state_dict() if ema is not None else None,
@@ -423,9 +435,13 @@ def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> N
             )
 
 
+#: Ctrl-C, and what Slurm, Kubernetes and Ray send before they kill a job.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def _stop_on_interrupt():
-    """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+    """First Ctrl-C or SIGTERM: finish the current step, checkpoint, stop. Second: stop at once."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
@@ -436,11 +452,12 @@ def _stop_on_interrupt():
             raise KeyboardInterrupt
         event.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield event
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _cpu_name() -> str:
