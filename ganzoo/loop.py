@@ -44,6 +44,8 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     describe the same experiment and may change only `steps`, the intervals
     and the device.
     """
+    if not str(out_dir).strip():
+        raise GanzooError("The run directory is empty (''); name a folder for the run (it is created).")
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT
     checkpoint = None
@@ -227,6 +229,7 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     G, D = G.to(device), D.to(device)
+    check_output_shapes(cfg.arch, G, D, arch_config, device)
     if cfg.batch_size % arch_config["pack"]:
         raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
                           "(PacGAN); choose one that is.")
@@ -243,6 +246,49 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         batches=dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
+
+
+def check_output_shapes(arch: str, G, D, arch_config: dict, device: torch.device) -> None:
+    """Run G and D once on a tiny batch, before training: a plugin whose outputs have the wrong
+    shape fails here, by name, instead of broadcasting silently into a wrong loss (a D that
+    returns (N, 1) logits) or crashing mid-run. Weights, buffers and random state are kept."""
+    from .plugins import origin
+
+    pack = arch_config["pack"]
+    n = 2 * pack
+    where = f"Architecture '{arch}' from {origin(architecture_entry(arch))}"
+    modes = (G.training, D.training)
+    G.eval()  # no batch-norm statistics are updated, no spectral-norm iteration runs
+    D.eval()
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            labels = G.sample_labels(n, device)
+            try:
+                x = G(G.sample_latent(n, device), labels)
+            except Exception as exc:
+                raise GanzooError(f"{where}: its generator fails on a batch of {n}: {type(exc).__name__}: {exc}. "
+                                  "Fix the plugin's generator.") from None
+            wanted = (n, *tuple(arch_config["data_shape"]))
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != wanted:
+                got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise GanzooError(f"{where}: its generator returned {got} for {n} samples, but the data are "
+                                  f"{wanted}. Fix the plugin's generator (its output_shape is "
+                                  f"{tuple(G.output_shape)}).")
+            try:
+                logits = D(x, labels)
+            except Exception as exc:
+                raise GanzooError(f"{where}: its discriminator fails on a batch of {n} generated samples: "
+                                  f"{type(exc).__name__}: {exc}. Fix the plugin's discriminator.") from None
+            if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (n // pack,):
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise GanzooError(f"{where}: its discriminator returned {got} for {n // pack} inputs; ganzoo needs "
+                                  f"one logit per input, shape ({n // pack},) (a (N, 1) output would broadcast "
+                                  "into a wrong loss). Flatten it in the plugin's forward, e.g. "
+                                  "`return self.net(x).flatten()`.")
+    finally:
+        G.train(modes[0])
+        D.train(modes[1])
 
 
 def set_learning_rates(t: Training, step: int) -> None:

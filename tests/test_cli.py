@@ -55,22 +55,25 @@ def test_train_then_sample(tmp_path):
 def test_unknown_names_and_bad_values(tmp_path):
     assert_user_error(run_cli("train", "--arch", "mpl"), "Unknown architecture 'mpl'", "Did you mean: mlp")
     assert_user_error(run_cli("train", "--loss", "minmax"), "Did you mean: minimax")
-    assert_user_error(run_cli("train", "--arch", "mlp.test", "--steps", "-3", "--out", str(tmp_path / "x")),
-                      "steps must be a positive whole number")
     assert_user_error(run_cli("train", "--arch-opt", "width=3", "--out", str(tmp_path / "y")),
                       "has no option 'width'")
     assert_user_error(run_cli("train", "--data-opt", "std", "--out", str(tmp_path / "z")), "KEY=VALUE")
     assert_user_error(run_cli("train", "--resume"), "--resume needs --out")
     assert_user_error(run_cli("sample", str(tmp_path)), "not a ganzoo run directory")
-    argparse_error = run_cli("train", "--steps", "many")
-    assert argparse_error.returncode == 2 and "invalid int value" in argparse_error.stderr
-    assert "Traceback" not in argparse_error.stderr
+    for value, message in [("many", "must be a whole number, got 'many'"), ("-3", "must be a whole number >= 1")]:
+        argparse_error = run_cli("train", "--steps", value, "--out", str(tmp_path / "x"))
+        assert argparse_error.returncode == 2 and f"argument --steps: {message}" in argparse_error.stderr
+        assert "Traceback" not in argparse_error.stderr and not (tmp_path / "x").exists()
 
 
 def test_corrupt_checkpoint(tmp_path):
     out = tmp_path / "run"
     assert run_cli("train", "--arch", "mlp.test", "--steps", "5", "--out", str(out), "--no-progress").returncode == 0
     (out / "checkpoints" / "latest.pt").write_bytes(b"\x00garbage")
+    fallback = run_cli("sample", str(out))  # the previous checkpoint (step 4) is kept and good
+    assert fallback.returncode == 0 and "Using the previous checkpoint, previous.pt (step 4)" in fallback.stderr
+    assert "wrote samples from step 4" in fallback.stdout and "Traceback" not in fallback.stderr
+    (out / "checkpoints" / "previous.pt").write_bytes(b"\x00garbage")
     assert_user_error(run_cli("train", "--out", str(out), "--resume"), "is corrupt")
     result = run_cli("sample", str(out))
     assert_user_error(result, "is corrupt")

@@ -208,7 +208,7 @@ def test_bad_values_are_clear_errors(tmp_path):
     for bad, message in [({"steps": 0}, "steps must be a positive"), ({"g_lr": 5.0}, "g-lr must be"),
                          ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
                          ({"arch": "mlpp"}, "Did you mean: mlp"),
-                         ({"data_options": {"std": -1.0}}, "std must be positive"),
+                         ({"data_options": {"std": -1.0}}, "std.*must be a finite number >= 0"),
                          ({"regularizer": "r2"}, "Unknown regularizer 'r2'")]:
         with pytest.raises(ganzoo.GanzooError, match=message):
             train(tiny(**bad), tmp_path / "bad", progress=False)
