@@ -232,12 +232,15 @@ def cmd_eval(args) -> int:
     from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
     from .io import append_jsonl
     from .loop import open_dataset, open_reference
+    from .metrics.extractors import check_given_weights
 
     generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
     cfg = TrainConfig.from_dict(saved["train"])
     for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
+    cfg.validate()
+    check_given_weights(cfg.inception_weights)
     settings = dataclasses.replace(cfg.eval_settings(), metrics=args.eval_metrics, num_samples=args.eval_samples,
                                    real_samples=args.eval_real_samples)
     device = pick_device(args.device or "auto")

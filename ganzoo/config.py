@@ -131,6 +131,13 @@ class TrainConfig:
              and self.unroll_steps >= 0,
              f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {self.unroll_steps!r}.")
         need(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed!r}.")
+        need(self.regularizer is not None or not self.regularizer_options,
+             f"regularizer options {self.regularizer_options} were given without a regulariser; add --reg NAME "
+             "(r1 or gradient-penalty), or drop --reg-opt.")
+        from .metrics.extractors import extractor_names
+
+        need(self.extractor == "auto" or self.extractor in extractor_names(),
+             f"Unknown feature extractor '{self.extractor}'. Choose auto or one of: {', '.join(extractor_names())}.")
         need(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
              f"Unknown device '{self.device}'. Use auto, cpu, cuda or cuda:N.")
 

@@ -27,6 +27,7 @@ from .api import architecture_entry, create_architecture, create_dataset, create
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
+from .metrics.extractors import check_given_weights
 from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
                  remove_stale_temporaries, save_checkpoint as write_checkpoint)
 from .plugins import _version
@@ -78,6 +79,10 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     G, D, ema, batches, latent_rng = t.G, t.D, t.ema, t.batches, t.latent_rng
     g_opt, d_opt, arch_config = t.g_opt, t.d_opt, t.arch_config
 
+    # Locate what the metrics need (extractor weights, classifier) before anything is written.
+    check_given_weights(cfg.inception_weights)
+    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
+
     start_step = 0
     if checkpoint is not None:
         start_step = _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng)
@@ -100,9 +105,6 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "config": cfg.to_dict(),
         }, checkpoint_path)
-
-    # Locate what the metrics need (extractor weights, classifier) before training starts.
-    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
 
     board = TensorBoard(out_dir / "tensorboard") if cfg.tensorboard else None
 

@@ -116,6 +116,12 @@ def locate_inception_weights(path: str | None = None) -> Path:
     return hub
 
 
+def check_given_weights(path: str | None) -> None:
+    """A weights file the user named is checked whether or not a metric will read it."""
+    if path:
+        check_weights_file(locate_inception_weights(path))
+
+
 def check_weights_file(path: Path) -> None:
     """Refuse a weights file that holds anything but tensors (pickled objects can run code when
     loaded) or cannot be read: torch-fidelity would unpickle it with code allowed."""
