@@ -193,7 +193,7 @@ def ganzoo_register_losses(register):
                                          "\\(2, 3\\) for 2 samples, but the data are \\(2, 2\\)"),
     ("column-discriminator", "non-saturating", "its discriminator returned \\(2, 1\\) for 2 inputs; ganzoo needs "
                                                "one logit per input"),
-])
+], ids=["build-raises", "loss-factory-raises", "generator-wrong-shape", "discriminator-returns-column"])
 def test_a_faulty_plugin_is_named_before_training(install_fake_plugin, tmp_path, arch, loss, message):
     install_fake_plugin("faulty", FAULTY_PLUGIN)
     with pytest.raises(ganzoo.GanzooError, match=message):

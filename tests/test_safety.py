@@ -145,7 +145,7 @@ def test_the_previous_checkpoint_is_kept_at_every_moment(tmp_path, monkeypatch):
     assert seen == [("previous.pt", True, False), ("latest.pt", True, True)]
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077])
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask-022", "umask-077"])
 def test_written_files_respect_the_umask(tmp_path, umask):
     import subprocess
     import sys

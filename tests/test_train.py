@@ -96,7 +96,8 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
                                         ("wgan-gp", {}), ("minimax", {"regularizer": "r1"}),
-                                        ("hinge", {"lr_schedule": "linear-decay"})])
+                                        ("hinge", {"lr_schedule": "linear-decay"})],
+                         ids=["non-saturating-ema", "wgan-gp", "minimax-r1", "hinge-linear-decay"])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
@@ -123,7 +124,7 @@ def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
         train(tiny(steps=20, lr_schedule="linear-decay"), tmp_path / "run", resume=True, progress=False)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch, stop):
     """Ctrl-C, and the SIGTERM that Slurm, Kubernetes and Ray send, stop the run cleanly."""
     train(tiny(steps=30), tmp_path / "whole", progress=False)
