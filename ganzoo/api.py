@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import GanzooError
 from .losses import Loss
 from .models import Discriminator, Generator, PackedDiscriminator
-from .plugins import registry
+from .plugins import call_factory, origin, registry
 from .registry import Entry, check_options
 
 
@@ -47,18 +47,22 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
     if not isinstance(pack, int) or isinstance(pack, bool) or pack < 1:
         raise GanzooError(f"pack must be a whole number >= 1 (PacGAN's m), got {pack!r}.")
     config = check_options(entry, overrides)
-    generator, discriminator = entry.factory(dict(config))
+    built = call_factory(entry, dict(config))
+    if not isinstance(built, (tuple, list)) or len(built) != 2:
+        raise GanzooError(f"Architecture '{name}' from {origin(entry)} returned {type(built).__name__}, not a "
+                          "(generator, discriminator) pair; fix the plugin's build function.")
+    generator, discriminator = built
     if pack > 1:
         if config["num_classes"]:
             raise GanzooError("PacGAN packing (pack > 1) is for unconditional models; "
                               f"'{name}' is built with num_classes={config['num_classes']}.")
         shape = tuple(config["data_shape"])
         # The same architecture's D, built for m samples stacked along their first dimension.
-        _, inner = entry.factory({**config, "data_shape": (shape[0] * pack, *shape[1:])})
+        _, inner = call_factory(entry, {**config, "data_shape": (shape[0] * pack, *shape[1:])})
         discriminator = PackedDiscriminator(inner, pack, shape)
     if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
         raise GanzooError(
-            f"Architecture '{name}' (plugin '{entry.plugin}') did not return a "
+            f"Architecture '{name}' from {origin(entry)} did not return a "
             "(ganzoo.Generator, ganzoo.Discriminator) pair; fix the plugin's build function."
         )
     return generator, discriminator, {"name": name, **config, "pack": pack}
@@ -66,9 +70,10 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
 
 def create_loss(name: str, **options) -> Loss:
     entry = loss_entry(name)
-    loss = entry.factory(**check_options(entry, options))
+    loss = call_factory(entry, **check_options(entry, options))
     if not isinstance(loss, Loss):
-        raise GanzooError(f"Loss '{name}' (plugin '{entry.plugin}') did not return a ganzoo.losses.Loss.")
+        raise GanzooError(f"Loss '{name}' from {origin(entry)} did not return a ganzoo.losses.Loss; fix the "
+                          "plugin's factory.")
     return loss
 
 
@@ -76,7 +81,9 @@ def create_dataset(name: str, **options):
     from .data import Dataset
 
     entry = dataset_entry(name)
-    dataset = entry.factory(**check_options(entry, options))
+    # Reading files can fail for reasons outside the plugin (a missing folder, a full disk).
+    dataset = call_factory(entry, passthrough=(OSError,), **check_options(entry, options))
     if not isinstance(dataset, Dataset):
-        raise GanzooError(f"Data set '{name}' (plugin '{entry.plugin}') did not return a ganzoo.data.Dataset.")
+        raise GanzooError(f"Data set '{name}' from {origin(entry)} did not return a ganzoo.data.Dataset; fix "
+                          "the plugin's factory.")
     return dataset

@@ -25,10 +25,13 @@ mixed with the new one. So one folder never holds two protocols for one cell.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -36,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import GanzooError
-from .io import append_jsonl, atomic_write_json, read_jsonl
+from .io import append_jsonl, atomic_write_json, has_checkpoint, read_jsonl
 
 SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
@@ -44,6 +47,7 @@ BLOCK_KEYS = {
     "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
     "train", "optional",
 }
+SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
 #: TrainConfig fields that change how a run is executed or logged, not what it measures.
 NOT_PROTOCOL = {"device", "data_root", "data_on_device", "tensorboard", "checkpoint_every", "log_every"}
@@ -119,6 +123,12 @@ def load_suite(name_or_path: str) -> Suite:
         raise GanzooError(f"{path} is not a valid suite file: {exc}") from None
     if not isinstance(raw, dict) or not raw.get("block"):
         raise GanzooError(f"{path} names no [[block]] of cells. See ganzoo/suites/quick.toml for the format.")
+    unknown = sorted(set(raw) - SUITE_KEYS)
+    if unknown:
+        raise GanzooError(f"{path}: unknown top-level key(s) {', '.join(unknown)}. Allowed: "
+                          f"{', '.join(sorted(SUITE_KEYS))}; options of cells go inside a [[block]].")
+    if not isinstance(raw["block"], list) or not all(isinstance(b, dict) for b in raw["block"]):
+        raise GanzooError(f"{path}: 'block' must be a list of tables ([[block]] in TOML).")
     for i, block in enumerate(raw["block"]):
         unknown = sorted(set(block) - BLOCK_KEYS)
         if unknown:
@@ -140,6 +150,9 @@ def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
         if any(c in pattern for c in "*?["):
             found = [n for n in names if fnmatch.fnmatchcase(n, pattern)
                      and (".test" in pattern or not n.endswith(".test"))]
+            if not found:
+                raise GanzooError(f"The {kind} pattern '{pattern}' matches nothing. Registered: "
+                                  f"{', '.join(n for n in names if not n.endswith('.test'))}. Fix the suite file.")
         elif pattern in names:
             found = [pattern]
         else:
@@ -176,7 +189,23 @@ def expand(suite: Suite, overrides: dict) -> list[Cell]:
                     for seed in block["seeds"]:
                         cells.append(Cell(name, arch, loss, data, int(seed), dict(train),
                                           bool(block.get("optional", False))))
+    _refuse_repeated_cells(suite, cells)
     return cells
+
+
+def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
+    """Two cells with one id would train one run directory twice (at once, with --jobs)."""
+    blocks_of: dict[str, list[str]] = {}
+    for cell in cells:
+        blocks_of.setdefault(cell.id, []).append(cell.block)
+    repeated = {cell_id: blocks for cell_id, blocks in blocks_of.items() if len(blocks) > 1}
+    if repeated:
+        named = "; ".join(f"{cell_id} (blocks {', '.join(blocks)})" for cell_id, blocks in list(repeated.items())[:5])
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        raise GanzooError(
+            f"Suite '{suite.name}' names {len(repeated)} cell(s) more than once: {named}{more}. Each cell "
+            "(block, architecture, loss, data, seed) trains its own run directory; remove the repeated "
+            "seeds, or give the blocks different names.")
 
 
 def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
@@ -207,7 +236,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     except GanzooError as exc:
         return ended("skipped" if cell.optional else "failed", exc)
     try:
-        summary = train(cfg, run_dir, resume=(run_dir / CHECKPOINT).exists(), progress=False)
+        summary = train(cfg, run_dir, resume=has_checkpoint(run_dir / CHECKPOINT), progress=False)
     except KeyboardInterrupt:
         raise
     except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
@@ -238,9 +267,43 @@ def _worker_cell(args):
     return run_cell(cell, run_dir, threads)
 
 
+#: What every line of results.jsonl holds, whatever happened to its cell.
+RECORD_KEYS = ("cell", "arch", "loss", "data", "seed", "status")
+STATUSES = ("ok", "failed", "skipped")
+
+
 def completed(out_dir: Path) -> dict[str, dict]:
-    """The latest record of each cell in `results.jsonl`."""
-    return {r["cell"]: r for r in read_jsonl(out_dir / RESULTS)}
+    """The latest record of each cell in `results.jsonl`; a line that is not a cell's record
+    (edited by hand, written by another tool) is a user error naming the line."""
+    path = Path(out_dir) / RESULTS
+    latest = {}
+    for number, record in enumerate(read_jsonl(path), 1):
+        missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
+        if missing or record["status"] not in STATUSES:
+            problem = (f"lacks {', '.join(repr(k) for k in missing)}" if missing
+                       else f"has status {record['status']!r}, not one of {', '.join(STATUSES)}")
+            raise GanzooError(
+                f"Record {number} of {path} {problem}: the file was edited or written by another tool. "
+                "Restore it from a backup, or delete that line (its cell then runs again).")
+        latest[record["cell"]] = record
+    return latest
+
+
+def read_bench_meta(out_dir) -> dict:
+    """bench.json of a results folder; a damaged one is a user error."""
+    import json
+
+    path = Path(out_dir) / "bench.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not isinstance(meta.get("suite"), dict) or "name" not in meta["suite"]:
+            raise ValueError("no suite name")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GanzooError(
+            f"{path} is damaged ({exc}). It records which suite and settings produced the results: restore "
+            "it from a backup, or run `ganzoo bench` with that suite and --out again to rewrite it "
+            "(recorded cells are kept).") from None
+    return meta
 
 
 def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
@@ -256,18 +319,22 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     meta_path = out_dir / "bench.json"
     done = completed(out_dir)
     history = []
+    previous = None
     if meta_path.exists():
-        import json
-
-        previous = json.loads(meta_path.read_text())
+        try:
+            previous = read_bench_meta(out_dir)
+        except GanzooError:  # rewritten below from the suite; every cell's record carries its hash
+            previous = None
+    if previous is not None:
         history = previous.get("history", [])
-        if previous["suite"]["sha256"] != suite.sha256:
+        if previous["suite"].get("sha256") != suite.sha256:
             if previous["suite"]["name"] != suite.name or any("protocol_sha" not in r for r in done.values()):
                 raise GanzooError(
                     f"{out_dir} holds results of another version of suite '{previous['suite']['name']}', "
                     "recorded without the per-cell configuration hash that would tell which of them still "
                     "hold. Mixing them would mix protocols: pass a new --out, or restore that suite file.")
             history.append({"sha256": previous["suite"]["sha256"], "updated": previous.get("updated")})
+    if meta_path.exists():
         done = _retire_changed_cells(out_dir, cells, done)
     device = pick_device(overrides.get("device", "auto"))
     cores = os.cpu_count() or 1
@@ -342,7 +409,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+                _forward_sigterm(pool):
             futures = [pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)) for c in todo]
             try:
                 for i, future in enumerate(as_completed(futures), 1):
@@ -353,6 +421,34 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
                 raise
     echo(f"ran {len(todo)} cells in {time.perf_counter() - started:.0f} s")
     return records
+
+
+@contextlib.contextmanager
+def _forward_sigterm(pool):
+    """SIGTERM (a scheduler stopping the job) reaches the bench alone, not its workers: pass it
+    on, so that each running cell finishes its step and checkpoints, and stop like Ctrl-C
+    (which the terminal sends to every process of the group by itself)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failed_cells(out_dir, suite: Suite, overrides: dict | None = None) -> list[dict]:
+    """The records of the suite's cells whose latest attempt failed."""
+    ids = {c.id for c in expand(suite, overrides or {})}
+    return [r for cell_id, r in completed(Path(out_dir)).items() if cell_id in ids and r["status"] == "failed"]
 
 
 def _brief(record: dict) -> str:

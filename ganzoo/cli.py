@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import json
 import os
 import sys
@@ -36,6 +37,57 @@ def parse_options(pairs: list[str] | None, flag: str) -> dict:
             value = raw
         options[key.strip().replace("-", "_")] = value
     return options
+
+
+# Argument types: a bad value is refused by argparse (usage and one line, exit 2), before
+# anything is read or written.
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.05), got {text}")
+    return value
+
+
+def folder(text: str) -> str:
+    """An output folder: named, and not an existing file (it is created if missing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a folder (it is created if it does not exist)")
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}' is a file; name a folder (it is created if missing)")
+    return text
+
+
+def file_path(text: str) -> str:
+    """An output file: named, and not an existing folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name the file to write")
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}' is a folder; name the file to write")
+    return text
 
 
 # --- list --------------------------------------------------------------------------------
@@ -180,12 +232,15 @@ def cmd_eval(args) -> int:
     from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
     from .io import append_jsonl
     from .loop import open_dataset, open_reference
+    from .metrics.extractors import check_given_weights
 
     generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
     cfg = TrainConfig.from_dict(saved["train"])
     for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
+    cfg.validate()
+    check_given_weights(cfg.inception_weights)
     settings = dataclasses.replace(cfg.eval_settings(), metrics=args.eval_metrics, num_samples=args.eval_samples,
                                    real_samples=args.eval_real_samples)
     device = pick_device(args.device or "auto")
@@ -212,7 +267,7 @@ def cmd_eval(args) -> int:
 # --- bench, report, compare ---------------------------------------------------------------
 
 def cmd_bench(args) -> int:
-    from .bench import load_suite, run_suite
+    from .bench import failed_cells, load_suite, run_suite
     from .config import pick_device
     from .report import write_report
 
@@ -238,6 +293,12 @@ def cmd_bench(args) -> int:
     if not args.no_report:
         md, page = write_report(out)
         print(f"report: {md}\n        {page}")
+    failed = failed_cells(out, suite, overrides)
+    if failed:
+        print(f"{len(failed)} cell(s) failed: {', '.join(r['cell'] for r in failed[:5])}"
+              f"{' ...' if len(failed) > 5 else ''}. Their reasons are in {out / 'results.jsonl'} and the "
+              "report; fix the cause and run the same command with --retry-failed.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -286,9 +347,9 @@ def add_metric_options(p: argparse.ArgumentParser, training: bool) -> None:
     p.add_argument("--eval-metrics", type=metric_list, metavar="M1,M2",
                    help="comma-separated: mode-coverage, fid, kid, precision-recall, inception-score, "
                         f"class-coverage, stacked-mnist-modes ({default})")
-    p.add_argument("--eval-samples", type=int, metavar="N",
+    p.add_argument("--eval-samples", type=positive_int, metavar="N",
                    help="generated samples per metric (default: each metric's standard count, e.g. 10,000 for FID)")
-    p.add_argument("--eval-real-samples", type=int, metavar="N",
+    p.add_argument("--eval-real-samples", type=positive_int, metavar="N",
                    help="real images FID & co. compare with (default: the split, at most 50,000)")
     p.add_argument("--eval-real-split", choices=("train", "test"), help="real split to compare with (default train)")
     p.add_argument("--extractor", help="FID features: auto (default: the ganzoo digit classifier for digit data, "
@@ -330,9 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg", help="extra D regulariser: r1 or gradient-penalty")
     p.add_argument("--reg-opt", action="append", metavar="KEY=VALUE", dest="regularizer_options",
                    help="e.g. gamma=1 for r1")
-    p.add_argument("--steps", type=int, help="generator steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--n-d", type=int, help="discriminator steps per generator step")
+    p.add_argument("--steps", type=positive_int, help="generator steps")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--n-d", type=positive_int, help="discriminator steps per generator step")
     p.add_argument("--optimizer", choices=("adam", "rmsprop"))
     p.add_argument("--g-lr", type=float)
     p.add_argument("--d-lr", type=float)
@@ -340,16 +401,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, help="EMA of G's weights, e.g. 0.999 (0: off)")
     p.add_argument("--lr-schedule", choices=("constant", "linear-decay"),
                    help="constant (default), or linear-decay: both learning rates fall linearly to 0 at --steps")
-    p.add_argument("--unroll-steps", type=int, metavar="K",
+    p.add_argument("--unroll-steps", type=whole_number, metavar="K",
                    help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more "
                         "differentiable optimiser steps (0: off)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=whole_number)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--eval-every", type=int)
+    p.add_argument("--log-every", type=positive_int)
+    p.add_argument("--eval-every", type=positive_int)
     add_metric_options(p, training=True)
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--out", help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
+    p.add_argument("--checkpoint-every", type=positive_int)
+    p.add_argument("--out", type=folder, help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action="store_true",
@@ -359,9 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Draw samples from a run's latest checkpoint (EMA weights when present).")
     p.add_argument("run_dir")
-    p.add_argument("-n", type=int, help="number of samples (default: 2500 points, or a grid of 64 images)")
-    p.add_argument("--out", help="file: .png for a plot, .pt for the tensor")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=positive_int, help="number of samples (default: 2500 points, or a grid of 64 images)")
+    p.add_argument("--out", type=file_path, help="file: .png for a plot, .pt for the tensor")
+    p.add_argument("--seed", type=whole_number, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.set_defaults(func=cmd_sample)
 
@@ -372,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     add_metric_options(p, training=False)
     p.add_argument("--data-root", help="folder holding local data sets (default: the run's)")
-    p.add_argument("--seed", type=int, help="sampling seed (default: the run's, as its evaluations during training)")
+    p.add_argument("--seed", type=whole_number, help="sampling seed (default: the run's, as its evaluations during training)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.add_argument("--json", action="store_true", help="print the records as JSON")
@@ -384,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the same command resumes, skipping recorded cells. See docs/benchmarks.md.")
     p.add_argument("suite", nargs="?", default="quick",
                    help="a built-in suite (quick, standard) or a .toml/.yaml suite file (default quick)")
-    p.add_argument("--out", help="results folder (default results/SUITE)")
-    p.add_argument("--jobs", type=int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
+    p.add_argument("--out", type=folder, help="results folder (default results/SUITE)")
+    p.add_argument("--jobs", type=positive_int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
@@ -398,10 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "likelihood = minimum KL, the optimal discriminator, V(G, D*) = -log 4 + 2 JSD, the "
                                    "fixed point, saturation, disjoint supports, mode collapse. Writes report.md and "
                                    "report.html; exits with status 1 if a claim does not hold. See docs/theory.md.")
-    p.add_argument("--out", default="results/theory", help="output folder (default results/theory)")
+    p.add_argument("--out", type=folder, default="results/theory", help="output folder (default results/theory)")
     p.add_argument("--only", metavar="N,NAME", help="comma-separated experiment numbers or names (default: all 7)")
-    p.add_argument("--jobs", type=int, help="experiments run at once (default: one per CPU core, at most 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the 1D experiments (default 0)")
+    p.add_argument("--jobs", type=positive_int, help="experiments run at once (default: one per CPU core, at most 4)")
+    p.add_argument("--seed", type=whole_number, default=0, help="seed of the 1D experiments (default 0)")
     p.add_argument("--rerun", action="store_true", help="run experiments again even when already recorded (experiment 7 "
                                                         "reuses its recorded bench cells: delete OUT/mode-collapse to retrain them)")
     p.set_defaults(func=cmd_theory)
@@ -409,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the Markdown and HTML report of bench results",
                        description="Write report.md (with figures/) and a self-contained report.html.")
     p.add_argument("results_dir")
-    p.add_argument("--out", help="folder for the report (default: the results folder)")
+    p.add_argument("--out", type=folder, help="folder for the report (default: the results folder)")
     p.add_argument("--papers", metavar="FILE",
                    help="published numbers to set beside ganzoo's (TOML [[reference]] entries; default: "
                         "the built-in suite's own, see ganzoo/suites/papers/)")
@@ -421,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "noise (Welch's t-test).")
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    p.add_argument("--out", help="write the Markdown here instead of printing it")
+    p.add_argument("--alpha", type=probability, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--out", type=file_path, help="write the Markdown here instead of printing it")
     p.set_defaults(func=cmd_compare)
     return parser
 
@@ -456,6 +517,27 @@ def main(argv: list[str] | None = None) -> int:
         # The reader closed the pipe (`ganzoo list | head`): stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        advice = FILE_SYSTEM_ADVICE.get(exc.errno)
+        if advice is None:
+            raise  # not a place the user chose: a bug, keep its traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror}. {advice} Nothing written before this is lost: "
+              "checkpoints and results are replaced whole, and a run resumes from its last checkpoint.",
+              file=sys.stderr)
+        return 2
+
+
+#: What to do when the file system refuses a write (the output folder is the user's choice).
+FILE_SYSTEM_ADVICE = {
+    errno.ENOSPC: "The disk is full: free some space, or pass an --out on another disk.",
+    errno.EDQUOT: "The disk quota is used up: free some space, or pass an --out elsewhere.",
+    errno.EROFS: "That file system is read-only: pass an --out you can write to.",
+    errno.EACCES: "Permission denied: pass an --out you can write to, or fix the folder's permissions.",
+    errno.EPERM: "Permission denied: pass an --out you can write to, or fix the folder's permissions.",
+    errno.ENOTDIR: "A part of that path is a file, not a folder: pass an --out that names a folder.",
+    errno.EISDIR: "That path is a folder where a file belongs: pass another --out.",
+}
 
 
 if __name__ == "__main__":

@@ -73,6 +73,14 @@ class TrainConfig:
     tensorboard: bool = False  # also log to OUT/tensorboard (needs the tensorboard package)
 
     def __post_init__(self):
+        for field_ in dataclasses.fields(self):
+            value = getattr(self, field_.name)
+            kinds, wanted = FIELD_TYPES[field_.name]
+            if value is None and None in kinds:
+                continue
+            if not any(_is(value, kind) for kind in kinds if kind is not None):
+                raise GanzooError(f"TrainConfig({field_.name}={value!r}): {field_.name} must be {wanted}, "
+                                  f"not a {type(value).__name__}.")
         if self.betas is not None:
             self.betas = tuple(self.betas)
 
@@ -123,6 +131,13 @@ class TrainConfig:
              and self.unroll_steps >= 0,
              f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {self.unroll_steps!r}.")
         need(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed!r}.")
+        need(self.regularizer is not None or not self.regularizer_options,
+             f"regularizer options {self.regularizer_options} were given without a regulariser; add --reg NAME "
+             "(r1 or gradient-penalty), or drop --reg-opt.")
+        from .metrics.extractors import extractor_names
+
+        need(self.extractor == "auto" or self.extractor in extractor_names(),
+             f"Unknown feature extractor '{self.extractor}'. Choose auto or one of: {', '.join(extractor_names())}.")
         need(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
              f"Unknown device '{self.device}'. Use auto, cpu, cuda or cuda:N.")
 
@@ -146,6 +161,38 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def _is(value, kind) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "pair":
+        return isinstance(value, (list, tuple)) and len(value) == 2 and all(_is(v, float) for v in value)
+    if kind == "names":
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    return isinstance(value, kind)
+
+
+#: What each TrainConfig field accepts (None where None means "the default"), in words for errors.
+FIELD_TYPES = {
+    **{name: ((str,), "a name (a string)") for name in ("arch", "loss", "data", "lr_schedule", "eval_real_split",
+                                                       "extractor")},
+    "device": ((str,), "a device name: auto, cpu, cuda or cuda:N"),
+    **{name: ((dict,), "a dict of options ({} for none)") for name in ("arch_options", "loss_options",
+                                                                        "data_options", "regularizer_options")},
+    **{name: ((str, None), "a name or None") for name in ("regularizer", "optimizer")},
+    **{name: ((str, Path, None), "a path or None") for name in ("data_root", "inception_weights")},
+    **{name: ((int, None), "a whole number or None") for name in ("steps", "batch_size", "n_d", "eval_every",
+                                                                   "eval_samples", "eval_real_samples",
+                                                                   "checkpoint_every")},
+    **{name: ((int,), "a whole number") for name in ("unroll_steps", "seed", "log_every")},
+    **{name: ((float, None), "a number or None") for name in ("g_lr", "d_lr", "ema_decay")},
+    "betas": (("pair", None), "two numbers, like (0.5, 0.999), or None"),
+    "eval_metrics": (("names", None), "a list of metric names or None"),
+    **{name: ((bool,), "True or False") for name in ("data_on_device", "tensorboard")},
+}
+
+
 def _jsonable(value):
     """Round-trip through JSON so tuples and lists compare equal."""
     return json.loads(json.dumps(value))
@@ -167,6 +214,14 @@ def read_run_config(run_dir) -> dict:
         raise GanzooError(f"{run_dir} is not a ganzoo run directory (no config.json). "
                           "Pass the --out folder of a `ganzoo train` run.")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GanzooError(f"{path} is not valid JSON ({exc}). Restore it or train again.") from None
+    missing = [key for key in ("train", "architecture", "data")
+               if not isinstance(saved, dict) or not isinstance(saved.get(key), dict)]
+    if not missing and "name" not in saved["architecture"]:
+        missing = ["architecture.name"]
+    if missing:
+        raise GanzooError(f"{path} lacks {', '.join(repr(k) for k in missing)}: it was edited, or written by "
+                          "another tool. Restore it from a backup, or train the run again into a new --out.")
+    return saved

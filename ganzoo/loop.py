@@ -11,6 +11,7 @@ the same state, bit for bit on CPU, as one that never stopped.
 from __future__ import annotations
 
 import copy
+import json
 import platform
 import signal
 import threading
@@ -26,7 +27,9 @@ from .api import architecture_entry, create_architecture, create_dataset, create
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
-from .io import append_jsonl, atomic_torch_save, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl
+from .metrics.extractors import check_given_weights
+from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
+                 remove_stale_temporaries, save_checkpoint as write_checkpoint)
 from .plugins import _version
 from .regularizers import create_regularizer
 from .unrolled import unrolled_discriminator
@@ -42,6 +45,8 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     describe the same experiment and may change only `steps`, the intervals
     and the device.
     """
+    if not str(out_dir).strip():
+        raise GanzooError("The run directory is empty (''); name a folder for the run (it is created).")
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT
     checkpoint = None
@@ -49,7 +54,17 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
         saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
         cfg = saved if config is None else config.resolved()
         _check_same_experiment(saved, cfg, out_dir)
+        for folder in (out_dir, checkpoint_path.parent):  # what a writer killed mid-write left
+            remove_stale_temporaries(folder)
         checkpoint = load_checkpoint(checkpoint_path)
+        done = int(checkpoint["step"])
+        if cfg.steps < done:
+            raise GanzooError(
+                f"{out_dir} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
+                f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is.")
+        summary_path = out_dir / "summary.json"
+        if cfg.steps == done and summary_path.is_file() and done == saved.steps:
+            return json.loads(summary_path.read_text())  # finished: nothing to do, nothing rewritten
     elif checkpoint_path.exists():
         raise GanzooError(
             f"{out_dir} already holds a run. Continue it with --resume, or choose a new --out."
@@ -64,6 +79,10 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     G, D, ema, batches, latent_rng = t.G, t.D, t.ema, t.batches, t.latent_rng
     g_opt, d_opt, arch_config = t.g_opt, t.d_opt, t.arch_config
 
+    # Locate what the metrics need (extractor weights, classifier) before anything is written.
+    check_given_weights(cfg.inception_weights)
+    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
+
     start_step = 0
     if checkpoint is not None:
         start_step = _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng)
@@ -77,7 +96,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     })
 
     def save_checkpoint(step: int) -> None:
-        atomic_torch_save({
+        write_checkpoint({
             "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
             "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
             "ema": ema.state_dict() if ema is not None else None,
@@ -86,9 +105,6 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "config": cfg.to_dict(),
         }, checkpoint_path)
-
-    # Locate what the metrics need (extractor weights, classifier) before training starts.
-    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
 
     board = TensorBoard(out_dir / "tensorboard") if cfg.tensorboard else None
 
@@ -215,6 +231,7 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     G, D = G.to(device), D.to(device)
+    check_output_shapes(cfg.arch, G, D, arch_config, device)
     if cfg.batch_size % arch_config["pack"]:
         raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
                           "(PacGAN); choose one that is.")
@@ -231,6 +248,49 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         batches=dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
+
+
+def check_output_shapes(arch: str, G, D, arch_config: dict, device: torch.device) -> None:
+    """Run G and D once on a tiny batch, before training: a plugin whose outputs have the wrong
+    shape fails here, by name, instead of broadcasting silently into a wrong loss (a D that
+    returns (N, 1) logits) or crashing mid-run. Weights, buffers and random state are kept."""
+    from .plugins import origin
+
+    pack = arch_config["pack"]
+    n = 2 * pack
+    where = f"Architecture '{arch}' from {origin(architecture_entry(arch))}"
+    modes = (G.training, D.training)
+    G.eval()  # no batch-norm statistics are updated, no spectral-norm iteration runs
+    D.eval()
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            labels = G.sample_labels(n, device)
+            try:
+                x = G(G.sample_latent(n, device), labels)
+            except Exception as exc:
+                raise GanzooError(f"{where}: its generator fails on a batch of {n}: {type(exc).__name__}: {exc}. "
+                                  "Fix the plugin's generator.") from None
+            wanted = (n, *tuple(arch_config["data_shape"]))
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != wanted:
+                got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise GanzooError(f"{where}: its generator returned {got} for {n} samples, but the data are "
+                                  f"{wanted}. Fix the plugin's generator (its output_shape is "
+                                  f"{tuple(G.output_shape)}).")
+            try:
+                logits = D(x, labels)
+            except Exception as exc:
+                raise GanzooError(f"{where}: its discriminator fails on a batch of {n} generated samples: "
+                                  f"{type(exc).__name__}: {exc}. Fix the plugin's discriminator.") from None
+            if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (n // pack,):
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise GanzooError(f"{where}: its discriminator returned {got} for {n // pack} inputs; ganzoo needs "
+                                  f"one logit per input, shape ({n // pack},) (a (N, 1) output would broadcast "
+                                  "into a wrong loss). Flatten it in the plugin's forward, e.g. "
+                                  "`return self.net(x).flatten()`.")
+    finally:
+        G.train(modes[0])
+        D.train(modes[1])
 
 
 def set_learning_rates(t: Training, step: int) -> None:
@@ -423,9 +483,13 @@ def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> N
             )
 
 
+#: Ctrl-C, and what Slurm, Kubernetes and Ray send before they kill a job.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def _stop_on_interrupt():
-    """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+    """First Ctrl-C or SIGTERM: finish the current step, checkpoint, stop. Second: stop at once."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
@@ -436,11 +500,12 @@ def _stop_on_interrupt():
             raise KeyboardInterrupt
         event.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield event
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _cpu_name() -> str:

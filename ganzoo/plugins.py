@@ -180,3 +180,28 @@ def reset() -> None:
 
 def registry(kind: str) -> Registry:
     return state().registries[kind]
+
+
+def origin(entry) -> str:
+    """Where a registered entry comes from, for error messages: "plugin 'x' (package y 1.0)"."""
+    for info in state().plugins:
+        if info.name == entry.plugin:
+            return f"plugin '{info.name}' (package {info.package} {info.version})"
+    return f"plugin '{entry.plugin}'"
+
+
+def call_factory(entry, *args, passthrough: tuple = (), **kwargs):
+    """Build an entry with its plugin's factory. A ganzoo error (an option the plugin refuses)
+    and the `passthrough` exceptions pass as they are; anything else is the plugin's bug,
+    reported by name, without traceback."""
+    from .errors import GanzooError
+
+    try:
+        return entry.factory(*args, **kwargs)
+    except (GanzooError, *passthrough):
+        raise
+    except Exception as exc:
+        raise GanzooError(
+            f"The {entry.kind} '{entry.name}' from {origin(entry)} failed to build: {type(exc).__name__}: "
+            f"{exc}. This is a bug in that plugin, not in your command: report it to its authors, or use "
+            "another entry (`ganzoo list`).") from None

@@ -101,12 +101,24 @@ def check_options(entry: Entry, given: dict[str, Any], what: str = "option") -> 
     return merged
 
 
+#: How a boolean option may be spelled on the command line or in a file.
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
+                 "0": False}
+
+
 def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
-    """Accept a value of the default's type (ints for floats, lists for tuples)."""
+    """Accept a value of the default's type (ints for floats, lists for tuples, the usual
+    spellings of booleans). Where the default is a positive whole number (widths, depths,
+    latent sizes, resolutions) the value must be one too; where it is a positive number
+    (scales, weights, penalties), at least 0."""
     if default is None or value is None:
         return value
     expected = type(default)
     if isinstance(default, bool):
+        if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+            value = BOOLEAN_WORDS[value.strip().lower()]
+        elif isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+            value = bool(value)
         ok = isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -121,6 +133,13 @@ def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
     if not ok:
         raise GanzooError(
             f"Option '{key}' of {entry.kind} '{entry.name}' expects a "
-            f"{expected.__name__} (default {default!r}), got {value!r}."
+            f"{'True/False' if isinstance(default, bool) else expected.__name__} (default {default!r}), "
+            f"got {value!r}."
         )
+    if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < 1:
+        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= 1 "
+                          f"(default {default!r}), got {value!r}.")
+    if isinstance(default, float) and default > 0 and not 0 <= value < float("inf"):
+        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a finite number >= 0 "
+                          f"(default {default!r}), got {value!r}.")
     return value

@@ -55,8 +55,10 @@ def load(results_dir) -> tuple[dict, list[dict]]:
     if not meta_path.is_file():
         raise GanzooError(f"{results_dir} holds no bench results (no bench.json). "
                           "Pass the --out folder of a `ganzoo bench` run.")
-    meta = json.loads(meta_path.read_text())
-    latest = {r["cell"]: r for r in read_jsonl(results_dir / "results.jsonl")}
+    from .bench import completed, read_bench_meta
+
+    meta = read_bench_meta(results_dir)
+    latest = completed(results_dir)
     for r in latest.values():  # records from before ganzoo named it reverse_kl call it kl_uniform
         coverage = r.get("final", {}).get("mode-coverage")
         if coverage is not None and "reverse_kl" not in coverage:

@@ -11,6 +11,8 @@ AssertionError with a message saying which part of the contract broke.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .api import create_architecture, create_dataset, create_loss
@@ -153,3 +155,21 @@ def write_random_inception_weights(path, seed: int = 0):
         model = extractor("inception-v3-compat", ["2048"])
     torch.save(model.state_dict(), path)
     return path
+
+
+class _RunsCode:
+    """Pickles to a call of exec(): unpickling it with code allowed writes `marker`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def write_file_that_runs_code(path, marker):
+    """A torch file that looks like weights but, unpickled with code allowed, creates the
+    file `marker`: what a tampered weights file, cache entry or checkpoint would do. Tests
+    check that ganzoo refuses it and that `marker` never appears."""
+    torch.save({"conv.weight": torch.zeros(2, 2), "payload": _RunsCode(Path(marker))}, path)
+    return Path(path)

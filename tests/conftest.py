@@ -10,6 +10,14 @@ import ganzoo.plugins
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Under pytest-xdist (`pytest -n auto`) each worker, and every process it starts, gets one
+# torch thread: two workers with a thread per core each would fight over the cores.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 
 def local_data_root() -> Path | None:
     """The shared copy of MNIST and Fashion-MNIST beside the checkout (CI has it)."""

@@ -84,7 +84,7 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
                                     log_every=3, batch_size=32, eval_samples=200, device="cpu",
                                     eval_metrics=["mode-coverage"]), interrupted, progress=False)
     first = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "2")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1 and "1 cell(s) failed: broken--mlp.test" in first.stderr, first.stderr
     records = read_jsonl(out / "results.jsonl")
     assert sorted(r["status"] for r in records) == ["failed", "ok", "ok", "ok", "ok"]
     [failed] = [r for r in records if r["status"] == "failed"]
@@ -104,21 +104,21 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     assert "data:image/jpeg;base64" in html and "src=\"figures/" not in html  # self-contained
 
     again = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "1", "--no-report")
-    assert again.returncode == 0 and "5 already recorded, 0 to run" in again.stdout
+    assert again.returncode == 1 and "5 already recorded, 0 to run" in again.stdout  # still one failed
     assert len(read_jsonl(out / "results.jsonl")) == 5
 
     # A changed block reruns its own cells only; the old run directory is kept aside, not mixed in.
     changed = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
                           .replace("steps = 4", "steps = 5"))
     rerun = run_cli("bench", str(changed), "--out", str(out), "--device", "cpu", "--no-report")
-    assert rerun.returncode == 0 and "3 cells, 2 already recorded, 1 to run" in rerun.stdout, rerun.stdout
+    assert rerun.returncode == 1 and "3 cells, 2 already recorded, 1 to run" in rerun.stdout, rerun.stdout
     assert not (out / "runs-superseded").exists()  # the broken cell never made a run directory
     history = json.loads((out / "bench.json").read_text())["history"]
     assert len(history) == 1 and history[0]["sha256"] == meta["suite"]["sha256"]
     retuned = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
                           .replace("steps = 4", "steps = 5").replace("steps = 12", "steps = 13"))
     rerun = run_cli("bench", str(retuned), "--out", str(out), "--device", "cpu", "--no-report")
-    assert rerun.returncode == 0 and "3 cells, 1 already recorded, 2 to run" in rerun.stdout, rerun.stdout
+    assert rerun.returncode == 1 and "3 cells, 1 already recorded, 2 to run" in rerun.stdout, rerun.stdout
     assert len(list((out / "runs-superseded").iterdir())) == 2  # the minimax cells' old runs
     latest = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
     assert latest["toy--mlp.test--minimax--ring8--seed0"]["steps"] == 13

@@ -20,6 +20,7 @@ from ganzoo.metrics.extractors import Extractor, resolve_extractor
 from ganzoo.metrics.fidelity import cached_files, fidelity_metrics, real_cache_key
 from ganzoo.metrics.frechet import fid_from_features
 from ganzoo.models import Generator
+from ganzoo.testing import write_file_that_runs_code as crafted_file
 from ganzoo.testing import write_random_inception_weights
 
 
@@ -126,7 +127,14 @@ def test_real_features_are_cached_under_the_weights_hash(mnist, tmp_path):
     assert cached_files(key_other) and a != b
     # A cache file left half-written by a crash is dropped and recomputed.
     cached_files(key_first)[0].write_bytes(b"not a torch file")
-    assert kid(first) == pytest.approx(a, rel=1e-9)
+    with pytest.warns(UserWarning, match="dropped and computed again"):
+        assert kid(first) == pytest.approx(a, rel=1e-9)
+    # So is one swapped for a file that would run code, which never runs.
+    marker = tmp_path / "ran"
+    crafted_file(cached_files(key_first)[0], marker)
+    with pytest.warns(UserWarning, match="could not be read safely"):
+        assert kid(first) == pytest.approx(a, rel=1e-9)
+    assert not marker.exists()
 
 
 def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
@@ -175,7 +183,7 @@ def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
     # A hub cache copy is used without a download.
     hub_copy = tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"
     hub_copy.parent.mkdir(parents=True, exist_ok=True)
-    hub_copy.write_bytes(b"weights")
+    torch.save({"conv.weight": torch.zeros(1)}, hub_copy)
     assert resolve_extractor("inception-v3-compat", "cifar10").weights_path == hub_copy
 
 

@@ -141,3 +141,76 @@ def test_the_plugin_guide_code_works(install_fake_plugin):
     assert {"my-gan", "my-gan.test"} <= set(ganzoo.list_architectures("my-gan*"))
     check_architecture("my-gan.test")
     check_loss("my-loss")
+
+
+FAULTY_PLUGIN = """
+import torch
+import ganzoo
+from ganzoo_plugins.mlp import DEFAULTS, MLPDiscriminator, MLPGenerator, build
+
+
+def build_raises(config):
+    raise ValueError("forgot to handle data_shape")
+
+
+def build_wide_generator(config):  # one output too many
+    return MLPGenerator(config["latent_dim"], (config["data_shape"][0] + 1,), 8, 1), \\
+        MLPDiscriminator(config["data_shape"], 8, 1)
+
+
+class ColumnDiscriminator(MLPDiscriminator):
+    def forward(self, x, labels=None):
+        return super().forward(x, labels)[:, None]  # (N, 1): broadcasts against (N,) targets
+
+
+def build_column_discriminator(config):
+    return MLPGenerator(config["latent_dim"], config["data_shape"], 8, 1), \\
+        ColumnDiscriminator(config["data_shape"], 8, 1)
+
+
+def loss_raises():
+    raise KeyError("gp_weight")
+
+
+@ganzoo.hookimpl
+def ganzoo_register_architectures(register):
+    register("raising-build", build_raises, defaults=DEFAULTS)
+    register("wide-generator", build_wide_generator, defaults=DEFAULTS)
+    register("column-discriminator", build_column_discriminator, defaults=DEFAULTS)
+
+
+@ganzoo.hookimpl
+def ganzoo_register_losses(register):
+    register("raising-loss", loss_raises)
+"""
+
+
+@pytest.mark.parametrize("arch,loss,message", [
+    ("raising-build", "non-saturating", "architecture 'raising-build' from plugin 'faulty' \\(package faulty 1.0\\) "
+                                        "failed to build: ValueError: forgot to handle data_shape"),
+    ("mlp.test", "raising-loss", "loss 'raising-loss' from plugin 'faulty' .* failed to build: KeyError"),
+    ("wide-generator", "non-saturating", "'wide-generator' from plugin 'faulty' .*: its generator returned "
+                                         "\\(2, 3\\) for 2 samples, but the data are \\(2, 2\\)"),
+    ("column-discriminator", "non-saturating", "its discriminator returned \\(2, 1\\) for 2 inputs; ganzoo needs "
+                                               "one logit per input"),
+], ids=["build-raises", "loss-factory-raises", "generator-wrong-shape", "discriminator-returns-column"])
+def test_a_faulty_plugin_is_named_before_training(install_fake_plugin, tmp_path, arch, loss, message):
+    install_fake_plugin("faulty", FAULTY_PLUGIN)
+    with pytest.raises(ganzoo.GanzooError, match=message):
+        ganzoo.train(ganzoo.TrainConfig(arch=arch, loss=loss, steps=2, device="cpu"), tmp_path / "run",
+                     progress=False)
+    assert not (tmp_path / "run" / "checkpoints").exists()  # refused before anything was trained
+
+
+def test_a_faulty_plugin_fails_its_suite_cell_with_the_same_reason(install_fake_plugin, tmp_path):
+    from ganzoo.bench import Suite, run_suite
+
+    install_fake_plugin("faulty", FAULTY_PLUGIN)
+    block = {"name": "b", "architectures": ["column-discriminator", "mlp.test"], "losses": ["non-saturating"],
+             "data": ["ring8"], "seeds": [0], "steps": 2, "eval_every": 2, "batch_size": 8, "eval_samples": 100}
+    records = run_suite(Suite("s", "", "", [block]), tmp_path / "out", echo=lambda *a: None)
+    status = {r["arch"]: r for r in records}
+    assert status["mlp.test"]["status"] == "ok"
+    assert status["column-discriminator"]["status"] == "failed"
+    assert "one logit per input" in status["column-discriminator"]["reason"]
+    assert status["column-discriminator"]["error"] == "GanzooError"

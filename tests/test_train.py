@@ -96,7 +96,8 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
                                         ("wgan-gp", {}), ("minimax", {"regularizer": "r1"}),
-                                        ("hinge", {"lr_schedule": "linear-decay"})])
+                                        ("hinge", {"lr_schedule": "linear-decay"})],
+                         ids=["non-saturating-ema", "wgan-gp", "minimax-r1", "hinge-linear-decay"])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
@@ -123,13 +124,15 @@ def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
         train(tiny(steps=20, lr_schedule="linear-decay"), tmp_path / "run", resume=True, progress=False)
 
 
-def test_ctrl_c_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch, stop):
+    """Ctrl-C, and the SIGTERM that Slurm, Kubernetes and Ray send, stop the run cleanly."""
     train(tiny(steps=30), tmp_path / "whole", progress=False)
     real_evaluate = ganzoo.loop.evaluate
 
     def press_ctrl_c(generator, dataset, step, *args, **kwargs):
         if step == 5:  # an evaluation step between two checkpoints
-            os.kill(os.getpid(), signal.SIGINT)  # handled: finish this step, checkpoint, stop
+            os.kill(os.getpid(), stop)  # handled: finish this step, checkpoint, stop
         return real_evaluate(generator, dataset, step, *args, **kwargs)
 
     monkeypatch.setattr(ganzoo.loop, "evaluate", press_ctrl_c)
@@ -168,18 +171,45 @@ def test_nan_stops_the_run_with_the_last_good_checkpoint(tmp_path, monkeypatch):
     assert all(torch.isfinite(v).all() for v in checkpoint["generator"].values())
 
 
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+def test_a_damaged_checkpoint_resumes_from_the_previous_one_or_is_a_clear_error(tmp_path):
+    train(tiny(steps=30), tmp_path / "whole", progress=False)
     train(tiny(), tmp_path / "run", progress=False)
-    (tmp_path / "run" / "checkpoints" / "latest.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ganzoo.GanzooError, match="corrupt or not a ganzoo checkpoint"):
-        train(None, tmp_path / "run", resume=True, progress=False)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    (checkpoints / "latest.pt").write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match=r"corrupt or not a ganzoo checkpoint.*previous\.pt \(step 10\)"):
+        train(tiny(steps=30), tmp_path / "run", resume=True, progress=False)
+    assert_same_state(weights(tmp_path / "whole"), weights(tmp_path / "run"))  # steps 10-20 trained again
+    for name in ("latest.pt", "previous.pt"):
+        (checkpoints / name).write_bytes(b"not a checkpoint")
+    with pytest.raises(ganzoo.GanzooError, match="corrupt or not a ganzoo checkpoint.*no good previous"):
+        train(tiny(steps=40), tmp_path / "run", resume=True, progress=False)
+
+
+def test_resume_never_shortens_or_rewrites_a_run(tmp_path):
+    run = tmp_path / "run"
+    train(tiny(), run, progress=False)
+    before = {name: (run / name).read_bytes() for name in ("config.json", "summary.json", "train_log.jsonl")}
+    with pytest.raises(ganzoo.GanzooError, match="already trained 20 steps; --steps 10 would shorten it"):
+        train(tiny(steps=10), run, resume=True, progress=False)
+    summary = train(None, run, resume=True, progress=False)  # finished: nothing to do
+    assert summary["metrics"]["mode-coverage"]["num_modes"] == 8
+    assert {name: (run / name).read_bytes() for name in before} == before
+
+
+def test_resume_removes_what_a_killed_writer_left(tmp_path):
+    train(tiny(steps=10), tmp_path / "run", progress=False)
+    orphans = [tmp_path / "run" / "checkpoints" / ".latest.pt.abc123.tmp", tmp_path / "run" / ".summary.json.x.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a file")
+    train(tiny(steps=20), tmp_path / "run", resume=True, progress=False)
+    assert not any(orphan.exists() for orphan in orphans)
 
 
 def test_bad_values_are_clear_errors(tmp_path):
     for bad, message in [({"steps": 0}, "steps must be a positive"), ({"g_lr": 5.0}, "g-lr must be"),
                          ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
                          ({"arch": "mlpp"}, "Did you mean: mlp"),
-                         ({"data_options": {"std": -1.0}}, "std must be positive"),
+                         ({"data_options": {"std": -1.0}}, "std.*must be a finite number >= 0"),
                          ({"regularizer": "r2"}, "Unknown regularizer 'r2'")]:
         with pytest.raises(ganzoo.GanzooError, match=message):
             train(tiny(**bad), tmp_path / "bad", progress=False)

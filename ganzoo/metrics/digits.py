@@ -153,7 +153,7 @@ def train_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 
 
 def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
     """A cached classifier and its record; the weights must match the recorded hash."""
-    from ..io import load_checkpoint
+    from ..io import safe_torch_load
 
     record = path.with_suffix(".json")
     if not path.is_file() or not record.is_file():
@@ -164,7 +164,7 @@ def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
         raise GanzooError(f"{path} does not match its record (SHA-256 {digest[:12]}..., recorded "
                           f"{info['sha256'][:12]}...). Delete both files to retrain it.")
     model = DigitClassifier()
-    model.load_state_dict(load_checkpoint(path))
+    model.load_state_dict(safe_torch_load(path))
     return model.eval(), info
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GanzooError, UnknownNameError
-from ..io import file_sha256
+from ..io import file_sha256, safe_torch_load
 from . import digits
 
 INCEPTION = "inception-v3-compat"
@@ -69,6 +69,7 @@ def resolve_extractor(name: str, data_name: str, *, inception_weights: str | Non
         name = default_extractor(data_name)
     if name == INCEPTION:
         path = locate_inception_weights(inception_weights)
+        check_weights_file(path)
         return Extractor(INCEPTION, path, file_sha256(path), rgb_only=True)
     for dataset in digits.DATASETS:
         if name == digits.extractor_name(dataset):
@@ -113,6 +114,30 @@ def locate_inception_weights(path: str | None = None) -> Path:
             f"--inception-weights PATH (or $GANZOO_INCEPTION_WEIGHTS) or put it at {hub}. For digit data, "
             "the offline extractor needs no download: --extractor auto.") from None
     return hub
+
+
+def check_given_weights(path: str | None) -> None:
+    """A weights file the user named is checked whether or not a metric will read it."""
+    if path:
+        check_weights_file(locate_inception_weights(path))
+
+
+def check_weights_file(path: Path) -> None:
+    """Refuse a weights file that holds anything but tensors (pickled objects can run code when
+    loaded) or cannot be read: torch-fidelity would unpickle it with code allowed."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    try:
+        state = safe_torch_load(path)
+    except Exception as exc:  # UnpicklingError (objects, code, garbage), a damaged zip, not a torch file
+        raise GanzooError(
+            f"The InceptionV3 weights file {path} is not a plain file of tensors: it holds pickled objects, "
+            f"which could run code, or it is damaged ({type(exc).__name__}). ganzoo loads weights only as "
+            f"tensors. Use the published file, {URL_INCEPTION_V3} (SHA-256 starting "
+            f"{_hash_prefix(URL_INCEPTION_V3.rsplit('/', 1)[-1])}).") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GanzooError(f"The InceptionV3 weights file {path} is not a state dict of tensors. Use the "
+                          f"published file, {URL_INCEPTION_V3}.")
 
 
 def _hash_prefix(filename: str) -> str | None:

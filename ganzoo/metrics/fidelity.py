@@ -15,11 +15,13 @@ import hashlib
 import json
 import pickle
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from ..data.images import to_uint8
+from ..io import weights_only_loads
 from .digits import DATASETS, cache_dir
 from .digits import extractor_name as extractor_name_for_dataset
 from .extractors import INCEPTION, Extractor
@@ -127,15 +129,20 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
             kid_subsets=KID_SUBSETS, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
             isc_splits=ISC_SPLITS, **flags)
 
-    try:
-        results = calculate()
-    except (RuntimeError, EOFError, pickle.UnpicklingError):
-        # torch-fidelity writes its cache in place; a crash mid-write leaves a file it
-        # cannot read. Drop the cached real features and compute them again, once.
-        if not cached_files(key):
-            raise
-        clear_cache(key)
-        results = calculate()
+    with weights_only_loads():  # torch-fidelity's own loads would run code from a tampered file
+        try:
+            results = calculate()
+        except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            # torch-fidelity writes its cache in place, so a crash mid-write leaves a file it
+            # cannot read; a file swapped in holds more than arrays and is refused. Either
+            # way: drop the cached real features and compute them again, once.
+            if not cached_files(key):
+                raise
+            warnings.warn(f"The cached real-data features {key} in {cache_dir() / 'fidelity'} could not be "
+                          f"read safely ({type(exc).__name__}); they are dropped and computed again.",
+                          stacklevel=2)
+            clear_cache(key)
+            results = calculate()
     seconds = round(time.perf_counter() - started, 3)
     shared = {
         "extractor": extractor.describe(),

@@ -1,0 +1,169 @@
+"""Fault injection at small size: real processes killed the way machines and schedulers kill
+them, then resumed. Nothing may be lost, and a resumed run must end bit-identical to one
+that was never interrupted."""
+
+import errno
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ganzoo.io import load_checkpoint, read_jsonl
+
+from test_train import assert_same_state  # noqa: E402  (tests/ is on sys.path under pytest)
+
+TRAIN = ["train", "--arch", "mlp.test", "--data", "ring8", "--steps", "600", "--batch-size", "32",
+         "--log-every", "10", "--eval-every", "300", "--eval-samples", "200", "--checkpoint-every", "25",
+         "--device", "cpu", "--no-progress"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ENV.pop("GANZOO_PLUGINS", None)
+
+
+def ganzoo(*args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganzoo", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV, **kwargs)
+
+
+def logged_step(run: Path) -> int:
+    records = read_jsonl(run / "train_log.jsonl")
+    return records[-1]["step"] if records else 0
+
+
+def wait_for_step(process: subprocess.Popen, run: Path, step: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while logged_step(run) < step:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"no step {step} in {timeout} s"
+        time.sleep(0.002)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("whole") / "run"
+    process = ganzoo(*TRAIN, "--out", str(run))
+    assert process.wait(timeout=300) == 0, process.communicate()
+    return load_checkpoint(run / "checkpoints" / "latest.pt")
+
+
+def test_sigkill_at_random_steps_then_resume_is_bit_exact(tmp_path, uninterrupted):
+    run = tmp_path / "run"
+    rng = random.Random(11)
+    kills = sorted(rng.sample(range(30, 560), 3))
+    for i, step in enumerate(kills):
+        process = ganzoo(*TRAIN, "--out", str(run), *(["--resume"] if i else []))
+        wait_for_step(process, run, step)
+        process.kill()  # SIGKILL: no handler runs, whatever was being written stays half-written
+        process.wait()
+    process = ganzoo(*TRAIN, "--out", str(run), "--resume")
+    assert process.wait(timeout=300) == 0, process.communicate()
+    assert_same_state(uninterrupted, load_checkpoint(run / "checkpoints" / "latest.pt"))
+    steps = [r["step"] for r in read_jsonl(run / "train_log.jsonl")]
+    assert steps == sorted({*range(10, 601, 10), *range(25, 601, 25)})  # each log and checkpoint once
+
+
+def test_sigterm_checkpoints_and_exits_then_resumes(tmp_path, uninterrupted):
+    run = tmp_path / "run"
+    process = ganzoo(*TRAIN, "--out", str(run))
+    wait_for_step(process, run, 110)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "checkpoint saved" in err and "Traceback" not in err
+    stopped = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+    assert 110 <= stopped < 600 and stopped == logged_step(run)  # the step it was on, not the last interval
+    process = ganzoo(*TRAIN, "--out", str(run), "--resume")
+    assert process.wait(timeout=300) == 0
+    assert_same_state(uninterrupted, load_checkpoint(run / "checkpoints" / "latest.pt"))
+
+
+KILL_DURING_WRITE = """
+import os, signal, sys
+import ganzoo.io
+real_replace, writes = os.replace, []
+def replace(src, dst):
+    if str(dst).endswith("latest.pt"):
+        writes.append(dst)
+        if len(writes) == 3:  # the new checkpoint is on disk under its temporary name
+            os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+ganzoo.io.os.replace = replace
+from ganzoo.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_during_a_checkpoint_write_loses_nothing(tmp_path, uninterrupted):
+    run = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, *TRAIN, "--out", str(run)], env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    assert list((run / "checkpoints").glob(".latest.pt.*.tmp"))  # the half-done write
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 25
+    process = ganzoo(*TRAIN, "--out", str(run), "--resume")
+    assert process.wait(timeout=300) == 0
+    assert not list(run.rglob("*.tmp"))
+    assert_same_state(uninterrupted, load_checkpoint(run / "checkpoints" / "latest.pt"))
+
+
+SUITE = """
+name = "faults"
+[[block]]
+name = "ring"
+architectures = ["mlp.test"]
+losses = ["non-saturating", "hinge"]
+data = ["ring8"]
+seeds = [0]
+steps = 4000
+batch_size = 32
+eval_every = 4000
+log_every = 10
+eval_samples = 200
+"""
+
+
+def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path):
+    suite = tmp_path / "faults.toml"
+    suite.write_text(SUITE)
+    out = tmp_path / "results"
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    runs = [out / "runs" / f"ring--mlp.test--{loss}--ring8--seed0" for loss in ("non-saturating", "hinge")]
+    for run in runs:
+        wait_for_step(process, run, 20)
+    process.send_signal(signal.SIGTERM)  # to the bench alone, as a scheduler would
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Run the same command again to resume" in err, err
+    for run in runs:  # each worker finished its step and checkpointed before stopping
+        stopped = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+        assert 20 <= stopped < 4000 and stopped == logged_step(run)
+    assert not read_jsonl(out / "results.jsonl")
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    out_text, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
+
+
+def _small_tmpfs(path: Path) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
+    disk = tmp_path / "disk"
+    if not _small_tmpfs(disk):
+        pytest.skip("needs root and tmpfs to make a small disk")
+    try:
+        result = subprocess.run([sys.executable, "-m", "ganzoo", *TRAIN, "--out", str(disk / "run")],
+                                capture_output=True, text=True, env=ENV, timeout=300)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert os.strerror(errno.ENOSPC) in result.stderr and "free some space" in result.stderr
+        assert not list(disk.rglob("*.tmp"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
