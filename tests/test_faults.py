@@ -147,11 +147,11 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
     assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
 
 
-def _small_tmpfs(path: Path) -> bool:
+def _small_tmpfs(path: Path, options: str = "size=40k") -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(path)],
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
                           capture_output=True).returncode == 0
 
 
@@ -209,3 +209,18 @@ def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
     first.wait(timeout=60)
     resumed = ganzoo(*TRAIN, "--out", str(run), "--resume", "--steps", str(logged_step(run) + 10))
     assert resumed.wait(timeout=300) == 0  # the lock went with the process
+
+
+def test_a_read_only_folder_is_a_clear_error(tmp_path):
+    """Root writes through permissions, not through a read-only file system."""
+    disk = tmp_path / "readonly"
+    if not _small_tmpfs(disk, "ro,size=40k"):
+        pytest.skip("needs root and tmpfs to make a read-only file system")
+    try:
+        for command in (TRAIN, ["theory", "--only", "1"], ["bench", "quick"]):
+            result = subprocess.run([sys.executable, "-m", "ganzoo", *command, "--out", str(disk / "out")],
+                                    capture_output=True, text=True, env=ENV, timeout=300)
+            assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+            assert "read-only" in result.stderr and "--out" in result.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
