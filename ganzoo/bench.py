@@ -409,7 +409,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=stop_with_parent) as pool, \
                 _forward_sigterm(pool):
             futures = [pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)) for c in todo]
             try:
@@ -421,6 +422,19 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
                 raise
     echo(f"ran {len(todo)} cells in {time.perf_counter() - started:.0f} s")
     return records
+
+
+def stop_with_parent() -> None:
+    """In a worker: when the bench dies, even by SIGKILL, receive SIGTERM, so the running cell
+    checkpoints and stops instead of training on unseen (and racing a re-run of the bench).
+    Linux only (prctl); elsewhere the run-directory lock keeps a re-run from colliding."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import platform
 import signal
 import threading
@@ -19,6 +20,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no run-directory lock
+    fcntl = None
 
 import torch
 from tqdm import tqdm
@@ -43,14 +49,48 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     With `resume=True`, continue the run saved in `out_dir` from its latest
     checkpoint. `config` may be None (the saved one is used); if given, it must
     describe the same experiment and may change only `steps`, the intervals
-    and the device.
+    and the device. One process at a time trains a run directory (a lock on it).
     """
+    with _run_lock() as lock:
+        return _train(config, out_dir, resume, progress, lock)
+
+
+@contextmanager
+def _run_lock():
+    """`lock(out_dir)` takes an exclusive lock on the run directory for as long as this
+    process trains it: a second `train --resume` (or a bench re-run while an orphan worker
+    still trains) is refused instead of interleaving two writers. The lock is the folder's
+    own (flock), so it writes no file and goes when the process does, however it ends."""
+    held = []
+
+    def lock(out_dir: Path) -> None:
+        if held or fcntl is None:  # fcntl: POSIX only
+            return
+        fd = os.open(out_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise GanzooError(f"{out_dir} is being trained by another process right now. Wait for it to "
+                              "finish (or stop it: it checkpoints on Ctrl-C or SIGTERM), then resume.") from None
+        held.append(fd)
+
+    try:
+        yield lock
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lock) -> dict:
     if not str(out_dir).strip():
         raise GanzooError("The run directory is empty (''); name a folder for the run (it is created).")
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT
     checkpoint = None
     if resume:
+        if out_dir.is_dir():
+            lock(out_dir)
         saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
         cfg = saved if config is None else config.resolved()
         _check_same_experiment(saved, cfg, out_dir)
@@ -89,6 +129,8 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
         # Drop log lines written after the checkpoint by the run that stopped.
         for name in ("train_log.jsonl", "metrics.jsonl"):
             filter_jsonl(out_dir / name, lambda r: r.get("step", 0) <= start_step)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock(out_dir)
     atomic_write_json(out_dir / "config.json", {
         "train": cfg.to_dict(), "architecture": _jsonable(arch_config),
         "data": dataset.describe(),

@@ -147,11 +147,11 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
     assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
 
 
-def _small_tmpfs(path: Path) -> bool:
+def _small_tmpfs(path: Path, options: str = "size=40k") -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(path)],
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
                           capture_output=True).returncode == 0
 
 
@@ -165,5 +165,62 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert os.strerror(errno.ENOSPC) in result.stderr and "free some space" in result.stderr
         assert not list(disk.rglob("*.tmp"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path):
+    """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
+    parent's death), checkpoint and stop; a re-run finishes every cell."""
+    suite = tmp_path / "faults.toml"
+    suite.write_text(SUITE)
+    out = tmp_path / "results"
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    runs = [out / "runs" / f"ring--mlp.test--{loss}--ring8--seed0" for loss in ("non-saturating", "hinge")]
+    for run in runs:
+        wait_for_step(process, run, 20)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 60
+    for run in runs:  # each orphaned worker checkpoints at the step it reached and stops
+        while True:
+            step = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+            if step == logged_step(run) and step % 25:
+                break
+            assert time.monotonic() < deadline, "a worker kept training after the bench died"
+            time.sleep(0.05)
+    time.sleep(1.0)
+    assert all(logged_step(run) == load_checkpoint(run / "checkpoints" / "latest.pt")["step"] for run in runs)
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
+
+
+def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
+    run = tmp_path / "run"
+    long = [("1000000" if arg == "600" else arg) for arg in TRAIN]  # still training when the second asks
+    first = ganzoo(*long, "--out", str(run))
+    wait_for_step(first, run, 20)
+    second = subprocess.run([sys.executable, "-m", "ganzoo", *long, "--out", str(run), "--resume"],
+                            capture_output=True, text=True, env=ENV, timeout=120)
+    assert second.returncode == 2 and "is being trained by another process right now" in second.stderr
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=60)
+    resumed = ganzoo(*TRAIN, "--out", str(run), "--resume", "--steps", str(logged_step(run) + 10))
+    assert resumed.wait(timeout=300) == 0  # the lock went with the process
+
+
+def test_a_read_only_folder_is_a_clear_error(tmp_path):
+    """Root writes through permissions, not through a read-only file system."""
+    disk = tmp_path / "readonly"
+    if not _small_tmpfs(disk, "ro,size=40k"):
+        pytest.skip("needs root and tmpfs to make a read-only file system")
+    try:
+        for command in (TRAIN, ["theory", "--only", "1"], ["bench", "quick"]):
+            result = subprocess.run([sys.executable, "-m", "ganzoo", *command, "--out", str(disk / "out")],
+                                    capture_output=True, text=True, env=ENV, timeout=300)
+            assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+            assert "read-only" in result.stderr and "--out" in result.stderr
     finally:
         subprocess.run(["umount", str(disk)], check=False)

@@ -129,7 +129,10 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from ..bench import stop_with_parent
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=stop_with_parent) as pool:
             futures = [pool.submit(_worker, (*task, out_dir)) for task in tasks]
             try:
                 for future in as_completed(futures):
