@@ -52,8 +52,8 @@ def run_pytest(targets: list[str]) -> list[dict]:
     """Run pytest on `targets`; one dict per test case: file, name, outcome."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                        *targets], cwd=REPO, check=False, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider",
+                        f"--junitxml={report}", *targets], cwd=REPO, check=False, stdout=subprocess.DEVNULL)
         cases = []
         for case in ElementTree.parse(report).getroot().iter("testcase"):
             outcome = "passed"
