@@ -33,9 +33,9 @@ from .api import architecture_entry, create_architecture, create_dataset, create
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
-from .metrics.extractors import check_given_weights
 from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
                  remove_stale_temporaries, save_checkpoint as write_checkpoint)
+from .metrics.extractors import check_given_weights
 from .plugins import _version
 from .regularizers import create_regularizer
 from .unrolled import unrolled_discriminator
