@@ -42,24 +42,22 @@ def parse_options(pairs: list[str] | None, flag: str) -> dict:
 # Argument types: a bad value is refused by argparse (usage and one line, exit 2), before
 # anything is read or written.
 
-def positive_int(text: str) -> int:
+def _whole_number_at_least(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, got {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number_at_least(text, 1)
 
 
 def whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
-    return value
+    return _whole_number_at_least(text, 0)
 
 
 def probability(text: str) -> float:

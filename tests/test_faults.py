@@ -126,7 +126,9 @@ eval_samples = 200
 """
 
 
-def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path):
+def start_two_cell_bench(tmp_path: Path):
+    """`ganzoo bench` of SUITE with 2 jobs, once both cells have trained 20 steps:
+    (suite file, results folder, the bench process, the two run directories)."""
     suite = tmp_path / "faults.toml"
     suite.write_text(SUITE)
     out = tmp_path / "results"
@@ -134,6 +136,11 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
     runs = [out / "runs" / f"ring--mlp.test--{loss}--ring8--seed0" for loss in ("non-saturating", "hinge")]
     for run in runs:
         wait_for_step(process, run, 20)
+    return suite, out, process, runs
+
+
+def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path):
+    suite, out, process, runs = start_two_cell_bench(tmp_path)
     process.send_signal(signal.SIGTERM)  # to the bench alone, as a scheduler would
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "Run the same command again to resume" in err, err
@@ -172,13 +179,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
 def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path):
     """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
     parent's death), checkpoint and stop; a re-run finishes every cell."""
-    suite = tmp_path / "faults.toml"
-    suite.write_text(SUITE)
-    out = tmp_path / "results"
-    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
-    runs = [out / "runs" / f"ring--mlp.test--{loss}--ring8--seed0" for loss in ("non-saturating", "hinge")]
-    for run in runs:
-        wait_for_step(process, run, 20)
+    suite, out, process, runs = start_two_cell_bench(tmp_path)
     process.kill()
     process.wait()
     deadline, last, quiet_since = time.monotonic() + 60, None, time.monotonic()

@@ -14,6 +14,7 @@ hash into the key of cached real-data features and into every result.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,15 @@ def check_given_weights(path: str | None) -> None:
 
 def check_weights_file(path: Path) -> None:
     """Refuse a weights file that holds anything but tensors (pickled objects can run code when
-    loaded) or cannot be read: torch-fidelity would unpickle it with code allowed."""
+    loaded) or cannot be read: torch-fidelity would unpickle it with code allowed. A run checks
+    the file it was given and again when its metrics resolve the extractor; the 95 MB file is
+    read once per version of it (path, size, modification time)."""
+    stat = Path(path).stat()
+    _check_weights_version(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _check_weights_version(path: str, size: int, mtime_ns: int) -> None:
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
     try:
