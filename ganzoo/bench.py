@@ -262,9 +262,26 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+_stopping = False  # in a worker: a stop signal has reached it
+_bench_pid = None  # in a worker: the bench that started it
+
+
 def _worker_cell(args):
+    """Run a cell in a worker process. Once a stop signal has interrupted one cell, the worker
+    starts no other: the pool hands each worker its next cell before the current one ends,
+    and that cell cannot be cancelled from the bench any more. A worker whose bench has died
+    exits, where it would otherwise wait for work forever."""
+    global _stopping
     cell, run_dir, threads = args
-    return run_cell(cell, run_dir, threads)
+    if _stopping:
+        raise KeyboardInterrupt
+    try:
+        return run_cell(cell, run_dir, threads)
+    except KeyboardInterrupt:
+        _stopping = True
+        if _bench_pid is not None and os.getppid() != _bench_pid:
+            os._exit(130)  # the checkpoint is written; nobody is left to hear the result
+        raise
 
 
 #: What every line of results.jsonl holds, whatever happened to its cell.
@@ -426,11 +443,14 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
 
 def stop_with_parent() -> None:
     """In a worker: when the bench dies, even by SIGKILL, receive SIGTERM, so the running cell
-    checkpoints and stops instead of training on unseen (and racing a re-run of the bench).
+    checkpoints and stops instead of training on unseen (and racing a re-run of the bench),
+    and the worker then exits (`_worker_cell`).
     Linux only (prctl); elsewhere the run-directory lock keeps a re-run from colliding."""
     import ctypes
     import sys
 
+    global _bench_pid
+    _bench_pid = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             PR_SET_PDEATHSIG = 1

@@ -115,7 +115,7 @@ name = "faults"
 [[block]]
 name = "ring"
 architectures = ["mlp.test"]
-losses = ["non-saturating", "hinge"]
+losses = ["non-saturating", "hinge", "least-squares"]
 data = ["ring8"]
 seeds = [0]
 steps = 4000
@@ -126,9 +126,34 @@ eval_samples = 200
 """
 
 
+def live_children(pid: int) -> list[int]:
+    """Linux: the processes whose parent is `pid` and that still run (not zombies)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(parent) == pid and state not in ("Z", "X"):
+            children.append(int(stat.parent.name))
+    return children
+
+
+def still_running(pids: list[int]) -> list[int]:
+    running = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                running.append(pid)
+        except OSError:
+            pass
+    return running
+
+
 def start_two_cell_bench(tmp_path: Path):
-    """`ganzoo bench` of SUITE with 2 jobs, once both cells have trained 20 steps:
-    (suite file, results folder, the bench process, the two run directories)."""
+    """`ganzoo bench` of SUITE with 2 jobs, once its first two cells have trained 20 steps
+    (the third waits for a free worker): (suite file, results folder, the bench process, the
+    two running cells' run directories)."""
     suite = tmp_path / "faults.toml"
     suite.write_text(SUITE)
     out = tmp_path / "results"
@@ -148,10 +173,11 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
         stopped = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
         assert 20 <= stopped < 4000 and stopped == logged_step(run)
     assert not read_jsonl(out / "results.jsonl")
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
     process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
     out_text, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
-    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
+    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok", "ok"]
 
 
 def _small_tmpfs(path: Path, options: str = "size=40k") -> bool:
@@ -180,6 +206,7 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
     """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
     parent's death), checkpoint and stop; a re-run finishes every cell."""
     suite, out, process, runs = start_two_cell_bench(tmp_path)
+    workers = live_children(process.pid)
     process.kill()
     process.wait()
     deadline, last, quiet_since = time.monotonic() + 60, None, time.monotonic()
@@ -190,10 +217,17 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
         assert time.monotonic() < deadline, "a worker kept training after the bench died"
         time.sleep(0.05)
     assert all(logged == checkpointed < 4000 for logged, checkpointed in last)  # stopped where it checkpointed
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
+    if Path("/proc/self/stat").exists():  # and the orphaned workers exit rather than wait for work
+        assert workers
+        deadline = time.monotonic() + 30
+        while still_running(workers):
+            assert time.monotonic() < deadline, f"workers {still_running(workers)} outlived the bench"
+            time.sleep(0.1)
     process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
-    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok"]
+    assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok", "ok"]
 
 
 def test_one_process_at_a_time_trains_a_run_directory(tmp_path):

@@ -259,6 +259,20 @@ def test_stacked_mnist_counting_on_real_triples_covers_every_mode():
     assert (predicted == digit_triples[:1500]).all(1).float().mean() > 0.97
 
 
+def test_the_inference_classifier_gives_the_classifiers_classes():
+    """Folded batch norm and channels-last memory (for speed) change no class and the logits
+    only by float rounding."""
+    root = need_data_root()
+    model, _, _ = digits.get_classifier("mnist")
+    test_set = ganzoo.create_dataset("mnist", root=str(root), split="test", download=False)
+    images = digits.to_classifier_input(test_set.images[:1000])
+    with torch.no_grad():
+        plain = model.eval()(images)
+        fast = digits.inference_classifier(model)(images.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(plain.argmax(1), fast.argmax(1))
+    assert torch.allclose(plain, fast, atol=1e-3)
+
+
 def _plan(dataset, metrics, root, samples, real_split="train"):
     cfg = ganzoo.TrainConfig(data=dataset.name, data_root=str(root))
     settings = EvalSettings(metrics=metrics, num_samples=samples, data_root=str(root), real_split=real_split)

@@ -16,7 +16,7 @@ import math
 import torch
 
 from ..data.images import to_uint8
-from .digits import to_classifier_input
+from .digits import inference_classifier, to_classifier_input
 
 STACKED_MNIST_SAMPLES = 26_000  # VEEGAN and PacGAN use 26,000 samples
 CLASS_COVERAGE_SAMPLES = 10_000
@@ -29,7 +29,8 @@ def classify_channels(model, images: torch.Tensor, batch: int = 2000) -> torch.T
     n, channels = images.shape[:2]
     flat = images.reshape(n * channels, 1, *images.shape[2:])
     device = next(model.parameters()).device
-    out = [model(to_classifier_input(flat[i:i + batch].to(device))).argmax(1).cpu() for i in range(0, len(flat), batch)]
+    out = [model(to_classifier_input(flat[i:i + batch].to(device)).contiguous(memory_format=torch.channels_last))
+           .argmax(1).cpu() for i in range(0, len(flat), batch)]
     return torch.cat(out).reshape(n, channels)
 
 
@@ -40,6 +41,7 @@ def generated_classes(generator, model, num_samples: int, rng: torch.Generator, 
     `grey`), and the labels asked of a conditional generator (None for an unconditional
     one). Images are quantised to uint8 first, like the real images the classifier knows."""
     predicted, asked = [], []
+    model = inference_classifier(model)
     for start in range(0, num_samples, batch):
         n = min(batch, num_samples - start)
         labels = generator.sample_labels(n, generator=rng)
