@@ -126,28 +126,23 @@ eval_samples = 200
 """
 
 
+def _state_and_parent(pid) -> tuple[str, int] | None:
+    """Linux: a process's state letter and its parent's pid; None once it is gone."""
+    try:
+        state, parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+        return state, int(parent)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def live_children(pid: int) -> list[int]:
-    """Linux: the processes whose parent is `pid` and that still run (not zombies)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
-        except (OSError, IndexError, ValueError):
-            continue
-        if int(parent) == pid and state not in ("Z", "X"):
-            children.append(int(stat.parent.name))
-    return children
+    """The processes whose parent is `pid` and that still run (not zombies)."""
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid and s[0] not in "ZX"]
 
 
 def still_running(pids: list[int]) -> list[int]:
-    running = []
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                running.append(pid)
-        except OSError:
-            pass
-    return running
+    return [pid for pid in pids if (s := _state_and_parent(pid)) and s[0] not in "ZX"]
 
 
 def start_two_cell_bench(tmp_path: Path):
