@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import multiprocessing
 import os
 import signal
 import threading
@@ -263,7 +264,6 @@ def _now() -> str:
 
 
 _stopping = False  # in a worker: a stop signal has reached it
-_bench_pid = None  # in a worker: the bench that started it
 
 
 def _worker_cell(args):
@@ -279,7 +279,8 @@ def _worker_cell(args):
         return run_cell(cell, run_dir, threads)
     except KeyboardInterrupt:
         _stopping = True
-        if _bench_pid is not None and os.getppid() != _bench_pid:
+        bench = multiprocessing.parent_process()
+        if bench is not None and os.getppid() != bench.pid:
             os._exit(130)  # the checkpoint is written; nobody is left to hear the result
         raise
 
@@ -423,7 +424,6 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
         for i, cell in enumerate(todo, 1):
             finish(i, run_cell(cell, out_dir / "runs" / cell.id))
     else:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
@@ -449,8 +449,6 @@ def stop_with_parent() -> None:
     import ctypes
     import sys
 
-    global _bench_pid
-    _bench_pid = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             PR_SET_PDEATHSIG = 1

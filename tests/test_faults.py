@@ -135,14 +135,15 @@ def _state_and_parent(pid) -> tuple[str, int] | None:
         return None
 
 
-def live_children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` and that still run (not zombies)."""
-    return [int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid and s[0] not in "ZX"]
-
-
-def still_running(pids: list[int]) -> list[int]:
+def still_running(pids) -> list[int]:
+    """Those of `pids` still running (neither gone nor zombies)."""
     return [pid for pid in pids if (s := _state_and_parent(pid)) and s[0] not in "ZX"]
+
+
+def live_children(pid: int) -> list[int]:
+    """The running processes whose parent is `pid`."""
+    return still_running(int(p.name) for p in Path("/proc").iterdir()
+                         if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid)
 
 
 def start_two_cell_bench(tmp_path: Path):
