@@ -357,9 +357,11 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     device = pick_device(overrides.get("device", "auto"))
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if jobs > 1 else None
+    import torch  # one job runs with torch's own thread count (OMP_NUM_THREADS, else every core)
+
     atomic_write_json(meta_path, {
         "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
-        "overrides": overrides, "jobs": jobs, "threads_per_job": threads or os.cpu_count(),
+        "overrides": overrides, "jobs": jobs, "threads_per_job": threads or torch.get_num_threads(),
         "environment": environment(device), "cpu_count": cores, "updated": _now(), "history": history,
         "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
     })
