@@ -56,11 +56,11 @@ class RandomData:
         return Batches()
 
 
-def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, **arch_options):
+def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, channels_last: bool = False, **arch_options):
     defaults = architecture_entry(arch).defaults
     data = RandomData(defaults["data_shape"], defaults.get("num_classes", 0) or 0)
     cfg = TrainConfig(arch=arch, loss=loss, batch_size=batch_size, device=str(DEVICE),
-                      arch_options=arch_options).resolved()
+                      arch_options=arch_options, channels_last=channels_last).resolved()
     training = build_training(cfg, data, DEVICE)
     training.G.train()
     training.D.train()
@@ -166,6 +166,16 @@ def test_ganzoo_dcgan_64_step(benchmark):
     step()
     benchmark.group = "dcgan-64-vs-pytorch-example"
     benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH)
+    benchmark(step)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels-last"])
+def test_quick_mnist_dcgan_step_memory_format(benchmark, channels_last):
+    """The quick suite's MNIST DCGAN (32 channels wide, batch 64) in either memory layout."""
+    step, _ = ganzoo_step("dcgan", "non-saturating", channels_last=channels_last, g_width=32, d_width=32)
+    step()
+    benchmark.group = "dcgan-mnist-memory-format"
+    benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH, channels_last=channels_last)
     benchmark(step)
 
 

@@ -51,7 +51,8 @@ BLOCK_KEYS = {
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
 #: TrainConfig fields that change how a run is executed or logged, not what it measures.
-NOT_PROTOCOL = {"device", "data_root", "data_on_device", "tensorboard", "checkpoint_every", "log_every"}
+NOT_PROTOCOL = {"device", "data_root", "data_on_device", "channels_last", "tensorboard", "checkpoint_every",
+                "log_every"}
 
 
 @dataclass

@@ -137,6 +137,8 @@ def config_from_args(args) -> TrainConfig:
         given["regularizer"] = args.reg
     if args.data_on_device:
         given["data_on_device"] = True
+    if args.channels_last:
+        given["channels_last"] = True
     if args.eval_metrics is not None:
         given["eval_metrics"] = args.eval_metrics
     if args.tensorboard:
@@ -386,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)")
     p.add_argument("--data-on-device", action="store_true",
                    help="keep the whole data set on the GPU (fast training when it fits)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="image models and batches in channels-last memory: the same model, faster convolutions "
+                        "(1.1x for dcgan on one CPU core; GPUs under mixed precision)")
     p.add_argument("--reg", help="extra D regulariser: r1 or gradient-penalty")
     p.add_argument("--reg-opt", action="append", metavar="KEY=VALUE", dest="regularizer_options",
                    help="e.g. gamma=1 for r1")

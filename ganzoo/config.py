@@ -61,6 +61,7 @@ class TrainConfig:
     device: str = "auto"
     data_root: str | None = None  # where local data sets are; not part of the experiment
     data_on_device: bool = False  # keep the whole data set on the GPU (fast when it fits)
+    channels_last: bool = False  # image models and batches in NHWC memory: faster convolutions, same model
     log_every: int = 100
     eval_every: int | None = None  # None: 5 evaluations over the run
     eval_metrics: list[str] | None = None  # None: mode coverage on 2D data, none (sample grids only) on images
@@ -189,7 +190,7 @@ FIELD_TYPES = {
     **{name: ((float, None), "a number or None") for name in ("g_lr", "d_lr", "ema_decay")},
     "betas": (("pair", None), "two numbers, like (0.5, 0.999), or None"),
     "eval_metrics": (("names", None), "a list of metric names or None"),
-    **{name: ((bool,), "True or False") for name in ("data_on_device", "tensorboard")},
+    **{name: ((bool,), "True or False") for name in ("data_on_device", "channels_last", "tensorboard")},
 }
 
 

@@ -273,6 +273,9 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     G, D = G.to(device), D.to(device)
+    images = len(dataset.sample_shape) == 3
+    if cfg.channels_last and images:  # the same weights, stored NHWC: oneDNN's and cuDNN's fast convolutions
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     check_output_shapes(cfg.arch, G, D, arch_config, device)
     if cfg.batch_size % arch_config["pack"]:
         raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
@@ -287,9 +290,31 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
         g_opt=_optimizer(cfg, G.parameters(), cfg.g_lr), d_opt=_optimizer(cfg, D.parameters(), cfg.d_lr),
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
-        batches=dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
+        batches=_batches(dataset, cfg, device, channels_last=cfg.channels_last and images),
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
+
+
+class _ChannelsLast:
+    """Hands out a batch source's images in channels-last memory, to match the models."""
+
+    def __init__(self, batches):
+        self.inner = batches
+
+    def next(self):
+        images, labels = self.inner.next()
+        return images.contiguous(memory_format=torch.channels_last), labels
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+
+def _batches(dataset, cfg: TrainConfig, device: torch.device, channels_last: bool):
+    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
+    return _ChannelsLast(batches) if channels_last else batches
 
 
 def check_output_shapes(arch: str, G, D, arch_config: dict, device: torch.device) -> None:

@@ -228,6 +228,24 @@ def test_image_run_resumes_bit_for_bit(mnist_root, tmp_path, monkeypatch):
     assert torch.equal(whole["batches"]["order"], resumed["batches"]["order"])
 
 
+def test_channels_last_trains_the_same_model(mnist_root, tmp_path):
+    """NHWC memory changes how convolutions are computed, not what: after a few steps the
+    weights agree with the default layout's to float rounding, and resuming keeps working."""
+    runs = []
+    for channels_last in (False, True):
+        config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=3, batch_size=8,
+                             device="cpu", channels_last=channels_last, data_options={"split": "test"},
+                             ema_decay=0.9)
+        train(config, tmp_path / str(channels_last), progress=False)
+        runs.append(load_checkpoint(tmp_path / str(channels_last) / "checkpoints" / "latest.pt"))
+    for part in ("generator", "discriminator", "ema"):
+        for name, value in runs[0][part].items():
+            assert torch.allclose(value.float(), runs[1][part][name].float(), atol=1e-4, rtol=1e-3), (part, name)
+    assert runs[1]["generator"]["net.0.weight"].is_contiguous(memory_format=torch.channels_last)
+    resumed = TrainConfig.from_dict({**runs[1]["config"], "steps": 5})
+    assert train(resumed, tmp_path / "True", resume=True, progress=False)["steps"] == 5
+
+
 def test_data_on_device_trains_the_same(mnist_root, tmp_path):
     """Keeping the set on the device changes where batches are gathered, not which."""
     runs = []
