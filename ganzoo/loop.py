@@ -273,8 +273,8 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     G, D = G.to(device), D.to(device)
-    images = len(dataset.sample_shape) == 3
-    if cfg.channels_last and images:  # the same weights, stored NHWC: oneDNN's and cuDNN's fast convolutions
+    channels_last = cfg.channels_last and len(dataset.sample_shape) == 3  # images only
+    if channels_last:  # the same weights, stored NHWC: oneDNN's and cuDNN's fast convolutions
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     check_output_shapes(cfg.arch, G, D, arch_config, device)
     if cfg.batch_size % arch_config["pack"]:
@@ -286,11 +286,14 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     regularizers = list(loss.regularizers)
     if cfg.regularizer:
         regularizers.append(create_regularizer(cfg.regularizer, **cfg.regularizer_options))
+    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
+    if channels_last:
+        batches = _ChannelsLast(batches)
     return Training(
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
         g_opt=_optimizer(cfg, G.parameters(), cfg.g_lr), d_opt=_optimizer(cfg, D.parameters(), cfg.d_lr),
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
-        batches=_batches(dataset, cfg, device, channels_last=cfg.channels_last and images),
+        batches=batches,
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
 
@@ -310,11 +313,6 @@ class _ChannelsLast:
 
     def load_state_dict(self, state):
         self.inner.load_state_dict(state)
-
-
-def _batches(dataset, cfg: TrainConfig, device: torch.device, channels_last: bool):
-    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
-    return _ChannelsLast(batches) if channels_last else batches
 
 
 def check_output_shapes(arch: str, G, D, arch_config: dict, device: torch.device) -> None:
