@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import GanzooError
-from .io import append_jsonl, atomic_write_json, has_checkpoint, read_jsonl
+from .files import append_jsonl, atomic_write_json, has_checkpoint, read_jsonl
 
 SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
@@ -247,7 +247,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
     return ended("ok", steps=summary["steps"], final=summary["metrics"], throughput=summary["throughput"],
-                 train_seconds=summary["train_seconds"])
+                 train_seconds=summary["train_seconds"], provenance=summary.get("provenance"))
 
 
 def setting_of(cfg) -> dict:

@@ -18,10 +18,11 @@ from pathlib import Path
 from . import api
 from .config import TrainConfig, read_run_config
 from .errors import GanzooError
-from .plugins import PluginLoadWarning, state
+from .plugins import PluginLoadWarning, check_installed, state
 
-LIST_KINDS = ("architectures", "losses", "datasets", "plugins")
-REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset"}
+LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "plugins")
+REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
+               "regularizers": "regularizer"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:
@@ -183,10 +184,11 @@ def _fmt(value) -> str:
 def load_generator(run_dir, no_ema: bool = False):
     """A run's generator at its latest checkpoint (the EMA weights unless `no_ema`):
     (generator, saved config, step, 'ema' or 'raw')."""
-    from .io import load_checkpoint
+    from .files import load_checkpoint
     from .loop import CHECKPOINT
 
     saved = read_run_config(run_dir)
+    check_installed(saved, run_dir, ("architecture",))
     checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT)
     arch = dict(saved["architecture"])
     generator, _, _ = api.create_architecture(arch.pop("name"), **arch)
@@ -198,7 +200,7 @@ def load_generator(run_dir, no_ema: bool = False):
 def cmd_sample(args) -> int:
     import torch
 
-    from .io import atomic_torch_save
+    from .files import atomic_torch_save
     from .plots import sample_grid, scatter_2d
 
     generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
@@ -230,11 +232,12 @@ def cmd_eval(args) -> int:
 
     from .config import pick_device
     from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
-    from .io import append_jsonl
+    from .files import append_jsonl
     from .loop import open_dataset, open_reference
     from .metrics.extractors import check_given_weights
 
     generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
+    check_installed(saved, args.run_dir, ("dataset",))
     cfg = TrainConfig.from_dict(saved["train"])
     for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
         if getattr(args, name) is not None:
@@ -311,7 +314,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .io import atomic_write_text
+    from .files import atomic_write_text
     from .report import compare
 
     text = compare(args.a, args.b, alpha=args.alpha)
@@ -391,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", action="store_true",
                    help="image models and batches in channels-last memory: the same model, faster convolutions "
                         "(1.1x for dcgan on one CPU core; GPUs under mixed precision)")
-    p.add_argument("--reg", help="extra D regulariser: r1 or gradient-penalty")
+    p.add_argument("--reg", help="extra D regulariser, e.g. r1 or gradient-penalty (`ganzoo list regularizers`)")
     p.add_argument("--reg-opt", action="append", metavar="KEY=VALUE", dest="regularizer_options",
                    help="e.g. gamma=1 for r1")
     p.add_argument("--steps", type=positive_int, help="generator steps")
@@ -417,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action="store_true",
-                   help="also log losses, metrics and samples to OUT/tensorboard (pip install 'ganzoo[tensorboard]')")
+                   help="also log losses, metrics and samples to OUT/tensorboard (pip install 'pyganzoo[tensorboard]')")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained run",

@@ -33,10 +33,10 @@ from .api import architecture_entry, create_architecture, create_dataset, create
 from .config import TrainConfig, _jsonable, pick_device, read_run_config
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
-from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
+from .files import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
                  remove_stale_temporaries, save_checkpoint as write_checkpoint)
 from .metrics.extractors import check_given_weights
-from .plugins import _version
+from .plugins import _version, check_installed
 from .regularizers import create_regularizer
 from .unrolled import unrolled_discriminator
 
@@ -91,7 +91,9 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
     if resume:
         if out_dir.is_dir():
             lock(out_dir)
-        saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
+        saved_config = read_run_config(out_dir)
+        check_installed(saved_config, out_dir, ("architecture", "loss", "dataset", "regularizer"))
+        saved = TrainConfig.from_dict(saved_config["train"])
         cfg = saved if config is None else config.resolved()
         _check_same_experiment(saved, cfg, out_dir)
         for folder in (out_dir, checkpoint_path.parent):  # what a writer killed mid-write left
@@ -131,10 +133,12 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
             filter_jsonl(out_dir / name, lambda r: r.get("step", 0) <= start_step)
     out_dir.mkdir(parents=True, exist_ok=True)
     lock(out_dir)
+    used = run_provenance(cfg, plan.metrics)
     atomic_write_json(out_dir / "config.json", {
         "train": cfg.to_dict(), "architecture": _jsonable(arch_config),
         "data": dataset.describe(),
         "environment": environment(device),
+        "provenance": used,
     })
 
     def save_checkpoint(step: int) -> None:
@@ -245,9 +249,21 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
         board.close()
     summary = {"out_dir": str(out_dir), "steps": cfg.steps, "train_seconds": round(train_seconds, 3),
                "throughput": throughput(cfg, device, warmup_steps, timed_steps, timed_seconds),
-               "metrics": {r["metric"]: r["results"] for r in last_eval}}
+               "metrics": {r["metric"]: r["results"] for r in last_eval}, "provenance": used}
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
+
+
+def run_provenance(cfg: TrainConfig, metrics: list[str]) -> dict:
+    """The plugin and package behind each named thing a run uses."""
+    from .plugins import provenance
+
+    used = {"architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
+            "dataset": provenance("dataset", cfg.data)}
+    if cfg.regularizer:
+        used["regularizer"] = provenance("regularizer", cfg.regularizer)
+    used["metric"] = [provenance("metric", name) for name in metrics]
+    return used
 
 
 @dataclass
@@ -418,7 +434,7 @@ class TensorBoard:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]' "
+            raise GanzooError("--tensorboard needs the tensorboard package: pip install 'pyganzoo[tensorboard]' "
                               "(or pip install tensorboard).") from None
         self.writer = SummaryWriter(str(log_dir))
 

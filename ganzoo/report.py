@@ -18,33 +18,25 @@ from collections import defaultdict
 from pathlib import Path
 
 from .errors import GanzooError
-from .io import atomic_write_bytes, atomic_write_text, read_jsonl
+from .files import atomic_write_bytes, atomic_write_text, read_jsonl
 from .metrics.mode_coverage import reverse_kl_of
 
-#: Table columns: (metric, result key, label, decimals, better: +1 higher, -1 lower, 0 neither).
-COLUMNS = [
-    ("mode-coverage", "modes_covered", "modes", 1, 1),
-    ("mode-coverage", "high_quality_pct", "HQ %", 1, 1),
-    ("mode-coverage", "reverse_kl", "reverse KL", 3, -1),
-    ("fid", "fid", "FID", 2, -1),
-    ("kid", "kid_mean", "KID", 4, -1),
-    ("precision-recall", "precision", "precision", 3, 1),
-    ("precision-recall", "recall", "recall", 3, 1),
-    ("inception-score", "is_mean", "IS", 2, 1),
-    ("class-coverage", "classes_covered", "classes", 1, 1),
-    ("class-coverage", "kl_real", "KL(classes‖real)", 3, -1),
-    ("stacked-mnist-modes", "modes_covered", "modes /1000", 1, 1),
-    ("stacked-mnist-modes", "kl_uniform", "KL(modes‖U)", 3, -1),
-    ("throughput", "images_per_s", "img/s", 0, 1),
-]
-CURVES = [("mode-coverage", "modes_covered", "modes covered"),
-          ("mode-coverage", "high_quality_pct", "high-quality samples, %"), ("fid", "fid", "FID"),
-          ("stacked-mnist-modes", "modes_covered", "modes covered (of 1,000)")]
 
-#: The first curve of a metric keeps the plain file name (figures/DATA-METRIC.png).
-CURVES_FIRST_KEY = {}
-for _metric, _key, _ in CURVES:
-    CURVES_FIRST_KEY.setdefault(_metric, _key)
+def table_columns() -> list[tuple[str, str, str, int, int]]:
+    """Table columns: (metric, result key, label, decimals, better: +1 higher, -1 lower, 0
+    neither), as each registered metric declares them (a plugin's too), then throughput."""
+    from .evaluation import registered_metrics
+
+    return [(name, *column) for name, metric in registered_metrics().items() for column in metric.columns] + [
+        ("throughput", "images_per_s", "img/s", 0, 1)]
+
+
+def curve_specs() -> list[tuple[str, str, str]]:
+    """Curves over training steps: (metric, result key, axis label). The first curve of a
+    metric keeps the plain file name (figures/DATA-METRIC.png)."""
+    from .evaluation import registered_metrics
+
+    return [(name, *curve) for name, metric in registered_metrics().items() for curve in metric.curves]
 
 
 # --- reading results -----------------------------------------------------------------------
@@ -335,7 +327,7 @@ def row_names(groups) -> dict:
 
 def _data_table(page: Page, groups) -> None:
     all_records = [r for rs in groups.values() for r in rs]
-    columns = [c for c in COLUMNS if any(value(r, c[0], c[1]) is not None for r in all_records)]
+    columns = [c for c in table_columns() if any(value(r, c[0], c[1]) is not None for r in all_records)]
     labels = setting_labels(groups)
     with_setting = any(labels.values())
     header = ["architecture", "loss"] + (["setting"] if with_setting else []) + ["seeds ok", "failed"]
@@ -364,7 +356,7 @@ def _beside_papers(page: Page, references: list[dict], groups) -> None:
     if not references:
         return
     names = row_names(groups)
-    spec = {(m, k): (label, decimals, better) for m, k, label, decimals, better in COLUMNS}
+    spec = {(m, k): (label, decimals, better) for m, k, label, decimals, better in table_columns()}
     rows = []
     for ref in references:
         for key, rs in groups.items():
@@ -406,7 +398,11 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
     from .plots import plt, save_figure
 
     names = row_names(groups)
-    for metric, key, label in CURVES:
+    specs = curve_specs()
+    first_key = {}
+    for metric, key, _ in specs:
+        first_key.setdefault(metric, key)
+    for metric, key, label in specs:
         lines = []
         for group, rs in groups.items():
             per_seed = [metric_series(results_dir / r["run_dir"], metric, key) for r in rs if r["status"] == "ok"]
@@ -436,7 +432,7 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.suptitle(f"{data}: {label} (mean ± std over seeds)", fontsize=10)
-        path = figures / f"{data}-{metric}{'' if key == CURVES_FIRST_KEY.get(metric) else '-' + key}.png"
+        path = figures / f"{data}-{metric}{'' if key == first_key.get(metric) else '-' + key}.png"
         save_figure(fig, path)
         page.image(path, f"{data}: {label} against steps and training time")
 
@@ -518,7 +514,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
                 continue
             a_ok = [r for r in ga[data][key] if r["status"] == "ok"]
             b_ok = [r for r in gb[data][key] if r["status"] == "ok"]
-            for metric, k, label, decimals, better in COLUMNS:
+            for metric, k, label, decimals, better in table_columns():
                 sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
                 if sa["mean"] is None or sb["mean"] is None:
                     continue

@@ -12,7 +12,7 @@ import ganzoo
 from conftest import need_data_root, run_cli
 from ganzoo.data.images import to_float, to_uint8
 from ganzoo.evaluation import EvalSettings, evaluate, plan_evaluation
-from ganzoo.io import file_sha256, read_jsonl
+from ganzoo.files import file_sha256, read_jsonl
 from ganzoo.loop import open_reference
 from ganzoo.metrics import class_coverage as cc
 from ganzoo.metrics import digits
@@ -202,7 +202,7 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
     assert result.returncode == 0, result.stderr
     records = read_jsonl(run / "metrics.jsonl")[before:]
     assert [r["metric"] for r in records] == ["fid", "kid", "precision-recall", "inception-score",
-                                              "class-coverage"]
+                                              "density-coverage", "class-coverage"]
     reference_sha = digits.get_classifier("mnist")[1]["sha256"]
     for record in records:
         assert record["step"] == 2 and record["source"] == "ganzoo eval"
@@ -210,6 +210,9 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
         assert protocol["device"] == "cpu"
         if record["metric"] == "class-coverage":
             assert protocol["classifier"]["weights_sha256"] == reference_sha and protocol["num_samples"] == 200
+        elif record["metric"] == "density-coverage":
+            assert protocol["extractor"]["weights_sha256"] == reference_sha and protocol["nearest_k"] == 5
+            assert protocol["generated"]["num_samples"] == 200 and protocol["real"]["num_samples"] == 300
         else:
             assert protocol["extractor"]["weights_sha256"] == reference_sha
             assert protocol["generated"]["num_samples"] == 200 and protocol["real"]["num_samples"] == 300

@@ -259,7 +259,7 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     from ganzoo.bench import load_suite, run_suite
 
     run_suite(load_suite(str(suite)), out, overrides={"device": "cpu"}, echo=lambda *_: None)
-    records = [r for r in ganzoo.io.read_jsonl(out / "results.jsonl")]
+    records = [r for r in ganzoo.files.read_jsonl(out / "results.jsonl")]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
     assert all("reverse_kl" in r["final"]["mode-coverage"] for r in records)
     result = run_cli("report", str(out), "--papers", str(papers))

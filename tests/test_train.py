@@ -12,7 +12,7 @@ import ganzoo
 import ganzoo.loop
 from ganzoo import TrainConfig, train
 from ganzoo.errors import NonFiniteLossError
-from ganzoo.io import load_checkpoint, read_jsonl
+from ganzoo.files import load_checkpoint, read_jsonl
 
 
 def tiny(**overrides) -> TrainConfig:
