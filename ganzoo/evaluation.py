@@ -132,9 +132,10 @@ def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[s
     return plan
 
 
-def evaluate(generator, dataset, step: int, out_dir, *, seed: int, generator_kind: str,
+def evaluate(generator, dataset, step: int, picture: Path, *, seed: int, generator_kind: str,
              plan: EvalPlan) -> list[dict]:
-    """Compute the planned metrics at `step` and save its picture; one record per metric."""
+    """Compute the planned metrics at `step` and save its picture (a PNG at `picture`);
+    one record per metric."""
     sample_seed = seed + EVAL_SEED_OFFSET
     shared = {}  # one evaluation's common work, e.g. the feature pass FID, KID and PR share
     records = []
@@ -146,8 +147,7 @@ def evaluate(generator, dataset, step: int, out_dir, *, seed: int, generator_kin
         out = _compute(name, metric, context)
         records.append({"metric": name, "results": out["results"], "protocol": out["protocol"],
                         "seconds": round(out.get("seconds", time.perf_counter() - started), 4), "step": step})
-    picture = Path(out_dir) / "samples" / f"step-{step:08d}.png"
-    _draw_picture(generator, dataset, picture, torch.Generator(generator.device).manual_seed(sample_seed),
+    _draw_picture(generator, dataset, Path(picture), torch.Generator(generator.device).manual_seed(sample_seed),
                   f"{dataset.name}, step {step}", records, plan.settings.num_samples)
     return records
 

@@ -204,6 +204,16 @@ def provenance(kind: str, name: str) -> dict:
             "version": info.version if info else "?"}
 
 
+def run_provenance(cfg, metrics: list[str]) -> dict:
+    """The plugin and package behind each named thing a run (a TrainConfig) uses."""
+    used = {"architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
+            "dataset": provenance("dataset", cfg.data)}
+    if cfg.regularizer:
+        used["regularizer"] = provenance("regularizer", cfg.regularizer)
+    used["metric"] = [provenance("metric", name) for name in metrics]
+    return used
+
+
 def check_installed(saved_config: dict, run_dir, kinds: tuple[str, ...]) -> None:
     """The entries of these kinds that a saved run used must still be registered; one that is
     not is named with the package that provided it when the run was made."""

@@ -208,7 +208,8 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
     runs = []
     with tempfile.TemporaryDirectory() as out:
         for _ in range(2):
-            runs.append(evaluate(G.eval(), dataset, 0, out, seed=0, generator_kind="raw", plan=plan))
+            runs.append(evaluate(G.eval(), dataset, 0, Path(out) / "step-0.png", seed=0, generator_kind="raw",
+                                 plan=plan))
     records = runs[0]
     assert [r["metric"] for r in records] == [name], f"{name}: expected one record, got {records}"
     record = records[0]

@@ -64,6 +64,8 @@ def test_list_shows_metrics_and_regularizers_with_their_plugins():
     metrics = {e["name"]: e["plugin"] for e in json.loads(result.stdout)}
     assert {"mode-coverage", "fid", "density-coverage", "fd-dinov2", "class-coverage"} <= set(metrics)
     assert metrics["fid"] == "ganzoo.metrics.builtin"
+    needs = {e["name"]: e["needs"] for e in json.loads(result.stdout)}
+    assert needs["mode-coverage"] == ["modes"] and needs["class-coverage"] == ["images", "digit-classes"]
     result = run_cli("list", "regularizers")
     assert result.returncode == 0 and "r1" in result.stdout and "gradient-penalty" in result.stdout
     with pytest.raises(ganzoo.UnknownNameError, match="Did you mean: r1"):

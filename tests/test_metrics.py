@@ -13,7 +13,7 @@ from conftest import need_data_root, run_cli
 from ganzoo.data.images import to_float, to_uint8
 from ganzoo.evaluation import EvalSettings, evaluate, plan_evaluation
 from ganzoo.files import file_sha256, read_jsonl
-from ganzoo.loop import open_reference
+from ganzoo.data.opening import open_reference
 from ganzoo.metrics import class_coverage as cc
 from ganzoo.metrics import digits
 from ganzoo.metrics.extractors import Extractor, resolve_extractor
@@ -286,7 +286,7 @@ def test_a_collapsed_generator_covers_one_stacked_mode(tmp_path):
     root = need_data_root()
     stacked = ganzoo.create_dataset("stacked-mnist", root=str(root), split="test", size=100, download=False)
     images, _ = stacked.get(torch.arange(10))
-    [record] = evaluate(Replay(images, fixed=0), stacked, 7, tmp_path, seed=0, generator_kind="raw",
+    [record] = evaluate(Replay(images, fixed=0), stacked, 7, tmp_path / "step-7.png", seed=0, generator_kind="raw",
                         plan=_plan(stacked, ["stacked-mnist-modes"], root, 300))
     assert record["results"]["modes_covered"] == 1
     assert record["results"]["kl_uniform"] == pytest.approx(math.log(1000))
@@ -298,7 +298,8 @@ def test_class_coverage_of_real_collapsed_and_conditional_generators(mnist, tmp_
     plan = _plan(test_set, ["class-coverage"], root, 1000, real_split="test")  # the test split's classes
 
     def coverage(generator):
-        [record] = evaluate(generator, test_set, 0, tmp_path, seed=0, generator_kind="raw", plan=plan)
+        [record] = evaluate(generator, test_set, 0, tmp_path / "step-0.png", seed=0, generator_kind="raw",
+                            plan=plan)
         return record["results"]
 
     real = coverage(Replay(test_set.images[:5000]))

@@ -53,7 +53,7 @@ def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None
     """Run one experiment (in a worker process or here) and return its record."""
     import torch
 
-    from ..loop import environment
+    from ..environment import environment
 
     if threads:
         torch.set_num_threads(threads)  # tiny models: one thread each is fastest
