@@ -17,6 +17,7 @@ from torch import nn
 import ganzoo
 from ganzoo.api import architecture_entry
 from ganzoo.config import TrainConfig
+from ganzoo.resolve import resolve
 from ganzoo.loop import build_training, train_step
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -59,8 +60,8 @@ class RandomData:
 def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, channels_last: bool = False, **arch_options):
     defaults = architecture_entry(arch).defaults
     data = RandomData(defaults["data_shape"], defaults.get("num_classes", 0) or 0)
-    cfg = TrainConfig(arch=arch, loss=loss, batch_size=batch_size, device=str(DEVICE),
-                      arch_options=arch_options, channels_last=channels_last).resolved()
+    cfg = resolve(TrainConfig(arch=arch, loss=loss, batch_size=batch_size, device=str(DEVICE),
+                              arch_options=arch_options, channels_last=channels_last))
     training = build_training(cfg, data, DEVICE)
     training.G.train()
     training.D.train()

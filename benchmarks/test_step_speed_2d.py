@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.config import TrainConfig
+from ganzoo.resolve import resolve
 from ganzoo.data.toy2d import ring_pacgan
 from ganzoo.loop import build_training, train_step
 
@@ -28,8 +29,8 @@ def sync():
 
 @pytest.mark.parametrize("pack,unroll", [(1, 0), (2, 0), (4, 0), (1, 5)])
 def test_pacgan_mlp_step(benchmark, pack, unroll):
-    cfg = TrainConfig(arch="pacgan-mlp", data="ring8-pacgan", batch_size=BATCH * pack, unroll_steps=unroll,
-                      arch_options={"pack": pack}, device=str(DEVICE)).resolved()
+    cfg = resolve(TrainConfig(arch="pacgan-mlp", data="ring8-pacgan", batch_size=BATCH * pack,
+                              unroll_steps=unroll, arch_options={"pack": pack}, device=str(DEVICE)))
     training = build_training(cfg, ring_pacgan(), DEVICE)
 
     def step():

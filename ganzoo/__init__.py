@@ -4,21 +4,26 @@ from .api import (
     create_architecture,
     create_dataset,
     create_loss,
+    create_metric,
     list_architectures,
     list_datasets,
     list_losses,
+    list_metrics,
+    list_regularizers,
 )
 from .config import TrainConfig
+from .data import Dataset
 from .errors import GanzooError, UnknownNameError
 from .hookspecs import hookimpl
 from .loop import train
 from .losses import Loss
+from .metrics.base import Metric
 from .models import Discriminator, Generator
 from .regularizers import create_regularizer
 
 __all__ = [
-    "Discriminator", "GanzooError", "Generator", "Loss", "TrainConfig", "UnknownNameError",
-    "create_architecture", "create_dataset", "create_loss", "create_regularizer", "hookimpl",
-    "list_architectures", "list_datasets", "list_losses", "train",
+    "Dataset", "Discriminator", "GanzooError", "Generator", "Loss", "Metric", "TrainConfig", "UnknownNameError",
+    "create_architecture", "create_dataset", "create_loss", "create_metric", "create_regularizer", "hookimpl",
+    "list_architectures", "list_datasets", "list_losses", "list_metrics", "list_regularizers", "train",
 ]
 

@@ -22,6 +22,14 @@ def list_datasets(pattern: str = "*") -> list[str]:
     return registry("dataset").names(pattern)
 
 
+def list_metrics(pattern: str = "*") -> list[str]:
+    return registry("metric").names(pattern)
+
+
+def list_regularizers(pattern: str = "*") -> list[str]:
+    return registry("regularizer").names(pattern)
+
+
 def architecture_entry(name: str) -> Entry:
     return registry("architecture").get(name)
 
@@ -87,3 +95,16 @@ def create_dataset(name: str, **options):
         raise GanzooError(f"Data set '{name}' from {origin(entry)} did not return a ganzoo.data.Dataset; fix "
                           "the plugin's factory.")
     return dataset
+
+
+def create_metric(name: str, **options):
+    """A metric by name (see `ganzoo list metrics`), ready for `evaluation.evaluate`."""
+    from .metrics.base import Metric
+
+    entry = registry("metric").get(name)
+    metric = call_factory(entry, **check_options(entry, options))
+    if not isinstance(metric, Metric):
+        raise GanzooError(f"Metric '{name}' from {origin(entry)} did not return a ganzoo.Metric; fix the plugin's "
+                          "factory.")
+    metric.name = name
+    return metric

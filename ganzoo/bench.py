@@ -40,7 +40,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import GanzooError
-from .io import append_jsonl, atomic_write_json, has_checkpoint, read_jsonl
+from .files import append_jsonl, atomic_write_json, read_jsonl
+from .resolve import resolve
+from .rundir import RunDir
 
 SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
@@ -216,7 +218,8 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     import torch
 
     from .config import TrainConfig
-    from .loop import CHECKPOINT, open_dataset, train
+    from .data.opening import open_dataset
+    from .loop import train
 
     if threads:
         torch.set_num_threads(threads)
@@ -238,7 +241,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     except GanzooError as exc:
         return ended("skipped" if cell.optional else "failed", exc)
     try:
-        summary = train(cfg, run_dir, resume=has_checkpoint(run_dir / CHECKPOINT), progress=False)
+        summary = train(cfg, run_dir, resume=RunDir(run_dir).has_checkpoint(), progress=False)
     except KeyboardInterrupt:
         raise
     except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
@@ -247,13 +250,13 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
     return ended("ok", steps=summary["steps"], final=summary["metrics"], throughput=summary["throughput"],
-                 train_seconds=summary["train_seconds"])
+                 train_seconds=summary["train_seconds"], provenance=summary.get("provenance"))
 
 
 def setting_of(cfg) -> dict:
     """What defines a cell's experiment besides its architecture, loss, data and seed (options,
     optimiser, schedule, unrolling...), resolved: the report keeps cells that differ here apart."""
-    resolved = cfg.resolved()
+    resolved = resolve(cfg)
     identity = resolved.identity()
     for key in ("arch", "loss", "data", "seed"):
         identity.pop(key)
@@ -329,8 +332,8 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
             retry_failed: bool = False) -> tuple[list[Cell], int | None]:
     """Write `bench.json` and return the cells still to run, with the torch threads each
     job gets. Refuses a folder holding results of another version of the suite."""
-    from .config import pick_device
-    from .loop import environment
+    from .resolve import pick_device
+    from .environment import environment
 
     out_dir = Path(out_dir)
     overrides = overrides or {}
@@ -376,7 +379,7 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
     move to `runs-superseded/` so that the new run starts clean (and nothing is deleted)."""
     import shutil
 
-    from .config import TrainConfig, read_run_config
+    from .config import TrainConfig
 
     def retire(cell_id: str, tag: str) -> None:
         old_dir = out_dir / "runs" / cell_id
@@ -393,12 +396,13 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
                 kept[cell.id] = record
             else:
                 retire(cell.id, record.get("protocol_sha", "old"))
-        elif (out_dir / "runs" / cell.id / "config.json").is_file():
+        elif RunDir(out_dir / "runs" / cell.id).config_path.is_file():
             # An interrupted attempt: resume it only if it trains the same experiment.
             try:
-                saved = TrainConfig.from_dict(read_run_config(out_dir / "runs" / cell.id)["train"]).identity()
+                saved = RunDir(out_dir / "runs" / cell.id).train_config().identity()
                 now = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
-                                  **cell.train).resolved().identity()
+                                  **cell.train)
+                now = resolve(now).identity()
             except GanzooError:
                 continue  # the cell itself will report what is wrong
             if saved != now:

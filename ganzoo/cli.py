@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import errno
 import json
 import os
@@ -15,13 +16,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import api
-from .config import TrainConfig, read_run_config
+from .config import TrainConfig
 from .errors import GanzooError
 from .plugins import PluginLoadWarning, state
+from .rundir import RunDir
 
-LIST_KINDS = ("architectures", "losses", "datasets", "plugins")
-REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset"}
+LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "plugins")
+REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
+               "regularizers": "regularizer"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:
@@ -109,7 +111,8 @@ def cmd_list(args) -> int:
             table = [(p["name"], f"{p['package']} {p['version']}",
                       p["status"] + (f" ({p['error']})" if p["error"] else "")) for p in rows]
         else:
-            table = [(e["name"], e["plugin"], e["description"]) for e in rows]
+            table = [(e["name"], e["plugin"], e["description"]
+                      + (f" [needs: {', '.join(e['needs'])}]" if e.get("needs") else "")) for e in rows]
         if not table:
             print("  (none)")
         widths = [max((len(r[i]) for r in table), default=0) for i in range(2)]
@@ -120,38 +123,62 @@ def cmd_list(args) -> int:
 
 # --- train -------------------------------------------------------------------------------
 
-TRAIN_FIELDS = ("arch", "loss", "data", "steps", "batch_size", "n_d", "optimizer", "g_lr", "d_lr",
-                "ema_decay", "unroll_steps", "lr_schedule", "seed", "device", "log_every", "eval_every", "eval_samples", "eval_real_samples",
-                "eval_real_split", "extractor", "inception_weights", "checkpoint_every", "data_root")
-
-
 def metric_list(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
+#: How a TrainConfig field's value is parsed on the command line (`setting(argument=...)`).
+ARGUMENT_TYPES = {"positive": positive_int, "whole": whole_number, "float": float, "": str}
+#: The TrainConfig fields that `ganzoo eval` also takes: what to measure, and how.
+EVAL_FIELDS = ("eval_metrics", "eval_samples", "eval_real_samples", "eval_real_split", "extractor",
+               "inception_weights")
+
+
+def flag_of(field_) -> str:
+    return field_.metadata["flag"] or "--" + field_.name.replace("_", "-")
+
+
+def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None,
+                       helps: dict | None = None) -> None:
+    """One flag per TrainConfig field (or per field in `names`), generated from the field's
+    declaration in config.py: its flag, parser, choices and help are written once, there
+    (`helps` replaces a help where another command uses the flag differently)."""
+    for field_ in dataclasses.fields(TrainConfig):
+        meta = field_.metadata
+        if meta["cli"] is None or (names is not None and field_.name not in names):
+            continue
+        kwargs = {"dest": field_.name, "help": (helps or {}).get(field_.name, meta["help"]) or None}
+        if meta["cli"] == "switch":
+            kwargs["action"] = "store_true"
+        elif meta["cli"] == "options":
+            kwargs.update(action="append", metavar="KEY=VALUE")
+        elif meta["cli"] == "pair":
+            kwargs.update(type=float, nargs=2, metavar=meta["metavar"])
+        elif meta["cli"] == "names":
+            kwargs.update(type=metric_list, metavar=meta["metavar"])
+        else:
+            kwargs.update(type=ARGUMENT_TYPES[meta["argument"]], choices=meta["choices"], metavar=meta["metavar"])
+        p.add_argument(flag_of(field_), **kwargs)
+
+
 def config_from_args(args) -> TrainConfig:
-    given = {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
-    if args.betas is not None:
-        given["betas"] = tuple(args.betas)
-    if args.reg is not None:
-        given["regularizer"] = args.reg
-    if args.data_on_device:
-        given["data_on_device"] = True
-    if args.channels_last:
-        given["channels_last"] = True
-    if args.eval_metrics is not None:
-        given["eval_metrics"] = args.eval_metrics
-    if args.tensorboard:
-        given["tensorboard"] = True
-    for field, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
-                        ("data_options", "--data-opt"), ("regularizer_options", "--reg-opt")):
-        values = parse_options(getattr(args, field), flag)
-        if values:
-            given[field] = values
+    """The TrainConfig fields given on the command line (the others keep their defaults)."""
+    given = {}
+    for field_ in dataclasses.fields(TrainConfig):
+        kind, value = field_.metadata["cli"], getattr(args, field_.name, None)
+        if kind is None or value is None or value is False:
+            continue
+        if kind == "options":
+            value = parse_options(value, flag_of(field_))
+            if not value:
+                continue
+        elif kind == "pair":
+            value = tuple(value)
+        given[field_.name] = value
     if args.resume:
         # Start from the saved experiment; flags given now override it, and
         # `train` refuses any that would change what is being trained.
-        saved = read_run_config(args.out)["train"]
+        saved = RunDir(args.out).read_config()["train"]
         return TrainConfig.from_dict({**saved, **given})
     return TrainConfig(**given)
 
@@ -168,7 +195,7 @@ def cmd_train(args) -> int:
     print(f"run directory: {summary['out_dir']}")
     for metric, results in summary["metrics"].items():
         print(f"{metric}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in results.items()))
-    samples = sorted(Path(args.out, "samples").glob("*.png"))
+    samples = RunDir(args.out).sample_pictures()
     if samples:
         print(f"latest samples: {samples[-1]}")
     return 0
@@ -180,28 +207,13 @@ def _fmt(value) -> str:
 
 # --- sample ------------------------------------------------------------------------------
 
-def load_generator(run_dir, no_ema: bool = False):
-    """A run's generator at its latest checkpoint (the EMA weights unless `no_ema`):
-    (generator, saved config, step, 'ema' or 'raw')."""
-    from .io import load_checkpoint
-    from .loop import CHECKPOINT
-
-    saved = read_run_config(run_dir)
-    checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT)
-    arch = dict(saved["architecture"])
-    generator, _, _ = api.create_architecture(arch.pop("name"), **arch)
-    use_ema = checkpoint.get("ema") is not None and not no_ema
-    generator.load_state_dict(checkpoint["ema"] if use_ema else checkpoint["generator"])
-    return generator.eval(), saved, checkpoint["step"], "ema" if use_ema else "raw"
-
-
 def cmd_sample(args) -> int:
     import torch
 
-    from .io import atomic_torch_save
+    from .files import atomic_torch_save
     from .plots import sample_grid, scatter_2d
 
-    generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
+    generator, saved, step, kind = RunDir(args.run_dir).load_generator(args.no_ema)
     rng = torch.Generator().manual_seed(args.seed)
     out = Path(args.out or Path(args.run_dir) / f"samples-step{step}.png")
     data = saved["data"]
@@ -226,33 +238,32 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     """Every metric that applies to the run's data (or those asked), on the standard
     sample counts, appended to the run's metrics.jsonl."""
-    import dataclasses
-
-    from .config import pick_device
+    from .data.opening import open_dataset, open_reference
     from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
-    from .io import append_jsonl
-    from .loop import open_dataset, open_reference
     from .metrics.extractors import check_given_weights
+    from .resolve import eval_settings, pick_device, validate
 
-    generator, saved, step, kind = load_generator(args.run_dir, args.no_ema)
+    run = RunDir(args.run_dir)
+    generator, saved, step, kind = run.load_generator(args.no_ema)
+    run.check_installed(("dataset",), saved)
     cfg = TrainConfig.from_dict(saved["train"])
     for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
-    cfg.validate()
+    validate(cfg)
     check_given_weights(cfg.inception_weights)
-    settings = dataclasses.replace(cfg.eval_settings(), metrics=args.eval_metrics, num_samples=args.eval_samples,
+    settings = dataclasses.replace(eval_settings(cfg), metrics=args.eval_metrics, num_samples=args.eval_samples,
                                    real_samples=args.eval_real_samples)
     device = pick_device(args.device or "auto")
     generator.to(device)
     dataset = open_dataset(cfg)
     plan = plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split), for_training=False)
     seed = cfg.seed if args.seed is None else args.seed
-    records = evaluate(generator, dataset, step, args.run_dir, seed=seed, generator_kind=kind, plan=plan)
+    records = evaluate(generator, dataset, step, run.sample_picture(step), seed=seed, generator_kind=kind, plan=plan)
     for record in records:
         record["source"] = "ganzoo eval"
         record["protocol"]["device"] = str(device)
-        append_jsonl(Path(args.run_dir) / "metrics.jsonl", record)
+        run.append_metrics(record)
     if args.json:
         print(json.dumps(records, indent=2))
         return 0
@@ -260,7 +271,7 @@ def cmd_eval(args) -> int:
     for record in records:
         shown = {k: v for k, v in record["results"].items() if k != "histogram"}
         print(f"  {record['metric']}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
-    print(f"appended {len(records)} records to {Path(args.run_dir) / 'metrics.jsonl'}")
+    print(f"appended {len(records)} records to {run.metrics_path}")
     return 0
 
 
@@ -268,8 +279,8 @@ def cmd_eval(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import failed_cells, load_suite, run_suite
-    from .config import pick_device
     from .report import write_report
+    from .resolve import pick_device
 
     suite = load_suite(args.suite)
     overrides = {}
@@ -311,7 +322,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .io import atomic_write_text
+    from .files import atomic_write_text
     from .report import compare
 
     text = compare(args.a, args.b, alpha=args.alpha)
@@ -341,25 +352,6 @@ def cmd_theory(args) -> int:
     return 1 if failed else 0
 
 
-def add_metric_options(p: argparse.ArgumentParser, training: bool) -> None:
-    default = ("default: mode-coverage on 2D data, none on images" if training
-               else "default: every metric that applies to the data")
-    p.add_argument("--eval-metrics", type=metric_list, metavar="M1,M2",
-                   help="comma-separated: mode-coverage, fid, kid, precision-recall, inception-score, "
-                        f"class-coverage, stacked-mnist-modes ({default})")
-    p.add_argument("--eval-samples", type=positive_int, metavar="N",
-                   help="generated samples per metric (default: each metric's standard count, e.g. 10,000 for FID)")
-    p.add_argument("--eval-real-samples", type=positive_int, metavar="N",
-                   help="real images FID & co. compare with (default: the split, at most 50,000)")
-    p.add_argument("--eval-real-split", choices=("train", "test"), help="real split to compare with (default train)")
-    p.add_argument("--extractor", help="FID features: auto (default: the ganzoo digit classifier for digit data, "
-                                       "else inception-v3-compat), inception-v3-compat, ganzoo-mnist-classifier, "
-                                       "ganzoo-fashion-mnist-classifier")
-    p.add_argument("--inception-weights", metavar="PATH",
-                   help="local InceptionV3 weights (default $GANZOO_INCEPTION_WEIGHTS, torch's hub cache, "
-                        "else a download)")
-
-
 # --- parser ------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,48 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one GAN into a run directory",
                        description="Train one GAN. Options left out take the defaults of the "
                                    "architecture's and loss's papers (see `ganzoo list --json`).")
-    p.add_argument("--arch", help="architecture name (default mlp)")
-    p.add_argument("--loss", help="loss name (default non-saturating)")
-    p.add_argument("--data", help="data set name (default ring8)")
-    p.add_argument("--arch-opt", action="append", metavar="KEY=VALUE", dest="arch_options",
-                   help="override an architecture option, e.g. g_hidden=256 (repeatable)")
-    p.add_argument("--loss-opt", action="append", metavar="KEY=VALUE", dest="loss_options")
-    p.add_argument("--data-opt", action="append", metavar="KEY=VALUE", dest="data_options",
-                   help="e.g. std=0.1 for ring8")
-    p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data "
-                                       "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)")
-    p.add_argument("--data-on-device", action="store_true",
-                   help="keep the whole data set on the GPU (fast training when it fits)")
-    p.add_argument("--channels-last", action="store_true",
-                   help="image models and batches in channels-last memory: the same model, faster convolutions "
-                        "(1.1x for dcgan on one CPU core; GPUs under mixed precision)")
-    p.add_argument("--reg", help="extra D regulariser: r1 or gradient-penalty")
-    p.add_argument("--reg-opt", action="append", metavar="KEY=VALUE", dest="regularizer_options",
-                   help="e.g. gamma=1 for r1")
-    p.add_argument("--steps", type=positive_int, help="generator steps")
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--n-d", type=positive_int, help="discriminator steps per generator step")
-    p.add_argument("--optimizer", choices=("adam", "rmsprop"))
-    p.add_argument("--g-lr", type=float)
-    p.add_argument("--d-lr", type=float)
-    p.add_argument("--betas", type=float, nargs=2, metavar=("BETA1", "BETA2"))
-    p.add_argument("--ema-decay", type=float, help="EMA of G's weights, e.g. 0.999 (0: off)")
-    p.add_argument("--lr-schedule", choices=("constant", "linear-decay"),
-                   help="constant (default), or linear-decay: both learning rates fall linearly to 0 at --steps")
-    p.add_argument("--unroll-steps", type=whole_number, metavar="K",
-                   help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more "
-                        "differentiable optimiser steps (0: off)")
-    p.add_argument("--seed", type=whole_number)
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--log-every", type=positive_int)
-    p.add_argument("--eval-every", type=positive_int)
-    add_metric_options(p, training=True)
-    p.add_argument("--checkpoint-every", type=positive_int)
+    add_config_options(p)
     p.add_argument("--out", type=folder, help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tensorboard", action="store_true",
-                   help="also log losses, metrics and samples to OUT/tensorboard (pip install 'ganzoo[tensorboard]')")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained run",
@@ -434,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "apply to the run's data) on the standard sample counts, for the run's latest "
                                    "checkpoint, and append them to its metrics.jsonl. See docs/metrics.md.")
     p.add_argument("run_dir")
-    add_metric_options(p, training=False)
+    add_config_options(p, EVAL_FIELDS, helps={
+        "eval_metrics": "comma-separated metric names (`ganzoo list metrics`; default: every metric that applies "
+                        "to the run's data, but fd-dinov2)"})
     p.add_argument("--data-root", help="folder holding local data sets (default: the run's)")
     p.add_argument("--seed", type=whole_number, help="sampling seed (default: the run's, as its evaluations during training)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")

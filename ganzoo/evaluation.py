@@ -1,9 +1,13 @@
 """Evaluation during and after training: which metrics, on how many samples, how.
 
-`plan_evaluation` checks the asked metrics against the data and locates what
-they need (feature extractor weights, digit classifier) once, before any
-training, so a missing file fails at the start rather than at the first
-evaluation. `evaluate` then computes one record per metric at a step.
+Metrics come from the registry (`ganzoo_register_metrics`; ganzoo's own in
+`metrics/builtin.py`). A metric applies to data that offer what it needs
+(`Metric.needs` against `Dataset.offers`; see `metrics/base.py`), whatever the
+data set's class or name. `plan_evaluation` checks the asked metrics against the
+data and prepares what they use (real data, feature extractor weights, digit
+classifier) once, before any training, so a missing file fails at the start
+rather than at the first evaluation. `evaluate` then computes one record per
+metric at a step.
 
 Each evaluation samples from the generator (the EMA copy when EMA is on) with
 a torch generator of its own, seeded from the run's seed, so evaluating never
@@ -14,29 +18,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .data.toy1d import Density1D
-from .data.toy2d import GaussianMixture2D
 from .errors import GanzooError, UnknownNameError
-from .metrics import class_coverage as cc
 from .metrics import mode_coverage as mc
-from .metrics.digits import extractor_name
+from .metrics.base import Metric, MetricContext, missing_needs, offers
 from .plots import density_1d, sample_grid, scatter_2d
 
 EVAL_SEED_OFFSET = 7_777_777
-FIDELITY = ("fid", "kid", "precision-recall", "inception-score")
-#: Every metric with the sample count of its standard protocol.
-STANDARD_SAMPLES = {
-    "mode-coverage": mc.NUM_SAMPLES,
-    "fid": 10_000, "kid": 10_000, "precision-recall": 10_000, "inception-score": 10_000,
-    "class-coverage": cc.CLASS_COVERAGE_SAMPLES,
-    "stacked-mnist-modes": cc.STACKED_MNIST_SAMPLES,
-}
-METRICS = tuple(STANDARD_SAMPLES)
 
 
 @dataclass
@@ -57,154 +49,148 @@ class EvalSettings:
 class EvalPlan:
     metrics: list[str]
     settings: EvalSettings
+    dataset: object = None
+    instances: dict[str, Metric] = field(default_factory=dict)  # name -> the metric, created once
     reference: object = None  # the real data FID & co. compare with
     extractor: object = None  # metrics.extractors.Extractor, when a FID-like metric is asked
     classifier: object = None  # (model, info) of the digit classifier, for class metrics
+    cache: dict = field(default_factory=dict)  # what metrics keep between evaluations (real features)
+
+
+def registered_metrics() -> dict[str, Metric]:
+    """Every registered metric, in the order plugins registered them (ganzoo's first)."""
+    from .api import create_metric
+    from .plugins import registry
+
+    return {name: create_metric(name) for name in registry("metric").entries}
 
 
 def applicable_metrics(dataset) -> list[str]:
-    """Everything that can be measured on this data (what `ganzoo eval` computes by default)."""
-    if isinstance(dataset, GaussianMixture2D):
-        return ["mode-coverage"]
-    if len(dataset.sample_shape) != 3:
-        return []
-    from .metrics.extractors import DIGIT_EXTRACTOR_FOR, default_extractor
-    from .metrics.fidelity import inception_score_applies
+    """Every metric whose needs the data offer."""
+    return [name for name, metric in registered_metrics().items() if not missing_needs(metric, dataset)]
 
-    out = ["fid", "kid", "precision-recall"]
-    if inception_score_applies(default_extractor(dataset.name), dataset.name, dataset.sample_shape[0]):
-        out.append("inception-score")
-    if dataset.name == "stacked-mnist":
-        out.append("stacked-mnist-modes")
-    elif dataset.name in DIGIT_EXTRACTOR_FOR:
-        out.append("class-coverage")
-    return out
+
+def eval_default_metrics(dataset) -> list[str]:
+    """What `ganzoo eval` computes when no metrics are named: every applicable metric but
+    those that say otherwise (FD-DINOv2, whose network is a 1.2 GB download)."""
+    registered = registered_metrics()
+    return [name for name in applicable_metrics(dataset) if registered[name].by_default]
 
 
 def training_default_metrics(dataset) -> list[str]:
-    """Cheap by default during training: mode coverage on 2D mixtures; images get sample
-    grids only (ask for FID & co. with --eval-metrics; `ganzoo eval` computes them all)."""
-    return ["mode-coverage"] if isinstance(dataset, GaussianMixture2D) else []
+    """Cheap by default during training: metrics that say so (mode coverage on data with
+    known modes); images get sample grids only (ask for FID & co. with --eval-metrics;
+    `ganzoo eval` computes them all)."""
+    registered = registered_metrics()
+    return [name for name in applicable_metrics(dataset) if registered[name].during_training]
 
 
 def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[str], object],
                     for_training: bool = True) -> EvalPlan:
-    default = training_default_metrics(dataset) if for_training else applicable_metrics(dataset)
+    registered = registered_metrics()
+    default = training_default_metrics(dataset) if for_training else eval_default_metrics(dataset)
     metrics = list(default if settings.metrics is None else settings.metrics)
-    possible = applicable_metrics(dataset)
-    for metric in metrics:
-        if metric not in METRICS:
-            raise UnknownNameError("metric", metric, METRICS, hint="Pass a comma-separated list of them.")
-        if metric not in possible:
-            raise GanzooError(f"Metric '{metric}' does not apply to data set '{dataset.name}'. "
-                              f"For it, choose from: {', '.join(possible) or 'none'}.")
-    plan = EvalPlan(metrics, settings)
-    if any(m in FIDELITY or m == "class-coverage" for m in metrics):
+    for name in metrics:
+        if name not in registered:
+            raise UnknownNameError("metric", name, registered, hint="Pass a comma-separated list of them.")
+        missing = missing_needs(registered[name], dataset)
+        if missing:
+            possible = applicable_metrics(dataset)
+            raise GanzooError(f"Metric '{name}' does not apply to data set '{dataset.name}': it needs data that "
+                              f"offer {', '.join(missing)}, and '{dataset.name}' offers "
+                              f"{', '.join(sorted(offers(dataset))) or 'nothing'}. For it, choose from: "
+                              f"{', '.join(possible) or 'none'}.")
+    plan = EvalPlan(metrics, settings, dataset, {name: registered[name] for name in metrics})
+    uses = {use for metric in plan.instances.values() for use in metric.uses}
+    if "reference" in uses:
         plan.reference = open_reference(settings.real_split)
-    if any(m in FIDELITY for m in metrics):
+    if "extractor" in uses:
         from .metrics.extractors import resolve_extractor
-        from .metrics.fidelity import inception_score_applies
 
-        plan.extractor = resolve_extractor(settings.extractor, dataset.name,
+        plan.extractor = resolve_extractor(settings.extractor, dataset.digit_classifier,
                                            inception_weights=settings.inception_weights,
                                            data_root=settings.data_root)
-        if "inception-score" in metrics and not inception_score_applies(
-                plan.extractor.name, dataset.name, dataset.sample_shape[0]):
-            if settings.metrics is None:  # a default: drop it for this extractor
-                metrics.remove("inception-score")
-            else:
-                raise GanzooError(f"The Inception Score needs a classifier whose classes are the data's own; "
-                                  f"{plan.extractor.name} on '{dataset.name}' is not one. Leave inception-score out.")
-    if "class-coverage" in metrics or "stacked-mnist-modes" in metrics:
+    if "classifier" in uses:
         from .metrics.digits import get_classifier
-        from .metrics.extractors import DIGIT_EXTRACTOR_FOR
 
-        model, info, _ = get_classifier(DIGIT_EXTRACTOR_FOR[dataset.name], root=settings.data_root)
+        if not dataset.digit_classifier:
+            users = [name for name, metric in plan.instances.items() if "classifier" in metric.uses]
+            raise GanzooError(f"Metric(s) {', '.join(users)} read a digit classifier, but data set "
+                              f"'{dataset.name}' names none (Dataset.digit_classifier). Leave them out.")
+        model, info, _ = get_classifier(dataset.digit_classifier, root=settings.data_root)
         plan.classifier = (model, info)
+    for metric in plan.instances.values():
+        metric.prepare(plan)
+    for name, metric in list(plan.instances.items()):
+        reason = metric.check(plan)
+        if reason is None:
+            continue
+        if settings.metrics is not None:
+            raise GanzooError(reason)
+        del plan.instances[name]  # a default that does not fit (IS with this extractor): left out
+        metrics.remove(name)
     return plan
 
 
-def evaluate(generator, dataset, step: int, out_dir, *, seed: int, generator_kind: str,
+def evaluate(generator, dataset, step: int, picture: Path, *, seed: int, generator_kind: str,
              plan: EvalPlan) -> list[dict]:
-    """Compute the planned metrics at `step` and save its picture; one record per metric."""
+    """Compute the planned metrics at `step` and save its picture (a PNG at `picture`);
+    one record per metric."""
     sample_seed = seed + EVAL_SEED_OFFSET
-
-    def rng():  # the same latent vectors at every evaluation, for every metric
-        return torch.Generator(generator.device).manual_seed(sample_seed)
-
-    def count(metric):
-        return plan.settings.num_samples or STANDARD_SAMPLES[metric]
-
-    picture = Path(out_dir) / "samples" / f"step-{step:08d}.png"
-    common = {"generator": generator_kind, "sample_seed": sample_seed}
+    shared = {}  # one evaluation's common work, e.g. the feature pass FID, KID and PR share
     records = []
-    if isinstance(dataset, GaussianMixture2D):
-        samples = None
-        title = f"{dataset.name}, step {step}"
-        if "mode-coverage" in plan.metrics:
-            started = time.perf_counter()
-            samples = generator.sample(count("mode-coverage"), generator=rng())
-            results = mc.mode_coverage(samples, dataset.centers, dataset.std, weights=dataset.mode_weights)
-            records.append({"metric": "mode-coverage", "results": results,
-                            "protocol": {**mc.protocol(len(samples)), "data": dataset.describe_short(), **common},
-                            "seconds": time.perf_counter() - started})
-            title += (f": {results['modes_covered']}/{results['num_modes']} modes, "
-                      f"{results['high_quality_pct']:.1f}% high quality")
-        if samples is None:
-            samples = generator.sample(mc.NUM_SAMPLES, generator=rng())
-        scatter_2d(samples, dataset.centers, dataset.std, picture, title)
-    elif isinstance(dataset, Density1D):
-        density_1d(generator.sample(20_000, generator=rng()), dataset, picture, f"{dataset.name}, step {step}")
-    elif len(dataset.sample_shape) == 3:
-        sample_grid(generator, picture, rng())
-        fidelity = [m for m in plan.metrics if m in FIDELITY]
-        if fidelity:
-            from .metrics.fidelity import MAX_REAL_SAMPLES, fidelity_metrics
-
-            def sizes(metric):  # (generated, real) sample counts
-                real = plan.settings.real_samples
-                if real is None:  # precision/recall compares equal counts (Kynkaanniemi et al. 2019)
-                    real = count(metric) if metric == "precision-recall" else MAX_REAL_SAMPLES
-                return count(metric), min(real, len(plan.reference))
-
-            for n, real in sorted({sizes(m) for m in fidelity}):  # one pass of features per pair of counts
-                records += fidelity_metrics(
-                    generator, plan.reference, [m for m in fidelity if sizes(m) == (n, real)],
-                    extractor=plan.extractor, num_samples=n, real_samples=real, split=plan.settings.real_split,
-                    seed=sample_seed, generator_kind=generator_kind)
-        for metric in ("class-coverage", "stacked-mnist-modes"):
-            if metric in plan.metrics:
-                records.append(_classifier_metric(metric, generator, dataset, plan, count(metric), rng(), common))
-    records.sort(key=lambda r: plan.metrics.index(r["metric"]))
-    for record in records:
-        record["step"] = step
-        record["seconds"] = round(record["seconds"], 4)
+    for name in plan.metrics:
+        metric = plan.instances[name]
+        context = MetricContext(generator, dataset, plan, plan.settings.num_samples or metric.num_samples,
+                                sample_seed, generator_kind, shared)
+        started = time.perf_counter()
+        out = _compute(name, metric, context)
+        records.append({"metric": name, "results": out["results"], "protocol": out["protocol"],
+                        "seconds": round(out.get("seconds", time.perf_counter() - started), 4), "step": step})
+    _draw_picture(generator, dataset, Path(picture), torch.Generator(generator.device).manual_seed(sample_seed),
+                  f"{dataset.name}, step {step}", records, plan.settings.num_samples)
     return records
 
 
-def _classifier_metric(metric, generator, dataset, plan, num_samples, rng, common) -> dict:
-    model, info = plan.classifier
-    model.to(generator.device)
-    started = time.perf_counter()
-    stacked = metric == "stacked-mnist-modes"
-    predicted, asked = cc.generated_classes(generator, model, num_samples, rng, grey=not stacked)
-    classifier = {"name": extractor_name(info["dataset"]), "weights_sha256": info["sha256"],
-                  "test_accuracy": info["test_accuracy"]}
-    if stacked:
-        results = cc.stacked_mnist_modes(predicted)
-        protocol = {"mode": "digits of the R, G, B channels, each classified apart: 100*r + 10*g + b",
-                    "covered": "at least one sample",
-                    "kl": "KL(generated mode histogram || uniform over 1,000), nats",
-                    "reference": "VEEGAN (Srivastava et al. 2017), PacGAN (Lin et al. 2018)"}
-    else:
-        labels = plan.reference.labels
-        results = cc.class_coverage(predicted[:, 0], labels, dataset.num_classes, asked)
-        protocol = {"covered": "at least one sample classified as the class",
-                    "kl": "KL(generated class histogram || real class distribution), nats",
-                    "real": {"data": plan.reference.name, "split": plan.settings.real_split,
-                             "num_labels": len(labels)},
-                    "label_agreement": "conditional generators: share classified as the label asked for"}
-    return {"metric": metric, "results": results,
-            "protocol": {"metric": metric, "num_samples": num_samples, "classifier": classifier,
-                         "images": "uint8-quantised, as real images are", **protocol, **common},
-            "seconds": time.perf_counter() - started}
+def _compute(name: str, metric: Metric, context: MetricContext) -> dict:
+    """A metric's result, checked; a plugin's metric that fails is reported by name."""
+    from .plugins import CORE_PLUGINS, origin, registry
+
+    entry = registry("metric").get(name)
+    try:
+        out = metric.compute(context)
+    except GanzooError:
+        raise
+    except Exception as exc:
+        if entry.plugin in CORE_PLUGINS:
+            raise
+        raise GanzooError(f"The metric '{name}' from {origin(entry)} failed: {type(exc).__name__}: {exc}. This is "
+                          "a bug in that plugin: report it to its authors, or leave the metric out.") from None
+    if not isinstance(out, dict) or not isinstance(out.get("results"), dict) or not isinstance(
+            out.get("protocol"), dict):
+        raise GanzooError(f"The metric '{name}' from {origin(entry)} returned {type(out).__name__}; a metric "
+                          "returns {'results': {...}, 'protocol': {...}}. Fix the plugin's compute().")
+    return out
+
+
+def _draw_picture(generator, dataset, path: Path, rng: torch.Generator, title: str, records: list[dict],
+                  num_samples: int | None) -> None:
+    """What the samples look like, chosen by their shape: a grid of images, a scatter of
+    2D points (over the modes, when known), a histogram of 1D values (over the density)."""
+    shape, offered = tuple(dataset.sample_shape), offers(dataset)
+    if len(shape) == 3:
+        sample_grid(generator, path, rng)
+    elif shape == (2,):
+        for record in records:  # the first mode-coverage-like result goes into the title
+            results = record["results"]
+            if "modes_covered" in results and "num_modes" in results and "high_quality_pct" in results:
+                title += (f": {results['modes_covered']}/{results['num_modes']} modes, "
+                          f"{results['high_quality_pct']:.1f}% high quality")
+                break
+        samples = generator.sample(num_samples or mc.NUM_SAMPLES, generator=rng)
+        if "modes" in offered:
+            scatter_2d(samples, dataset.centers, dataset.std, path, title)
+        else:
+            scatter_2d(samples, None, 0.0, path, title)
+    elif shape == (1,) and "density" in offered:
+        density_1d(generator.sample(20_000, generator=rng), dataset, path, title)

@@ -40,3 +40,24 @@ def ganzoo_register_datasets(register):
     ``register(name, factory, *, description="")`` where
     ``factory(**options) -> ganzoo.data.Dataset``.
     """
+
+
+@hookspec
+def ganzoo_register_metrics(register):
+    """Register evaluation metrics.
+
+    ``register(name, factory, *, description="", paper="")`` where
+    ``factory(**options) -> ganzoo.Metric``. A metric declares what the data
+    must offer (`Metric.needs`) and what evaluation prepares for it
+    (`Metric.uses`); see docs/plugins.md.
+    """
+
+
+@hookspec
+def ganzoo_register_regularizers(register):
+    """Register discriminator regularisers.
+
+    ``register(name, factory, *, description="", paper="")`` where
+    ``factory(**options)`` returns a callable ``reg(discriminator, real, fake,
+    labels) -> weighted penalty`` that the loop adds to D's loss.
+    """

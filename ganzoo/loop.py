@@ -11,36 +11,28 @@ the same state, bit for bit on CPU, as one that never stopped.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import platform
 import signal
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # Windows: no run-directory lock
-    fcntl = None
 
 import torch
 from tqdm import tqdm
 
-from .api import architecture_entry, create_architecture, create_dataset, create_loss, dataset_entry
-from .config import TrainConfig, _jsonable, pick_device, read_run_config
+from .api import architecture_entry, create_architecture, create_loss
+from .clock import TrainingClock
+from .config import TrainConfig, _jsonable
+from .data.opening import open_dataset, open_reference
+from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
-from .io import (append_jsonl, atomic_write_json, filter_jsonl, load_checkpoint, read_jsonl,
-                 remove_stale_temporaries, save_checkpoint as write_checkpoint)
 from .metrics.extractors import check_given_weights
-from .plugins import _version
+from .plugins import run_provenance
 from .regularizers import create_regularizer
+from .resolve import eval_settings, pick_device, resolve
+from .rundir import RunDir
+from .tensorboard_log import TensorBoard
 from .unrolled import unrolled_discriminator
-
-CHECKPOINT = Path("checkpoints") / "latest.pt"
 
 
 def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress: bool = True) -> dict:
@@ -51,116 +43,71 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     describe the same experiment and may change only `steps`, the intervals
     and the device. One process at a time trains a run directory (a lock on it).
     """
-    with _run_lock() as lock:
-        return _train(config, out_dir, resume, progress, lock)
-
-
-@contextmanager
-def _run_lock():
-    """`lock(out_dir)` takes an exclusive lock on the run directory for as long as this
-    process trains it: a second `train --resume` (or a bench re-run while an orphan worker
-    still trains) is refused instead of interleaving two writers. The lock is the folder's
-    own (flock), so it writes no file and goes when the process does, however it ends."""
-    held = []
-
-    def lock(out_dir: Path) -> None:
-        if held or fcntl is None:  # fcntl: POSIX only
-            return
-        fd = os.open(out_dir, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise GanzooError(f"{out_dir} is being trained by another process right now. Wait for it to "
-                              "finish (or stop it: it checkpoints on Ctrl-C or SIGTERM), then resume.") from None
-        held.append(fd)
-
+    run = RunDir(out_dir)
     try:
-        yield lock
+        return _train(config, run, resume, progress)
     finally:
-        for fd in held:
-            os.close(fd)
+        run.unlock()
 
 
-def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lock) -> dict:
-    if not str(out_dir).strip():
-        raise GanzooError("The run directory is empty (''); name a folder for the run (it is created).")
-    out_dir = Path(out_dir)
-    checkpoint_path = out_dir / CHECKPOINT
+def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool) -> dict:
     checkpoint = None
     if resume:
-        if out_dir.is_dir():
-            lock(out_dir)
-        saved = TrainConfig.from_dict(read_run_config(out_dir)["train"])
-        cfg = saved if config is None else config.resolved()
-        _check_same_experiment(saved, cfg, out_dir)
-        for folder in (out_dir, checkpoint_path.parent):  # what a writer killed mid-write left
-            remove_stale_temporaries(folder)
-        checkpoint = load_checkpoint(checkpoint_path)
+        if run.path.is_dir():
+            run.lock()
+        saved_config = run.read_config()
+        run.check_installed(("architecture", "loss", "dataset", "regularizer"), saved_config)
+        saved = TrainConfig.from_dict(saved_config["train"])
+        cfg = saved if config is None else resolve(config)
+        _check_same_experiment(saved, cfg, run.path)
+        run.remove_stale_temporaries()
+        checkpoint = run.load_checkpoint()
         done = int(checkpoint["step"])
         if cfg.steps < done:
             raise GanzooError(
-                f"{out_dir} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
+                f"{run} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
                 f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is.")
-        summary_path = out_dir / "summary.json"
-        if cfg.steps == done and summary_path.is_file() and done == saved.steps:
-            return json.loads(summary_path.read_text())  # finished: nothing to do, nothing rewritten
-    elif checkpoint_path.exists():
-        raise GanzooError(
-            f"{out_dir} already holds a run. Continue it with --resume, or choose a new --out."
-        )
+        finished = run.read_summary()
+        if cfg.steps == done and finished is not None and done == saved.steps:
+            return finished  # nothing to do, nothing rewritten
+    elif run.checkpoint_path.exists():
+        raise GanzooError(f"{run} already holds a run. Continue it with --resume, or choose a new --out.")
     else:
-        cfg = config.resolved()
+        cfg = resolve(config)
     device = pick_device(cfg.device)
 
     # --- build everything from names; the seed fixes the initial weights -------------
     dataset = open_dataset(cfg)
     t = build_training(cfg, dataset, device)
-    G, D, ema, batches, latent_rng = t.G, t.D, t.ema, t.batches, t.latent_rng
-    g_opt, d_opt, arch_config = t.g_opt, t.d_opt, t.arch_config
+    G, ema = t.G, t.ema
 
     # Locate what the metrics need (extractor weights, classifier) before anything is written.
     check_given_weights(cfg.inception_weights)
-    plan = plan_evaluation(dataset, cfg.eval_settings(), lambda split: open_reference(cfg, dataset, split))
+    plan = plan_evaluation(dataset, eval_settings(cfg), lambda split: open_reference(cfg, dataset, split))
 
     start_step = 0
     if checkpoint is not None:
-        start_step = _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng)
-        # Drop log lines written after the checkpoint by the run that stopped.
-        for name in ("train_log.jsonl", "metrics.jsonl"):
-            filter_jsonl(out_dir / name, lambda r: r.get("step", 0) <= start_step)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock(out_dir)
-    atomic_write_json(out_dir / "config.json", {
-        "train": cfg.to_dict(), "architecture": _jsonable(arch_config),
-        "data": dataset.describe(),
-        "environment": environment(device),
-    })
-
-    def save_checkpoint(step: int) -> None:
-        write_checkpoint({
-            "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
-            "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
-            "batches": batches.state_dict(), "latent_rng": latent_rng.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "config": cfg.to_dict(),
-        }, checkpoint_path)
-
-    board = TensorBoard(out_dir / "tensorboard") if cfg.tensorboard else None
+        start_step = restore_training_state(t, checkpoint)
+        run.drop_records_after(start_step)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.lock()
+    used = run_provenance(cfg, plan.metrics)
+    run.write_config({"train": cfg.to_dict(), "architecture": _jsonable(t.arch_config), "data": dataset.describe(),
+                      "environment": environment(device), "provenance": used})
+    board = TensorBoard(run.tensorboard_dir) if cfg.tensorboard else None
 
     def run_evaluation(step: int) -> list[dict]:
-        records = evaluate(ema if ema is not None else G, dataset, step, out_dir, seed=cfg.seed,
+        picture = run.sample_picture(step)
+        records = evaluate(ema if ema is not None else G, dataset, step, picture, seed=cfg.seed,
                            generator_kind="ema" if ema is not None else "raw", plan=plan)
         for record in records:
-            append_jsonl(out_dir / "metrics.jsonl", record)
+            run.append_metrics(record)
         if board:
-            board.evaluation(step, records, out_dir / "samples" / f"step-{step:08d}.png")
+            board.evaluation(step, records, picture)
         return records
 
     if start_step == 0:
-        save_checkpoint(0)  # so even a run that diverges at once has a good checkpoint
+        run.save_checkpoint(training_state(t, 0))  # so even a run that diverges at once has a good checkpoint
         last_eval = run_evaluation(0)
     else:
         last_eval = []
@@ -168,14 +115,11 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
 
     # --- the loop -------------------------------------------------------------------
     G.train()
-    D.train()
+    t.D.train()
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # checked without a sync per step
     d_loss_sum = g_loss_sum = torch.zeros((), device=device)
-    previous_log = read_jsonl(out_dir / "train_log.jsonl")  # a resumed run keeps counting its time
-    train_seconds = previous_log[-1]["train_seconds"] if previous_log else 0.0
-    window_start, window_steps = time.perf_counter(), 0
-    log_steps, log_seconds = 0, 0.0
-    warmed_up, warmup_steps, timed_steps, timed_seconds = False, 0, 0, 0.0
+    previous_log = run.read_train_log()  # a resumed run keeps counting its time
+    clock = TrainingClock(previous_log[-1]["train_seconds"] if previous_log else 0.0)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
@@ -189,8 +133,7 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
             done = step + 1
             nonfinite |= ~(torch.isfinite(d_loss) & torch.isfinite(g_loss))
             d_loss_sum, g_loss_sum = d_loss_sum + d_loss, g_loss_sum + g_loss
-            window_steps += 1
-            log_steps += 1
+            clock.count_step()
             bar.update(1)
             at_end = done == cfg.steps
             log_now = done % cfg.log_every == 0 or at_end
@@ -203,50 +146,39 @@ def _train(config: TrainConfig | None, out_dir, resume: bool, progress: bool, lo
                 raise NonFiniteLossError(
                     f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
                     f"step {done} (d_loss={d_loss.item():.4g}, g_loss={g_loss.item():.4g}). The run "
-                    f"stopped; the last good checkpoint is {checkpoint_path} (step {last_checkpoint_step}). "
+                    f"stopped; the last good checkpoint is {run.checkpoint_path} (step {last_checkpoint_step}). "
                     "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1."
                 )
-            # Training time only: evaluation and checkpoints run outside the windows.
-            elapsed = time.perf_counter() - window_start
-            train_seconds += elapsed
-            log_seconds += elapsed
-            if warmed_up:  # the first window after a (re)start is warm-up: allocations, autotuning
-                timed_steps, timed_seconds = timed_steps + window_steps, timed_seconds + elapsed
-            warmup_steps = warmup_steps if warmed_up else window_steps
-            warmed_up, window_steps = True, 0
+            clock.close_window()  # training time only: evaluation and checkpoints run outside the windows
             if log_now or checkpoint_now or interrupted.is_set():
-                mean_d, mean_g = (d_loss_sum / log_steps).item(), (g_loss_sum / log_steps).item()
-                append_jsonl(out_dir / "train_log.jsonl", {
-                    "step": done, "d_loss": mean_d, "g_loss": mean_g,
-                    "steps_per_second": log_steps / log_seconds if log_seconds > 0 else None,
-                    "train_seconds": round(train_seconds, 3),
-                })
+                steps_logged, speed = clock.take_log_interval()
+                mean_d, mean_g = (d_loss_sum / steps_logged).item(), (g_loss_sum / steps_logged).item()
+                run.append_train_log({"step": done, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
+                                      "train_seconds": round(clock.train_seconds, 3)})
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
                 if board:
-                    board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g,
-                                         "speed/steps_per_s": log_steps / log_seconds if log_seconds else None})
+                    board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g, "speed/steps_per_s": speed})
                 d_loss_sum = g_loss_sum = torch.zeros((), device=device)
-                log_steps, log_seconds = 0, 0.0
             if eval_now:
                 last_eval = run_evaluation(done)
             if checkpoint_now or interrupted.is_set():  # Ctrl-C may arrive during the evaluation
-                save_checkpoint(done)
+                run.save_checkpoint(training_state(t, done))
                 last_checkpoint_step = done
             last_good_step = done
-            window_start = time.perf_counter()
+            clock.open_window()
             if interrupted.is_set():
                 bar.close()
                 raise KeyboardInterrupt(
                     f"interrupted at step {done}; checkpoint saved. Continue with: "
-                    f"ganzoo train --out {out_dir} --resume"
+                    f"ganzoo train --out {run} --resume"
                 )
     bar.close()
     if board:
         board.close()
-    summary = {"out_dir": str(out_dir), "steps": cfg.steps, "train_seconds": round(train_seconds, 3),
-               "throughput": throughput(cfg, device, warmup_steps, timed_steps, timed_seconds),
-               "metrics": {r["metric"]: r["results"] for r in last_eval}}
-    atomic_write_json(out_dir / "summary.json", summary)
+    summary = {"out_dir": str(run), "steps": cfg.steps, "train_seconds": round(clock.train_seconds, 3),
+               "throughput": clock.throughput(cfg, device),
+               "metrics": {r["metric"]: r["results"] for r in last_eval}, "provenance": used}
+    run.write_summary(summary)
     return summary
 
 
@@ -411,71 +343,6 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     return d_loss.detach(), g_loss.detach()
 
 
-class TensorBoard:
-    """Optional TensorBoard logging: losses, metrics and sample pictures (`--tensorboard`)."""
-
-    def __init__(self, log_dir: Path):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]' "
-                              "(or pip install tensorboard).") from None
-        self.writer = SummaryWriter(str(log_dir))
-
-    def scalars(self, step: int, values: dict) -> None:
-        for name, v in values.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                self.writer.add_scalar(name, v, step)
-
-    def evaluation(self, step: int, records: list[dict], picture: Path) -> None:
-        for record in records:
-            self.scalars(step, {f"{record['metric']}/{k}": v for k, v in record["results"].items()})
-        if picture.is_file():
-            import numpy as np
-            from PIL import Image
-
-            self.writer.add_image("samples", np.asarray(Image.open(picture).convert("RGB")), step,
-                                  dataformats="HWC")
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def throughput(cfg: TrainConfig, device: torch.device, warmup_steps: int, steps: int, seconds: float) -> dict:
-    """Speed of the training step alone (no evaluation, no checkpoints, warm-up excluded).
-    images/s counts real images shown to D, as StyleGAN's kimg does."""
-    rate = steps / seconds if seconds > 0 and steps else None
-    out = {"steps_per_s": rate, "images_per_s": rate * cfg.batch_size * cfg.n_d if rate else None,
-           "timed_steps": steps, "timed_seconds": round(seconds, 4), "warmup_steps": warmup_steps,
-           "batch_size": cfg.batch_size, "n_d": cfg.n_d, "device": str(device)}
-    if device.type == "cuda":
-        out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-    else:  # the process's peak resident memory: an upper bound for this run on CPU
-        import resource
-
-        scale = 1 if platform.system() == "Darwin" else 1024  # bytes on macOS, KiB on Linux
-        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, 1)
-    return out
-
-
-def open_dataset(cfg: TrainConfig, **overrides):
-    """The run's data set; `data_root` reaches the factories that read files."""
-    options = {**cfg.data_options, **overrides}
-    if cfg.data_root and "root" in dataset_entry(cfg.data).defaults:
-        options.setdefault("root", cfg.data_root)
-    return create_dataset(cfg.data, **options)
-
-
-def open_reference(cfg: TrainConfig, dataset, split: str):
-    """The real data that FID & co. compare with: the training set itself, or another split of it."""
-    if getattr(dataset, "split", None) == split:
-        return dataset
-    if "split" not in dataset_entry(cfg.data).defaults:
-        raise GanzooError(f"Data set '{cfg.data}' has no '{split}' split to compare with; "
-                          "use --eval-real-split train.")
-    return open_dataset(cfg, split=split)
-
-
 def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:
     """Shape from the data; classes from the data for class-conditional architectures."""
     overrides = {"data_shape": dataset.sample_shape}
@@ -510,19 +377,33 @@ def _update_ema(ema, model, decay: float) -> None:
         ema_buffer.copy_(buffer)  # batch-norm statistics are copied, not averaged
 
 
-def _restore(checkpoint, G, D, g_opt, d_opt, ema, batches, latent_rng) -> int:
+def training_state(t: Training, step: int) -> dict:
+    """Everything that decides the rest of the run after `step` steps: what a checkpoint holds."""
+    return {
+        "step": step, "generator": t.G.state_dict(), "discriminator": t.D.state_dict(),
+        "g_opt": t.g_opt.state_dict(), "d_opt": t.d_opt.state_dict(),
+        "ema": t.ema.state_dict() if t.ema is not None else None,
+        "batches": t.batches.state_dict(), "latent_rng": t.latent_rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
+        "config": t.cfg.to_dict(),
+    }
+
+
+def restore_training_state(t: Training, checkpoint: dict) -> int:
+    """Put a checkpoint's state back; returns its step."""
     try:
-        G.load_state_dict(checkpoint["generator"])
-        D.load_state_dict(checkpoint["discriminator"])
-        g_opt.load_state_dict(checkpoint["g_opt"])
-        d_opt.load_state_dict(checkpoint["d_opt"])
-        if ema is not None:
-            ema.load_state_dict(checkpoint["ema"])
-        batches.load_state_dict(checkpoint["batches"])
-        latent_rng.set_state(checkpoint["latent_rng"])
+        t.G.load_state_dict(checkpoint["generator"])
+        t.D.load_state_dict(checkpoint["discriminator"])
+        t.g_opt.load_state_dict(checkpoint["g_opt"])
+        t.d_opt.load_state_dict(checkpoint["d_opt"])
+        if t.ema is not None:
+            t.ema.load_state_dict(checkpoint["ema"])
+        t.batches.load_state_dict(checkpoint["batches"])
+        t.latent_rng.set_state(checkpoint["latent_rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"], G.device)
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], t.G.device)
         return int(checkpoint["step"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise GanzooError(
@@ -571,28 +452,3 @@ def _stop_on_interrupt():
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _cpu_name() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment(device: torch.device) -> dict:
-    """Versions and hardware, stored with every run."""
-    env = {
-        "ganzoo": _version(), "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "processor": _cpu_name(),
-        "device": str(device), "torch_threads": torch.get_num_threads(),
-    }
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-        env["cuda"] = torch.version.cuda
-    return env
-

@@ -26,8 +26,11 @@ from .registry import Entry, Registry, signature_defaults
 
 ENV_VAR = "GANZOO_PLUGINS"
 ENTRY_POINT_GROUP = "ganzoo"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data.toy1d", "ganzoo.data.toy2d", "ganzoo.data.images")
-KINDS = ("architecture", "loss", "dataset")
+#: ganzoo's distribution on PyPI ("ganzoo" there is an unrelated package).
+DISTRIBUTION = "pyganzoo"
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.regularizers", "ganzoo.data.toy1d", "ganzoo.data.toy2d",
+                "ganzoo.data.images", "ganzoo.metrics.builtin")
+KINDS = ("architecture", "loss", "dataset", "metric", "regularizer")
 
 
 class PluginLoadWarning(UserWarning):
@@ -38,7 +41,7 @@ class PluginLoadWarning(UserWarning):
 class PluginInfo:
     name: str
     module: str
-    package: str  # distribution that provides it ("ganzoo" for the built-ins)
+    package: str  # distribution that provides it (DISTRIBUTION for the built-ins)
     version: str
     status: str  # "loaded" or "failed"
     error: str = ""
@@ -58,7 +61,7 @@ class PluginState:
         for module_name in CORE_PLUGINS:
             module = importlib.import_module(module_name)
             self.pm.register(module, name=module_name)
-            self.plugins.append(PluginInfo(module_name, module_name, "ganzoo", _version(), "loaded"))
+            self.plugins.append(PluginInfo(module_name, module_name, DISTRIBUTION, _version(), "loaded"))
         self._load_entry_points()
         for info in self.plugins:
             if info.status == "loaded":
@@ -108,6 +111,8 @@ class PluginState:
             "architecture": self.pm.hook.ganzoo_register_architectures,
             "loss": self.pm.hook.ganzoo_register_losses,
             "dataset": self.pm.hook.ganzoo_register_datasets,
+            "metric": self.pm.hook.ganzoo_register_metrics,
+            "regularizer": self.pm.hook.ganzoo_register_regularizers,
         }
         try:
             for kind, hook in hooks.items():
@@ -156,7 +161,7 @@ def _wanted_plugins() -> list[str] | None:
 
 def _version() -> str:
     try:
-        return importlib.metadata.version("ganzoo")
+        return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         return "0+unknown"
 
@@ -188,6 +193,42 @@ def origin(entry) -> str:
         if info.name == entry.plugin:
             return f"plugin '{info.name}' (package {info.package} {info.version})"
     return f"plugin '{entry.plugin}'"
+
+
+def provenance(kind: str, name: str) -> dict:
+    """Which plugin and package provide a registered entry: config.json and every results
+    record carry this for each architecture, loss, data set, regulariser and metric used."""
+    entry = registry(kind).get(name)
+    info = next((p for p in state().plugins if p.name == entry.plugin), None)
+    return {"name": name, "plugin": entry.plugin, "package": info.package if info else "?",
+            "version": info.version if info else "?"}
+
+
+def run_provenance(cfg, metrics: list[str]) -> dict:
+    """The plugin and package behind each named thing a run (a TrainConfig) uses."""
+    used = {"architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
+            "dataset": provenance("dataset", cfg.data)}
+    if cfg.regularizer:
+        used["regularizer"] = provenance("regularizer", cfg.regularizer)
+    used["metric"] = [provenance("metric", name) for name in metrics]
+    return used
+
+
+def check_installed(saved_config: dict, run_dir, kinds: tuple[str, ...]) -> None:
+    """The entries of these kinds that a saved run used must still be registered; one that is
+    not is named with the package that provided it when the run was made."""
+    recorded = saved_config.get("provenance")
+    recorded = recorded if isinstance(recorded, dict) else {}  # runs from before ganzoo recorded it
+    for kind in kinds:
+        entries = recorded.get(kind)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not isinstance(entry, dict) or entry.get("name") in registry(kind).entries:
+                continue
+            package = f"{entry.get('package', '?')} {entry.get('version', '?')}"
+            raise GanzooError(
+                f"The run in {run_dir} used the {kind} '{entry.get('name')}' from plugin '{entry.get('plugin')}' "
+                f"(package {package}), which is not installed now. Install that package (pip install "
+                f"{entry.get('package')}), or leave {ENV_VAR} unset if it leaves that plugin out.")
 
 
 def call_factory(entry, *args, passthrough: tuple = (), **kwargs):

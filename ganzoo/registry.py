@@ -31,8 +31,9 @@ class Entry:
     paper: str = ""
 
     def info(self) -> dict:
-        """A JSON-friendly summary, as `ganzoo list --json` prints it."""
-        return {
+        """A JSON-friendly summary, as `ganzoo list --json` prints it; a metric class also
+        says what the data must offer and its standard sample count."""
+        out = {
             "name": self.name,
             "plugin": self.plugin,
             "description": self.description,
@@ -40,6 +41,11 @@ class Entry:
             "defaults": self.defaults,
             "train_defaults": self.train_defaults,
         }
+        if self.kind == "metric":
+            for key in ("needs", "uses", "num_samples"):
+                if hasattr(self.factory, key):
+                    out[key] = getattr(self.factory, key)
+        return out
 
 
 def signature_defaults(factory: Callable) -> dict:

@@ -1,15 +1,17 @@
 """Discriminator regularisers: small objects added to D's loss.
 
 Each is called as ``reg(discriminator, real, fake, labels)`` and returns the
-weighted penalty. They compose with any loss (`TrainConfig.regularizer`).
+weighted penalty. They compose with any loss (`TrainConfig.regularizer`). The
+built-ins register through the `ganzoo_register_regularizers` hook, like a plugin's.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .errors import UnknownNameError
-from .registry import Entry, check_options, signature_defaults
+from .errors import GanzooError
+from .hookspecs import hookimpl
+from .registry import check_options
 
 
 def _input_gradient(discriminator, x: torch.Tensor, labels) -> torch.Tensor:
@@ -50,14 +52,20 @@ class R1Penalty:
         return 0.5 * self.gamma * grad.pow(2).sum(dim=1).mean()
 
 
-REGULARIZERS = {"r1": R1Penalty, "gradient-penalty": GradientPenalty}
+@hookimpl
+def ganzoo_register_regularizers(register):
+    register("r1", R1Penalty, description="gamma/2 * E||grad D(real)||^2", paper="Mescheder et al. 2018")
+    register("gradient-penalty", GradientPenalty, description="(||grad D(interpolate)|| - 1)^2, WGAN-GP's",
+             paper="Gulrajani et al. 2017")
 
 
 def create_regularizer(name: str, **options):
     """A regulariser by name, with its options checked (`--reg r1 --reg-opt gamma=1`)."""
-    if name not in REGULARIZERS:
-        raise UnknownNameError("regularizer", name, REGULARIZERS,
-                               hint="Regularisers are chosen with --reg.")
-    cls = REGULARIZERS[name]
-    entry = Entry("regularizer", name, cls, "ganzoo", signature_defaults(cls))
-    return cls(**check_options(entry, options))
+    from .plugins import call_factory, origin, registry
+
+    entry = registry("regularizer").get(name)
+    regularizer = call_factory(entry, **check_options(entry, options))
+    if not callable(regularizer):
+        raise GanzooError(f"Regulariser '{name}' from {origin(entry)} is not callable as "
+                          "reg(discriminator, real, fake, labels); fix the plugin's factory.")
+    return regularizer

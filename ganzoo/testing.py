@@ -5,6 +5,9 @@
     def test_my_arch():
         check_architecture("my-arch.test")
 
+or, for every entry a plugin registers, `pytest --ganzoo-contracts=PLUGIN`
+(see `ganzoo/pytest_plugin.py`).
+
 Each check runs on CPU in well under a second for a tiny variant and raises
 AssertionError with a message saying which part of the contract broke.
 """
@@ -15,9 +18,11 @@ from pathlib import Path
 
 import torch
 
-from .api import create_architecture, create_dataset, create_loss
+from .api import create_architecture, create_dataset, create_loss, create_metric
 from .data import Dataset
+from .metrics.base import OFFERS, PROMISES
 from .models import Discriminator, Generator
+from .regularizers import create_regularizer
 
 BATCH = 4
 
@@ -77,7 +82,11 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
 
     d_before = _state(D)
     D.requires_grad_(False)
-    g_loss = adversarial.generator_loss(D(G(G.sample_latent(BATCH, "cpu"), labels), labels))
+    fake_logits = D(G(G.sample_latent(BATCH, "cpu"), labels), labels)
+    if adversarial.generator_needs_real:  # relativistic losses compare fakes with reals
+        g_loss = adversarial.generator_loss(fake_logits, D(real, labels))
+    else:
+        g_loss = adversarial.generator_loss(fake_logits)
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()
@@ -126,7 +135,8 @@ def check_loss(name: str, **options) -> None:
 
 
 def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
-    """Batches have the declared shape; a saved position replays the same batches."""
+    """Batches have the declared shape; a saved position replays the same batches; every
+    capability the data set offers (`Dataset.offers`) has the attributes it promises."""
     dataset = create_dataset(name, **options)
     assert isinstance(dataset, Dataset), f"{name}: not a ganzoo.data.Dataset"
     source = dataset.batches(batch_size, torch.device("cpu"), seed=0)
@@ -138,6 +148,105 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     source.load_state_dict(saved)
     again, _ = source.next()
     assert torch.equal(first, again), f"{name}: restoring the batch position does not replay the same batch"
+    offered = set(dataset.offers)
+    unknown = offered - set(OFFERS)
+    assert not unknown, f"{name}: offers {sorted(unknown)}, which no metric knows; known: {', '.join(OFFERS)}"
+    for offer in sorted(offered):
+        absent = [a for a in PROMISES[offer] if getattr(dataset, a, None) is None]
+        assert not absent, f"{name}: offers '{offer}' but has no {', '.join(absent)}"
+    if "modes" in offered:
+        centers, weights = dataset.centers, torch.as_tensor(dataset.mode_weights, dtype=torch.float64)
+        assert centers.dim() == 2 and centers.shape[0] >= 1 and centers.shape[1:] == dataset.sample_shape, \
+            f"{name}: centers must be (modes, *sample_shape), got {tuple(centers.shape)}"
+        assert float(dataset.std) > 0, f"{name}: std must be positive"
+        assert weights.shape == (centers.shape[0],) and abs(float(weights.sum()) - 1) < 1e-6 and (weights >= 0).all(), \
+            f"{name}: mode_weights must be one probability per mode"
+    if "density" in offered:
+        low, high = dataset.span()
+        assert low < high, f"{name}: span() must be (low, high) with low < high"
+        pdf = dataset.pdf(torch.linspace(low, high, 101, dtype=torch.float64))
+        assert pdf.shape == (101,) and torch.isfinite(pdf).all() and (pdf >= 0).all(), f"{name}: pdf not a density"
+    if "images" in offered:
+        assert len(dataset.sample_shape) == 3, f"{name}: offers images but samples are {dataset.sample_shape}"
+        images, _ = dataset.get(torch.tensor([0]))
+        assert len(dataset) > 0 and images.dtype == torch.uint8 and images.shape == (1, *dataset.sample_shape), \
+            f"{name}: get() must return uint8 images of the sample shape"
+    if offered & {"digit-classes", "stacked-digits"}:
+        from .metrics.digits import DATASETS
+
+        assert dataset.digit_classifier in DATASETS, \
+            f"{name}: digit_classifier must be one of {DATASETS}, got {dataset.digit_classifier!r}"
+    if "digit-classes" in offered:
+        assert dataset.labels is not None and dataset.num_classes > 0, f"{name}: digit-classes needs labels"
+
+
+def check_metric(name: str, data: str, arch: str | None = None, num_samples: int = 200,
+                 eval_options: dict | None = None, **data_options) -> list[dict]:
+    """The metric applies to `data` (its needs are offered), gives finite, JSON-ready numbers
+    with a protocol from a tiny untrained generator, and gives the same numbers twice.
+    `arch`: an architecture for the data's shape (default: mlp.test for flat data,
+    dcgan.test for images). Returns the records."""
+    import json
+    import math
+    import tempfile
+
+    from .evaluation import EvalSettings, evaluate, plan_evaluation
+    from .metrics.base import missing_needs
+
+    metric = create_metric(name)
+    dataset = create_dataset(data, **data_options)
+    missing = missing_needs(metric, dataset)
+    assert not missing, f"{name}: needs {missing}, which data set '{data}' does not offer"
+    arch = arch or ("dcgan.test" if len(dataset.sample_shape) == 3 else "mlp.test")
+    torch.manual_seed(0)
+    G, _, _ = create_architecture(arch, data_shape=tuple(dataset.sample_shape), num_classes=0)
+    # The data set itself is the real data compared with (FID & co.), on as many samples.
+    settings = EvalSettings(**{"metrics": [name], "num_samples": num_samples, "real_samples": num_samples,
+                               "real_split": data_options.get("split", "train"),
+                               "data_root": data_options.get("root", ""), **(eval_options or {})})
+    plan = plan_evaluation(dataset, settings, lambda split: dataset)
+    runs = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(2):
+            runs.append(evaluate(G.eval(), dataset, 0, Path(out) / "step-0.png", seed=0, generator_kind="raw",
+                                 plan=plan))
+    records = runs[0]
+    assert [r["metric"] for r in records] == [name], f"{name}: expected one record, got {records}"
+    record = records[0]
+    json.dumps(record)  # raises if anything is not plain JSON
+    assert record["protocol"], f"{name}: the record must say how it was computed (protocol)"
+
+    def numbers(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from numbers(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from numbers(v)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield value
+
+    assert all(math.isfinite(v) for v in numbers(record["results"])), f"{name}: non-finite results"
+    assert runs[0][0]["results"] == runs[1][0]["results"], f"{name}: the same evaluation gave different results"
+    return records
+
+
+def check_regularizer(name: str, **options) -> None:
+    """The penalty is a finite scalar that gives D's weights finite gradients."""
+    regularizer = create_regularizer(name, **options)
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+    def discriminator(x, labels=None):
+        return D(x).squeeze(1)
+
+    real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
+    penalty = regularizer(discriminator, real, fake, None)
+    assert isinstance(penalty, torch.Tensor) and penalty.dim() == 0 and torch.isfinite(penalty), \
+        f"{name}: the penalty must be a finite scalar tensor"
+    penalty.backward()
+    grads = [p.grad for p in D.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: no finite gradient for D's weights"
 
 
 def write_random_inception_weights(path, seed: int = 0):
@@ -173,3 +282,80 @@ def write_file_that_runs_code(path, marker):
     check that ganzoo refuses it and that `marker` never appears."""
     torch.save({"conv.weight": torch.zeros(2, 2), "payload": _RunsCode(Path(marker))}, path)
     return Path(path)
+
+
+#: Flat data sets made without files, for checking a plugin's metrics when the plugin has none.
+GENERATED_DATA = ("ring8", "grid25", "mixture1d")
+
+
+def contract_cases(plugin: str) -> list[tuple[str, str]]:
+    """(kind, name) of everything `plugin` (its entry-point name) registers that has a
+    contract check: architectures' tiny `.test` variants, losses, regularisers, data sets
+    and metrics."""
+    from .plugins import registry
+
+    cases = []
+    for kind in ("architecture", "loss", "regularizer", "dataset", "metric"):
+        for name in registry(kind).names():
+            entry = registry(kind).get(name)
+            if entry.plugin == plugin and (kind != "architecture" or name.endswith(".test")):
+                cases.append((kind, name))
+    return cases
+
+
+def check_entry(kind: str, name: str, options: dict | None = None) -> None:
+    """The contract check of one registered entry. `options` go to its check, e.g. a data
+    set's options, or for a metric `data` (a data set offering its needs) and that data
+    set's options. A metric with no `data` is checked on each of the plugin's own data sets
+    that offer its needs, else on the first of GENERATED_DATA that does."""
+    import pytest
+
+    from .metrics.base import missing_needs
+    from .plugins import registry
+
+    options = dict(options or {})
+    if kind == "architecture":
+        check_architecture(name, **options)
+    elif kind == "loss":
+        check_loss(name, **options)
+    elif kind == "regularizer":
+        check_regularizer(name, **options)
+    elif kind == "dataset":
+        check_dataset(name, **options)
+    elif kind == "metric":
+        if "data" in options:
+            check_metric(name, **options)
+            return
+        metric, plugin = create_metric(name), registry("metric").get(name).plugin
+        own = [d for d in registry("dataset").names() if registry("dataset").get(d).plugin == plugin]
+        candidates = [d for d in own if not missing_needs(metric, create_dataset(d))]
+        candidates = candidates or [d for d in GENERATED_DATA if not missing_needs(metric, create_dataset(d))][:1]
+        if not candidates:
+            pytest.skip(f"metric '{name}' needs {', '.join(metric.needs)}: name a data set that offers it with "
+                        f"options={{'{name}': {{'data': ..., ...}}}}")
+        for data in candidates:
+            check_metric(name, data)
+    else:
+        raise ValueError(f"no contract check for kind {kind!r}")
+
+
+def contract_tests(plugin: str, options: dict | None = None):
+    """A pytest test, parametrised over everything `plugin` registers, that runs each
+    entry's contract check. One line in a plugin's tests runs them all::
+
+        test_ganzoo_contracts = ganzoo.testing.contract_tests("my-plugin")
+
+    `options`: {entry name: options for its check} (see `check_entry`)."""
+    import pytest
+
+    cases = contract_cases(plugin)
+    if not cases:
+        raise AssertionError(f"plugin '{plugin}' registers nothing ganzoo can check; is it installed, and is "
+                             "that its entry-point name (`ganzoo list plugins`)?")
+    options = options or {}
+
+    @pytest.mark.parametrize(("kind", "name"), cases, ids=[f"{kind}:{name}" for kind, name in cases])
+    def test_contract(kind, name):
+        check_entry(kind, name, options.get(name))
+
+    return test_contract

@@ -18,8 +18,6 @@ Training (config.py): batches of 128, Adam with betas (0.5, 0.99), D's learning 
 
 from __future__ import annotations
 
-import math
-
 from torch import nn
 
 import ganzoo

@@ -11,7 +11,7 @@ import pytest
 import ganzoo
 from conftest import REPO, run_cli
 from ganzoo.bench import expand, load_suite
-from ganzoo.io import read_jsonl
+from ganzoo.files import read_jsonl
 from ganzoo.report import compare
 
 SUITE = """

@@ -113,3 +113,27 @@ def test_output_piped_into_head_closes_quietly():
     result = subprocess.run(f"'{sys.executable}' -m ganzoo list | head -1", shell=True, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout == "architectures:\n" and "Traceback" not in result.stderr
+
+
+def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
+    """config.py declares each TrainConfig field once; `ganzoo train`'s flags are generated
+    from it, and a flag given on the command line lands in that field."""
+    import dataclasses
+
+    from ganzoo.cli import build_parser, config_from_args, flag_of
+    from ganzoo.config import IDENTITY_FIELDS, TrainConfig
+
+    parser = build_parser()
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    train_help = parser._subparsers._group_actions[0].choices["train"].format_help()
+    assert all(flag_of(f) in train_help for f in fields.values() if f.metadata["cli"])
+    args = parser.parse_args(["train", "--arch", "dcgan", "--steps", "7", "--betas", "0.1", "0.9", "--reg", "r1",
+                              "--reg-opt", "gamma=2", "--arch-opt", "g_width=8", "--channels-last",
+                              "--eval-metrics", "fid,kid", "--lr-schedule", "linear-decay", "--g-lr", "0.001"])
+    cfg = config_from_args(args)
+    assert (cfg.arch, cfg.steps, cfg.betas, cfg.regularizer, cfg.regularizer_options) == (
+        "dcgan", 7, (0.1, 0.9), "r1", {"gamma": 2})
+    assert cfg.arch_options == {"g_width": 8} and cfg.channels_last and cfg.eval_metrics == ["fid", "kid"]
+    assert (cfg.lr_schedule, cfg.g_lr, cfg.tensorboard, cfg.data) == ("linear-decay", 0.001, False, "ring8")
+    assert {"arch", "seed", "betas", "regularizer_options", "lr_schedule"} <= set(IDENTITY_FIELDS)
+    assert not {"steps", "device", "eval_every", "channels_last"} & set(IDENTITY_FIELDS)

@@ -1,9 +1,10 @@
 """ganzoo.testing's contract checks over every registered entry, plugins included."""
 
 import pytest
+import torch
 
 import ganzoo
-from ganzoo.testing import check_architecture, check_dataset, check_loss
+from ganzoo.testing import check_architecture, check_dataset, check_loss, check_metric, check_regularizer
 
 TEST_VARIANTS = [n for n in ganzoo.list_architectures("*.test")]
 
@@ -38,6 +39,37 @@ def test_dataset_contract(name, image_dir):
     check_dataset(name, **options)
 
 
+@pytest.mark.parametrize("name", ganzoo.list_regularizers())
+def test_regularizer_contract(name):
+    check_regularizer(name)
+
+
+#: A data set for each built-in metric's contract check (digit data from the local copy).
+METRIC_DATA = {"mode-coverage": "ring8", "stacked-mnist-modes": "stacked-mnist"}
+
+
+@pytest.mark.parametrize("name", ganzoo.list_metrics())
+def test_metric_contract(name):
+    from conftest import need_data_root
+    from ganzoo.metrics.base import missing_needs
+
+    metric = ganzoo.create_metric(name)
+    data = METRIC_DATA.get(name, "ring8" if "modes" in metric.needs else "mnist")
+    if "images" not in metric.needs and missing_needs(metric, ganzoo.create_dataset(data)):
+        data = next(d for d in ("grid25", "mixture1d") if not missing_needs(metric, ganzoo.create_dataset(d)))
+    options = {}
+    if data in ("mnist", "stacked-mnist"):
+        options = {"root": str(need_data_root()), "split": "test", "download": False}
+        if data == "stacked-mnist":
+            options["size"] = 500
+    check_metric(name, data, **options)
+
+
+def test_a_losses_need_for_real_logits_is_met_by_the_architecture_check():
+    """`relativistic` (the example plugin) compares fakes with reals in G's loss too."""
+    check_architecture("mlp.test", loss="relativistic")
+
+
 def test_conditional_models_take_labels():
     check_architecture("mlp.test", num_classes=3)
 
@@ -60,3 +92,22 @@ def test_contract_check_catches_a_broken_discriminator(install_fake_plugin):
     """)
     with pytest.raises(AssertionError, match="one logit per input"):
         check_architecture("bad-shape.test")
+
+
+def test_dataset_check_holds_a_data_set_to_what_it_offers():
+    from ganzoo.data import Dataset, SampledBatches
+    from ganzoo.registry import Entry
+
+    class Promises(Dataset):
+        name, sample_shape, offers = "promises", (2,), frozenset({"modes"})  # but has no centers
+
+        def batches(self, batch_size, device, seed):
+            return SampledBatches(lambda n, rng: (torch.randn(n, 2, generator=rng), None), batch_size, device, seed)
+
+    registry = ganzoo.plugins.registry("dataset")
+    registry.add(Entry("dataset", "promises", Promises, "test"))
+    try:
+        with pytest.raises(AssertionError, match="offers 'modes' but has no centers, std, mode_weights"):
+            check_dataset("promises")
+    finally:
+        del registry.entries["promises"]

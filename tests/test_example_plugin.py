@@ -1,6 +1,8 @@
 """The example third-party plugin in docs/example-plugin, installed as its own package."""
 
 import importlib.util
+import json
+import textwrap
 
 import pytest
 
@@ -27,6 +29,62 @@ def test_both_appear_in_ganzoo_list_and_train(tmp_path):
                      "--batch-size", "16", "--eval-samples", "100", "--out", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "mode-coverage" in result.stdout and (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
+
+
+def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report(tmp_path):
+    """A third-party 2D data set with known modes gets ganzoo's mode coverage (by what it
+    offers, not by its class); a third-party metric lands in the results and the report."""
+    listing = run_cli("list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    listed = json.loads(listing.stdout)
+    for kind, name in (("datasets", "example-triangle"), ("metrics", "example-mode-distance"),
+                       ("regularizers", "example-drift")):
+        assert any(e["name"] == name and e["plugin"] == "example" for e in listed[kind]), (kind, name)
+
+    suite = tmp_path / "suite.toml"
+    suite.write_text(textwrap.dedent("""
+        name = "example"
+        [[block]]
+        name = "triangle"
+        architectures = ["example-resmlp.test"]
+        losses = ["relativistic"]
+        data = ["example-triangle"]
+        seeds = [0]
+        steps = 30
+        batch_size = 32
+        eval_every = 15
+        eval_samples = 300
+        metrics = ["mode-coverage", "example-mode-distance"]
+        train = { regularizer = "example-drift", regularizer_options = { epsilon = 0.01 } }
+    """))
+    out = tmp_path / "out"
+    result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    run = next((out / "runs").iterdir())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["metric"] for r in records} == {"mode-coverage", "example-mode-distance"}
+    coverage = [r for r in records if r["metric"] == "mode-coverage"][-1]
+    assert coverage["results"]["num_modes"] == 3 and coverage["protocol"]["data"]["name"] == "example-triangle"
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["regularizer"] == "example-drift"
+    report = (out / "report.md").read_text()
+    assert "median dist. (std)" in report and "modes" in report
+    assert (out / "figures" / "example-triangle-example-mode-distance.png").is_file()
+
+
+def test_its_own_contract_tests_pass_in_one_line():
+    """docs/example-plugin/tests_example.py: `contract_tests("example")` checks everything the
+    plugin registers, as its author would run it."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    tests = REPO / "docs" / "example-plugin" / "tests_example.py"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                            capture_output=True, text=True, timeout=300, cwd=tests.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout, result.stdout  # architecture, loss, regulariser, data set, metric
 
 
 def test_only_when_selected(monkeypatch):

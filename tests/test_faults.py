@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.io import load_checkpoint, read_jsonl
+from ganzoo.files import load_checkpoint, read_jsonl
 
 from test_train import assert_same_state  # noqa: E402  (tests/ is on sys.path under pytest)
 
@@ -83,7 +83,7 @@ def test_sigterm_checkpoints_and_exits_then_resumes(tmp_path, uninterrupted):
 
 KILL_DURING_WRITE = """
 import os, signal, sys
-import ganzoo.io
+import ganzoo.files
 real_replace, writes = os.replace, []
 def replace(src, dst):
     if str(dst).endswith("latest.pt"):
@@ -91,7 +91,7 @@ def replace(src, dst):
         if len(writes) == 3:  # the new checkpoint is on disk under its temporary name
             os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
-ganzoo.io.os.replace = replace
+ganzoo.files.os.replace = replace
 from ganzoo.cli import main
 sys.exit(main(sys.argv[1:]))
 """

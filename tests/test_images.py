@@ -10,7 +10,7 @@ import ganzoo
 import ganzoo.data.images as images
 from conftest import need_data_root, run_cli
 from ganzoo import TrainConfig, train
-from ganzoo.io import load_checkpoint
+from ganzoo.files import load_checkpoint
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import ganzoo
 from conftest import need_data_root, run_cli
 from ganzoo.data.images import to_float, to_uint8
 from ganzoo.evaluation import EvalSettings, evaluate, plan_evaluation
-from ganzoo.io import file_sha256, read_jsonl
-from ganzoo.loop import open_reference
+from ganzoo.files import file_sha256, read_jsonl
+from ganzoo.data.opening import open_reference
 from ganzoo.metrics import class_coverage as cc
 from ganzoo.metrics import digits
 from ganzoo.metrics.extractors import Extractor, resolve_extractor
@@ -202,7 +202,7 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
     assert result.returncode == 0, result.stderr
     records = read_jsonl(run / "metrics.jsonl")[before:]
     assert [r["metric"] for r in records] == ["fid", "kid", "precision-recall", "inception-score",
-                                              "class-coverage"]
+                                              "density-coverage", "class-coverage"]
     reference_sha = digits.get_classifier("mnist")[1]["sha256"]
     for record in records:
         assert record["step"] == 2 and record["source"] == "ganzoo eval"
@@ -210,6 +210,9 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
         assert protocol["device"] == "cpu"
         if record["metric"] == "class-coverage":
             assert protocol["classifier"]["weights_sha256"] == reference_sha and protocol["num_samples"] == 200
+        elif record["metric"] == "density-coverage":
+            assert protocol["extractor"]["weights_sha256"] == reference_sha and protocol["nearest_k"] == 5
+            assert protocol["generated"]["num_samples"] == 200 and protocol["real"]["num_samples"] == 300
         else:
             assert protocol["extractor"]["weights_sha256"] == reference_sha
             assert protocol["generated"]["num_samples"] == 200 and protocol["real"]["num_samples"] == 300
@@ -283,7 +286,7 @@ def test_a_collapsed_generator_covers_one_stacked_mode(tmp_path):
     root = need_data_root()
     stacked = ganzoo.create_dataset("stacked-mnist", root=str(root), split="test", size=100, download=False)
     images, _ = stacked.get(torch.arange(10))
-    [record] = evaluate(Replay(images, fixed=0), stacked, 7, tmp_path, seed=0, generator_kind="raw",
+    [record] = evaluate(Replay(images, fixed=0), stacked, 7, tmp_path / "step-7.png", seed=0, generator_kind="raw",
                         plan=_plan(stacked, ["stacked-mnist-modes"], root, 300))
     assert record["results"]["modes_covered"] == 1
     assert record["results"]["kl_uniform"] == pytest.approx(math.log(1000))
@@ -295,7 +298,8 @@ def test_class_coverage_of_real_collapsed_and_conditional_generators(mnist, tmp_
     plan = _plan(test_set, ["class-coverage"], root, 1000, real_split="test")  # the test split's classes
 
     def coverage(generator):
-        [record] = evaluate(generator, test_set, 0, tmp_path, seed=0, generator_kind="raw", plan=plan)
+        [record] = evaluate(generator, test_set, 0, tmp_path / "step-0.png", seed=0, generator_kind="raw",
+                            plan=plan)
         return record["results"]
 
     real = coverage(Replay(test_set.images[:5000]))

@@ -19,7 +19,7 @@ def ganzoo_register_architectures(register):
 def test_builtins_load_through_the_entry_point_group():
     plugins = {p.name: p for p in ganzoo.plugins.state().plugins}
     assert plugins["mlp"].module == "ganzoo_plugins.mlp"
-    assert plugins["mlp"].package == "ganzoo" and plugins["mlp"].status == "loaded"
+    assert plugins["mlp"].package == "pyganzoo" and plugins["mlp"].status == "loaded"
     assert ganzoo.plugins.registry("architecture").get("mlp").plugin == "mlp"
 
 

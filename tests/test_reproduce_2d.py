@@ -9,7 +9,9 @@ import torch.nn.functional as F
 
 import ganzoo
 from ganzoo import TrainConfig
-from ganzoo.loop import build_training, open_dataset, train_step
+from ganzoo.resolve import resolve
+from ganzoo.data.opening import open_dataset
+from ganzoo.loop import build_training, train_step
 from ganzoo.metrics.mode_coverage import mode_coverage
 from ganzoo.unrolled import unrolled_discriminator
 
@@ -157,8 +159,8 @@ def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
 def test_unrolled_start_from_the_optimisers_state_and_survive_dead_units():
     """After real D steps the unroll continues D's Adam moments; maxout pieces that never win
     have zero gradient (sqrt(0) in Adam) and must not turn G's gradient into NaN."""
-    cfg = TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, unroll_steps=2,
-                      device="cpu").resolved()
+    cfg = resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, unroll_steps=2,
+                              device="cpu"))
     t = build_training(cfg, open_dataset(cfg), torch.device("cpu"))
     for _ in range(3):
         d_loss, g_loss = train_step(t)
@@ -175,7 +177,7 @@ def test_unroll_steps_is_part_of_the_experiment(tmp_path):
         ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=8, eval_every=4, eval_samples=100,
                                  unroll_steps=3, device="cpu"), run, resume=True, progress=False)
     with pytest.raises(ganzoo.GanzooError, match="unroll-steps"):
-        TrainConfig(unroll_steps=-1).resolved()
+        resolve(TrainConfig(unroll_steps=-1))
 
 
 # --- the suite, its report beside the papers ------------------------------------------------
@@ -262,7 +264,7 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     from ganzoo.bench import load_suite, run_suite
 
     run_suite(load_suite(str(suite)), out, overrides={"device": "cpu"}, echo=lambda *_: None)
-    records = [r for r in ganzoo.io.read_jsonl(out / "results.jsonl")]
+    records = [r for r in ganzoo.files.read_jsonl(out / "results.jsonl")]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
     assert all("reverse_kl" in r["final"]["mode-coverage"] for r in records)
     result = run_cli("report", str(out), "--papers", str(papers))

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.io import (atomic_write_text, content_sha256, load_checkpoint, previous_checkpoint,
+from ganzoo.files import (atomic_write_text, content_sha256, load_checkpoint, previous_checkpoint,
                        safe_torch_load, save_checkpoint, weights_only_loads)
 from ganzoo.metrics.extractors import resolve_extractor
 from ganzoo.testing import write_file_that_runs_code as crafted_file
@@ -62,7 +62,7 @@ def test_torch_fidelity_loads_are_forced_weights_only(tmp_path):
 
 
 def test_no_torch_load_outside_the_safe_loader():
-    """Every unpickling in ganzoo goes through io.safe_torch_load (weights-only)."""
+    """Every unpickling in ganzoo goes through files.safe_torch_load (weights-only)."""
     offenders = []
     for folder in ("ganzoo", "plugins", "scripts", "benchmarks", "docs/example-plugin"):
         for path in sorted((REPO / folder).rglob("*.py")):
@@ -70,9 +70,9 @@ def test_no_torch_load_outside_the_safe_loader():
             for match in re.finditer(r"torch\.load\(|pickle\.loads?\(|weights_only\s*=\s*False", text):
                 line = text[:match.start()].count("\n") + 1
                 offenders.append(f"{path.relative_to(REPO)}:{line}")
-    assert all(o.startswith("ganzoo/io.py:") for o in offenders), offenders
-    io_text = (REPO / "ganzoo" / "io.py").read_text()
-    [call] = re.findall(r"return _torch_load\((.*)\)", io_text)
+    assert all(o.startswith("ganzoo/files.py:") for o in offenders), offenders
+    files_text = (REPO / "ganzoo" / "files.py").read_text()
+    [call] = re.findall(r"return _torch_load\((.*)\)", files_text)
     assert "weights_only=True" in call
 
 
@@ -150,7 +150,7 @@ def test_written_files_respect_the_umask(tmp_path, umask):
     import subprocess
     import sys
 
-    script = ("import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.io import atomic_write_text; "
+    script = ("import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.files import atomic_write_text; "
               "atomic_write_text(sys.argv[1], 'x')")
     target = tmp_path / "file.txt"
     subprocess.run([sys.executable, "-c", script, str(target), oct(umask)[2:]], check=True)

@@ -11,8 +11,9 @@ import torch
 import ganzoo
 import ganzoo.loop
 from ganzoo import TrainConfig, train
+from ganzoo.resolve import resolve
 from ganzoo.errors import NonFiniteLossError
-from ganzoo.io import load_checkpoint, read_jsonl
+from ganzoo.files import load_checkpoint, read_jsonl
 
 
 def tiny(**overrides) -> TrainConfig:
@@ -110,8 +111,8 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch
 
 
 def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
-    cfg = tiny(steps=10, lr_schedule="linear-decay").resolved()
-    t = ganzoo.loop.build_training(cfg, ganzoo.loop.open_dataset(cfg), torch.device("cpu"))
+    cfg = resolve(tiny(steps=10, lr_schedule="linear-decay"))
+    t = ganzoo.loop.build_training(cfg, ganzoo.data.opening.open_dataset(cfg), torch.device("cpu"))
     rates = []
     for step in range(cfg.steps):
         ganzoo.loop.set_learning_rates(t, step)

@@ -25,6 +25,13 @@ class Dataset:
     name: str = ""
     sample_shape: tuple[int, ...] = ()
     num_classes: int = 0  # > 0 when the data carry class labels
+    #: What the data offer to metrics ("modes", "density", "images", "digit-classes",
+    #: "stacked-digits"), each a promise of certain attributes: see ganzoo.metrics.base.
+    #: A metric applies to every data set that offers all of its `needs`.
+    offers: frozenset[str] = frozenset()
+    #: The digit classifier whose classes these data share ("mnist", "fashion-mnist"), or
+    #: None: with "digit-classes" it gives class coverage, and it is FID's default extractor.
+    digit_classifier: str | None = None
 
     def batches(self, batch_size: int, device: torch.device, seed: int) -> BatchSource:
         raise NotImplementedError

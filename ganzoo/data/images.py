@@ -44,11 +44,13 @@ class ImageDataset(Dataset):
     """A finite set of uint8 images (and optional integer labels)."""
 
     def __init__(self, name: str, images: torch.Tensor, labels: torch.Tensor | None, num_classes: int,
-                 split: str, source: str):
+                 split: str, source: str, digit_classifier: str | None = None):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
         self.name, self.images, self.labels = name, images, labels
         self.num_classes, self.split, self.source = num_classes, split, source
+        self.digit_classifier = digit_classifier
+        self.offers = frozenset({"images", "digit-classes"} if digit_classifier else {"images"})
 
     @property
     def sample_shape(self):
@@ -227,7 +229,8 @@ def mnist_like(name: str):
     def factory(root: str = "", split: str = "train", resolution: int = 28, channels: int = 1,
                 download: bool = True) -> ImageDataset:
         images, labels, folder = load_idx(name, root, split, download)
-        return ImageDataset(name, resize(images, resolution, channels), labels, 10, split, folder)
+        return ImageDataset(name, resize(images, resolution, channels), labels, 10, split, folder,
+                            digit_classifier=name)
 
     factory.__name__ = name.replace("-", "_")
     return factory
@@ -239,6 +242,8 @@ class StackedMNIST(ImageDataset):
 
     def __init__(self, mnist: ImageDataset, size: int, seed: int):
         super().__init__("stacked-mnist", mnist.images, mnist.labels, 1000, mnist.split, mnist.source)
+        self.digit_classifier = "mnist"  # classifies each channel; the triple is the mode
+        self.offers = frozenset({"images", "stacked-digits"})
         self.seed = seed
         generator = torch.Generator().manual_seed(seed)
         self.triples = torch.randint(len(mnist), (size, 3), generator=generator)

@@ -24,6 +24,7 @@ class Density1D(Dataset):
     """A 1D distribution that can be sampled and evaluated."""
 
     sample_shape = (1,)
+    offers = frozenset({"density"})  # pdf, span
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -27,6 +27,7 @@ class GaussianMixture2D(Dataset):
     """Equal-weight isotropic Gaussians at `centers` (K x 2), each with std `std`."""
 
     sample_shape = (2,)
+    offers = frozenset({"modes"})  # centers, std, mode_weights
 
     def __init__(self, name: str, centers: torch.Tensor, std: float, labelled: bool = False):
         from ..errors import GanzooError

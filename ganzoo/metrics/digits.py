@@ -33,7 +33,7 @@ from torch import nn
 
 from ..data.images import to_float
 from ..errors import GanzooError
-from ..io import atomic_write_bytes, atomic_write_json, file_sha256
+from ..files import atomic_write_bytes, atomic_write_json, file_sha256
 
 DATASETS = ("mnist", "fashion-mnist")
 #: Test accuracy a classifier must reach before its features are used.
@@ -165,7 +165,7 @@ def train_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 
 
 def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
     """A cached classifier and its record; the weights must match the recorded hash."""
-    from ..io import safe_torch_load
+    from ..files import safe_torch_load
 
     record = path.with_suffix(".json")
     if not path.is_file() or not record.is_file():

@@ -6,6 +6,10 @@
   how to get the file.
 - ``ganzoo-mnist-classifier`` / ``ganzoo-fashion-mnist-classifier``: the offline
   digit classifiers of `digits.py` (the default for digit data).
+- ``dinov2-vit-l-14``: DINOv2 ViT-L/14 (Oquab et al. 2023), the features of FD-DINOv2
+  (Stein et al. 2023), through torch-fidelity's DINOv2 extractor. Network and weights
+  come from torch's hub cache (``facebookresearch_dinov2_main`` and
+  ``checkpoints/dinov2_vitl14_pretrain.pth``), else a download into it.
 
 Every extractor is identified by its name *and the SHA-256 of its weights
 file*: torch-fidelity's own cache key ignores the weights, so ganzoo puts the
@@ -22,17 +26,20 @@ from pathlib import Path
 import torch
 
 from ..errors import GanzooError, UnknownNameError
-from ..io import file_sha256, safe_torch_load
+from ..files import file_sha256, safe_torch_load
 from . import digits
 
 INCEPTION = "inception-v3-compat"
 INCEPTION_WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
-#: Data sets whose default extractor is the digit classifier of that name.
-DIGIT_EXTRACTOR_FOR = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "stacked-mnist": "mnist"}
+DINOV2 = "dinov2-vit-l-14"
+DINOV2_HUB_REPO, DINOV2_HUB_MODEL = "facebookresearch/dinov2", "dinov2_vitl14"
+DINOV2_WEIGHTS_FILE = "dinov2_vitl14_pretrain.pth"
+#: The name ganzoo registers its DINOv2 extractor under with torch-fidelity (see _dinov2_class).
+DINOV2_TORCH_FIDELITY = "ganzoo-dinov2-vit-l-14"
 
 
 def extractor_names() -> list[str]:
-    return [INCEPTION, *(digits.extractor_name(d) for d in digits.DATASETS)]
+    return [INCEPTION, DINOV2, *(digits.extractor_name(d) for d in digits.DATASETS)]
 
 
 @dataclass(frozen=True)
@@ -44,34 +51,46 @@ class Extractor:
     classifier_data: str | None = None  # the data set a digit classifier was trained on
     info: dict | None = None  # the digit classifier's record (accuracy, seed, ...)
 
+    def torch_fidelity_weights(self) -> str | None:
+        """The weights path torch-fidelity's extractor is given (None: it finds its own)."""
+        return str(self.weights_path) if self.weights_path is not None else None
+
     def layer(self, metric: str) -> str:
         """The feature layer each torch-fidelity metric reads."""
         if self.name == INCEPTION:
             return "logits_unbiased" if metric == "isc" else "2048"
+        if self.name == DINOV2_TORCH_FIDELITY:
+            return "dinov2"
         return "logits" if metric == "isc" else "penultimate"
 
     def describe(self) -> dict:
-        out = {"name": self.name, "weights_sha256": self.weights_sha256, "weights_file": self.weights_path.name}
+        name = DINOV2 if self.name == DINOV2_TORCH_FIDELITY else self.name
+        out = {"name": name, "weights_sha256": self.weights_sha256, "weights_file": self.weights_path.name}
         if self.info:
             out["classifier"] = {k: self.info[k] for k in ("dataset", "seed", "test_accuracy", "epochs")}
         return out
 
 
-def default_extractor(data_name: str) -> str:
-    if data_name in DIGIT_EXTRACTOR_FOR:
-        return digits.extractor_name(DIGIT_EXTRACTOR_FOR[data_name])
-    return INCEPTION
+def default_extractor(digit_classifier: str | None) -> str:
+    """The data's digit classifier when it has one (`Dataset.digit_classifier`), else Inception."""
+    return digits.extractor_name(digit_classifier) if digit_classifier else INCEPTION
 
 
-def resolve_extractor(name: str, data_name: str, *, inception_weights: str | None = None,
+def resolve_extractor(name: str, digit_classifier: str | None = None, *, inception_weights: str | None = None,
                       data_root: str = "") -> Extractor:
-    """The extractor called `name` ('auto': the default for `data_name`), weights located and hashed."""
+    """The extractor called `name` ('auto': the data's digit classifier, else Inception),
+    weights located and hashed."""
     if name == "auto":
-        name = default_extractor(data_name)
+        name = default_extractor(digit_classifier)
     if name == INCEPTION:
         path = locate_inception_weights(inception_weights)
         check_weights_file(path)
         return Extractor(INCEPTION, path, file_sha256(path), rgb_only=True)
+    if name == DINOV2:
+        repo, weights = locate_dinov2()
+        _register_dinov2(str(repo))
+        return Extractor(DINOV2_TORCH_FIDELITY, weights, _sha256_of_version(str(weights), *_version(weights)),
+                         rgb_only=True)
     for dataset in digits.DATASETS:
         if name == digits.extractor_name(dataset):
             _, info, path = digits.get_classifier(dataset, root=data_root)
@@ -154,3 +173,63 @@ def _hash_prefix(filename: str) -> str | None:
     stem = filename.rsplit(".", 1)[0]
     prefix = stem.rsplit("-", 1)[-1]
     return prefix if len(prefix) >= 8 and all(c in "0123456789abcdef" for c in prefix) else None
+
+
+def locate_dinov2() -> tuple[Path, Path]:
+    """DINOv2 ViT-L/14's code and weights in torch's hub cache, downloaded there when absent."""
+    hub = Path(torch.hub.get_dir())
+    repo = hub / f"{DINOV2_HUB_REPO.replace('/', '_')}_main"
+    weights = hub / "checkpoints" / DINOV2_WEIGHTS_FILE
+    if not ((repo / "hubconf.py").is_file() and weights.is_file()):
+        try:
+            _download_dinov2()
+        except Exception as exc:  # no network, a proxy, a half download: all end the same way
+            raise GanzooError(
+                f"FD-DINOv2 needs DINOv2 ViT-L/14, which is not in torch's hub cache and could not be downloaded "
+                f"({type(exc).__name__}: {exc}). It needs two things there: the code of "
+                f"github.com/{DINOV2_HUB_REPO} in {repo} (with its hubconf.py) and the weights file "
+                f"{DINOV2_WEIGHTS_FILE} (1.2 GB) in {weights.parent}. On a machine with network, run "
+                f"python -c \"import torch; torch.hub.load('{DINOV2_HUB_REPO}:main', '{DINOV2_HUB_MODEL}')\", which "
+                f"fills that machine's hub folder, then copy both into {hub} here, or point $TORCH_HOME at a folder "
+                "whose hub/ holds them. Or leave fd-dinov2 out.") from None
+        if not ((repo / "hubconf.py").is_file() and weights.is_file()):
+            raise GanzooError(f"The DINOv2 download finished, but {repo / 'hubconf.py'} or {weights} is missing. "
+                              f"Remove {repo} and try again.")
+    return repo, weights
+
+
+def _download_dinov2() -> None:
+    """Fetch DINOv2's code and ViT-L/14 weights into torch's hub cache (network)."""
+    torch.hub.load(f"{DINOV2_HUB_REPO}:main", DINOV2_HUB_MODEL, trust_repo=True)
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_of_version(path: str, size: int, mtime_ns: int) -> str:
+    """A large weights file is hashed once per version of it (path, size, modification time)."""
+    return file_sha256(path)
+
+
+def _register_dinov2(repo: str) -> None:
+    """torch-fidelity's DINOv2 extractor, but built from the local hub copy of DINOv2's code:
+    torch-fidelity's own asks GitHub for the default branch first, which hangs or fails
+    offline even when the cache holds everything."""
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.feature_extractor_dinov2 import FeatureExtractorDinoV2
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    class LocalDinoV2(FeatureExtractorDinoV2):
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            FeatureExtractorBase.__init__(self, name, features_list)
+            self.feature_extractor_internal_dtype = torch.float32
+            # The hub code loads its weights from the hub's checkpoints/ folder when they are there.
+            self.model = torch.hub.load(repo, DINOV2_HUB_MODEL, source="local")
+            self.requires_grad_(False)
+            self.eval()
+
+    FEATURE_EXTRACTORS_REGISTRY.pop(DINOV2_TORCH_FIDELITY, None)  # the repo folder may differ per call
+    register_feature_extractor(DINOV2_TORCH_FIDELITY, LocalDinoV2)

@@ -21,10 +21,9 @@ from pathlib import Path
 import torch
 
 from ..data.images import to_uint8
-from ..io import weights_only_loads
-from .digits import DATASETS, cache_dir
-from .digits import extractor_name as extractor_name_for_dataset
-from .extractors import INCEPTION, Extractor
+from ..files import weights_only_loads
+from .digits import cache_dir
+from .extractors import Extractor
 
 #: ganzoo metric name -> torch-fidelity's flag and result keys.
 FIDELITY_METRICS = {
@@ -124,7 +123,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
             input1=_generative_model_class()(generator, seed, rgb), input1_model_num_samples=num_samples,
             input2=RealImages(reference, real_count, rgb), input2_cache_name=key,
             cache_root=str(cache_dir() / "fidelity"), cache=True,
-            feature_extractor=extractor.name, feature_extractor_weights_path=str(extractor.weights_path),
+            feature_extractor=extractor.name, feature_extractor_weights_path=extractor.torch_fidelity_weights(),
             cuda=cuda, batch_size=batch_size, save_cpu_ram=True, rng_seed=seed, verbose=False,
             kid_subsets=KID_SUBSETS, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
             isc_splits=ISC_SPLITS, **flags)
@@ -172,12 +171,25 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
     return records
 
 
-def inception_score_applies(extractor_name: str, data_name: str, channels: int) -> bool:
-    """IS needs a classifier whose classes are the data's own: the digit classifier on its
-    own data set, or Inception on colour photographs (CIFAR-10, image folders)."""
-    if extractor_name == INCEPTION:
-        return channels == 3 and data_name != "stacked-mnist"
-    return data_name in DATASETS and extractor_name == extractor_name_for_dataset(data_name)
+def extract_features(extractor: Extractor, metric: str, *, generator=None, num_samples: int = 0, seed: int = 0,
+                     reference=None, real_samples: int = 0, batch_size: int = 250) -> torch.Tensor:
+    """Features at the layer torch-fidelity's `metric` ("prc", "fid"...) reads: of
+    `num_samples` images from `generator`, or of the first `real_samples` of `reference`.
+    For metrics torch-fidelity does not compute (density and coverage)."""
+    from torch_fidelity.utils import (create_feature_extractor, get_featuresdict_from_dataset,
+                                      get_featuresdict_from_generative_model)
+
+    layer = extractor.layer(metric)
+    cuda = generator is not None and generator.device.type == "cuda"
+    with weights_only_loads():
+        features = create_feature_extractor(extractor.name, [layer], cuda=cuda, verbose=False,
+                                            feature_extractor_weights_path=extractor.torch_fidelity_weights())
+        if generator is not None:
+            model = _generative_model_class()(generator, seed, extractor.rgb_only)
+            return get_featuresdict_from_generative_model(model, features, num_samples, batch_size, cuda, seed,
+                                                          False)[layer]
+        images = RealImages(reference, min(real_samples, len(reference)), extractor.rgb_only)
+        return get_featuresdict_from_dataset(images, features, batch_size, cuda, True, False)[layer]
 
 
 def cached_files(key: str) -> list[Path]:

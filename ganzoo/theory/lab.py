@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import GanzooError, UnknownNameError
-from ..io import append_jsonl, read_jsonl
+from ..files import append_jsonl, read_jsonl
 from . import disjoint, fixed_point, mle, mode_collapse, optimal_discriminator, saturation, value_jsd
 
 EXPERIMENTS = (mle, optimal_discriminator, value_jsd, fixed_point, saturation, disjoint, mode_collapse)
@@ -53,7 +53,7 @@ def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None
     """Run one experiment (in a worker process or here) and return its record."""
     import torch
 
-    from ..loop import environment
+    from ..environment import environment
 
     if threads:
         torch.set_num_threads(threads)  # tiny models: one thread each is fastest
@@ -157,7 +157,7 @@ def _line(record: dict) -> str:
 
 def write_report(out_dir, records: list[dict] | None = None) -> tuple[Path, Path]:
     """report.md (figures in figures/) and a self-contained report.html from the records."""
-    from ..io import atomic_write_text
+    from ..files import atomic_write_text
     from ..report import Page
 
     out_dir = Path(out_dir)

@@ -1,12 +1,17 @@
-"""An example ganzoo plugin: one architecture and one loss.
+"""An example ganzoo plugin: an architecture, a loss, a regulariser, a 2D data set
+with known modes and a metric.
 
 Copy this package to start your own; docs/plugins.md walks through it.
 """
 
+import math
+
+import torch
 import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
+from ganzoo.data import Dataset, SampledBatches
 
 
 class ResidualGenerator(ganzoo.Generator):
@@ -78,3 +83,84 @@ def ganzoo_register_architectures(register):
 def ganzoo_register_losses(register):
     register("relativistic", RelativisticLoss, description="relativistic standard GAN (RSGAN)",
              paper="Jolicoeur-Martineau 2019")
+
+
+class DriftPenalty:
+    """Progressive GAN's drift term (Karras et al. 2018): epsilon * E[D(real)^2] keeps a
+    Wasserstein critic's outputs from drifting far from zero."""
+
+    def __init__(self, epsilon: float = 1e-3):
+        self.epsilon = float(epsilon)
+
+    def __call__(self, discriminator, real, fake, labels=None):
+        return self.epsilon * discriminator(real, labels).pow(2).mean()
+
+
+@ganzoo.hookimpl
+def ganzoo_register_regularizers(register):
+    register("example-drift", DriftPenalty, description="epsilon * E[D(real)^2] (example plugin)",
+             paper="Karras et al. 2018")
+
+
+class Triangle(Dataset):
+    """Three Gaussians at the corners of an equilateral triangle, the top one twice as likely
+    as each of the others. It offers "modes": ganzoo's mode coverage (and any other metric
+    that needs known modes) applies to it with no code here."""
+
+    sample_shape = (2,)
+    offers = frozenset({"modes"})
+
+    def __init__(self, radius: float = 1.0, std: float = 0.05):
+        angles = torch.tensor([90.0, 210.0, 330.0]) * math.pi / 180
+        self.name = "example-triangle"
+        self.centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)  # promised by "modes"
+        self.std = float(std)
+        self.mode_weights = torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64)
+
+    def batches(self, batch_size, device, seed):
+        def draw(n, rng):
+            modes = torch.multinomial(self.mode_weights.float(), n, replacement=True, generator=rng)
+            return self.centers[modes] + self.std * torch.randn(n, 2, generator=rng), None
+
+        # SampledBatches keeps the position (a random generator's state) for exact resume.
+        return SampledBatches(draw, batch_size, device, seed)
+
+    def describe(self):
+        return {**super().describe(), "centers": self.centers.tolist(), "std": self.std,
+                "mode_weights": self.mode_weights.tolist()}
+
+
+def triangle(radius: float = 1.0, std: float = 0.05) -> Triangle:
+    return Triangle(radius, std)
+
+
+@ganzoo.hookimpl
+def ganzoo_register_datasets(register):
+    register("example-triangle", triangle, description="3 Gaussians on a triangle, unequal weights (example plugin)")
+
+
+class ModeDistance(ganzoo.Metric):
+    """How far generated samples sit from the data's modes: the median distance to the
+    nearest mode centre, in units of the modes' standard deviation (a sample drawn from
+    the data itself gives about 1.18, the median of a 2D Rayleigh)."""
+
+    needs = ("modes",)  # any data set offering known modes: ring8, grid25, example-triangle...
+    num_samples = 2_500
+    during_training = False  # True: computed at every evaluation of every run it applies to
+    # The report's table column and curve: (result key, label, decimals, better: 0 = neither).
+    columns = (("median_std_to_nearest_mode", "median dist. (std)", 2, 0),)
+    curves = (("median_std_to_nearest_mode", "median distance to the nearest mode, std"),)
+
+    def compute(self, context):
+        data = context.dataset
+        samples = context.sample().detach().to("cpu", torch.float64)
+        nearest = torch.cdist(samples, data.centers.to(torch.float64)).min(dim=1).values / data.std
+        return {"results": {"median_std_to_nearest_mode": float(nearest.median())},
+                "protocol": {"num_samples": len(samples), "distance": "Euclidean, to the nearest mode centre",
+                             "unit": "the data's std", **context.common_protocol()}}
+
+
+@ganzoo.hookimpl
+def ganzoo_register_metrics(register):
+    register("example-mode-distance", ModeDistance,
+             description="median distance to the nearest mode, in stds (example plugin)")

@@ -1,0 +1,210 @@
+"""`ganzoo report`: bench results as tables, curves and samples, beside the papers'
+numbers when a reference file is given. Every number comes from the results folder; the
+protocol of each (suite, environment, metric protocols) is printed with it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from ..errors import GanzooError
+from ..files import atomic_write_bytes, atomic_write_text
+from ..rundir import RunDir
+from .page import Page
+from .results import (curve_specs, fmt_stats, grouped, load, metric_series, row_names, setting_labels, stats,
+                      table_columns, value)
+
+
+def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
+    """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder).
+    `papers`: a reference file of published numbers (default: the built-in suite's own, if any)."""
+    from ..papers import load_references, papers_file_for
+
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir or results_dir)
+    meta, records = load(results_dir)
+    papers = papers or papers_file_for(meta["suite"]["name"])
+    references = load_references(papers) if papers else []
+    if not records:
+        raise GanzooError(f"{results_dir} has no finished cells yet; run `ganzoo bench` first.")
+    figures = out_dir / "figures"
+    suite = meta["suite"]
+    env = meta["environment"]
+    page = Page(f"ganzoo bench: {suite['name']}")
+    hardware = env.get("gpu") or f"{env.get('processor', '?')} ({meta.get('cpu_count', '?')} CPU cores)"
+    ok = sum(r["status"] == "ok" for r in records)
+    planned = len(meta.get("cells", records))
+    progress = (f"**{ok} of {len(records)} cells finished**" if planned == len(records) else
+                f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: "
+                "a partial report**")
+    page.para(f"{suite['description']}. {progress}; "
+              f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
+              + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
+              + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
+              f"{meta['threads_per_job']} thread(s) each. Values are mean ± standard deviation over seeds "
+              "(n shown when some seeds have no value); the protocol of every number is at the end.")
+    for data, groups in grouped(records).items():
+        page.heading(f"Data set: {data}")
+        _data_table(page, groups)
+        _beside_papers(page, [ref for ref in references if ref["data"] == data], groups)
+        _curves(page, data, groups, results_dir, figures)
+        _samples(page, data, groups, results_dir, figures)
+    _failures(page, records)
+    _protocol(page, meta, records, results_dir)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    atomic_write_text(md_path, page.markdown(out_dir))
+    atomic_write_text(html_path, page.html())
+    return md_path, html_path
+
+
+def _data_table(page: Page, groups) -> None:
+    all_records = [r for rs in groups.values() for r in rs]
+    columns = [c for c in table_columns() if any(value(r, c[0], c[1]) is not None for r in all_records)]
+    labels = setting_labels(groups)
+    with_setting = any(labels.values())
+    header = ["architecture", "loss"] + (["setting"] if with_setting else []) + ["seeds ok", "failed"]
+    header += [c[2] for c in columns]
+    rows = []
+    for key, rs in groups.items():
+        good = [r for r in rs if r["status"] == "ok"]
+        failed = sum(r["status"] == "failed" for r in rs)
+        row = [key[0], key[1]] + ([labels[key] or "–"] if with_setting else []) + [f"{len(good)}/{len(rs)}", failed]
+        row += [fmt_stats(stats([value(r, m, k) for r in good]), d, len(good)) for m, k, _, d, _ in columns]
+        rows.append(row)
+    page.table(header, rows)
+    notes = {"modes": "modes covered (2D mixtures: of 8 or 25)", "HQ %": "samples within 3σ of a mode",
+             "reverse KL": "KL(generated mode histogram ‖ true mode weights), PacGAN's definition",
+             "img/s": "real images shown to D per second, training step only (warm-up, evaluation and "
+                      "checkpoints excluded)"}
+    shown = [f"{label}: {notes[label]}" for _, _, label, _, _ in columns if label in notes]
+    if shown:
+        page.para("; ".join(shown) + ".")
+
+
+def _beside_papers(page: Page, references: list[dict], groups) -> None:
+    """ganzoo's mean ± standard error over seeds beside each published number, with a verdict."""
+    from ..papers import standard_error, verdict
+
+    if not references:
+        return
+    names = row_names(groups)
+    spec = {(m, k): (label, decimals, better) for m, k, label, decimals, better in table_columns()}
+    rows = []
+    for ref in references:
+        for key, rs in groups.items():
+            if not any(r["block"] == ref["block"] for r in rs):
+                continue
+            good = [r for r in rs if r["status"] == "ok" and r["block"] == ref["block"]]
+            for result_key, paper in ref["values"].items():
+                label, decimals, better = spec.get((ref["metric"], result_key), (result_key, 3, 0))
+                ours = [v for v in (value(r, ref["metric"], result_key) for r in good) if v is not None]
+                theirs = f"{paper[0]:,.{decimals}f}" + (f" ± {paper[1]:,.{decimals}f}" if len(paper) > 1 else "")
+                if not ours:  # e.g. reverse KL is undefined for a run without a high-quality sample
+                    rows.append([f"{ref['block']}: {names[key]}", label, "–", theirs, ref["source"], "no value for ganzoo"])
+                    continue
+                se = standard_error(ours)
+                mine = f"{stats(ours)['mean']:,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
+                rows.append([f"{ref['block']}: {names[key]}", label, f"{mine} (n={len(ours)})", theirs, ref["source"],
+                             verdict(ours, paper, better)])
+    if rows:
+        page.para("**Beside the papers.** Mean ± standard error over seeds (the papers' own error bars are "
+                  "standard errors too, where they give one). Agreement: the two means differ by at most "
+                  "2·√(se₁² + se₂²). Every difference of protocol is listed in the suite's documentation.")
+        page.table(["configuration", "metric", "ganzoo", "paper", "source", "verdict"], rows)
+
+
+def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
+    from ..plots import plt, save_figure
+
+    names = row_names(groups)
+    specs = curve_specs()
+    first_key = {}
+    for metric, key, _ in specs:
+        first_key.setdefault(metric, key)
+    for metric, key, label in specs:
+        lines = []
+        for group, rs in groups.items():
+            per_seed = [metric_series(results_dir / r["run_dir"], metric, key) for r in rs if r["status"] == "ok"]
+            per_seed = [s for s in per_seed if s]
+            if per_seed:
+                lines.append((names[group], per_seed))
+        if not lines:
+            continue
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+        colors = plt.get_cmap("tab20" if len(lines) > 10 else "tab10")
+        for i, (name, per_seed) in enumerate(lines):
+            steps = sorted(set.intersection(*[{s for s, _, _ in series} for series in per_seed]))
+            if not steps:
+                continue
+            by_step = [[dict((s, (t, v)) for s, t, v in series)[step] for series in per_seed] for step in steps]
+            mean_v = [sum(v for _, v in pts) / len(pts) for pts in by_step]
+            std_v = [stats([v for _, v in pts])["std"] or 0.0 for pts in by_step]
+            mean_t = [sum(t for t, _ in pts) / len(pts) for pts in by_step]
+            for ax, x in ((axes[0], steps), (axes[1], mean_t)):
+                ax.plot(x, mean_v, marker="o", ms=3, lw=1.4, color=colors(i), label=name)
+                ax.fill_between(x, [m - s for m, s in zip(mean_v, std_v)], [m + s for m, s in zip(mean_v, std_v)],
+                                color=colors(i), alpha=0.15, lw=0)
+        axes[0].set_xlabel("generator steps")
+        axes[1].set_xlabel("training time, s (mean over seeds; evaluation excluded)")
+        axes[0].set_ylabel(label)
+        for ax in axes:
+            ax.grid(alpha=0.3)
+        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        fig.suptitle(f"{data}: {label} (mean ± std over seeds)", fontsize=10)
+        path = figures / f"{data}-{metric}{'' if key == first_key.get(metric) else '-' + key}.png"
+        save_figure(fig, path)
+        page.image(path, f"{data}: {label} against steps and training time")
+
+
+def _samples(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
+    from PIL import Image
+
+    items = []
+    names = row_names(groups)
+    for group, rs in groups.items():
+        for r in rs:
+            if r["status"] != "ok":
+                continue
+            source = RunDir(results_dir / r["run_dir"]).sample_picture(r["steps"])
+            if not source.is_file():
+                continue
+            thumb = figures / "samples" / f"{r['cell']}.jpg"  # JPEG: scatter plots compress badly as PNG
+            image = Image.open(source).convert("RGB")
+            image.thumbnail((260, 260))
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=85)
+            atomic_write_bytes(thumb, buffer.getvalue())
+            items.append((thumb, f"{names[group]}, seed {r['seed']}, step {r['steps']}"))
+    if items:
+        page.heading(f"{data}: final samples, every cell", 3)
+        page.images(items)
+
+
+def _failures(page: Page, records: list[dict]) -> None:
+    bad = [r for r in records if r["status"] != "ok"]
+    if bad:
+        page.heading("Failed and skipped cells")
+        page.table(["cell", "status", "reason"], [[r["cell"], r["status"], r["reason"]] for r in bad])
+
+
+def _protocol(page: Page, meta: dict, records: list[dict], results_dir: Path) -> None:
+    page.heading("Protocol")
+    page.para("Each cell is one `ganzoo train` run of the suite below; its run directory under `runs/` "
+              "holds the resolved configuration (`config.json`), logs, metric records and samples. "
+              f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`.")
+    page.code(meta["suite"]["text"], "toml")
+    page.heading("Environment", 3)
+    page.code(json.dumps({k: meta[k] for k in ("environment", "jobs", "threads_per_job", "cpu_count", "overrides")},
+                         indent=2), "json")
+    seen = {}
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        for line in RunDir(results_dir / r["run_dir"]).read_metrics():
+            seen.setdefault((r["data"], line["metric"]), (r["cell"], line["protocol"]))
+    if seen:
+        page.heading("Metric protocols (one example cell per data set and metric)", 3)
+        for (data, metric), (cell, protocol) in seen.items():
+            page.para(f"**{metric}** on `{data}` (from `{cell}`):")
+            page.code(json.dumps(protocol, indent=2), "json")

@@ -1,0 +1,89 @@
+"""From a TrainConfig as given to the one a run trains with: defaults filled from the
+registered entries' papers, every value checked, the device picked."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
+from .errors import GanzooError
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """A copy with every None filled from the loss's, then the architecture's training
+    defaults, then GLOBAL_DEFAULTS; the intervals from the length; then validated."""
+    from .api import architecture_entry, loss_entry
+
+    layers = [GLOBAL_DEFAULTS, architecture_entry(config.arch).train_defaults, loss_entry(config.loss).train_defaults]
+    values = dataclasses.asdict(config)
+    for key in GLOBAL_DEFAULTS:
+        if values[key] is None:
+            for layer in layers:
+                if key in layer:
+                    values[key] = layer[key]
+    cfg = TrainConfig(**values)
+    if cfg.eval_every is None:
+        cfg.eval_every = max(1, cfg.steps // 5)
+    if cfg.checkpoint_every is None:
+        cfg.checkpoint_every = cfg.eval_every
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Values a resolved config must have; a one-paragraph error for the first that is wrong."""
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise GanzooError(message)
+
+    for name in ("steps", "batch_size", "n_d", "log_every", "eval_every", "checkpoint_every",
+                 "eval_samples", "eval_real_samples"):
+        value = getattr(cfg, name)
+        need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
+             f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
+    need(cfg.eval_real_split in ("train", "test"),
+         f"eval-real-split must be train or test, got {cfg.eval_real_split!r}.")
+    need(cfg.lr_schedule in LR_SCHEDULES,
+         f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
+    need(cfg.optimizer in OPTIMIZERS,
+         f"Unknown optimizer '{cfg.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}.")
+    for name in ("g_lr", "d_lr"):
+        value = getattr(cfg, name)
+        need(isinstance(value, (int, float)) and 0 < value < 1,
+             f"{name.replace('_', '-')} must be a learning rate in (0, 1), got {value!r}.")
+    need(len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas),
+         f"betas must be two numbers in [0, 1), got {cfg.betas!r}.")
+    need(0 <= cfg.ema_decay < 1, f"ema-decay must be in [0, 1) (0 turns EMA off), got {cfg.ema_decay!r}.")
+    need(isinstance(cfg.unroll_steps, int) and not isinstance(cfg.unroll_steps, bool) and cfg.unroll_steps >= 0,
+         f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {cfg.unroll_steps!r}.")
+    need(isinstance(cfg.seed, int) and cfg.seed >= 0, f"seed must be a whole number >= 0, got {cfg.seed!r}.")
+    need(cfg.regularizer is not None or not cfg.regularizer_options,
+         f"regularizer options {cfg.regularizer_options} were given without a regulariser; add --reg NAME "
+         "(`ganzoo list regularizers`), or drop --reg-opt.")
+    from .metrics.extractors import extractor_names
+
+    need(cfg.extractor == "auto" or cfg.extractor in extractor_names(),
+         f"Unknown feature extractor '{cfg.extractor}'. Choose auto or one of: {', '.join(extractor_names())}.")
+    need(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),
+         f"Unknown device '{cfg.device}'. Use auto, cpu, cuda or cuda:N.")
+
+
+def eval_settings(cfg: TrainConfig):
+    """What the run's evaluations measure, and on how many samples."""
+    from .evaluation import EvalSettings
+
+    return EvalSettings(metrics=cfg.eval_metrics, num_samples=cfg.eval_samples, real_samples=cfg.eval_real_samples,
+                        real_split=cfg.eval_real_split, extractor=cfg.extractor,
+                        inception_weights=cfg.inception_weights, data_root=cfg.data_root or "")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here. "
+                          "Use --device cpu, or --device auto to pick what is available.")
+    return device
