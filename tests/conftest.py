@@ -110,3 +110,32 @@ def run_cli(*args, env=None, cwd=None):
         [sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True,
         env=full_env, cwd=cwd, timeout=300,
     )
+
+
+DINOV2_STAND_IN_HUBCONF = '''
+import torch
+from torch import nn
+dependencies = ["torch"]
+def dinov2_vitl14(pretrained=True, **kwargs):
+    """A stand-in with DINOv2 ViT-L/14's interface: 224 x 224 RGB in, 1,024 features out."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.AvgPool2d(16), nn.Flatten(), nn.Linear(3 * 14 * 14, 1024))
+'''
+
+
+@pytest.fixture
+def dinov2_stand_in(tmp_path, monkeypatch):
+    """torch's hub cache with DINOv2's layout (code folder, weights file) holding a small
+    stand-in network, so FD-DINOv2's whole path runs offline; no download is allowed."""
+    import torch
+
+    from ganzoo.metrics import extractors
+
+    hub = tmp_path / "hub"
+    (hub / "facebookresearch_dinov2_main").mkdir(parents=True)
+    (hub / "facebookresearch_dinov2_main" / "hubconf.py").write_text(DINOV2_STAND_IN_HUBCONF)
+    (hub / "checkpoints").mkdir()
+    torch.save({}, hub / "checkpoints" / "dinov2_vitl14_pretrain.pth")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    monkeypatch.setattr(extractors, "_download_dinov2", lambda: pytest.fail("no download with a full cache"))
+    return hub

@@ -101,17 +101,6 @@ def test_density_and_coverage_meet_their_expectations_on_one_distribution():
 
 # --- FD-DINOv2 ----------------------------------------------------------------------------
 
-STAND_IN_HUBCONF = '''
-import torch
-from torch import nn
-dependencies = ["torch"]
-def dinov2_vitl14(pretrained=True, **kwargs):
-    """A stand-in with DINOv2 ViT-L/14's interface: 224 x 224 RGB in, 1,024 features out."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.AvgPool2d(16), nn.Flatten(), nn.Linear(3 * 14 * 14, 1024))
-'''
-
-
 def test_fd_dinov2_offline_says_what_to_put_where(tmp_path, monkeypatch):
     def offline():
         raise OSError("network unreachable")
@@ -125,17 +114,10 @@ def test_fd_dinov2_offline_says_what_to_put_where(tmp_path, monkeypatch):
     assert str(tmp_path / "hub" / "facebookresearch_dinov2_main") in message and "$TORCH_HOME" in message
 
 
-def test_fd_dinov2_from_a_local_hub_cache(tmp_path, monkeypatch):
+def test_fd_dinov2_from_a_local_hub_cache(dinov2_stand_in):
     """The whole path (hub cache, torch-fidelity's DINOv2 forward, the Frechet distance) with a
     stand-in network in place of the 1.2 GB one."""
     root = need_data_root()
-    hub = tmp_path / "hub"
-    (hub / "facebookresearch_dinov2_main").mkdir(parents=True)
-    (hub / "facebookresearch_dinov2_main" / "hubconf.py").write_text(STAND_IN_HUBCONF)
-    (hub / "checkpoints").mkdir()
-    torch.save({}, hub / "checkpoints" / "dinov2_vitl14_pretrain.pth")
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
-    monkeypatch.setattr(extractors, "_download_dinov2", lambda: pytest.fail("no download with a full cache"))
     mnist = ganzoo.create_dataset("mnist", root=str(root), split="test", download=False)
     assert "fd-dinov2" in applicable_metrics(mnist) and "fd-dinov2" not in eval_default_metrics(mnist)
     (record,) = ganzoo.testing.check_metric("fd-dinov2", "mnist", num_samples=64, root=str(root), split="test",
