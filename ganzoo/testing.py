@@ -109,14 +109,21 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
     assert torch.equal(s1, s2), f"{name}: samples differ under the same seed"
 
 
-def check_loss(name: str, **options) -> None:
-    """Both players' losses are finite scalars with finite gradients, on a tiny D."""
-    loss = create_loss(name, **options)
+def _tiny_discriminator(activation: torch.nn.Module):
+    """A 2-8-1 MLP and the D it is as ganzoo calls one: (x, labels) -> one logit per input."""
     torch.manual_seed(0)
-    D = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    D = torch.nn.Sequential(torch.nn.Linear(2, 8), activation, torch.nn.Linear(8, 1))
 
     def discriminator(x, labels=None):
         return D(x).squeeze(1)
+
+    return D, discriminator
+
+
+def check_loss(name: str, **options) -> None:
+    """Both players' losses are finite scalars with finite gradients, on a tiny D."""
+    loss = create_loss(name, **options)
+    D, discriminator = _tiny_discriminator(torch.nn.ReLU())
 
     real = torch.randn(BATCH, 2)
     fake = torch.randn(BATCH, 2, requires_grad=True)
@@ -234,11 +241,7 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
 def check_regularizer(name: str, **options) -> None:
     """The penalty is a finite scalar that gives D's weights finite gradients."""
     regularizer = create_regularizer(name, **options)
-    torch.manual_seed(0)
-    D = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-
-    def discriminator(x, labels=None):
-        return D(x).squeeze(1)
+    D, discriminator = _tiny_discriminator(torch.nn.Tanh())  # smooth: R1's second derivatives exist
 
     real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
     penalty = regularizer(discriminator, real, fake, None)
