@@ -14,11 +14,11 @@ python3 -m venv "$work/venv"
 deps="$("$main_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 site="$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$deps" > "$site/zz-borrowed-dependencies.pth"
-"$work/venv/bin/pip" install -q --no-deps "$work"/dist/ganzoo-*.whl
+"$work/venv/bin/pip" install -q --no-deps "$work"/dist/pyganzoo-*.whl
 cd "$work"
 # Only the wheel's own plugins: the borrowed folder also lists the editable example plugin.
 GANZOO_PLUGINS="$("$work/venv/bin/python" -c 'import importlib.metadata as m
-print(",".join(e.name for e in m.distribution("ganzoo").entry_points if e.group == "ganzoo"))')"
+print(",".join(e.name for e in m.distribution("pyganzoo").entry_points if e.group == "ganzoo"))')"
 export GANZOO_PLUGINS
 "$work/venv/bin/python" - <<'PY'
 import importlib, pkgutil
