@@ -9,6 +9,7 @@ from .api import (
     list_datasets,
     list_losses,
     list_metrics,
+    list_optimizers,
     list_regularizers,
 )
 from .config import TrainConfig
@@ -24,6 +25,7 @@ from .regularizers import create_regularizer
 __all__ = [
     "Dataset", "Discriminator", "GanzooError", "Generator", "Loss", "Metric", "TrainConfig", "UnknownNameError",
     "create_architecture", "create_dataset", "create_loss", "create_metric", "create_regularizer", "hookimpl",
-    "list_architectures", "list_datasets", "list_losses", "list_metrics", "list_regularizers", "train",
+    "list_architectures", "list_datasets", "list_losses", "list_metrics", "list_optimizers", "list_regularizers",
+    "train",
 ]
 

@@ -21,9 +21,9 @@ from .errors import GanzooError
 from .plugins import PluginLoadWarning, state
 from .rundir import RunDir
 
-LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "plugins")
+LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "optimizers", "plugins")
 REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
-               "regularizers": "regularizer"}
+               "regularizers": "regularizer", "optimizers": "optimizer"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:

@@ -25,7 +25,6 @@ GLOBAL_DEFAULTS = {
     "betas": (0.5, 0.999),
     "ema_decay": 0.0,
 }
-OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear-decay")
 
 
@@ -84,7 +83,7 @@ class TrainConfig:
     n_d: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], identity=True,
                               argument="positive", help="discriminator steps per generator step")
     optimizer: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True,
-                                    choices=OPTIMIZERS, help="adam or rmsprop")
+                                    metavar="NAME", help="adam or rmsprop, or a plugin's (`ganzoo list optimizers`)")
     g_lr: float | None = setting(None, accepts=RATE_OR_NONE[0], words=RATE_OR_NONE[1], identity=True,
                                  argument="float", help="G's learning rate")
     d_lr: float | None = setting(None, accepts=RATE_OR_NONE[0], words=RATE_OR_NONE[1], identity=True,

@@ -61,3 +61,12 @@ def ganzoo_register_regularizers(register):
     ``factory(**options)`` returns a callable ``reg(discriminator, real, fake,
     labels) -> weighted penalty`` that the loop adds to D's loss.
     """
+
+
+@hookspec
+def ganzoo_register_optimizers(register):
+    """Register optimisers (what `--optimizer NAME` picks for both players).
+
+    ``register(name, factory, *, description="", paper="")`` where
+    ``factory(params, lr=..., betas=...) -> torch.optim.Optimizer``.
+    """

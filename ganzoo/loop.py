@@ -27,6 +27,7 @@ from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
 from .metrics.extractors import check_given_weights
+from .optimizers import create_optimizer
 from .plugins import run_provenance
 from .regularizers import create_regularizer
 from .resolve import eval_settings, pick_device, resolve
@@ -223,7 +224,8 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         batches = _ChannelsLast(batches)
     return Training(
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
-        g_opt=_optimizer(cfg, G.parameters(), cfg.g_lr), d_opt=_optimizer(cfg, D.parameters(), cfg.d_lr),
+        g_opt=create_optimizer(cfg.optimizer, G.parameters(), cfg.g_lr, cfg.betas),
+        d_opt=create_optimizer(cfg.optimizer, D.parameters(), cfg.d_lr, cfg.betas),
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
         batches=batches,
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
@@ -359,14 +361,6 @@ def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:
                               f"{dataset.num_classes} classes. Leave num_classes out.")
         overrides["num_classes"] = dataset.num_classes
     return {**cfg.arch_options, **overrides}
-
-
-def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    # The fused kernel updates every tensor in one call; PyTorch's default on the CPU is a
-    # Python loop of ~10 small ops per tensor, a fifth of a small GAN's step.
-    return torch.optim.Adam(params, lr=lr, betas=cfg.betas, fused=True)
 
 
 @torch.no_grad()

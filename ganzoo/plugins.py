@@ -28,9 +28,9 @@ ENV_VAR = "GANZOO_PLUGINS"
 ENTRY_POINT_GROUP = "ganzoo"
 #: ganzoo's distribution on PyPI ("ganzoo" there is an unrelated package).
 DISTRIBUTION = "pyganzoo"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.regularizers", "ganzoo.data.toy1d", "ganzoo.data.toy2d",
-                "ganzoo.data.images", "ganzoo.metrics.builtin")
-KINDS = ("architecture", "loss", "dataset", "metric", "regularizer")
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.regularizers", "ganzoo.optimizers", "ganzoo.data.toy1d",
+                "ganzoo.data.toy2d", "ganzoo.data.images", "ganzoo.metrics.builtin")
+KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "optimizer")
 
 
 class PluginLoadWarning(UserWarning):
@@ -113,6 +113,7 @@ class PluginState:
             "dataset": self.pm.hook.ganzoo_register_datasets,
             "metric": self.pm.hook.ganzoo_register_metrics,
             "regularizer": self.pm.hook.ganzoo_register_regularizers,
+            "optimizer": self.pm.hook.ganzoo_register_optimizers,
         }
         try:
             for kind, hook in hooks.items():
@@ -141,7 +142,7 @@ class PluginState:
 
 def _register_callback(kind: str, plugin: str, staged: list[Entry]):
     def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
-        if defaults is None and kind != "architecture":
+        if defaults is None and kind not in ("architecture", "optimizer"):  # an optimiser takes no options
             defaults = signature_defaults(factory)
         staged.append(Entry(
             kind=kind, name=name, factory=factory, plugin=plugin,

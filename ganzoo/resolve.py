@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
+from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, TrainConfig
 from .errors import GanzooError
 
 
@@ -47,8 +47,9 @@ def validate(cfg: TrainConfig) -> None:
          f"eval-real-split must be train or test, got {cfg.eval_real_split!r}.")
     need(cfg.lr_schedule in LR_SCHEDULES,
          f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
-    need(cfg.optimizer in OPTIMIZERS,
-         f"Unknown optimizer '{cfg.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}.")
+    from .plugins import registry
+
+    registry("optimizer").get(cfg.optimizer)  # an unknown name lists the close ones
     for name in ("g_lr", "d_lr"):
         value = getattr(cfg, name)
         need(isinstance(value, (int, float)) and 0 < value < 1,

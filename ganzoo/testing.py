@@ -238,6 +238,19 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
     return records
 
 
+def check_optimizer(name: str) -> None:
+    """One step at the run's kind of settings moves the weights, and only by finite amounts."""
+    from .optimizers import create_optimizer
+
+    D, discriminator = _tiny_discriminator(torch.nn.ReLU())
+    optimizer = create_optimizer(name, D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    before = _state(D)
+    discriminator(torch.randn(BATCH, 2)).square().mean().backward()
+    optimizer.step()
+    assert _changed(before, D), f"{name}: a step did not change the weights"
+    assert all(torch.isfinite(p).all() for p in D.parameters()), f"{name}: a step made the weights non-finite"
+
+
 def check_regularizer(name: str, **options) -> None:
     """The penalty is a finite scalar that gives D's weights finite gradients."""
     regularizer = create_regularizer(name, **options)
@@ -293,12 +306,12 @@ GENERATED_DATA = ("ring8", "grid25", "mixture1d")
 
 def contract_cases(plugin: str) -> list[tuple[str, str]]:
     """(kind, name) of everything `plugin` (its entry-point name) registers that has a
-    contract check: architectures' tiny `.test` variants, losses, regularisers, data sets
-    and metrics."""
+    contract check: architectures' tiny `.test` variants, losses, regularisers, optimisers,
+    data sets and metrics."""
     from .plugins import registry
 
     cases = []
-    for kind in ("architecture", "loss", "regularizer", "dataset", "metric"):
+    for kind in ("architecture", "loss", "regularizer", "optimizer", "dataset", "metric"):
         for name in registry(kind).names():
             entry = registry(kind).get(name)
             if entry.plugin == plugin and (kind != "architecture" or name.endswith(".test")):
@@ -323,6 +336,8 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
         check_loss(name, **options)
     elif kind == "regularizer":
         check_regularizer(name, **options)
+    elif kind == "optimizer":
+        check_optimizer(name)
     elif kind == "dataset":
         check_dataset(name, **options)
     elif kind == "metric":

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.testing import check_architecture, check_dataset, check_loss, check_metric, check_regularizer
+from ganzoo.testing import (check_architecture, check_dataset, check_loss, check_metric, check_optimizer,
+                            check_regularizer)
 
 TEST_VARIANTS = [n for n in ganzoo.list_architectures("*.test")]
 
@@ -42,6 +43,11 @@ def test_dataset_contract(name, image_dir):
 @pytest.mark.parametrize("name", ganzoo.list_regularizers())
 def test_regularizer_contract(name):
     check_regularizer(name)
+
+
+@pytest.mark.parametrize("name", ganzoo.list_optimizers())
+def test_optimizer_contract(name):
+    check_optimizer(name)
 
 
 #: A data set for each built-in metric's contract check (digit data from the local copy).

@@ -147,3 +147,26 @@ def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(t
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "architecture 'gone-gan' from plugin 'gone' (package ganzoo-gone 2.1), which is not installed" \
         in result.stderr
+
+
+# --- optimisers ---------------------------------------------------------------------------
+
+def test_a_plugins_optimizer_trains_and_the_unrolled_gan_refuses_it_by_name(install_fake_plugin, tmp_path):
+    install_fake_plugin("nesterov", """
+        import torch
+        import ganzoo
+
+        def sgd(params, lr, betas=(0.5, 0.999)):
+            return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+
+        @ganzoo.hookimpl
+        def ganzoo_register_optimizers(register):
+            register("nesterov-sgd", sgd, description="SGD with Nesterov momentum")
+    """)
+    assert "nesterov-sgd" in ganzoo.list_optimizers()
+    ganzoo.testing.check_optimizer("nesterov-sgd")
+    config = dict(arch="mlp.test", data="ring8", steps=4, batch_size=16, optimizer="nesterov-sgd", g_lr=0.01, d_lr=0.01)
+    summary = ganzoo.train(ganzoo.TrainConfig(**config), tmp_path / "run", progress=False)
+    assert summary["steps"] == 4
+    with pytest.raises(ganzoo.GanzooError, match="Unrolled GAN supports D optimisers Adam and RMSprop, not SGD"):
+        ganzoo.train(ganzoo.TrainConfig(**config, unroll_steps=2), tmp_path / "unrolled", progress=False)
