@@ -332,8 +332,8 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
             retry_failed: bool = False) -> tuple[list[Cell], int | None]:
     """Write `bench.json` and return the cells still to run, with the torch threads each
     job gets. Refuses a folder holding results of another version of the suite."""
-    from .resolve import pick_device
     from .environment import environment
+    from .resolve import pick_device
 
     out_dir = Path(out_dir)
     overrides = overrides or {}
@@ -400,9 +400,8 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
             # An interrupted attempt: resume it only if it trains the same experiment.
             try:
                 saved = RunDir(out_dir / "runs" / cell.id).train_config().identity()
-                now = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
-                                  **cell.train)
-                now = resolve(now).identity()
+                now = resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
+                                          **cell.train)).identity()
             except GanzooError:
                 continue  # the cell itself will report what is wrong
             if saved != now:
