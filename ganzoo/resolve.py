@@ -8,7 +8,7 @@ import dataclasses
 import torch
 
 from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, TrainConfig
-from .errors import GanzooError
+from .errors import GanzooError, UnknownNameError
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
@@ -49,7 +49,10 @@ def validate(cfg: TrainConfig) -> None:
          f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
     from .plugins import registry
 
-    registry("optimizer").get(cfg.optimizer)  # an unknown name lists the close ones
+    optimizers = registry("optimizer").entries
+    if cfg.optimizer not in optimizers:
+        raise UnknownNameError("optimizer", cfg.optimizer, optimizers,
+                               hint="Choose one with --optimizer; `ganzoo list optimizers` shows them with their plugins.")
     for name in ("g_lr", "d_lr"):
         value = getattr(cfg, name)
         need(isinstance(value, (int, float)) and 0 < value < 1,
