@@ -65,37 +65,39 @@ def registered_metrics() -> dict[str, Metric]:
     return {name: create_metric(name) for name in registry("metric").entries}
 
 
-def applicable_metrics(dataset) -> list[str]:
-    """Every metric whose needs the data offer."""
-    return [name for name, metric in registered_metrics().items() if not missing_needs(metric, dataset)]
+def applicable_metrics(dataset, only: str | None = None, registered: dict[str, Metric] | None = None) -> list[str]:
+    """Every metric whose needs the data offer; with `only`, those whose attribute of that
+    name is true (`by_default`, `during_training`). `registered`: the metrics, when the
+    caller has them already."""
+    registered = registered_metrics() if registered is None else registered
+    return [name for name, metric in registered.items()
+            if not missing_needs(metric, dataset) and (only is None or getattr(metric, only))]
 
 
-def eval_default_metrics(dataset) -> list[str]:
+def eval_default_metrics(dataset, registered: dict[str, Metric] | None = None) -> list[str]:
     """What `ganzoo eval` computes when no metrics are named: every applicable metric but
     those that say otherwise (FD-DINOv2, whose network is a 1.2 GB download)."""
-    registered = registered_metrics()
-    return [name for name in applicable_metrics(dataset) if registered[name].by_default]
+    return applicable_metrics(dataset, "by_default", registered)
 
 
-def training_default_metrics(dataset) -> list[str]:
+def training_default_metrics(dataset, registered: dict[str, Metric] | None = None) -> list[str]:
     """Cheap by default during training: metrics that say so (mode coverage on data with
     known modes); images get sample grids only (ask for FID & co. with --eval-metrics;
     `ganzoo eval` computes them all)."""
-    registered = registered_metrics()
-    return [name for name in applicable_metrics(dataset) if registered[name].during_training]
+    return applicable_metrics(dataset, "during_training", registered)
 
 
 def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[str], object],
                     for_training: bool = True) -> EvalPlan:
-    registered = registered_metrics()
-    default = training_default_metrics(dataset) if for_training else eval_default_metrics(dataset)
+    registered = registered_metrics()  # created once: the plan keeps these instances
+    default = (training_default_metrics if for_training else eval_default_metrics)(dataset, registered)
     metrics = list(default if settings.metrics is None else settings.metrics)
     for name in metrics:
         if name not in registered:
             raise UnknownNameError("metric", name, registered, hint="Pass a comma-separated list of them.")
         missing = missing_needs(registered[name], dataset)
         if missing:
-            possible = applicable_metrics(dataset)
+            possible = applicable_metrics(dataset, registered=registered)
             raise GanzooError(f"Metric '{name}' does not apply to data set '{dataset.name}': it needs data that "
                               f"offer {', '.join(missing)}, and '{dataset.name}' offers "
                               f"{', '.join(sorted(offers(dataset))) or 'nothing'}. For it, choose from: "

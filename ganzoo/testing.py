@@ -5,8 +5,9 @@
     def test_my_arch():
         check_architecture("my-arch.test")
 
-or, for every entry a plugin registers, `pytest --ganzoo-contracts=PLUGIN`
-(see `ganzoo/pytest_plugin.py`).
+or, for every entry a plugin registers, one line (see `contract_tests`)::
+
+    test_contracts = contract_tests("my_plugin")
 
 Each check runs on CPU in well under a second for a tiny variant and raises
 AssertionError with a message saying which part of the contract broke.

@@ -32,6 +32,13 @@ class ModeCoverage(Metric):
                                                   **context.common_protocol()}}
 
 
+def real_count(plan, default: int) -> int:
+    """Real images a metric compares with: the user's count (--eval-real-samples), else
+    `default`; never more than the real split holds."""
+    chosen = plan.settings.real_samples
+    return min(default if chosen is None else chosen, len(plan.reference))
+
+
 class FidelityMetric(Metric):
     """One of torch-fidelity's metrics on the extractor's features. Every fidelity metric
     of an evaluation with the same sample counts comes from one shared pass of features."""
@@ -44,8 +51,7 @@ class FidelityMetric(Metric):
         """Real images compared with: the user's count, else the split (at most 50,000)."""
         from .fidelity import MAX_REAL_SAMPLES
 
-        chosen = context.plan.settings.real_samples
-        return min(MAX_REAL_SAMPLES if chosen is None else chosen, len(context.plan.reference))
+        return real_count(context.plan, MAX_REAL_SAMPLES)
 
     def compute(self, context: MetricContext) -> dict:
         from .fidelity import fidelity_metrics
@@ -83,8 +89,7 @@ class PrecisionRecall(FidelityMetric):
     columns = (("precision", "precision", 3, 1), ("recall", "recall", 3, 1))
 
     def real_samples(self, context: MetricContext, generated: int) -> int:
-        chosen = context.plan.settings.real_samples
-        return min(generated if chosen is None else chosen, len(context.plan.reference))
+        return real_count(context.plan, generated)
 
 
 class InceptionScore(FidelityMetric):
@@ -127,7 +132,7 @@ class FDDinov2(Metric):
         from .fidelity import MAX_REAL_SAMPLES, fidelity_metrics
 
         plan = context.plan
-        real = min(plan.settings.real_samples or MAX_REAL_SAMPLES, len(plan.reference))
+        real = real_count(plan, MAX_REAL_SAMPLES)
         (record,) = fidelity_metrics(context.generator, plan.reference, ["fid"], extractor=self.extractor,
                                      num_samples=context.num_samples, real_samples=real,
                                      split=plan.settings.real_split, seed=context.sample_seed,
@@ -150,19 +155,20 @@ class DensityCoverage(Metric):
         from .fidelity import extract_features
 
         plan = context.plan
-        real_count = min(plan.settings.real_samples or context.num_samples, len(plan.reference))
-        key = ("real-features", plan.extractor.weights_sha256, "prc", real_count)
-        if key not in plan.cache:  # the same real images at every evaluation of the run
-            plan.cache[key] = extract_features(plan.extractor, "prc", reference=plan.reference,
-                                               real_samples=real_count)
+        real = real_count(plan, context.num_samples)
+        key = ("real-features", plan.extractor.weights_sha256, "prc", real)
+        if key not in plan.cache:  # the same real images, so the same balls, at every evaluation of the run
+            features = extract_features(plan.extractor, "prc", reference=plan.reference, real_samples=real)
+            plan.cache[key] = (features, dc.real_radii(features))
+        features, radii = plan.cache[key]
         generated = extract_features(plan.extractor, "prc", generator=context.generator,
                                      num_samples=context.num_samples, seed=context.sample_seed)
-        results = dc.density_coverage(plan.cache[key], generated)
+        results = dc.density_coverage(features, generated, radii=radii)
         return {"results": results, "protocol": {
             "metric": self.name, "nearest_k": dc.NEAREST_K, "extractor": plan.extractor.describe(),
             "layer": plan.extractor.layer("prc"),
             "generated": {"num_samples": context.num_samples, **context.common_protocol()},
-            "real": {"data": plan.reference.name, "split": plan.settings.real_split, "num_samples": real_count,
+            "real": {"data": plan.reference.name, "split": plan.settings.real_split, "num_samples": real,
                      "selection": "the first num_samples of the split"},
             "reference": "Naeem et al. 2020; radius = distance to the k-th nearest other real feature, strict <"}}
 

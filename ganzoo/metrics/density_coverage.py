@@ -29,13 +29,25 @@ def _pairwise(a: torch.Tensor, b: torch.Tensor, chunk: int, reduce) -> torch.Ten
     return torch.cat([reduce(torch.cdist(a[i:i + chunk], b)) for i in range(0, len(a), chunk)])
 
 
-def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024) -> dict:
-    real = real.detach().to("cpu", torch.float64).flatten(1)
-    generated = generated.detach().to("cpu", torch.float64).flatten(1)
+def _as_rows(features: torch.Tensor) -> torch.Tensor:
+    return features.detach().to("cpu", torch.float64).flatten(1)
+
+
+def real_radii(real: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024) -> torch.Tensor:
+    """Each real feature's ball radius: the distance to its k-th nearest other real feature.
+    They depend on the real features alone, so a run computes them once."""
+    real = _as_rows(real)
     if len(real) <= k:
         raise ValueError(f"density/coverage with k = {k} needs more than {k} real samples, got {len(real)}")
     # The (k+1)-th smallest distance from a real point to the real points: itself is the first.
-    radii = _pairwise(real, real, chunk, lambda d: d.topk(k + 1, dim=1, largest=False).values[:, k])
+    return _pairwise(real, real, chunk, lambda d: d.topk(k + 1, dim=1, largest=False).values[:, k])
+
+
+def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024,
+                     radii: torch.Tensor | None = None) -> dict:
+    """`radii`: `real_radii(real, k)`, when the caller kept them."""
+    real, generated = _as_rows(real), _as_rows(generated)
+    radii = real_radii(real, k, chunk) if radii is None else radii
     inside = _pairwise(generated, real, chunk, lambda d: (d < radii).sum(dim=1))  # per generated sample
     nearest_generated = _pairwise(real, generated, chunk, lambda d: d.min(dim=1).values)
     return {

@@ -34,7 +34,7 @@ INCEPTION_WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 DINOV2 = "dinov2-vit-l-14"
 DINOV2_HUB_REPO, DINOV2_HUB_MODEL = "facebookresearch/dinov2", "dinov2_vitl14"
 DINOV2_WEIGHTS_FILE = "dinov2_vitl14_pretrain.pth"
-#: The name ganzoo registers its DINOv2 extractor under with torch-fidelity (see _dinov2_class).
+#: The name ganzoo registers its DINOv2 extractor under with torch-fidelity (see _register_dinov2).
 DINOV2_TORCH_FIDELITY = "ganzoo-dinov2-vit-l-14"
 
 
@@ -50,10 +50,6 @@ class Extractor:
     rgb_only: bool  # Inception reads 3 channels; grey images are repeated to RGB
     classifier_data: str | None = None  # the data set a digit classifier was trained on
     info: dict | None = None  # the digit classifier's record (accuracy, seed, ...)
-
-    def torch_fidelity_weights(self) -> str | None:
-        """The weights path torch-fidelity's extractor is given (None: it finds its own)."""
-        return str(self.weights_path) if self.weights_path is not None else None
 
     def layer(self, metric: str) -> str:
         """The feature layer each torch-fidelity metric reads."""

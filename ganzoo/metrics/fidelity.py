@@ -123,7 +123,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
             input1=_generative_model_class()(generator, seed, rgb), input1_model_num_samples=num_samples,
             input2=RealImages(reference, real_count, rgb), input2_cache_name=key,
             cache_root=str(cache_dir() / "fidelity"), cache=True,
-            feature_extractor=extractor.name, feature_extractor_weights_path=extractor.torch_fidelity_weights(),
+            feature_extractor=extractor.name, feature_extractor_weights_path=str(extractor.weights_path),
             cuda=cuda, batch_size=batch_size, save_cpu_ram=True, rng_seed=seed, verbose=False,
             kid_subsets=KID_SUBSETS, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
             isc_splits=ISC_SPLITS, **flags)
@@ -183,7 +183,7 @@ def extract_features(extractor: Extractor, metric: str, *, generator=None, num_s
     cuda = generator is not None and generator.device.type == "cuda"
     with weights_only_loads():
         features = create_feature_extractor(extractor.name, [layer], cuda=cuda, verbose=False,
-                                            feature_extractor_weights_path=extractor.torch_fidelity_weights())
+                                            feature_extractor_weights_path=str(extractor.weights_path))
         if generator is not None:
             model = _generative_model_class()(generator, seed, extractor.rgb_only)
             return get_featuresdict_from_generative_model(model, features, num_samples, batch_size, cuda, seed,

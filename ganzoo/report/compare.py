@@ -15,6 +15,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
     _, records_a = load(dir_a)
     _, records_b = load(dir_b)
     ga, gb = grouped(records_a), grouped(records_b)
+    columns = table_columns()  # from the metric registry: built once, not per row
     lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",
              f"Mean ± std over seeds (n); Δ = B − A; Welch's t-test, a difference is called real when "
              f"p < {alpha}. With fewer than 2 seeds on a side no test is possible.", ""]
@@ -29,7 +30,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
                 continue
             a_ok = [r for r in ga[data][key] if r["status"] == "ok"]
             b_ok = [r for r in gb[data][key] if r["status"] == "ok"]
-            for metric, k, label, decimals, better in table_columns():
+            for metric, k, label, decimals, better in columns:
                 sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
                 if sa["mean"] is None or sb["mean"] is None:
                     continue
