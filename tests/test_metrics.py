@@ -17,7 +17,7 @@ from ganzoo.data.opening import open_reference
 from ganzoo.metrics import class_coverage as cc
 from ganzoo.metrics import digits
 from ganzoo.metrics.extractors import Extractor, resolve_extractor
-from ganzoo.metrics.fidelity import cached_files, fidelity_metrics, real_cache_key
+from ganzoo.metrics.fidelity import cached_files, fidelity_metrics, real_cache_key, reference_indices
 from ganzoo.metrics.frechet import fid_from_features
 from ganzoo.models import Generator
 from ganzoo.testing import write_file_that_runs_code as crafted_file
@@ -87,13 +87,24 @@ def test_generator_fid_agrees_with_the_independent_computation(mnist):
     model, _ = digits.load_classifier(extractor.weights_path)
     with torch.no_grad():
         f_fake = model.features(digits.to_classifier_input(fakes))[0].double().numpy()
-        f_real = model.features(digits.to_classifier_input(test_set.images[:400]))[0].double().numpy()
+        real = test_set.images[reference_indices(len(test_set), 400)]
+        f_real = model.features(digits.to_classifier_input(real))[0].double().numpy()
     assert record["results"]["fid"] == pytest.approx(fid_from_features(f_fake, f_real), rel=1e-3)
     protocol = record["protocol"]
     assert protocol["generated"]["num_samples"] == 500 and protocol["generated"]["seed"] == 5
     assert protocol["real"]["num_samples"] == 400 and protocol["real"]["split"] == "test"
     assert protocol["extractor"]["weights_sha256"] == extractor.weights_sha256
     assert protocol["torch_fidelity"] == __import__("torch_fidelity").__version__
+
+
+def test_the_real_reference_is_a_fixed_random_subset_not_the_first_images():
+    small, large = reference_indices(10_000, 400), reference_indices(10_000, 2_000)
+    assert torch.equal(small, reference_indices(10_000, 400))  # every run compares with the same images
+    assert torch.equal(large[:400], small)  # asking for more adds images, keeps the others
+    assert len(set(large.tolist())) == 2_000 and 0 <= int(large.min()) and int(large.max()) < 10_000
+    # MNIST's test split holds its cleaner SD-3 digits first: the first 5,000 are no sample of it.
+    assert (small < 5_000).float().mean().item() == pytest.approx(0.5, abs=0.08)
+    assert sorted(reference_indices(50, 50).tolist()) == list(range(50))
 
 
 def _retrained_copy(extractor, tmp_path) -> Extractor:
@@ -146,7 +157,7 @@ def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
                                    num_samples=400, real_samples=400, split="test", seed=0, generator_kind="raw")
         return {r["metric"]: r["results"] for r in records}
 
-    real_like = measure(Replay(test_set.images[5000:6000]))  # other real images than the reference
+    real_like = measure(Replay(test_set.images[5000:6000]))  # real images, mostly not the reference's
     collapsed = measure(Replay(test_set.images[:10], fixed=3))
     assert real_like["fid"]["fid"] * 10 < collapsed["fid"]["fid"]
     assert real_like["kid"]["kid_mean"] < 0.1 * collapsed["kid"]["kid_mean"]

@@ -152,7 +152,7 @@ class DensityCoverage(Metric):
     columns = (("density", "density", 3, 0), ("coverage", "coverage", 3, 1))
 
     def compute(self, context: MetricContext) -> dict:
-        from .fidelity import extract_features
+        from .fidelity import REFERENCE_SELECTION, extract_features
 
         plan = context.plan
         real = real_count(plan, context.num_samples)
@@ -169,7 +169,7 @@ class DensityCoverage(Metric):
             "layer": plan.extractor.layer("prc"),
             "generated": {"num_samples": context.num_samples, **context.common_protocol()},
             "real": {"data": plan.reference.name, "split": plan.settings.real_split, "num_samples": real,
-                     "selection": "the first num_samples of the split"},
+                     "selection": REFERENCE_SELECTION},
             "reference": "Naeem et al. 2020; radius = distance to the k-th nearest other real feature, strict <"}}
 
 

@@ -36,6 +36,16 @@ KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 PRC_NEIGHBORHOOD = 3  # k of Kynkaanniemi et al. 2019
 ISC_SPLITS = 10
 MAX_REAL_SAMPLES = 50_000
+#: Which real images a metric compares with, when it reads fewer than the split holds: a
+#: fixed random subset, the same for every run, metric and machine. Not the first N: a split
+#: stored in order of collection is not a sample of itself. MNIST's test split holds the
+#: clean digits of NIST's SD-3 writers first, and its first 1,000 images are 34 FID (digit
+#: classifier) from a random 1,000 of the same split, where two random 1,000s of the
+#: training split are 20 apart (the sampling noise of 1,000 images). MNIST's training split
+#: is shuffled (its first 1,000 are 25 from a random 1,000), so its numbers barely move.
+REFERENCE_SEED = 0
+REFERENCE_SELECTION = (f"a fixed random subset of the split: torch.randperm(len(split), "
+                       f"generator=torch.Generator().manual_seed({REFERENCE_SEED}))[:num_samples]")
 
 
 def _generative_model_class():
@@ -77,17 +87,24 @@ def _generative_model_class():
     return GeneratorForFidelity
 
 
+def reference_indices(length: int, count: int) -> torch.Tensor:
+    """The indices of the `count` real images compared with (REFERENCE_SELECTION)."""
+    order = torch.randperm(length, generator=torch.Generator().manual_seed(REFERENCE_SEED))
+    return order[:count]
+
+
 class RealImages(torch.utils.data.Dataset):
-    """The first `count` images of an ImageDataset as uint8 tensors."""
+    """`count` images of an ImageDataset (`reference_indices`) as uint8 tensors."""
 
     def __init__(self, dataset, count: int, rgb: bool):
-        self.dataset, self.count, self.rgb = dataset, count, rgb
+        self.dataset, self.rgb = dataset, rgb
+        self.indices = reference_indices(len(dataset), count)
 
     def __len__(self):
-        return self.count
+        return len(self.indices)
 
     def __getitem__(self, i):
-        image = self.dataset.get(torch.tensor([i]))[0].cpu()
+        image = self.dataset.get(self.indices[i:i + 1])[0].cpu()
         return (_to_rgb(image) if self.rgb else image)[0]
 
 
@@ -100,14 +117,15 @@ def real_cache_key(dataset, split: str, count: int, extractor: Extractor) -> str
     options, the sample count or the extractor's weights changes the key."""
     described = {k: v for k, v in dataset.describe().items() if k != "source"}  # where a copy lives is not what it is
     data_hash = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:10]
-    return f"ganzoo-{dataset.name}-{split}-{count}-d{data_hash}-w{extractor.weights_sha256[:16]}"
+    return (f"ganzoo-{dataset.name}-{split}-{count}-r{REFERENCE_SEED}-d{data_hash}"
+            f"-w{extractor.weights_sha256[:16]}")
 
 
 def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Extractor, num_samples: int,
                      real_samples: int, split: str, seed: int, generator_kind: str,
                      batch_size: int = 250) -> list[dict]:
     """One record per metric in `metrics` (names from FIDELITY_METRICS), without `step`:
-    `num_samples` generated images against the first `real_samples` of `reference`."""
+    `num_samples` generated images against `real_samples` of `reference` (REFERENCE_SELECTION)."""
     import torch_fidelity
 
     real_count = min(real_samples, len(reference))
@@ -148,7 +166,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
         "generated": {"num_samples": num_samples, "generator": generator_kind, "seed": seed,
                       "latent": "the generator's own sampler; uniform labels when conditional"},
         "real": {"data": reference.name, "split": split, "num_samples": real_count,
-                 "selection": "the first num_samples of the split", "cache_key": key},
+                 "selection": REFERENCE_SELECTION, "cache_key": key},
         "images": "uint8, grey repeated to RGB" if rgb and generator.output_shape[0] == 1 else "uint8",
         "torch_fidelity": torch_fidelity.__version__,
     }
@@ -174,7 +192,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
 def extract_features(extractor: Extractor, metric: str, *, generator=None, num_samples: int = 0, seed: int = 0,
                      reference=None, real_samples: int = 0, batch_size: int = 250) -> torch.Tensor:
     """Features at the layer torch-fidelity's `metric` ("prc", "fid"...) reads: of
-    `num_samples` images from `generator`, or of the first `real_samples` of `reference`.
+    `num_samples` images from `generator`, or of `real_samples` of `reference` (REFERENCE_SELECTION).
     For metrics torch-fidelity does not compute (density and coverage)."""
     from torch_fidelity.utils import (create_feature_extractor, get_featuresdict_from_dataset,
                                       get_featuresdict_from_generative_model)
