@@ -17,7 +17,8 @@ from ganzoo.data.opening import open_reference
 from ganzoo.metrics import class_coverage as cc
 from ganzoo.metrics import digits
 from ganzoo.metrics.extractors import Extractor, resolve_extractor
-from ganzoo.metrics.fidelity import cached_files, fidelity_metrics, real_cache_key, reference_indices
+from ganzoo.metrics.fidelity import (cached_files, extract_features, fidelity_metrics, real_cache_key,
+                                     reference_indices)
 from ganzoo.metrics.frechet import fid_from_features
 from ganzoo.models import Generator
 from ganzoo.testing import write_file_that_runs_code as crafted_file
@@ -146,6 +147,24 @@ def test_real_features_are_cached_under_the_weights_hash(mnist, tmp_path):
     with pytest.warns(UserWarning, match="could not be read safely"):
         assert kid(first) == pytest.approx(a, rel=1e-9)
     assert not marker.exists()
+
+
+def test_kid_with_every_sample_in_its_one_subset_is_the_unbiased_mmd(mnist):
+    """1,000 against 1,000 (here 300 against 300): every 'subset' holds all samples, so one
+    is computed; its value is the unbiased MMD^2 of the cubic kernel, computed here by hand."""
+    _, test_set = mnist
+    extractor = mnist_extractor()
+    generator = Replay(test_set.images[5000:5300])
+    [record] = fidelity_metrics(generator, test_set, ["kid"], extractor=extractor, num_samples=300,
+                                real_samples=300, split="test", seed=0, generator_kind="raw")
+    assert record["protocol"]["subsets"] == 1 and record["results"]["kid_std"] == 0
+    fake = extract_features(extractor, "kid", generator=generator, num_samples=300, seed=0).double()
+    real = extract_features(extractor, "kid", reference=test_set, real_samples=300).double()
+    kernel = lambda a, b: (a @ b.T / a.shape[1] + 1) ** 3  # noqa: E731
+    m = 300
+    within = sum((kernel(x, x).sum() - kernel(x, x).diag().sum()) / (m * (m - 1)) for x in (fake, real))
+    mmd = within - 2 * kernel(fake, real).mean()
+    assert record["results"]["kid_mean"] == pytest.approx(mmd.item(), rel=1e-4)
 
 
 def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):

@@ -133,6 +133,10 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
     cuda = generator.device.type == "cuda"
     key = real_cache_key(reference, split, real_count, extractor)
     kid_subset_size = min(KID_SUBSET_SIZE, num_samples, real_count)
+    # Subsets are drawn without replacement: when one holds every sample of both sides, all
+    # of them are the same set and give the same MMD, so one is computed, not 100 (with
+    # 1,000 samples a side the 99 copies took 2.3 s of an MNIST evaluation's 4.5).
+    kid_subsets = 1 if kid_subset_size == num_samples == real_count else KID_SUBSETS
     flags = {FIDELITY_METRICS[m][0]: True for m in metrics}
     started = time.perf_counter()
 
@@ -143,7 +147,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
             cache_root=str(cache_dir() / "fidelity"), cache=True,
             feature_extractor=extractor.name, feature_extractor_weights_path=str(extractor.weights_path),
             cuda=cuda, batch_size=batch_size, save_cpu_ram=True, rng_seed=seed, verbose=False,
-            kid_subsets=KID_SUBSETS, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
+            kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
             isc_splits=ISC_SPLITS, **flags)
 
     with weights_only_loads():  # torch-fidelity's own loads would run code from a tampered file
@@ -172,7 +176,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
     }
     details = {
         "fid": {"layer": extractor.layer("fid")},
-        "kid": {"layer": extractor.layer("kid"), "subsets": KID_SUBSETS, "subset_size": kid_subset_size,
+        "kid": {"layer": extractor.layer("kid"), "subsets": kid_subsets, "subset_size": kid_subset_size,
                 "kernel": "polynomial, degree 3"},
         "precision-recall": {"layer": extractor.layer("prc"), "neighborhood": PRC_NEIGHBORHOOD},
         "inception-score": {"layer": extractor.layer("isc"), "splits": ISC_SPLITS},
