@@ -6,12 +6,14 @@ from .api import (
     create_loss,
     create_metric,
     list_architectures,
+    list_augmentations,
     list_datasets,
     list_losses,
     list_metrics,
     list_optimizers,
     list_regularizers,
 )
+from .augment import create_augmentation
 from .config import TrainConfig
 from .data import Dataset
 from .errors import GanzooError, UnknownNameError
@@ -24,8 +26,9 @@ from .regularizers import create_regularizer
 
 __all__ = [
     "Dataset", "Discriminator", "GanzooError", "Generator", "Loss", "Metric", "TrainConfig", "UnknownNameError",
-    "create_architecture", "create_dataset", "create_loss", "create_metric", "create_regularizer", "hookimpl",
-    "list_architectures", "list_datasets", "list_losses", "list_metrics", "list_optimizers", "list_regularizers",
+    "create_architecture", "create_augmentation", "create_dataset", "create_loss", "create_metric",
+    "create_regularizer", "hookimpl", "list_architectures", "list_augmentations", "list_datasets", "list_losses",
+    "list_metrics", "list_optimizers", "list_regularizers",
     "train",
 ]
 

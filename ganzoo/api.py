@@ -30,6 +30,10 @@ def list_regularizers(pattern: str = "*") -> list[str]:
     return registry("regularizer").names(pattern)
 
 
+def list_augmentations(pattern: str = "*") -> list[str]:
+    return registry("augmentation").names(pattern)
+
+
 def list_optimizers(pattern: str = "*") -> list[str]:
     return registry("optimizer").names(pattern)
 

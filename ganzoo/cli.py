@@ -21,9 +21,10 @@ from .errors import GanzooError
 from .plugins import PluginLoadWarning, state
 from .rundir import RunDir
 
-LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "optimizers", "plugins")
+LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "augmentations", "optimizers",
+              "plugins")
 REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
-               "regularizers": "regularizer", "optimizers": "optimizer"}
+               "regularizers": "regularizer", "augmentations": "augmentation", "optimizers": "optimizer"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:

@@ -72,10 +72,20 @@ class TrainConfig:
                                  flag="--data-opt", help="override a data set option, e.g. std=0.1 for ring8")
     regularizer: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True, flag="--reg",
                                       metavar="NAME",
-                                      help="extra D regulariser, e.g. r1 or gradient-penalty "
-                                           "(`ganzoo list regularizers`)")
+                                      help="extra D regularisers: a name, e.g. r1, or several joined by commas, "
+                                           "e.g. r1,r2 (R3GAN's pair; `ganzoo list regularizers`)")
     regularizer_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True,
-                                        cli="options", flag="--reg-opt", help="e.g. gamma=1 for r1")
+                                        cli="options", flag="--reg-opt",
+                                        help="e.g. gamma=1: to every regulariser with a gamma; r2.gamma=1: to r2 only")
+    augment: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True, flag="--augment",
+                                  metavar="NAME", help="augment every image D sees, real and fake, differentiably, "
+                                                       "e.g. diffaugment (`ganzoo list augmentations`)")
+    augment_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True,
+                                    cli="options", flag="--augment-opt",
+                                    help="e.g. policy=translation,cutout for diffaugment")
+    schedules: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
+                              flag="--schedule", help="a setting as a function of images seen, "
+                              "KEY=SHAPE:FROM:TO:OVER, e.g. g_lr=cosine:2e-4:5e-5:2e7 (repeatable; see ganzoo/schedules.py)")
     steps: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",
                                 help="generator steps")
     batch_size: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], identity=True,

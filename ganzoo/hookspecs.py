@@ -64,6 +64,17 @@ def ganzoo_register_regularizers(register):
 
 
 @hookspec
+def ganzoo_register_augmentations(register):
+    """Register differentiable augmentations of the images D sees (real and fake).
+
+    ``register(name, factory, *, description="", paper="")`` where
+    ``factory(**options)`` returns a callable ``augment(images, rng) -> images``
+    that draws its randomness from the torch.Generator `rng` and lets gradients
+    through to G.
+    """
+
+
+@hookspec
 def ganzoo_register_optimizers(register):
     """Register optimisers (what `--optimizer NAME` picks for both players).
 

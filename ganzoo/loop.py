@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from .api import architecture_entry, create_architecture, create_loss
+from .augment import create_augmentation
 from .clock import TrainingClock
 from .config import TrainConfig, _jsonable
 from .data.opening import open_dataset, open_reference
@@ -29,9 +30,10 @@ from .evaluation import evaluate, plan_evaluation
 from .metrics.extractors import check_given_weights
 from .optimizers import create_optimizer
 from .plugins import run_provenance
-from .regularizers import create_regularizer
+from .regularizers import named_regularizers, penalties
 from .resolve import eval_settings, pick_device, resolve
 from .rundir import RunDir
+from .schedules import Schedules
 from .tensorboard_log import TensorBoard
 from .unrolled import unrolled_discriminator
 
@@ -57,7 +59,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
         if run.path.is_dir():
             run.lock()
         saved_config = run.read_config()
-        run.check_installed(("architecture", "loss", "dataset", "regularizer"), saved_config)
+        run.check_installed(("architecture", "loss", "dataset", "regularizer", "augmentation"), saved_config)
         saved = TrainConfig.from_dict(saved_config["train"])
         cfg = saved if config is None else resolve(config)
         _check_same_experiment(saved, cfg, run.path)
@@ -128,6 +130,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
             set_learning_rates(t, step)
+            scheduled = t.schedules.apply(step) if t.schedules is not None else {}
             d_loss, g_loss = train_step(t)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
@@ -154,8 +157,11 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             if log_now or checkpoint_now or interrupted.is_set():
                 steps_logged, speed = clock.take_log_interval()
                 mean_d, mean_g = (d_loss_sum / steps_logged).item(), (g_loss_sum / steps_logged).item()
-                run.append_train_log({"step": done, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
-                                      "train_seconds": round(clock.train_seconds, 3)})
+                record = {"step": done, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
+                          "train_seconds": round(clock.train_seconds, 3)}
+                if scheduled:  # the values this step trained with
+                    record["scheduled"] = scheduled
+                run.append_train_log(record)
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
                 if board:
                     board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g, "speed/steps_per_s": speed})
@@ -199,6 +205,13 @@ class Training:
     ema: torch.nn.Module | None
     batches: object
     latent_rng: torch.Generator
+    augment: object | None = None  # augment(images, rng): what D sees of every image (DiffAugment)
+    augment_rng: torch.Generator | None = None
+    schedules: Schedules | None = None
+
+    def seen(self, images: torch.Tensor) -> torch.Tensor:
+        """Images as D sees them: augmented when the run augments, else as they are."""
+        return images if self.augment is None else self.augment(images, self.augment_rng)
 
 
 def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
@@ -216,19 +229,31 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     if cfg.data_on_device:
         dataset.to(device)
     loss = create_loss(cfg.loss, **cfg.loss_options)
-    regularizers = list(loss.regularizers)
-    if cfg.regularizer:
-        regularizers.append(create_regularizer(cfg.regularizer, **cfg.regularizer_options))
+    chosen = named_regularizers(cfg.regularizer, cfg.regularizer_options)
+    regularizers = [*loss.regularizers, *chosen.values()]
+    augment = create_augmentation(cfg.augment, **cfg.augment_options) if cfg.augment else None
+    if getattr(augment, "needs_images", False) and len(dataset.sample_shape) != 3:
+        raise GanzooError(f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
+                          f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set.")
     batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
     if channels_last:
         batches = _ChannelsLast(batches)
+    g_opt = create_optimizer(cfg.optimizer, G.parameters(), cfg.g_lr, cfg.betas)
+    d_opt = create_optimizer(cfg.optimizer, D.parameters(), cfg.d_lr, cfg.betas)
+    schedules = None
+    if cfg.schedules:
+        with_loss = {getattr(reg, "name", "") or f"loss-{i}": reg for i, reg in enumerate(loss.regularizers)}
+        schedules = Schedules(cfg.schedules, g_opt=g_opt, d_opt=d_opt, regularizers={**with_loss, **chosen},
+                              augment=augment, batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule)
     return Training(
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
-        g_opt=create_optimizer(cfg.optimizer, G.parameters(), cfg.g_lr, cfg.betas),
-        d_opt=create_optimizer(cfg.optimizer, D.parameters(), cfg.d_lr, cfg.betas),
+        g_opt=g_opt, d_opt=d_opt,
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
         batches=batches,
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
+        augment=augment,
+        augment_rng=torch.Generator(device).manual_seed(cfg.seed + 3) if augment is not None else None,
+        schedules=schedules,
     )
 
 
@@ -315,10 +340,10 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
         fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
         with torch.no_grad():
             fake = G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels)
+        real, fake = t.seen(real), t.seen(fake)  # R1 and R2 too judge what D sees (as in StyleGAN2-ADA)
         real_logits = D(real, labels)
         d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
-        for reg in t.regularizers:
-            d_loss = d_loss + reg(D, real, fake, labels)
+        d_loss = d_loss + penalties(t.regularizers, D, real, fake, labels, fake_labels)
         t.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         t.d_opt.step()
@@ -328,7 +353,7 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     #    by D as it would be after `unroll_steps` more steps (D itself does not change).
     D.requires_grad_(False)
     fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
-    fake = G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels)
+    fake = t.seen(G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels))  # gradients pass
     judge = D
     if cfg.unroll_steps:
         judge = unrolled_discriminator(D, t.d_opt, loss, t.regularizers, real, labels, fake, fake_labels,
@@ -378,6 +403,7 @@ def training_state(t: Training, step: int) -> dict:
         "g_opt": t.g_opt.state_dict(), "d_opt": t.d_opt.state_dict(),
         "ema": t.ema.state_dict() if t.ema is not None else None,
         "batches": t.batches.state_dict(), "latent_rng": t.latent_rng.get_state(),
+        "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
         "config": t.cfg.to_dict(),
@@ -395,6 +421,8 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
             t.ema.load_state_dict(checkpoint["ema"])
         t.batches.load_state_dict(checkpoint["batches"])
         t.latent_rng.set_state(checkpoint["latent_rng"])
+        if t.augment_rng is not None:
+            t.augment_rng.set_state(checkpoint["augment_rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state(checkpoint["cuda_rng"], t.G.device)

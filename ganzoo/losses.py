@@ -130,6 +130,22 @@ class LeastSquaresLoss(Loss):
         return 0.5 * ((fake_logits - 1) ** 2).mean()
 
 
+class RelativisticPairingLoss(Loss):
+    """RpGAN (Jolicoeur-Martineau 2019's relativistic GAN, as R3GAN names and uses it, Huang
+    et al. 2024): each real sample is paired with a fake one, and D is asked how much more
+    real the real one looks, softplus(-(D(x) - D(G(z)))); G the reverse. Pairing takes away
+    the plain GAN's bad local minima, where G drops modes (Sun et al. 2020); R3GAN adds R1
+    and R2 (`--reg r1,r2`) so that training also converges locally."""
+
+    generator_needs_real = True
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return F.softplus(fake_logits - real_logits).mean()
+
+    def generator_loss(self, fake_logits, real_logits=None):
+        return F.softplus(real_logits - fake_logits).mean()
+
+
 @hookimpl
 def ganzoo_register_losses(register):
     register("minimax", MinimaxLoss,
@@ -145,3 +161,5 @@ def ganzoo_register_losses(register):
              description="critic with gradient penalty on interpolates", paper="Gulrajani et al. 2017")
     register("hinge", HingeLoss, description="hinge loss", paper="Lim & Ye 2017; Miyato et al. 2018")
     register("least-squares", LeastSquaresLoss, description="LSGAN, a=0 b=c=1", paper="Mao et al. 2017")
+    register("rpgan", RelativisticPairingLoss, description="relativistic pairing: softplus(D(fake) - D(real)), "
+             "R3GAN's loss (with --reg r1,r2)", paper="Jolicoeur-Martineau 2019; Huang et al. 2024")

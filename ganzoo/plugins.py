@@ -28,9 +28,9 @@ ENV_VAR = "GANZOO_PLUGINS"
 ENTRY_POINT_GROUP = "ganzoo"
 #: ganzoo's distribution on PyPI ("ganzoo" there is an unrelated package).
 DISTRIBUTION = "pyganzoo"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.regularizers", "ganzoo.optimizers", "ganzoo.data.toy1d",
-                "ganzoo.data.toy2d", "ganzoo.data.images", "ganzoo.metrics.builtin")
-KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "optimizer")
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.regularizers", "ganzoo.augment", "ganzoo.optimizers",
+                "ganzoo.data.toy1d", "ganzoo.data.toy2d", "ganzoo.data.images", "ganzoo.metrics.builtin")
+KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer")
 
 
 class PluginLoadWarning(UserWarning):
@@ -113,6 +113,7 @@ class PluginState:
             "dataset": self.pm.hook.ganzoo_register_datasets,
             "metric": self.pm.hook.ganzoo_register_metrics,
             "regularizer": self.pm.hook.ganzoo_register_regularizers,
+            "augmentation": self.pm.hook.ganzoo_register_augmentations,
             "optimizer": self.pm.hook.ganzoo_register_optimizers,
         }
         try:
@@ -209,8 +210,12 @@ def run_provenance(cfg, metrics: list[str]) -> dict:
     """The plugin and package behind each named thing a run (a TrainConfig) uses."""
     used = {"architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
             "dataset": provenance("dataset", cfg.data)}
+    from .regularizers import regularizer_names
+
     if cfg.regularizer:
-        used["regularizer"] = provenance("regularizer", cfg.regularizer)
+        used["regularizer"] = [provenance("regularizer", name) for name in regularizer_names(cfg.regularizer)]
+    if cfg.augment:
+        used["augmentation"] = provenance("augmentation", cfg.augment)
     used["metric"] = [provenance("metric", name) for name in metrics]
     return used
 

@@ -1,8 +1,10 @@
 """Discriminator regularisers: small objects added to D's loss.
 
 Each is called as ``reg(discriminator, real, fake, labels)`` and returns the
-weighted penalty. They compose with any loss (`TrainConfig.regularizer`). The
-built-ins register through the `ganzoo_register_regularizers` hook, like a plugin's.
+weighted penalty. They compose with any loss and with each other
+(`TrainConfig.regularizer`: one name, or several joined by commas, e.g. R3GAN's
+``r1,r2``). The built-ins register through the `ganzoo_register_regularizers`
+hook, like a plugin's.
 """
 
 from __future__ import annotations
@@ -52,11 +54,70 @@ class R1Penalty:
         return 0.5 * self.gamma * grad.pow(2).sum(dim=1).mean()
 
 
+class R2Penalty:
+    """R2 (Mescheder et al. 2018; with R1, R3GAN's pair, Huang et al. 2024):
+    gamma/2 * E_fake[||grad D(x)||^2]. R1 alone keeps D flat on the data; R2 also on the
+    fakes, which R3GAN needs for its convergence proof with the relativistic pairing loss."""
+
+    name = "r2"
+    takes_fake_labels = True  # a conditional D judges each fake with the class it was made for
+
+    def __init__(self, gamma: float = 10.0):
+        self.gamma = float(gamma)
+
+    def __call__(self, discriminator, real, fake, labels=None, fake_labels=None) -> torch.Tensor:
+        grad = _input_gradient(discriminator, fake, fake_labels)
+        return 0.5 * self.gamma * grad.pow(2).sum(dim=1).mean()
+
+
+def penalties(regularizers, discriminator, real, fake, labels, fake_labels) -> torch.Tensor | float:
+    """The sum of the regularisers' penalties. One that sets `takes_fake_labels` is also
+    handed the fakes' labels (a plugin's regulariser need not know the keyword)."""
+    total = 0.0
+    for reg in regularizers:
+        extra = {"fake_labels": fake_labels} if getattr(reg, "takes_fake_labels", False) else {}
+        total = total + reg(discriminator, real, fake, labels, **extra)
+    return total
+
+
 @hookimpl
 def ganzoo_register_regularizers(register):
     register("r1", R1Penalty, description="gamma/2 * E||grad D(real)||^2", paper="Mescheder et al. 2018")
+    register("r2", R2Penalty, description="gamma/2 * E||grad D(fake)||^2; r1,r2 is R3GAN's pair",
+             paper="Mescheder et al. 2018; Huang et al. 2024")
     register("gradient-penalty", GradientPenalty, description="(||grad D(interpolate)|| - 1)^2, WGAN-GP's",
              paper="Gulrajani et al. 2017")
+
+
+def regularizer_names(spec: str | None) -> list[str]:
+    """'r1,r2' -> ['r1', 'r2']; None or '' -> []."""
+    return [name.strip() for name in (spec or "").split(",") if name.strip()]
+
+
+def named_regularizers(spec: str | None, options: dict) -> dict:
+    """The regularisers named in `spec` ('r1' or 'r1,r2'), by name. An option applies to every named
+    regulariser that has it (R3GAN gives R1 and R2 one gamma: `gamma=0.05`); `r2.gamma=1`
+    gives it to one. An option none of them has is refused, naming what each takes."""
+    from .plugins import registry
+
+    names = regularizer_names(spec)
+    if len(set(names)) < len(names):
+        raise GanzooError(f"The regularisers '{spec}' name one twice; name each once (e.g. r1,r2).")
+    entries = {name: registry("regularizer").get(name) for name in names}
+    chosen: dict[str, dict] = {name: {} for name in names}
+    for key, value in options.items():
+        target, _, option = key.rpartition(".")
+        if target and target not in entries:
+            raise GanzooError(f"The regulariser option '{key}' is for '{target}', which is not among the "
+                              f"regularisers used ({', '.join(names) or 'none'}). Add it to --reg, or drop the option.")
+        takers = [target] if target else [name for name, entry in entries.items() if option in entry.defaults]
+        if not takers or option not in entries[takers[0]].defaults:
+            taken = "; ".join(f"{name}: {', '.join(entry.defaults) or 'none'}" for name, entry in entries.items())
+            raise GanzooError(f"No regulariser used here has the option '{option}'. Their options are: "
+                              f"{taken or 'none (no --reg given)'}.")
+        for name in takers:
+            chosen[name][option] = value
+    return {name: create_regularizer(name, **chosen[name]) for name in names}
 
 
 def create_regularizer(name: str, **options):

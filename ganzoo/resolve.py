@@ -66,6 +66,9 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.regularizer is not None or not cfg.regularizer_options,
          f"regularizer options {cfg.regularizer_options} were given without a regulariser; add --reg NAME "
          "(`ganzoo list regularizers`), or drop --reg-opt.")
+    need(cfg.augment is not None or not cfg.augment_options,
+         f"augmentation options {cfg.augment_options} were given without an augmentation; add --augment NAME "
+         "(`ganzoo list augmentations`), or drop --augment-opt.")
     from .metrics.extractors import extractor_names
 
     need(cfg.extractor == "auto" or cfg.extractor in extractor_names(),

@@ -23,7 +23,7 @@ from .api import create_architecture, create_dataset, create_loss, create_metric
 from .data import Dataset
 from .metrics.base import OFFERS, PROMISES
 from .models import Discriminator, Generator
-from .regularizers import create_regularizer
+from .regularizers import create_regularizer, penalties
 
 BATCH = 4
 
@@ -129,8 +129,7 @@ def check_loss(name: str, **options) -> None:
     real = torch.randn(BATCH, 2)
     fake = torch.randn(BATCH, 2, requires_grad=True)
     d_loss = loss.discriminator_loss(discriminator(real), discriminator(fake.detach()))
-    for reg in loss.regularizers:
-        d_loss = d_loss + reg(discriminator, real, fake, None)
+    d_loss = d_loss + penalties(loss.regularizers, discriminator, real, fake, None, None)
     assert d_loss.dim() == 0 and torch.isfinite(d_loss), f"{name}: D loss must be a finite scalar"
     d_loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in D.parameters()), f"{name}: D gradients not finite"
@@ -258,12 +257,32 @@ def check_regularizer(name: str, **options) -> None:
     D, discriminator = _tiny_discriminator(torch.nn.Tanh())  # smooth: R1's second derivatives exist
 
     real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
-    penalty = regularizer(discriminator, real, fake, None)
+    penalty = penalties([regularizer], discriminator, real, fake, None, None)
     assert isinstance(penalty, torch.Tensor) and penalty.dim() == 0 and torch.isfinite(penalty), \
         f"{name}: the penalty must be a finite scalar tensor"
     penalty.backward()
     grads = [p.grad for p in D.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: no finite gradient for D's weights"
+
+
+def check_augmentation(name: str, **options) -> None:
+    """On a batch of images: the same shape and dtype out, finite, drawn from the given
+    generator only (the same state gives the same images), and differentiable, so G's
+    gradient passes through what D sees."""
+    from .augment import create_augmentation
+
+    augment = create_augmentation(name, **options)
+    images = (torch.rand(6, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    first = augment(images, torch.Generator().manual_seed(0))
+    assert isinstance(first, torch.Tensor) and first.shape == images.shape and first.dtype == images.dtype, \
+        f"{name}: an augmentation returns images of the shape and type it is given"
+    assert torch.isfinite(first).all(), f"{name}: augmented images must be finite"
+    torch.manual_seed(123)  # a draw from the global generator instead of `rng` would change the result
+    again = augment(images, torch.Generator().manual_seed(0))
+    assert torch.equal(first, again), f"{name}: the same generator state must give the same images"
+    first.sum().backward()
+    assert images.grad is not None and torch.isfinite(images.grad).all(), \
+        f"{name}: gradients must flow through the augmentation to the images"
 
 
 def write_random_inception_weights(path, seed: int = 0):
@@ -307,12 +326,12 @@ GENERATED_DATA = ("ring8", "grid25", "mixture1d")
 
 def contract_cases(plugin: str) -> list[tuple[str, str]]:
     """(kind, name) of everything `plugin` (its entry-point name) registers that has a
-    contract check: architectures' tiny `.test` variants, losses, regularisers, optimisers,
+    contract check: architectures' tiny `.test` variants, losses, regularisers, augmentations, optimisers,
     data sets and metrics."""
     from .plugins import registry
 
     cases = []
-    for kind in ("architecture", "loss", "regularizer", "optimizer", "dataset", "metric"):
+    for kind in ("architecture", "loss", "regularizer", "augmentation", "optimizer", "dataset", "metric"):
         for name in registry(kind).names():
             entry = registry(kind).get(name)
             if entry.plugin == plugin and (kind != "architecture" or name.endswith(".test")):
@@ -337,6 +356,8 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
         check_loss(name, **options)
     elif kind == "regularizer":
         check_regularizer(name, **options)
+    elif kind == "augmentation":
+        check_augmentation(name, **options)
     elif kind == "optimizer":
         check_optimizer(name)
     elif kind == "dataset":

@@ -21,6 +21,7 @@ import torch
 from torch.func import functional_call
 
 from .errors import GanzooError
+from .regularizers import penalties
 
 
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
@@ -95,8 +96,7 @@ def unrolled_discriminator(D, d_opt, loss, regularizers, real, real_labels, fake
     for _ in range(steps):
         D_i = at(current)
         d_loss = loss.discriminator_loss(D_i(real, real_labels), D_i(fake, fake_labels))
-        for reg in regularizers:
-            d_loss = d_loss + reg(D_i, real, fake, real_labels)
+        d_loss = d_loss + penalties(regularizers, D_i, real, fake, real_labels, fake_labels)
         grads = torch.autograd.grad(d_loss, current, create_graph=True)
         stepped = [update.step(w, g, s) for w, g, s in zip(current, grads, states)]
         current = [w for w, _ in stepped]

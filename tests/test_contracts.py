@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.testing import (check_architecture, check_dataset, check_loss, check_metric, check_optimizer,
-                            check_regularizer)
+from ganzoo.testing import (check_architecture, check_augmentation, check_dataset, check_loss, check_metric,
+                            check_optimizer, check_regularizer)
 
 TEST_VARIANTS = [n for n in ganzoo.list_architectures("*.test")]
 
@@ -45,6 +45,11 @@ def test_regularizer_contract(name):
     check_regularizer(name)
 
 
+@pytest.mark.parametrize("name", ganzoo.list_augmentations())
+def test_augmentation_contract(name):
+    check_augmentation(name)
+
+
 @pytest.mark.parametrize("name", ganzoo.list_optimizers())
 def test_optimizer_contract(name):
     check_optimizer(name)
@@ -74,8 +79,9 @@ def test_metric_contract(name, request):
 
 
 def test_a_losses_need_for_real_logits_is_met_by_the_architecture_check():
-    """`relativistic` (the example plugin) compares fakes with reals in G's loss too."""
-    check_architecture("mlp.test", loss="relativistic")
+    """`rpgan` and the example plugin's `relativistic-average` compare fakes with reals in G's loss too."""
+    check_architecture("mlp.test", loss="rpgan")
+    check_architecture("mlp.test", loss="relativistic-average")
 
 
 def test_conditional_models_take_labels():

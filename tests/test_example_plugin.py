@@ -18,14 +18,14 @@ def test_it_registers_through_the_entry_point_group():
     plugins = {p.name: p for p in ganzoo.plugins.state().plugins}
     assert plugins["example"].package == "ganzoo-example-plugin" and plugins["example"].status == "loaded"
     assert "example-resmlp" in ganzoo.list_architectures("example-*")
-    assert ganzoo.plugins.registry("loss").get("relativistic").plugin == "example"
+    assert ganzoo.plugins.registry("loss").get("relativistic-average").plugin == "example"
 
 
 def test_both_appear_in_ganzoo_list_and_train(tmp_path):
     listing = run_cli("list")
     assert listing.returncode == 0, listing.stderr
-    assert "example-resmlp" in listing.stdout and "relativistic" in listing.stdout
-    result = run_cli("train", "--arch", "example-resmlp.test", "--loss", "relativistic", "--steps", "10",
+    assert "example-resmlp" in listing.stdout and "relativistic-average" in listing.stdout
+    result = run_cli("train", "--arch", "example-resmlp.test", "--loss", "relativistic-average", "--steps", "10",
                      "--batch-size", "16", "--eval-samples", "100", "--out", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "mode-coverage" in result.stdout and (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
@@ -47,7 +47,7 @@ def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report
         [[block]]
         name = "triangle"
         architectures = ["example-resmlp.test"]
-        losses = ["relativistic"]
+        losses = ["relativistic-average"]
         data = ["example-triangle"]
         seeds = [0]
         steps = 30
@@ -91,4 +91,4 @@ def test_only_when_selected(monkeypatch):
     monkeypatch.setenv("GANZOO_PLUGINS", "mlp")
     ganzoo.plugins.reset()
     assert "example-resmlp" not in ganzoo.list_architectures()
-    assert "relativistic" not in ganzoo.list_losses()
+    assert "relativistic-average" not in ganzoo.list_losses()

@@ -216,11 +216,12 @@ def test_sample_command_writes_an_image_grid(mnist_root, tmp_path):
 
 
 def test_image_run_resumes_bit_for_bit(mnist_root, tmp_path, monkeypatch):
-    """Batch norm statistics, EMA and the position in the epoch all survive a crash."""
+    """Batch norm statistics, EMA, the augmentation's draws and the position in the epoch all
+    survive a crash."""
     from test_train import assert_same_state, crash_then_resume
 
     config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=8, batch_size=8,
-                         ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu",
+                         ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu", augment="diffaugment",
                          data_options={"split": "test", "download": False})
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 6)
     assert saved_step == 4

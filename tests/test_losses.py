@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.regularizers import GradientPenalty, R1Penalty
+from ganzoo.regularizers import GradientPenalty, R1Penalty, R2Penalty, named_regularizers, penalties
 
 REAL = torch.tensor([2.0, -1.0])  # D(x) logits
 FAKE = torch.tensor([0.5, -3.0])  # D(G(z)) logits
@@ -32,6 +32,9 @@ EXPECTED = {
               -mean(FAKE.tolist())),
     "least-squares": (0.5 * mean([(r - 1) ** 2 for r in REAL.tolist()]) + 0.5 * mean([f**2 for f in FAKE.tolist()]),
                       0.5 * mean([(f - 1) ** 2 for f in FAKE.tolist()])),
+    # RpGAN pairs the i-th real with the i-th fake: -log sigmoid(D(x_i) - D(G(z_i))).
+    "rpgan": (mean([-math.log(sigmoid(r - f)) for r, f in zip(REAL.tolist(), FAKE.tolist())]),
+              mean([-math.log(sigmoid(f - r)) for r, f in zip(REAL.tolist(), FAKE.tolist())])),
 }
 
 
@@ -76,7 +79,7 @@ def test_stable_for_extreme_logits():
     for name in EXPECTED:
         loss = ganzoo.create_loss(name)
         assert torch.isfinite(loss.discriminator_loss(big, big))
-        assert torch.isfinite(loss.generator_loss(big))
+        assert torch.isfinite(loss.generator_loss(big, big))
 
 
 class Linear(torch.nn.Module):
@@ -109,6 +112,48 @@ def test_r1_on_linear_discriminator():
     D = Linear([3.0, 4.0])
     assert R1Penalty(gamma=2.0)(D, torch.randn(8, 2), None).item() == pytest.approx(0.5 * 2.0 * 25)
     assert ganzoo.create_regularizer("r1", gamma=1.0).gamma == 1.0
+
+
+def test_rpgan_pairs_each_real_with_one_fake():
+    """Unlike the plain GAN's, its value changes when the fakes are paired differently."""
+    loss = ganzoo.create_loss("rpgan")
+    assert loss.generator_needs_real
+    assert loss.discriminator_loss(REAL, FAKE).item() != pytest.approx(loss.discriminator_loss(REAL, FAKE.flip(0)).item())
+    assert loss.discriminator_loss(REAL, REAL).item() == pytest.approx(math.log(2))  # indistinguishable pairs
+
+
+class Squared(torch.nn.Module):
+    """D(x) = c * ||x||^2 / 2, c the label when there is one: its input gradient is c x."""
+
+    def forward(self, x, labels=None):
+        c = 1.0 if labels is None else labels.float()
+        return c * x.pow(2).sum(1) / 2
+
+
+def test_r2_penalises_the_gradient_at_the_fakes_and_r1_at_the_reals():
+    real, fake = torch.full((4, 2), 1.0), torch.full((4, 2), 3.0)
+    assert R1Penalty(gamma=2.0)(Squared(), real, fake).item() == pytest.approx(0.5 * 2.0 * 2)  # ||x||^2 = 2
+    assert R2Penalty(gamma=2.0)(Squared(), real, fake).item() == pytest.approx(0.5 * 2.0 * 18)  # ||x||^2 = 18
+    # A conditional D judges the fakes with their own labels (here 2), the reals with theirs (1).
+    real_labels, fake_labels = torch.ones(4, dtype=torch.long), torch.full((4,), 2)
+    both = penalties(named_regularizers("r1,r2", {"gamma": 2.0}).values(), Squared(), real, fake, real_labels, fake_labels)
+    assert both.item() == pytest.approx(0.5 * 2.0 * 2 + 0.5 * 2.0 * 18 * 4)
+
+
+def test_several_regularisers_share_or_split_their_options():
+    r1, r2 = named_regularizers("r1, r2", {"gamma": 0.05}).values()  # R3GAN: one gamma for both
+    assert (type(r1), type(r2), r1.gamma, r2.gamma) == (R1Penalty, R2Penalty, 0.05, 0.05)
+    r1, r2 = named_regularizers("r1,r2", {"gamma": 1.0, "r2.gamma": 3.0}).values()
+    assert (r1.gamma, r2.gamma) == (1.0, 3.0)
+    assert named_regularizers(None, {}) == {}
+    with pytest.raises(ganzoo.GanzooError, match="option 'weight'.*r1: gamma; r2: gamma"):
+        named_regularizers("r1,r2", {"weight": 1.0})
+    with pytest.raises(ganzoo.GanzooError, match="'gradient-penalty.weight' is for 'gradient-penalty'.*r1, r2"):
+        named_regularizers("r1,r2", {"gradient-penalty.weight": 1.0})
+    with pytest.raises(ganzoo.GanzooError, match="name one twice"):
+        named_regularizers("r1,r1", {})
+    with pytest.raises(ganzoo.GanzooError, match="r2"):  # an unknown name lists the close ones
+        named_regularizers("r1,r3", {})
 
 
 def test_wasserstein_clips_critic_weights():

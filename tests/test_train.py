@@ -96,9 +96,10 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 
 
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
-                                        ("wgan-gp", {}), ("minimax", {"regularizer": "r1"}),
+                                        ("wgan-gp", {}),
+                                        ("rpgan", {"regularizer": "r1,r2", "regularizer_options": {"gamma": 0.1}}),
                                         ("hinge", {"lr_schedule": "linear-decay"})],
-                         ids=["non-saturating-ema", "wgan-gp", "minimax-r1", "hinge-linear-decay"])
+                         ids=["non-saturating-ema", "wgan-gp", "rpgan-r1-r2", "hinge-linear-decay"])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
@@ -211,6 +212,6 @@ def test_bad_values_are_clear_errors(tmp_path):
                          ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
                          ({"arch": "mlpp"}, "Did you mean: mlp"),
                          ({"data_options": {"std": -1.0}}, "std.*must be a finite number >= 0"),
-                         ({"regularizer": "r2"}, "Unknown regularizer 'r2'")]:
+                         ({"regularizer": "r3"}, "Unknown regularizer .r3.")]:
         with pytest.raises(ganzoo.GanzooError, match=message):
             train(tiny(**bad), tmp_path / "bad", progress=False)

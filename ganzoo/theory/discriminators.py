@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..api import create_architecture, create_loss
+from ..regularizers import penalties
 
 #: draws n samples of shape (n, 1) from a generator of random numbers
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
@@ -55,8 +56,7 @@ def fit(discriminator, real: Sampler, fake: Sampler, *, loss: str = "minimax", s
     for _ in range(steps):
         x, g = real(batch_size, rng), fake(batch_size, rng)
         d_loss = objective.discriminator_loss(discriminator(x), discriminator(g))
-        for regularizer in objective.regularizers:
-            d_loss = d_loss + regularizer(discriminator, x, g)
+        d_loss = d_loss + penalties(objective.regularizers, discriminator, x, g, None, None)
         optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         optimizer.step()

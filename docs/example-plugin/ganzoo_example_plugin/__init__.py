@@ -53,17 +53,20 @@ def build(config):
             ResidualDiscriminator(shape, config["width"], config["blocks"]))
 
 
-class RelativisticLoss(ganzoo.Loss):
-    """RSGAN (Jolicoeur-Martineau 2019): D estimates how much more real a real
-    sample looks than a fake one; G the reverse."""
+class RelativisticAverageLoss(ganzoo.Loss):
+    """RaSGAN (Jolicoeur-Martineau 2019): D estimates how much more real a real sample
+    looks than the average fake, and a fake than the average real; G the reverse.
+    (ganzoo's own `rpgan` pairs samples one to one instead.)"""
 
     generator_needs_real = True  # G's loss compares fakes with reals
 
     def discriminator_loss(self, real_logits, fake_logits):
-        return F.softplus(-(real_logits - fake_logits)).mean()
+        return (F.softplus(-(real_logits - fake_logits.mean())).mean()
+                + F.softplus(fake_logits - real_logits.mean()).mean())
 
     def generator_loss(self, fake_logits, real_logits=None):
-        return F.softplus(-(fake_logits - real_logits)).mean()
+        return (F.softplus(-(fake_logits - real_logits.mean())).mean()
+                + F.softplus(real_logits - fake_logits.mean()).mean())
 
 
 DEFAULTS = {"data_shape": (2,), "num_classes": 0, "latent_dim": 16, "width": 128, "blocks": 2}
@@ -81,7 +84,7 @@ def ganzoo_register_architectures(register):
 
 @ganzoo.hookimpl
 def ganzoo_register_losses(register):
-    register("relativistic", RelativisticLoss, description="relativistic standard GAN (RSGAN)",
+    register("relativistic-average", RelativisticAverageLoss, description="relativistic average GAN (RaSGAN)",
              paper="Jolicoeur-Martineau 2019")
 
 
