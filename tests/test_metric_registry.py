@@ -69,7 +69,7 @@ def test_list_shows_metrics_and_regularizers_with_their_plugins():
     result = run_cli("list", "regularizers")
     assert result.returncode == 0 and "r1" in result.stdout and "gradient-penalty" in result.stdout
     with pytest.raises(ganzoo.UnknownNameError, match="Did you mean: r1"):
-        ganzoo.create_regularizer("r2")
+        ganzoo.create_regularizer("r11")
 
 
 # --- density and coverage ---------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(t
     used = config["provenance"]
     assert used["architecture"] == {"name": "mlp.test", "plugin": "mlp", "package": "pyganzoo",
                                     "version": used["architecture"]["version"]}
-    assert used["regularizer"]["plugin"] == "ganzoo.regularizers"
+    assert [r["plugin"] for r in used["regularizer"]] == ["ganzoo.regularizers"]
     assert [m["name"] for m in used["metric"]] == ["mode-coverage"]
     assert json.loads((run / "summary.json").read_text())["provenance"] == used
 
