@@ -57,11 +57,12 @@ class RandomData:
         return Batches()
 
 
-def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, channels_last: bool = False, **arch_options):
+def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, channels_last: bool = False, train: dict | None = None,
+                **arch_options):
     defaults = architecture_entry(arch).defaults
     data = RandomData(defaults["data_shape"], defaults.get("num_classes", 0) or 0)
     cfg = resolve(TrainConfig(arch=arch, loss=loss, batch_size=batch_size, device=str(DEVICE),
-                              arch_options=arch_options, channels_last=channels_last))
+                              arch_options=arch_options, channels_last=channels_last, **(train or {})))
     training = build_training(cfg, data, DEVICE)
     training.G.train()
     training.D.train()
@@ -176,6 +177,18 @@ def test_quick_mnist_dcgan_step_memory_format(benchmark, channels_last):
     step, _ = ganzoo_step("dcgan", "non-saturating", channels_last=channels_last, g_width=32, d_width=32)
     step()
     benchmark.group = "dcgan-mnist-memory-format"
+    benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH, channels_last=channels_last)
+    benchmark(step)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels-last"])
+def test_r3gan_step_memory_format(benchmark, channels_last):
+    """R3GAN's step as it trains (rpgan, R1 + R2 with their double backward) at a width a CPU
+    can train, 32 channels and cardinality 4, on 32x32 colour images, in either layout."""
+    step, _ = ganzoo_step("r3gan", "rpgan", channels_last=channels_last, train={"regularizer": "r1,r2"},
+                          width=32, cardinality=4)
+    step()
+    benchmark.group = "r3gan-memory-format"
     benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH, channels_last=channels_last)
     benchmark(step)
 

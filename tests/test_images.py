@@ -124,18 +124,20 @@ IMAGE_ARCHS = {  # tiny variant -> data options that fit it
     "dcgan.test": {}, "dcgan-28.test": {}, "dcgan-32.test": {"resolution": 32, "channels": 3},
     "dcgan-64.test": {"resolution": 64}, "sngan-resnet.test": {"resolution": 32, "channels": 3},
     "wgan-gp-resnet.test": {"resolution": 32}, "sngan-projection.test": {"resolution": 32},
+    "r3gan.test": {"resolution": 32},
 }
 
 
 def test_every_image_architecture_is_covered():
     image_archs = {n for n in ganzoo.list_architectures("*.test")
-                   if ganzoo.plugins.registry("architecture").get(n).plugin in ("dcgan", "resnet")}
+                   if ganzoo.plugins.registry("architecture").get(n).plugin in ("dcgan", "resnet", "r3gan")}
     assert image_archs == set(IMAGE_ARCHS)
 
 
 @pytest.mark.parametrize("arch", sorted(IMAGE_ARCHS))
 def test_image_architecture_trains_on_mnist(arch, mnist_root, tmp_path):
-    loss = "wgan-gp" if arch.startswith("wgan") else "hinge" if arch.startswith("sngan") else "non-saturating"
+    loss = ("wgan-gp" if arch.startswith("wgan") else "hinge" if arch.startswith("sngan")
+            else "rpgan" if arch.startswith("r3gan") else "non-saturating")
     config = TrainConfig(arch=arch, loss=loss, data="mnist", data_root=str(mnist_root), steps=2, n_d=1,
                          data_options={"split": "test", "download": False, **IMAGE_ARCHS[arch]},
                          ema_decay=0.5, eval_every=2, device="cpu")

@@ -1,0 +1,207 @@
+"""`r3gan`: Huang, Gokaslan, Kuleshov & Tompkin 2024, "The GAN is dead; long live the
+GAN! A Modern GAN Baseline" (code: brownvc/R3GAN), the CIFAR-10 preset.
+
+A ResNet without normalisation, built for its loss (`rpgan`) and its two gradient
+penalties (`--reg r1,r2`) rather than kept stable by tricks:
+- a block is a 1x1 convolution that doubles the channels, a grouped 3x3 convolution
+  (cardinality 96 at full size), and a 1x1 convolution back, each of the first two
+  followed by a learned bias and leaky ReLU 0.2, added to its input; the last
+  convolution starts at zero, so every block starts as the identity;
+- weights start He-normal, the first two convolutions of a block scaled down by
+  L^(-1/4) for L blocks in the network (fix-up initialisation);
+- resampling by the [1, 2, 1] low-pass filter (a 4x4 [1, 3, 3, 1] kernel), never by
+  strided convolutions; a 1x1 convolution changes the width when stages differ;
+- G starts from a learned 4x4 basis scaled per channel by a linear map of z (64-d)
+  and ends with a 1x1 convolution to the image, no tanh; D starts with a 1x1
+  convolution from the image and ends with a depthwise 4x4 convolution and a linear
+  map to one logit.
+
+The CIFAR-10 preset: four stages (4, 8, 16, 32 pixels) of 768 channels and two blocks
+each, cardinality 96; G 20,732,160 and D 20,683,776 parameters, as the official code
+counts them. Its training, which ganzoo's loop reproduces by options (the
+architecture's defaults fill batch size, rates and betas; loss, penalties and
+schedules are named on the command line, see docs/architectures.md): `rpgan`, R1 and
+R2 with gamma 0.05 -> 0.005, Adam with beta1 0 and beta2 0.9 -> 0.99, learning rate
+2e-4 -> 5e-5, all by half cosines over 20 million images, batches of 512, an EMA of G.
+Not here: the class-conditional variant, and ADA's augmentation pipeline (ganzoo has
+DiffAugment with a scheduled probability in its place).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ganzoo
+
+LEAK = 0.2
+ACTIVATION_GAIN = math.sqrt(2 / (1 + LEAK**2))  # He's gain for leaky ReLU 0.2
+
+
+def _he_normal(layer: nn.Module, gain: float = 1.0) -> nn.Module:
+    fan_in = layer.weight[0].numel()  # input channels per group x kernel area (or in_features)
+    nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
+    return layer
+
+
+def _conv(c_in: int, c_out: int, kernel: int = 1, groups: int = 1, gain: float = 1.0) -> nn.Conv2d:
+    return _he_normal(nn.Conv2d(c_in, c_out, kernel, padding=(kernel - 1) // 2, groups=groups, bias=False), gain)
+
+
+class BiasedLeakyReLU(nn.Module):
+    """A learned per-channel bias, then leaky ReLU 0.2 (the convolutions have no bias)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return F.leaky_relu(x + self.bias.view(1, -1, *([1] * (x.dim() - 2))), LEAK)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, cardinality: int, expansion: int, total_blocks: int):
+        super().__init__()
+        wide = channels * expansion
+        gain = ACTIVATION_GAIN * total_blocks ** (-1 / 4)  # L^(-1/(2m-2)) with m = 3 layers
+        self.expand = _conv(channels, wide, 1, gain=gain)
+        self.act1 = BiasedLeakyReLU(wide)
+        self.grouped = _conv(wide, wide, 3, groups=cardinality, gain=gain)
+        self.act2 = BiasedLeakyReLU(wide)
+        self.reduce = _conv(wide, channels, 1, gain=0.0)  # zero: the block starts as the identity
+
+    def forward(self, x):
+        return x + self.reduce(self.act2(self.grouped(self.act1(self.expand(x)))))
+
+
+def _lowpass_kernel() -> torch.Tensor:
+    """[1, 2, 1] convolved with [1, 1] is [1, 3, 3, 1]; its outer product, summing to 1."""
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    kernel = torch.outer(taps, taps)
+    return kernel / kernel.sum()
+
+
+class Resample(nn.Module):
+    """Double (up) or halve (down) the side with the low-pass kernel, channel by channel;
+    a 1x1 convolution changes the width (before going up, after going down)."""
+
+    def __init__(self, c_in: int, c_out: int, up: bool):
+        super().__init__()
+        self.up = up
+        self.register_buffer("kernel", _lowpass_kernel().view(1, 1, 4, 4), persistent=False)
+        self.width = _conv(c_in, c_out, 1) if c_in != c_out else None
+
+    def forward(self, x):
+        if self.up and self.width is not None:
+            x = self.width(x)
+        n, c, h, w = x.shape
+        kernel = self.kernel.to(x.dtype).expand(c, 1, 4, 4)
+        if self.up:  # zero-stuffing then the kernel, times 4 to keep the mean
+            x = F.conv_transpose2d(x, 4 * kernel, stride=2, padding=1, groups=c)
+        else:
+            x = F.conv2d(x, kernel, stride=2, padding=1, groups=c)
+        if not self.up and self.width is not None:
+            x = self.width(x)
+        return x
+
+
+class GenerativeBasis(nn.Module):
+    """A learned (C, 4, 4) basis, each channel scaled by a linear map of z."""
+
+    def __init__(self, latent_dim: int, channels: int):
+        super().__init__()
+        self.basis = nn.Parameter(torch.randn(channels, 4, 4))
+        self.linear = _he_normal(nn.Linear(latent_dim, channels, bias=False))
+
+    def forward(self, z):
+        return self.basis.unsqueeze(0) * self.linear(z)[:, :, None, None]
+
+
+class DiscriminativeBasis(nn.Module):
+    """A depthwise 4x4 convolution to (C, 1, 1), then a linear map to the output."""
+
+    def __init__(self, channels: int, out_features: int):
+        super().__init__()
+        self.basis = _he_normal(nn.Conv2d(channels, channels, 4, groups=channels, bias=False))
+        self.linear = _he_normal(nn.Linear(channels, out_features, bias=False))
+
+    def forward(self, x):
+        return self.linear(self.basis(x).flatten(1))
+
+
+def _stages(resolution: int) -> int:
+    return int(math.log2(resolution // 4)) + 1
+
+
+class R3GANGenerator(ganzoo.Generator):
+    output_range = None  # no tanh: images are clipped when quantised
+
+    def __init__(self, latent_dim, output_shape, width, cardinality, blocks, expansion):
+        super().__init__(latent_dim, output_shape)
+        channels, resolution = self.output_shape[0], self.output_shape[-1]
+        stages = _stages(resolution)
+        total = stages * blocks
+        layers: list[nn.Module] = [GenerativeBasis(latent_dim, width)]
+        for stage in range(stages):
+            if stage:
+                layers.append(Resample(width, width, up=True))
+            layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
+        layers.append(_conv(width, channels, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z, labels=None):
+        return self.net(z)
+
+
+class R3GANDiscriminator(ganzoo.Discriminator):
+    def __init__(self, input_shape, width, cardinality, blocks, expansion):
+        super().__init__(input_shape)
+        channels, resolution = self.input_shape[0], self.input_shape[-1]
+        stages = _stages(resolution)
+        total = stages * blocks
+        layers: list[nn.Module] = [_conv(channels, width, 1)]
+        for stage in range(stages):
+            layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
+            layers.append(Resample(width, width, up=False) if stage < stages - 1 else DiscriminativeBasis(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x, labels=None):
+        return self.net(x).flatten()
+
+
+def build(config):
+    shape = tuple(config["data_shape"])
+    side = shape[-1] if len(shape) == 3 else 0
+    if len(shape) != 3 or shape[1] != side or side < 8 or side & (side - 1):
+        raise ganzoo.GanzooError(f"r3gan needs square images whose side is a power of two (8 or more); the data are "
+                                 f"{shape}. Resize them with --data-opt resolution=32.")
+    if config["num_classes"]:
+        raise ganzoo.GanzooError("r3gan here is unconditional; its class-conditional variant is not built yet. "
+                                 "Use sngan-projection for class-conditional training.")
+    width, cardinality = config["width"], config["cardinality"]
+    if (width * config["expansion"]) % cardinality:
+        raise ganzoo.GanzooError(f"r3gan's grouped convolutions split width x expansion = "
+                                 f"{width * config['expansion']} channels into cardinality = {cardinality} groups; "
+                                 "choose a cardinality that divides it.")
+    options = (width, cardinality, config["blocks"], config["expansion"])
+    return R3GANGenerator(config["latent_dim"], shape, *options), R3GANDiscriminator(shape, *options)
+
+
+PAPER = "Huang et al. 2024 (R3GAN)"
+# The CIFAR-10 preset's batch and Adam settings at the start of its schedules.
+TRAIN_DEFAULTS = {"batch_size": 512, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.9), "n_d": 1, "steps": 100_000}
+DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 64, "width": 768, "cardinality": 96,
+            "blocks": 2, "expansion": 2}
+
+
+@ganzoo.hookimpl
+def ganzoo_register_architectures(register):
+    register("r3gan", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
+             description="R3GAN, CIFAR-10 preset: no normalisation, grouped-conv residual blocks "
+                         "(paper loss: rpgan with --reg r1,r2)")
+    register("r3gan.test", build, defaults={**DEFAULTS, "latent_dim": 8, "width": 8, "cardinality": 4, "blocks": 1},
+             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4}, paper=PAPER,
+             description="tiny r3gan for tests")

@@ -1,0 +1,60 @@
+"""R3GAN's networks: sizes against the official code, the identity start, the resampling,
+and its training recipe by options."""
+
+import pytest
+import torch
+
+import ganzoo
+from conftest import need_data_root, run_cli
+
+
+def count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_the_cifar10_preset_has_the_official_codes_parameter_counts():
+    # brownvc/R3GAN, train.py's CIFAR10 preset built with R3GAN/Networks.py: G 20,732,160, D 20,683,776.
+    G, D, config = ganzoo.create_architecture("r3gan")
+    assert (config["width"], config["cardinality"], config["blocks"], config["latent_dim"]) == (768, 96, 2, 64)
+    assert (count(G), count(D)) == (20_732_160, 20_683_776)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._NormBase) for m in [*G.modules(), *D.modules()])
+
+
+def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():
+    torch.manual_seed(0)
+    G, D, _ = ganzoo.create_architecture("r3gan", width=16, cardinality=4, latent_dim=8)
+    from ganzoo_plugins.r3gan import ResidualBlock
+
+    blocks = [m for m in G.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 8  # four stages of two
+    x = torch.randn(2, 16, 8, 8)
+    assert torch.equal(blocks[3](x), x)  # the last convolution starts at zero
+    images = G(torch.randn(5, 8))
+    assert images.shape == (5, 3, 32, 32) and D(images).shape == (5,)
+
+
+def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
+    from ganzoo_plugins.r3gan import Resample, _lowpass_kernel
+
+    kernel = _lowpass_kernel()
+    assert kernel.sum().item() == pytest.approx(1.0) and torch.equal(kernel, kernel.T)
+    flat = torch.full((1, 2, 8, 8), 3.0)
+    up, down = Resample(2, 2, up=True)(flat), Resample(2, 2, up=False)(flat)
+    assert up.shape == (1, 2, 16, 16) and down.shape == (1, 2, 4, 4)
+    assert torch.allclose(up[..., 2:-2, 2:-2], flat.new_full((1, 2, 12, 12), 3.0))  # away from the zero padding
+    assert torch.allclose(down[..., 1:-1, 1:-1], flat.new_full((1, 2, 2, 2), 3.0))
+    assert Resample(2, 5, up=True)(flat).shape == (1, 5, 16, 16)  # a 1x1 convolution changes the width
+
+
+def test_the_recipe_trains_by_options(tmp_path):
+    """R3GAN's training as docs/architectures.md writes it, two steps on MNIST at 32 px."""
+    result = run_cli(
+        "train", "--arch", "r3gan.test", "--loss", "rpgan", "--reg", "r1,r2", "--data", "mnist",
+        "--data-root", str(need_data_root()), "--data-opt", "split=test", "--data-opt", "resolution=32",
+        "--augment", "diffaugment", "--augment-opt", "policy=translation,cutout",
+        "--schedule", "lr=cosine:2e-4:5e-5:2e7", "--schedule", "beta2=cosine:0.9:0.99:2e7",
+        "--schedule", "regularizer.gamma=cosine:0.05:0.005:2e7", "--schedule", "augment.p=cosine:0:0.55:2e7",
+        "--ema-decay", "0.999", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path / "run"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(ganzoo.GanzooError, match="power of two.*resolution=32"):
+        ganzoo.create_architecture("r3gan.test", data_shape=(1, 28, 28))
