@@ -244,7 +244,8 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
     if cfg.schedules:
         with_loss = {getattr(reg, "name", "") or f"loss-{i}": reg for i, reg in enumerate(loss.regularizers)}
         schedules = Schedules(cfg.schedules, g_opt=g_opt, d_opt=d_opt, regularizers={**with_loss, **chosen},
-                              augment=augment, batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule)
+                              augment=augment, batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule,
+                              has_ema=cfg.ema_decay > 0)
     return Training(
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
         g_opt=g_opt, d_opt=d_opt,
@@ -366,7 +367,8 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     t.g_opt.step()
     D.requires_grad_(True)
     if t.ema is not None:
-        _update_ema(t.ema, G, cfg.ema_decay)
+        scheduled = t.schedules.ema_decay if t.schedules is not None else None
+        _update_ema(t.ema, G, cfg.ema_decay if scheduled is None else scheduled)
     return d_loss.detach(), g_loss.detach()
 
 

@@ -11,8 +11,10 @@ with t = min(images / OVER, 1): the value moves from FROM to TO over OVER images
 then stays at TO. Images are G's: the step times the batch size (StyleGAN's kimg).
 
 KEY names what moves: `g_lr`, `d_lr`, `lr` (both), `beta1`, `beta2` (both optimisers),
-`REGULARISER.OPTION` (`r1.gamma`), `regularizer.OPTION` (every regulariser with that
-option: R3GAN's one gamma for R1 and R2), or `augment.OPTION` (`augment.p`). Each value
+`ema_half_life` (in images: the EMA of G decays by 0.5 ** (batch / half-life) per step,
+R3GAN's ramp from 0 to 5 million; the run needs an EMA, --ema-decay > 0, which the schedule
+then overrides), `REGULARISER.OPTION` (`r1.gamma`), `regularizer.OPTION` (every regulariser
+with that option: R3GAN's one gamma for R1 and R2), or `augment.OPTION` (`augment.p`). Each value
 is a pure function of the step, so a resumed run follows the schedule exactly; the
 training log records the values at every log step.
 """
@@ -26,6 +28,7 @@ from .errors import GanzooError
 
 SHAPES = ("cosine", "linear")
 OPTIMIZER_KEYS = ("g_lr", "d_lr", "lr", "beta1", "beta2")
+EMA_KEY = "ema_half_life"
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,11 @@ class Schedules:
     """The run's schedules, bound to its optimisers, regularisers and augmentation."""
 
     def __init__(self, specs: dict, *, g_opt, d_opt, regularizers: dict, augment, batch_size: int,
-                 lr_schedule: str = "constant"):
+                 lr_schedule: str = "constant", has_ema: bool = False):
         self.items = [parse_schedule(key, text) for key, text in specs.items()]
         self.g_opt, self.d_opt, self.regularizers, self.augment = g_opt, d_opt, regularizers, augment
-        self.batch_size = batch_size
+        self.batch_size, self.has_ema = batch_size, has_ema
+        self.ema_decay: float | None = None  # what ema_half_life sets; the loop reads it
         for schedule in self.items:
             self._check(schedule.key, lr_schedule)
 
@@ -86,6 +90,11 @@ class Schedules:
         return []
 
     def _check(self, key: str, lr_schedule: str) -> None:
+        if key == EMA_KEY:
+            if not self.has_ema:
+                raise GanzooError("The schedule for ema_half_life moves an EMA of G, and this run keeps none; add "
+                                  "--ema-decay 0.999 (the schedule then sets the decay at every step).")
+            return
         if key in OPTIMIZER_KEYS:
             if key.endswith("lr") and lr_schedule != "constant":
                 raise GanzooError(f"The schedule for {key} and --lr-schedule {lr_schedule} both set the learning "
@@ -96,7 +105,7 @@ class Schedules:
                     if isinstance(getattr(reg, option), (int, float))]
             augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
                          if isinstance(value, (int, float))] if self.augment is not None else [])
-            known = ", ".join([*OPTIMIZER_KEYS, *regs, *(["regularizer.OPTION"] if regs else []), *augments])
+            known = ", ".join([*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs, *(["regularizer.OPTION"] if regs else []), *augments])
             raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule. Schedulable here: {known}.")
 
     def apply(self, step: int) -> dict:
@@ -106,7 +115,9 @@ class Schedules:
         for schedule in self.items:
             value = values[schedule.key] = schedule.value(images)
             key = schedule.key
-            if key in OPTIMIZER_KEYS:
+            if key == EMA_KEY:
+                self.ema_decay = 0.5 ** (self.batch_size / max(value, 1e-8))
+            elif key in OPTIMIZER_KEYS:
                 optimizers = {"g_lr": [self.g_opt], "d_lr": [self.d_opt]}.get(key, [self.g_opt, self.d_opt])
                 for optimizer in optimizers:
                     for group in optimizer.param_groups:

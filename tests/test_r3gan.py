@@ -54,7 +54,7 @@ def test_the_recipe_trains_by_options(tmp_path):
         "--augment", "diffaugment", "--augment-opt", "policy=translation,cutout",
         "--schedule", "lr=cosine:2e-4:5e-5:2e7", "--schedule", "beta2=cosine:0.9:0.99:2e7",
         "--schedule", "regularizer.gamma=cosine:0.05:0.005:2e7", "--schedule", "augment.p=cosine:0:0.55:2e7",
-        "--ema-decay", "0.999", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path / "run"), "--no-progress")
+        "--ema-decay", "0.999", "--schedule", "ema_half_life=cosine:0:5e6:2e7", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
     with pytest.raises(ganzoo.GanzooError, match="power of two.*resolution=32"):
         ganzoo.create_architecture("r3gan.test", data_shape=(1, 28, 28))

@@ -53,6 +53,24 @@ def test_a_scheduled_run_resumes_exactly(tmp_path, monkeypatch):
     assert_same_state(whole, resumed)
 
 
+def test_the_ema_half_life_schedule_sets_the_decay_per_step(tmp_path):
+    """R3GAN ramps the EMA's half-life, in images, from 0: at 0 the EMA is G itself."""
+    config = tiny(ema_decay=0.999, steps=10, schedules={"ema_half_life": "linear:0:320:320"})
+    ganzoo.train(config, tmp_path / "run", progress=False)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=False)
+    # Step 9 (288 images): half-life 288, decay 0.5 ** (32 / 288) per step, not 0.999.
+    logged = read_jsonl(tmp_path / "run" / "train_log.jsonl")[-1]["scheduled"]
+    assert logged["ema_half_life"] == pytest.approx(288)
+    first = {k: v for k, v in checkpoint["ema"].items()}
+    assert any(not torch.equal(first[k], checkpoint["generator"][k]) for k in first)  # averaged by then
+    config = tiny(ema_decay=0.999, steps=1, eval_every=1, schedules={"ema_half_life": "linear:0:320:320"})
+    ganzoo.train(config, tmp_path / "one", progress=False)
+    one = torch.load(tmp_path / "one" / "checkpoints" / "latest.pt", weights_only=False)
+    assert all(torch.equal(one["ema"][k], one["generator"][k]) for k in one["ema"])  # half-life 0: the EMA is G
+    with pytest.raises(ganzoo.GanzooError, match="keeps none; add --ema-decay"):
+        ganzoo.train(tiny(schedules={"ema_half_life": "linear:0:1:1"}), tmp_path / "none", progress=False)
+
+
 def test_what_cannot_be_scheduled_is_refused_naming_what_can(tmp_path):
     with pytest.raises(ganzoo.GanzooError, match="'r2.gamma' to schedule.*g_lr, d_lr, lr, beta1, beta2, r1.gamma"):
         ganzoo.train(tiny(regularizer="r1", schedules={"r2.gamma": "cosine:1:0:100"}), tmp_path / "a", progress=False)
