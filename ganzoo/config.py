@@ -77,6 +77,9 @@ class TrainConfig:
     regularizer_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True,
                                         cli="options", flag="--reg-opt",
                                         help="e.g. gamma=1: to every regulariser with a gamma; r2.gamma=1: to r2 only")
+    reg_every: int = setting(1, accepts=(int,), words="a whole number", identity=True, argument="positive",
+                             metavar="K", help="lazy regularisation (StyleGAN2): the --reg penalties at every K-th D "
+                                               "step only, weighted by K (1: every step)")
     augment: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True, flag="--augment",
                                   metavar="NAME", help="augment every image D sees, real and fake, differentiably, "
                                                        "e.g. diffaugment (`ganzoo list augmentations`)")

@@ -14,7 +14,7 @@ import copy
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
@@ -131,6 +131,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
         for step in range(start_step, cfg.steps):
             set_learning_rates(t, step)
             scheduled = t.schedules.apply(step) if t.schedules is not None else {}
+            t.step = step
             d_loss, g_loss = train_step(t)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
@@ -205,6 +206,8 @@ class Training:
     ema: torch.nn.Module | None
     batches: object
     latent_rng: torch.Generator
+    chosen_regularizers: list = field(default_factory=list)  # --reg's: lazy with --reg-every
+    step: int = 0  # the generator step being trained (0-based); the loop sets it
     augment: object | None = None  # augment(images, rng): what D sees of every image (DiffAugment)
     augment_rng: torch.Generator | None = None
     schedules: Schedules | None = None
@@ -230,7 +233,7 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         dataset.to(device)
     loss = create_loss(cfg.loss, **cfg.loss_options)
     chosen = named_regularizers(cfg.regularizer, cfg.regularizer_options)
-    regularizers = [*loss.regularizers, *chosen.values()]
+    regularizers = [*loss.regularizers, *chosen.values()]  # all of them, for the unrolled D steps
     augment = create_augmentation(cfg.augment, **cfg.augment_options) if cfg.augment else None
     if getattr(augment, "needs_images", False) and len(dataset.sample_shape) != 3:
         raise GanzooError(f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
@@ -248,6 +251,7 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
                               has_ema=cfg.ema_decay > 0)
     return Training(
         cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
+        chosen_regularizers=list(chosen.values()),
         g_opt=g_opt, d_opt=d_opt,
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
         batches=batches,
@@ -335,7 +339,7 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     last D loss and the G loss, still on the device (reading them would wait for it)."""
     cfg, G, D, loss = t.cfg, t.G, t.D, t.loss
     # 1) n_d discriminator steps, G fixed.
-    for _ in range(cfg.n_d):
+    for i in range(cfg.n_d):
         real, labels = t.batches.next()
         labels = labels if G.num_classes else None  # unconditional models ignore labels
         fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
@@ -344,7 +348,9 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
         real, fake = t.seen(real), t.seen(fake)  # R1 and R2 too judge what D sees (as in StyleGAN2-ADA)
         real_logits = D(real, labels)
         d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
-        d_loss = d_loss + penalties(t.regularizers, D, real, fake, labels, fake_labels)
+        d_loss = d_loss + penalties(t.loss.regularizers, D, real, fake, labels, fake_labels)  # the loss's own
+        if (t.step * cfg.n_d + i) % cfg.reg_every == 0:  # lazy: every reg_every-th D step, weighted to match
+            d_loss = d_loss + cfg.reg_every * penalties(t.chosen_regularizers, D, real, fake, labels, fake_labels)
         t.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         t.d_opt.step()

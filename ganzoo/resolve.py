@@ -38,7 +38,7 @@ def validate(cfg: TrainConfig) -> None:
         if not ok:
             raise GanzooError(message)
 
-    for name in ("steps", "batch_size", "n_d", "log_every", "eval_every", "checkpoint_every",
+    for name in ("steps", "batch_size", "n_d", "reg_every", "log_every", "eval_every", "checkpoint_every",
                  "eval_samples", "eval_real_samples"):
         value = getattr(cfg, name)
         need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),

@@ -111,6 +111,37 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch
     assert evaluated == sorted(set(evaluated))
 
 
+def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, monkeypatch):
+    """StyleGAN2's lazy R1: with --reg-every 4 the penalty is computed at D steps 0, 4, 8, ...
+    (n_d 2: two D steps per G step) and counts 4 times; the loss's own penalty stays every step."""
+    from ganzoo.regularizers import GradientPenalty, R1Penalty
+
+    calls = []
+    real_r1, real_gp = R1Penalty.__call__, GradientPenalty.__call__
+    monkeypatch.setattr(R1Penalty, "__call__", lambda self, *a, **k: calls.append("r1") or real_r1(self, *a, **k))
+    monkeypatch.setattr(GradientPenalty, "__call__", lambda self, *a, **k: calls.append("gp") or real_gp(self, *a, **k))
+    train(tiny(loss="wgan-gp", regularizer="r1", reg_every=4, n_d=2, steps=6, eval_every=6), tmp_path / "lazy",
+          progress=False)
+    assert calls.count("gp") == 12 and calls.count("r1") == 3  # D steps 0, 4, 8 of 12
+
+    t = ganzoo.loop.build_training(resolve(tiny(regularizer="r1", reg_every=4)), ganzoo.data.opening.open_dataset(
+        resolve(tiny())), torch.device("cpu"))
+    (r1,) = t.chosen_regularizers
+    seen = []
+    monkeypatch.setattr(ganzoo.loop, "penalties", lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
+    for step in range(4):
+        t.step = step
+        ganzoo.loop.train_step(t)
+    assert [regs for regs in seen if regs] == [[r1]]  # one of the four D steps
+
+
+def test_a_lazily_regularised_run_resumes_exactly(tmp_path, monkeypatch):
+    whole, saved_step, resumed = crash_then_resume(
+        monkeypatch, tmp_path, tiny(regularizer="r1", reg_every=3, steps=30), 25)
+    assert saved_step == 20
+    assert_same_state(whole, resumed)
+
+
 def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
     cfg = resolve(tiny(steps=10, lr_schedule="linear-decay"))
     t = ganzoo.loop.build_training(cfg, ganzoo.data.opening.open_dataset(cfg), torch.device("cpu"))
