@@ -45,9 +45,6 @@ class Schedule:
             t = (1 - math.cos(math.pi * t)) / 2
         return self.start + (self.end - self.start) * t
 
-    def describe(self) -> str:
-        return f"{self.shape}:{self.start:g}:{self.end:g}:{self.over:g}"
-
 
 def parse_schedule(key: str, text) -> Schedule:
     """`cosine:2e-4:5e-5:2e7` -> Schedule; a clear error for anything else."""
