@@ -86,13 +86,14 @@ class DiffAugment:
     """DiffAugment's policy, e.g. 'color,translation,cutout' (the paper's choice for
     CIFAR-10 with little data; 'translation,cutout' for full data sets). With p < 1 each
     image is augmented with probability p, as in ADA, so a schedule can ramp it
-    (`--schedule augment.p=cosine:0:0.55:2e7`)."""
+    (`--schedule augment.p=cosine:0:0.55:2e7`), or ADA's controller can set it
+    (`--augment-opt ada_target=0.6`: p starts at 0 and follows D's overfitting)."""
 
     name = "diffaugment"
     needs_images = True
 
     def __init__(self, policy: str = "color,translation,cutout", translation: float = 0.125,
-                 cutout: float = 0.5, p: float = 1.0):
+                 cutout: float = 0.5, p: float = 1.0, ada_target: float = 0.0, ada_images: int = 500_000):
         words = [word.strip() for word in policy.split(",") if word.strip()]
         unknown = [word for word in words if word not in POLICY_WORDS]
         if unknown or not words:
@@ -101,7 +102,18 @@ class DiffAugment:
         if not (0 <= translation <= 1 and 0 <= cutout <= 1 and 0 <= p <= 1):
             raise GanzooError(f"DiffAugment's translation ({translation}) and cutout ({cutout}) are fractions "
                               f"of the image side, and p ({p}) a probability: each in [0, 1].")
-        self.p = float(p)  # each image is augmented with probability p (ADA's p; R3GAN ramps it)
+        if ada_target and p != 1.0:
+            raise GanzooError(f"DiffAugment's p ({p}) and ada_target ({ada_target}) both decide p; ADA starts "
+                              "it at 0 and adapts it. Give one of the two.")
+        if not 0 <= ada_target < 1 or ada_images <= 0:
+            raise GanzooError(f"DiffAugment's ada_target ({ada_target}) is ADA's target for E[sign D(real)], in "
+                              f"[0, 1) (0: off; ADA uses 0.6), and ada_images ({ada_images}) the images over which "
+                              "p may move from 0 to 1 (ADA: 500,000).")
+        # Each image is augmented with probability p (ADA's p; R3GAN ramps it by a schedule).
+        self.p = 0.0 if ada_target else float(p)
+        self.adaptive = bool(ada_target)
+        self.ada_target, self.ada_images = float(ada_target), int(ada_images)
+        self._signs, self._seen, self._observed = 0.0, 0, 0
         self.policy = ",".join(words)
         operations = {"brightness": brightness, "saturation": saturation, "contrast": contrast,
                       "translation": partial(translate, ratio=translation), "cutout": partial(cut_out, ratio=cutout)}
@@ -118,6 +130,34 @@ class DiffAugment:
             return augmented
         chosen = torch.rand(images.shape[0], 1, 1, 1, generator=rng, device=images.device) < self.p
         return torch.where(chosen, augmented, images)
+
+    #: D steps between two adjustments of p (ADA's N = 4).
+    ADA_INTERVAL = 4
+
+    def observe(self, real_logits: torch.Tensor) -> None:
+        """ADA's controller (Karras et al. 2020), called by the loop after each D step with
+        D's logits on the (augmented) reals: every ADA_INTERVAL steps, r = E[sign D(real)]
+        over them; above the target D is overfitting and p rises, below it falls, by the
+        images seen over ada_images, clamped to [0, 1]."""
+        if not self.adaptive:
+            return
+        self._signs = self._signs + torch.sign(real_logits.detach()).sum()  # read only every interval
+        self._seen += real_logits.numel()
+        self._observed += 1
+        if self._observed % self.ADA_INTERVAL:
+            return
+        r = float(self._signs) / self._seen
+        direction = (r > self.ada_target) - (r < self.ada_target)
+        self.p = min(max(self.p + direction * self._seen / self.ada_images, 0.0), 1.0)
+        self._signs, self._seen = 0.0, 0
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps: p and ADA's running sums, so a resumed run adapts as before."""
+        return {"p": self.p, "signs": float(self._signs), "seen": self._seen, "observed": self._observed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.p, self._signs, self._seen, self._observed = (state["p"], state["signs"], state["seen"],
+                                                           state["observed"])
 
     def __repr__(self) -> str:
         return f"DiffAugment(policy={self.policy!r})"

@@ -162,6 +162,8 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
                           "train_seconds": round(clock.train_seconds, 3)}
                 if scheduled:  # the values this step trained with
                     record["scheduled"] = scheduled
+                if getattr(t.augment, "adaptive", False):
+                    record["augment_p"] = t.augment.p
                 run.append_train_log(record)
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
                 if board:
@@ -347,6 +349,8 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
             fake = G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels)
         real, fake = t.seen(real), t.seen(fake)  # R1 and R2 too judge what D sees (as in StyleGAN2-ADA)
         real_logits = D(real, labels)
+        if t.augment is not None and hasattr(t.augment, "observe"):  # ADA: p follows D's overfitting
+            t.augment.observe(real_logits)
         d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
         d_loss = d_loss + penalties(t.loss.regularizers, D, real, fake, labels, fake_labels)  # the loss's own
         if (t.step * cfg.n_d + i) % cfg.reg_every == 0:  # lazy: every reg_every-th D step, weighted to match
@@ -412,6 +416,7 @@ def training_state(t: Training, step: int) -> dict:
         "ema": t.ema.state_dict() if t.ema is not None else None,
         "batches": t.batches.state_dict(), "latent_rng": t.latent_rng.get_state(),
         "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None,
+        "augment_state": t.augment.state_dict() if hasattr(t.augment, "state_dict") else None,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
         "config": t.cfg.to_dict(),
@@ -431,6 +436,8 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
         t.latent_rng.set_state(checkpoint["latent_rng"])
         if t.augment_rng is not None:
             t.augment_rng.set_state(checkpoint["augment_rng"])
+        if hasattr(t.augment, "load_state_dict") and checkpoint.get("augment_state") is not None:
+            t.augment.load_state_dict(checkpoint["augment_state"])
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state(checkpoint["cuda_rng"], t.G.device)

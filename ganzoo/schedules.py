@@ -62,6 +62,11 @@ def parse_schedule(key: str, text) -> Schedule:
     return Schedule(key, parts[0], start, end, over)
 
 
+def _settable(option: str, value) -> bool:
+    """A number an object takes as an option (not a flag, not its private state)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not option.startswith("_")
+
+
 class Schedules:
     """The run's schedules, bound to its optimisers, regularisers and augmentation."""
 
@@ -78,6 +83,9 @@ class Schedules:
         """The objects whose attribute `key` moves, with that attribute's name."""
         owner, _, option = key.rpartition(".")
         if owner == "augment":
+            if option == "p" and getattr(self.augment, "adaptive", False):
+                raise GanzooError("The schedule for augment.p and ADA's controller (ada_target) both set p; "
+                                  "keep one of them.")
             return [(self.augment, option)] if self.augment is not None and hasattr(self.augment, option) else []
         if owner == "regularizer":
             return [(reg, option) for reg in self.regularizers.values() if hasattr(reg, option)]
@@ -98,10 +106,10 @@ class Schedules:
                                   "rate; keep one of them.")
             return
         if not self._targets(key):
-            regs = [f"{name}.{option}" for name, reg in self.regularizers.items() for option in vars(reg)
-                    if isinstance(getattr(reg, option), (int, float))]
+            regs = [f"{name}.{option}" for name, reg in self.regularizers.items()
+                    for option, value in vars(reg).items() if _settable(option, value)]
             augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
-                         if isinstance(value, (int, float))] if self.augment is not None else [])
+                         if _settable(option, value)] if self.augment is not None else [])
             known = ", ".join([*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs, *(["regularizer.OPTION"] if regs else []), *augments])
             raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule. Schedulable here: {known}.")
 

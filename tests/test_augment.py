@@ -85,3 +85,28 @@ def test_an_augmented_run_differs_and_refuses_non_image_data(tmp_path):
     with pytest.raises(ganzoo.GanzooError, match="transforms images; 'ring8' holds samples of shape \\(2,\\)"):
         ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=2, augment="diffaugment", device="cpu"),
                      tmp_path / "ring", progress=False)
+
+
+def test_ada_raises_p_while_d_is_sure_of_the_reals_and_lowers_it_after():
+    """ADA's controller: every 4 D steps, p moves by the images seen over ada_images, up while
+    E[sign D(real)] is above the target, down below it; never outside [0, 1]."""
+    augment = ganzoo.create_augmentation("diffaugment", ada_target=0.6, ada_images=800)
+    assert augment.p == 0.0 and augment.adaptive
+    confident, unsure = torch.full((50,), 3.0), torch.tensor([1.0, -1.0] * 25)  # r = 1, then r = 0
+    for _ in range(8):
+        augment.observe(confident)
+    assert augment.p == pytest.approx(2 * 200 / 800)  # two adjustments of 4 x 50 images each
+    saved = augment.state_dict()
+    for _ in range(3):
+        augment.observe(unsure)
+    again = ganzoo.create_augmentation("diffaugment", ada_target=0.6, ada_images=800)
+    again.load_state_dict(augment.state_dict())
+    for model in (augment, again):
+        model.observe(unsure)  # the fourth: r = 0 < 0.6
+    assert augment.p == again.p == pytest.approx(0.5 - 0.25)
+    assert saved["p"] == pytest.approx(0.5)
+    for _ in range(40):
+        augment.observe(unsure)
+    assert augment.p == 0.0
+    with pytest.raises(ganzoo.GanzooError, match="both decide p"):
+        ganzoo.create_augmentation("diffaugment", ada_target=0.6, p=0.5)

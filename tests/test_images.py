@@ -10,7 +10,7 @@ import ganzoo
 import ganzoo.data.images as images
 from conftest import need_data_root, run_cli
 from ganzoo import TrainConfig, train
-from ganzoo.files import load_checkpoint
+from ganzoo.files import load_checkpoint, read_jsonl
 
 
 @pytest.fixture
@@ -224,8 +224,12 @@ def test_image_run_resumes_bit_for_bit(mnist_root, tmp_path, monkeypatch):
 
     config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=8, batch_size=8,
                          ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu", augment="diffaugment",
+                         augment_options={"ada_target": 0.6, "ada_images": 1000},
                          data_options={"split": "test", "download": False})
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 6)
+    assert whole["augment_state"] == resumed["augment_state"] and whole["augment_state"]["p"] > 0
+    logged = [r["augment_p"] for r in read_jsonl(tmp_path / "whole" / "train_log.jsonl")]
+    assert logged[-1] == whole["augment_state"]["p"]  # ADA's p, in the log
     assert saved_step == 4
     assert_same_state(whole, resumed)
     assert torch.equal(whole["batches"]["order"], resumed["batches"]["order"])
