@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import GanzooError
 from .losses import Loss
 from .models import Discriminator, Generator, PackedDiscriminator
-from .plugins import call_factory, origin, registry
+from .plugins import call_factory, create_entry, origin, registry
 from .registry import Entry, check_options
 
 
@@ -85,34 +85,23 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
 
 
 def create_loss(name: str, **options) -> Loss:
-    entry = loss_entry(name)
-    loss = call_factory(entry, **check_options(entry, options))
-    if not isinstance(loss, Loss):
-        raise GanzooError(f"Loss '{name}' from {origin(entry)} did not return a ganzoo.losses.Loss; fix the "
-                          "plugin's factory.")
-    return loss
+    return create_entry("loss", name, options, made_right=lambda made: isinstance(made, Loss), noun="Loss",
+                        wrong="did not return a ganzoo.losses.Loss")
 
 
 def create_dataset(name: str, **options):
     from .data import Dataset
 
-    entry = dataset_entry(name)
     # Reading files can fail for reasons outside the plugin (a missing folder, a full disk).
-    dataset = call_factory(entry, passthrough=(OSError,), **check_options(entry, options))
-    if not isinstance(dataset, Dataset):
-        raise GanzooError(f"Data set '{name}' from {origin(entry)} did not return a ganzoo.data.Dataset; fix "
-                          "the plugin's factory.")
-    return dataset
+    return create_entry("dataset", name, options, made_right=lambda made: isinstance(made, Dataset),
+                        noun="Data set", wrong="did not return a ganzoo.data.Dataset", passthrough=(OSError,))
 
 
 def create_metric(name: str, **options):
     """A metric by name (see `ganzoo list metrics`), ready for `evaluation.evaluate`."""
     from .metrics.base import Metric
 
-    entry = registry("metric").get(name)
-    metric = call_factory(entry, **check_options(entry, options))
-    if not isinstance(metric, Metric):
-        raise GanzooError(f"Metric '{name}' from {origin(entry)} did not return a ganzoo.Metric; fix the plugin's "
-                          "factory.")
+    metric = create_entry("metric", name, options, made_right=lambda made: isinstance(made, Metric),
+                          noun="Metric", wrong="did not return a ganzoo.Metric")
     metric.name = name
     return metric

@@ -20,7 +20,6 @@ import torch
 
 from .errors import GanzooError
 from .hookspecs import hookimpl
-from .registry import check_options
 
 #: DiffAugment's policy words and the operations each stands for, in the paper's order.
 POLICY_WORDS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",),
@@ -172,11 +171,7 @@ def ganzoo_register_augmentations(register):
 def create_augmentation(name: str, **options):
     """An augmentation by name, with its options checked (`--augment diffaugment
     --augment-opt policy=translation,cutout`)."""
-    from .plugins import call_factory, origin, registry
+    from .plugins import create_entry
 
-    entry = registry("augmentation").get(name)
-    augmentation = call_factory(entry, **check_options(entry, options))
-    if not callable(augmentation):
-        raise GanzooError(f"Augmentation '{name}' from {origin(entry)} is not callable as augment(images, rng); "
-                          "fix the plugin's factory.")
-    return augmentation
+    return create_entry("augmentation", name, options, made_right=callable, noun="Augmentation",
+                        wrong="is not callable as augment(images, rng)")

@@ -237,6 +237,21 @@ def check_installed(saved_config: dict, run_dir, kinds: tuple[str, ...]) -> None
                 f"{entry.get('package')}), or leave {ENV_VAR} unset if it leaves that plugin out.")
 
 
+def create_entry(kind: str, name: str, options: dict, *, made_right, noun: str, wrong: str,
+                 passthrough: tuple = ()):
+    """The registered `kind` called `name`, built by its plugin's factory with `options`
+    checked against the entry's (`passthrough`: as for `call_factory`); a result for which
+    `made_right` is false is the plugin's bug: "{noun} '{name}' from {plugin} {wrong}; fix
+    the plugin's factory."."""
+    from .registry import check_options
+
+    entry = registry(kind).get(name)
+    made = call_factory(entry, passthrough=passthrough, **check_options(entry, options))
+    if not made_right(made):
+        raise GanzooError(f"{noun} '{name}' from {origin(entry)} {wrong}; fix the plugin's factory.")
+    return made
+
+
 def call_factory(entry, *args, passthrough: tuple = (), **kwargs):
     """Build an entry with its plugin's factory. A ganzoo error (an option the plugin refuses)
     and the `passthrough` exceptions pass as they are; anything else is the plugin's bug,

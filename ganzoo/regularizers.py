@@ -13,7 +13,6 @@ import torch
 
 from .errors import GanzooError
 from .hookspecs import hookimpl
-from .registry import check_options
 
 
 def _input_gradient(discriminator, x: torch.Tensor, labels) -> torch.Tensor:
@@ -122,11 +121,7 @@ def named_regularizers(spec: str | None, options: dict) -> dict:
 
 def create_regularizer(name: str, **options):
     """A regulariser by name, with its options checked (`--reg r1 --reg-opt gamma=1`)."""
-    from .plugins import call_factory, origin, registry
+    from .plugins import create_entry
 
-    entry = registry("regularizer").get(name)
-    regularizer = call_factory(entry, **check_options(entry, options))
-    if not callable(regularizer):
-        raise GanzooError(f"Regulariser '{name}' from {origin(entry)} is not callable as "
-                          "reg(discriminator, real, fake, labels); fix the plugin's factory.")
-    return regularizer
+    return create_entry("regularizer", name, options, made_right=callable, noun="Regulariser",
+                        wrong="is not callable as reg(discriminator, real, fake, labels)")
