@@ -372,6 +372,9 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     fake_logits = judge(fake, fake_labels)
     real_logits = judge(real, labels) if loss.generator_needs_real else None
     g_loss = loss.generator_loss(fake_logits, real_logits)
+    own = G.penalty(t.step, cfg.batch_size, t.latent_rng)  # BigGAN's orthogonal, StyleGAN2's path length
+    if own is not None:
+        g_loss = g_loss + own
     t.g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     t.g_opt.step()

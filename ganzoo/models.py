@@ -40,6 +40,13 @@ class Generator(nn.Module):
         device = device if device is not None else self.device
         return torch.randint(self.num_classes, (n,), device=device, generator=generator)
 
+    def penalty(self, step: int, batch_size: int, generator: torch.Generator | None = None):
+        """The architecture's own regularisation of G, added to G's loss at generator step
+        `step` (0-based) of batches of `batch_size`: BigGAN's orthogonal regularisation,
+        StyleGAN2's path-length penalty. None (the default): nothing this step. Draw random
+        numbers from `generator`, so that a resumed run draws the same ones."""
+        return None
+
     @torch.no_grad()
     def sample(self, n: int, device=None, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None, batch_size: int = 1024) -> torch.Tensor:

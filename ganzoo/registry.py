@@ -142,7 +142,8 @@ def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
             f"{'True/False' if isinstance(default, bool) else expected.__name__} (default {default!r}), "
             f"got {value!r}."
         )
-    if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < 1:
+    # num_classes=0 is every conditional architecture's way to train unconditionally (--arch-opt num_classes=0).
+    if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < (key != "num_classes"):
         raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= 1 "
                           f"(default {default!r}), got {value!r}.")
     if isinstance(default, float) and default > 0 and not 0 <= value < float("inf"):

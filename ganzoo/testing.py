@@ -88,6 +88,11 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
         g_loss = adversarial.generator_loss(fake_logits, D(real, labels))
     else:
         g_loss = adversarial.generator_loss(fake_logits)
+    own = G.penalty(0, BATCH, torch.Generator().manual_seed(0))  # the architecture's own, as the loop adds it
+    if own is not None:
+        assert isinstance(own, torch.Tensor) and own.dim() == 0 and torch.isfinite(own), \
+            f"{name}: G.penalty must return a finite scalar tensor or None"
+        g_loss = g_loss + own
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()

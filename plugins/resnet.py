@@ -128,7 +128,8 @@ def builder(sn: bool, conditional: bool, name: str):
                                      "Resize with --data-opt resolution=32.")
         classes = config["num_classes"]
         if conditional and not classes:
-            raise ganzoo.GanzooError(f"{name} is class-conditional: it needs labelled data (num_classes > 0).")
+            raise ganzoo.GanzooError(f"{name} is class-conditional: it needs labelled data (num_classes > 0). "
+                                     "For unconditional training use sngan-resnet, the same networks without classes.")
         if not conditional and classes:
             raise ganzoo.GanzooError(f"{name} is unconditional; use sngan-projection for class-conditional training.")
         return (ResNetGenerator(config["latent_dim"], shape, config["g_width"], classes),
