@@ -181,16 +181,26 @@ def test_quick_mnist_dcgan_step_memory_format(benchmark, channels_last):
     benchmark(step)
 
 
+# Each modern family's step as its paper trains it, at a width a CPU can train (32 channels;
+# StyleGAN2's widths capped at 32), on 32x32 colour images of batch 64, in either layout.
+FAMILY_STEPS = {
+    "r3gan": ("rpgan", {"regularizer": "r1,r2"}, {"width": 32, "cardinality": 4}),  # R1 + R2: double backward
+    "biggan": ("hinge", {"n_d": 4}, {"width": 32, "latent_dim": 64, "shared_dim": 32}),
+    "stylegan2": ("non-saturating", {"regularizer": "r1", "reg_every": 16},
+                  {"latent_dim": 64, "w_dim": 64, "channel_base": 1024, "channel_max": 32, "mbstd_group": 4}),
+}
+
+
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels-last"])
-def test_r3gan_step_memory_format(benchmark, channels_last):
-    """R3GAN's step as it trains (rpgan, R1 + R2 with their double backward) at a width a CPU
-    can train, 32 channels and cardinality 4, on 32x32 colour images, in either layout."""
-    step, _ = ganzoo_step("r3gan", "rpgan", channels_last=channels_last, train={"regularizer": "r1,r2"},
-                          width=32, cardinality=4)
+@pytest.mark.parametrize("family", list(FAMILY_STEPS))
+def test_family_step_memory_format(benchmark, family, channels_last):
+    loss, train, options = FAMILY_STEPS[family]
+    step, cfg = ganzoo_step(family, loss, channels_last=channels_last, train=train, **options)
     step()
-    benchmark.group = "r3gan-memory-format"
-    benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH, channels_last=channels_last)
+    benchmark.group = f"{family}-memory-format"
+    benchmark.extra_info.update(device=str(DEVICE), batch_size=BATCH, channels_last=channels_last, n_d=cfg.n_d)
     benchmark(step)
+    benchmark.extra_info["images_per_s"] = round(BATCH * cfg.n_d / benchmark.stats.stats.mean, 1)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])

@@ -151,6 +151,8 @@ def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None
         kwargs = {"dest": field_.name, "help": (helps or {}).get(field_.name, meta["help"]) or None}
         if meta["cli"] == "switch":
             kwargs["action"] = "store_true"
+        elif meta["cli"] == "on-off":
+            kwargs["action"] = argparse.BooleanOptionalAction
         elif meta["cli"] == "options":
             kwargs.update(action="append", metavar="KEY=VALUE")
         elif meta["cli"] == "pair":
@@ -167,7 +169,7 @@ def config_from_args(args) -> TrainConfig:
     given = {}
     for field_ in dataclasses.fields(TrainConfig):
         kind, value = field_.metadata["cli"], getattr(args, field_.name, None)
-        if kind is None or value is None or value is False:
+        if kind is None or value is None or (value is False and kind != "on-off"):
             continue
         if kind == "options":
             value = parse_options(value, flag_of(field_))

@@ -24,6 +24,7 @@ GLOBAL_DEFAULTS = {
     "d_lr": 2e-4,
     "betas": (0.5, 0.999),
     "ema_decay": 0.0,
+    "channels_last": False,  # architectures whose step it makes faster turn it on in their train defaults
 }
 LR_SCHEDULES = ("constant", "linear-decay")
 
@@ -37,7 +38,8 @@ def setting(default=None, *, accepts: tuple, words: str, help: str = "", identit
     bench` are generated from these.
 
     cli: "value" (a flag taking one value; `argument` names its parser: positive, whole,
-    float, text), "switch" (a flag that sets True), "options" (repeatable KEY=VALUE),
+    float, text), "switch" (a flag that sets True), "on-off" (--x and --no-x; neither: the
+    architecture's default), "options" (repeatable KEY=VALUE),
     "pair" (two floats), "names" (comma-separated), or None (no flag)."""
     metadata = {"accepts": accepts, "words": words, "help": help, "identity": identity, "cli": cli,
                 "flag": flag, "argument": argument, "choices": choices, "metavar": metavar}
@@ -51,6 +53,7 @@ OPTIONS = ((dict,), "a dict of options ({} for none)")
 COUNT_OR_NONE = ((int, None), "a whole number or None")
 RATE_OR_NONE = ((float, None), "a number or None")
 SWITCH = ((bool,), "True or False")
+SWITCH_OR_NONE = ((bool, None), "True, False or None")
 PATH_OR_NONE = ((str, Path, None), "a path or None")
 
 
@@ -123,9 +126,10 @@ class TrainConfig:
                                          "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)")
     data_on_device: bool = setting(False, accepts=SWITCH[0], words=SWITCH[1], cli="switch",
                                    help="keep the whole data set on the GPU (fast training when it fits)")
-    channels_last: bool = setting(False, accepts=SWITCH[0], words=SWITCH[1], cli="switch",
-                                  help="image models and batches in channels-last memory: the same model, faster "
-                                       "convolutions (1.1x for dcgan on one CPU core; GPUs under mixed precision)")
+    channels_last: bool | None = setting(None, accepts=SWITCH_OR_NONE[0], words=SWITCH_OR_NONE[1], cli="on-off",
+                                         help="image models and batches in channels-last memory: the same model, "
+                                              "faster convolutions where the architecture's step gains from it "
+                                              "(default: the architecture's choice, see docs/architectures.md)")
     log_every: int = setting(100, accepts=(int,), words="a whole number", argument="positive",
                              help="steps between log lines (default 100)")
     eval_every: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",

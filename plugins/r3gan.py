@@ -18,12 +18,15 @@ penalties (`--reg r1,r2`) rather than kept stable by tricks:
 
 The CIFAR-10 preset: four stages (4, 8, 16, 32 pixels) of 768 channels and two blocks
 each, cardinality 96; G 20,732,160 and D 20,683,776 parameters, as the official code
-counts them. Its training, which ganzoo's loop reproduces by options (the
+counts them; with classes (`--arch-opt num_classes=10`, the preset's conditional
+CIFAR-10 model) a one-hot class embedded to 64 dimensions joins z, and D ends in 768
+features whose inner product with an embedding of the class is the logit: G 20,781,952
+and D 21,280,512. Its training, which ganzoo's loop reproduces by options (the
 architecture's defaults fill batch size, rates and betas; loss, penalties and
 schedules are named on the command line, see docs/architectures.md): `rpgan`, R1 and
 R2 with gamma 0.05 -> 0.005, Adam with beta1 0 and beta2 0.9 -> 0.99, learning rate
 2e-4 -> 5e-5, all by half cosines over 20 million images, batches of 512, an EMA of G.
-Not here: the class-conditional variant, and ADA's augmentation pipeline (ganzoo has
+Not here: ADA's augmentation pipeline (ganzoo has
 DiffAugment with a scheduled probability in its place).
 """
 
@@ -139,12 +142,14 @@ def _stages(resolution: int) -> int:
 class R3GANGenerator(ganzoo.Generator):
     output_range = None  # no tanh: images are clipped when quantised
 
-    def __init__(self, latent_dim, output_shape, width, cardinality, blocks, expansion):
-        super().__init__(latent_dim, output_shape)
+    def __init__(self, latent_dim, output_shape, width, cardinality, blocks, expansion, num_classes=0):
+        super().__init__(latent_dim, output_shape, num_classes)
         channels, resolution = self.output_shape[0], self.output_shape[-1]
         stages = _stages(resolution)
         total = stages * blocks
-        layers: list[nn.Module] = [GenerativeBasis(latent_dim, width)]
+        # Conditional: the one-hot class, embedded to z's size by a linear map, joins z.
+        self.embed = _he_normal(nn.Linear(num_classes, latent_dim, bias=False)) if num_classes else None
+        layers: list[nn.Module] = [GenerativeBasis(latent_dim * (2 if num_classes else 1), width)]
         for stage in range(stages):
             if stage:
                 layers.append(Resample(width, width, up=True))
@@ -153,23 +158,32 @@ class R3GANGenerator(ganzoo.Generator):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(F.one_hot(labels, self.num_classes).to(z.dtype))], dim=1)
         return self.net(z)
 
 
 class R3GANDiscriminator(ganzoo.Discriminator):
-    def __init__(self, input_shape, width, cardinality, blocks, expansion):
-        super().__init__(input_shape)
+    def __init__(self, input_shape, width, cardinality, blocks, expansion, num_classes=0):
+        super().__init__(input_shape, num_classes)
         channels, resolution = self.input_shape[0], self.input_shape[-1]
         stages = _stages(resolution)
         total = stages * blocks
         layers: list[nn.Module] = [_conv(channels, width, 1)]
         for stage in range(stages):
             layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
-            layers.append(Resample(width, width, up=False) if stage < stages - 1 else DiscriminativeBasis(width, 1))
+            last = DiscriminativeBasis(width, width if num_classes else 1)
+            layers.append(Resample(width, width, up=False) if stage < stages - 1 else last)
         self.net = nn.Sequential(*layers)
+        # Conditional: the features' inner product with an embedding of the class (a projection D).
+        self.embed = (_he_normal(nn.Linear(num_classes, width, bias=False), gain=1 / math.sqrt(width))
+                      if num_classes else None)
 
     def forward(self, x, labels=None):
-        return self.net(x).flatten()
+        out = self.net(x)
+        if self.embed is not None:
+            out = (out * self.embed(F.one_hot(labels, self.num_classes).to(out.dtype))).sum(dim=1)
+        return out.flatten()
 
 
 def build(config):
@@ -178,15 +192,12 @@ def build(config):
     if len(shape) != 3 or shape[1] != side or side < 8 or side & (side - 1):
         raise ganzoo.GanzooError(f"r3gan needs square images whose side is a power of two (8 or more); the data are "
                                  f"{shape}. Resize them with --data-opt resolution=32.")
-    if config["num_classes"]:
-        raise ganzoo.GanzooError("r3gan here is unconditional; its class-conditional variant is not built yet. "
-                                 "Use sngan-projection for class-conditional training.")
     width, cardinality = config["width"], config["cardinality"]
     if (width * config["expansion"]) % cardinality:
         raise ganzoo.GanzooError(f"r3gan's grouped convolutions split width x expansion = "
                                  f"{width * config['expansion']} channels into cardinality = {cardinality} groups; "
                                  "choose a cardinality that divides it.")
-    options = (width, cardinality, config["blocks"], config["expansion"])
+    options = (width, cardinality, config["blocks"], config["expansion"], config["num_classes"])
     return R3GANGenerator(config["latent_dim"], shape, *options), R3GANDiscriminator(shape, *options)
 
 

@@ -58,7 +58,7 @@ def test_suites_expand_wildcards_and_skip_test_variants(tmp_path):
         ("mnist", "mnist", "non-saturating"), ("ring", "ring8", "non-saturating")}
     assert len(quick) == 3 + 3 and quick[0].block == "mnist"  # the longest cells start first
     standard = expand(load_suite("standard"), {})
-    assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan"} <= {c.arch for c in standard}
+    assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan", "biggan", "stylegan2"} <= {c.arch for c in standard}
     assert not any(c.arch.endswith(".test") for c in standard)
 
 

@@ -137,3 +137,11 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     assert (cfg.lr_schedule, cfg.g_lr, cfg.tensorboard, cfg.data) == ("linear-decay", 0.001, False, "ring8")
     assert {"arch", "seed", "betas", "regularizer_options", "lr_schedule"} <= set(IDENTITY_FIELDS)
     assert not {"steps", "device", "eval_every", "channels_last"} & set(IDENTITY_FIELDS)
+    # channels-last: on, off, or (neither flag) the architecture's choice, resolved from its train defaults.
+    off = config_from_args(parser.parse_args(["train", "--arch", "dcgan", "--no-channels-last"]))
+    unsaid = config_from_args(parser.parse_args(["train", "--arch", "dcgan"]))
+    assert off.channels_last is False and unsaid.channels_last is None
+    from ganzoo.resolve import resolve
+
+    assert resolve(unsaid).channels_last is True and resolve(off).channels_last is False
+    assert resolve(dataclasses.replace(unsaid, arch="mlp")).channels_last is False

@@ -18,6 +18,21 @@ def test_the_cifar10_preset_has_the_official_codes_parameter_counts():
     assert (config["width"], config["cardinality"], config["blocks"], config["latent_dim"]) == (768, 96, 2, 64)
     assert (count(G), count(D)) == (20_732_160, 20_683_776)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._NormBase) for m in [*G.modules(), *D.modules()])
+    # The conditional preset (train.py --cond=True: embeddings of 64 for G, 768 for D): 20,781,952 and 21,280,512.
+    G, D, _ = ganzoo.create_architecture("r3gan", num_classes=10)
+    assert (count(G), count(D)) == (20_781_952, 21_280_512)
+
+
+def test_the_conditional_variant_uses_the_class_in_both_networks():
+    torch.manual_seed(0)
+    G, D, _ = ganzoo.create_architecture("r3gan.test", num_classes=3)
+    for module in G.modules():  # the zero-initialised last layers would hide the class: wake them
+        if isinstance(module, torch.nn.Conv2d) and not module.weight.any():
+            torch.nn.init.normal_(module.weight, std=0.1)
+    z, x = torch.randn(2, 8), torch.randn(2, 3, 32, 32)
+    a, b = torch.tensor([0, 1]), torch.tensor([2, 2])
+    assert not torch.allclose(G(z, a), G(z, b)) and not torch.allclose(D(x, a), D(x, b))
+    assert G(z, a).shape == (2, 3, 32, 32) and D(x, a).shape == (2,)
 
 
 def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():

@@ -93,3 +93,15 @@ def test_the_recipe_trains_by_options(tmp_path):
     assert result.returncode == 0, result.stderr
     with pytest.raises(ganzoo.GanzooError, match="power of two.*resolution=32"):
         ganzoo.create_architecture("stylegan2.test", data_shape=(1, 28, 28))
+
+
+def test_a_run_with_the_path_length_penalty_resumes_exactly(tmp_path, monkeypatch):
+    """The running mean path length and the noise inputs' random draws survive a crash."""
+    from test_train import assert_same_state, crash_then_resume, tiny
+
+    config = tiny(arch="stylegan2.test", data="mnist", data_root=str(need_data_root()),
+                  data_options={"split": "test", "resolution": 32}, batch_size=8, steps=12, eval_every=12,
+                  checkpoint_every=4, eval_samples=64, eval_metrics=[])
+    whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 10)
+    assert saved_step == 8 and whole["generator"]["pl_mean"] > 0
+    assert_same_state(whole, resumed)

@@ -246,3 +246,19 @@ def test_bad_values_are_clear_errors(tmp_path):
                          ({"regularizer": "r3"}, "Unknown regularizer .r3.")]:
         with pytest.raises(ganzoo.GanzooError, match=message):
             train(tiny(**bad), tmp_path / "bad", progress=False)
+
+
+def test_the_loop_adds_the_architectures_own_penalty_to_gs_loss(monkeypatch):
+    """Generator.penalty (BigGAN's orthogonal, StyleGAN2's path length) is asked at every G
+    step with that step and the batch size, and joins G's loss."""
+    cfg = resolve(tiny())
+    t = ganzoo.loop.build_training(cfg, ganzoo.data.opening.open_dataset(cfg), torch.device("cpu"))
+    asked = []
+    monkeypatch.setattr(type(t.G), "penalty",
+                        lambda self, step, batch_size, generator=None: asked.append((step, batch_size)) or
+                        torch.tensor(1e6))
+    for step in range(2):
+        t.step = step
+        _, g_loss = ganzoo.loop.train_step(t)
+        assert g_loss > 1e5
+    assert asked == [(0, 32), (1, 32)]
