@@ -143,8 +143,9 @@ def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
             f"got {value!r}."
         )
     # num_classes=0 is every conditional architecture's way to train unconditionally (--arch-opt num_classes=0).
-    if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < (key != "num_classes"):
-        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= 1 "
+    minimum = 0 if key == "num_classes" else 1
+    if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < minimum:
+        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= {minimum} "
                           f"(default {default!r}), got {value!r}.")
     if isinstance(default, float) and default > 0 and not 0 <= value < float("inf"):
         raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a finite number >= 0 "

@@ -172,8 +172,9 @@ class R3GANDiscriminator(ganzoo.Discriminator):
         layers: list[nn.Module] = [_conv(channels, width, 1)]
         for stage in range(stages):
             layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
-            last = DiscriminativeBasis(width, width if num_classes else 1)
-            layers.append(Resample(width, width, up=False) if stage < stages - 1 else last)
+            if stage < stages - 1:
+                layers.append(Resample(width, width, up=False))
+        layers.append(DiscriminativeBasis(width, width if num_classes else 1))
         self.net = nn.Sequential(*layers)
         # Conditional: the features' inner product with an embedding of the class (a projection D).
         self.embed = (_he_normal(nn.Linear(num_classes, width, bias=False), gain=1 / math.sqrt(width))
