@@ -56,6 +56,8 @@ def test_z_is_hierarchical_and_the_class_reaches_every_block():
     assert not torch.allclose(G(z, torch.tensor([3, 4])), base)
     G0, D0, _ = ganzoo.create_architecture("biggan.test", num_classes=0)  # unconditional: no embedding, no projection
     assert G0.shared is None and D0.embed is None and G0(z).shape == (2, 3, 32, 32)
+    with pytest.raises(ganzoo.GanzooError, match="'num_classes'.*whole number >= 0"):
+        ganzoo.create_architecture("biggan.test", num_classes=-1)
 
 
 def test_orthogonal_regularisation_has_the_official_gradient():
