@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 from pathlib import Path
 
 from ..errors import GanzooError
@@ -150,7 +151,12 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
         axes[0].set_ylabel(label)
         for ax in axes:
             ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        if max(len(name) for name, _ in lines) > 60:  # rows named by many options: the legend goes under
+            handles, labels = axes[1].get_legend_handles_labels()  # the plots, so they keep their width
+            fig.legend(handles, [textwrap.fill(label, 150) for label in labels], fontsize=7, loc="upper center",
+                       bbox_to_anchor=(0.5, 0.0))
+        else:
+            axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.suptitle(f"{data}: {label} (mean ± std over seeds)", fontsize=10)
         path = figures / f"{data}-{metric}{'' if key == first_key.get(metric) else '-' + key}.png"
         save_figure(fig, path)
