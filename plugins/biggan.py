@@ -35,6 +35,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 import ganzoo
 
+from .resnet import DBlock, GBlock  # SNGAN's residual blocks, with BigGAN's layers
+
 
 def _sn(layer: nn.Module) -> nn.Module:
     """Orthogonal initialisation (BigGAN's `G_init`/`D_init` default), then spectral norm."""
@@ -84,44 +86,6 @@ class SelfAttention(nn.Module):
         return x + self.gamma * self.o(out)
 
 
-class GBlock(nn.Module):
-    """CBN-ReLU-up-conv-CBN-ReLU-conv, plus an up-sampled 1x1-conv shortcut."""
-
-    def __init__(self, c_in: int, c_out: int, cond_dim: int):
-        super().__init__()
-        self.bn1, self.bn2 = ConditionalBatchNorm(c_in, cond_dim), ConditionalBatchNorm(c_out, cond_dim)
-        self.conv1, self.conv2 = _conv(c_in, c_out), _conv(c_out, c_out)
-        self.shortcut = _conv(c_in, c_out, 1)
-
-    def forward(self, x, cond):
-        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
-        return h + self.shortcut(F.interpolate(x, scale_factor=2))
-
-
-class DBlock(nn.Module):
-    """(ReLU)-conv-ReLU-conv-(avg-pool), plus a 1x1-conv shortcut where the shape changes;
-    the first block sees the image, so it has no ReLU first and pools before its 1x1."""
-
-    def __init__(self, c_in: int, c_out: int, down: bool, first: bool):
-        super().__init__()
-        self.conv1, self.conv2 = _conv(c_in, c_out), _conv(c_out, c_out)
-        self.shortcut = _conv(c_in, c_out, 1) if (down or c_in != c_out) else None
-        self.down, self.first = down, first
-
-    def forward(self, x):
-        h = self.conv2(F.relu(self.conv1(x if self.first else F.relu(x))))
-        if self.down:
-            h = F.avg_pool2d(h, 2)
-        s = x
-        if self.first and self.down:
-            s = self.shortcut(F.avg_pool2d(s, 2))
-        elif self.shortcut is not None:
-            s = self.shortcut(s)
-            s = F.avg_pool2d(s, 2) if self.down else s
-        return h + s
-
-
 class BigGANGenerator(ganzoo.Generator):
     output_range = (-1.0, 1.0)
 
@@ -135,7 +99,8 @@ class BigGANGenerator(ganzoo.Generator):
         if self.shared is not None:
             nn.init.orthogonal_(self.shared.weight)
         self.linear = _sn(nn.Linear(self.chunk, 4 * 4 * width))
-        self.blocks = nn.ModuleList(GBlock(width, width, cond_dim) for _ in range(blocks))
+        norm = lambda channels: ConditionalBatchNorm(channels, cond_dim)  # noqa: E731
+        self.blocks = nn.ModuleList(GBlock(width, width, norm, _conv) for _ in range(blocks))
         self.attention = nn.ModuleDict({"1": SelfAttention(width)} if attention else {})  # after block 1: 16x16
         self.bn = nn.BatchNorm2d(width)
         self.out = _conv(width, self.output_shape[0])
@@ -172,9 +137,10 @@ class BigGANDiscriminator(ganzoo.Discriminator):
     def __init__(self, input_shape, width, num_classes, attention):
         super().__init__(input_shape, num_classes)
         c = self.input_shape[0]
-        self.blocks = nn.ModuleList([DBlock(c, width, down=True, first=True), DBlock(width, width, down=True, first=False),
-                                     DBlock(width, width, down=False, first=False),
-                                     DBlock(width, width, down=False, first=False)])
+        self.blocks = nn.ModuleList([DBlock(c, width, down=True, first=True, conv=_conv),
+                                     DBlock(width, width, down=True, first=False, conv=_conv),
+                                     DBlock(width, width, down=False, first=False, conv=_conv),
+                                     DBlock(width, width, down=False, first=False, conv=_conv)])
         self.attention = SelfAttention(width) if attention else None  # after the first block, at 16x16
         self.linear = _sn(nn.Linear(width, 1))
         self.embed = _sn(nn.Embedding(num_classes, width)) if num_classes else None

@@ -44,29 +44,39 @@ class ConditionalBatchNorm2d(nn.Module):
         return h
 
 
+def plain_conv(c_in: int, c_out: int, kernel: int = 3) -> nn.Module:
+    return nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2)
+
+
+def sn_conv(c_in: int, c_out: int, kernel: int = 3) -> nn.Module:
+    return spectral_norm(plain_conv(c_in, c_out, kernel))
+
+
 class GBlock(nn.Module):
-    """BN-ReLU-up-conv-BN-ReLU-conv, plus an up-sampled 1x1-conv shortcut."""
+    """BN-ReLU-up-conv-BN-ReLU-conv, plus an up-sampled 1x1-conv shortcut. `norm(channels)`
+    builds its batch norms, called as norm(x, cond) (`cond`: labels here, BigGAN's class
+    embedding and z chunk there); `conv(c_in, c_out, kernel)` its convolutions."""
 
-    def __init__(self, c_in: int, c_out: int, num_classes: int):
+    def __init__(self, c_in: int, c_out: int, norm, conv=plain_conv):
         super().__init__()
-        self.bn1, self.bn2 = ConditionalBatchNorm2d(c_in, num_classes), ConditionalBatchNorm2d(c_out, num_classes)
-        self.conv1, self.conv2 = nn.Conv2d(c_in, c_out, 3, 1, 1), nn.Conv2d(c_out, c_out, 3, 1, 1)
-        self.shortcut = nn.Conv2d(c_in, c_out, 1)
+        self.bn1, self.bn2 = norm(c_in), norm(c_out)
+        self.conv1, self.conv2 = conv(c_in, c_out, 3), conv(c_out, c_out, 3)
+        self.shortcut = conv(c_in, c_out, 1)
 
-    def forward(self, x, labels=None):
-        h = F.interpolate(F.relu(self.bn1(x, labels)), scale_factor=2)
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), labels)))
+    def forward(self, x, cond=None):
+        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2))
 
 
 class DBlock(nn.Module):
-    """(ReLU)-conv-ReLU-conv-(avg-pool), plus a 1x1-conv (and pooled) shortcut."""
+    """(ReLU)-conv-ReLU-conv-(avg-pool), plus a 1x1-conv (and pooled) shortcut; `conv` as in
+    GBlock (sn_conv: spectral norm, SNGAN's)."""
 
-    def __init__(self, c_in: int, c_out: int, down: bool, first: bool, sn: bool):
+    def __init__(self, c_in: int, c_out: int, down: bool, first: bool, conv=plain_conv):
         super().__init__()
-        norm = spectral_norm if sn else (lambda m: m)
-        self.conv1, self.conv2 = norm(nn.Conv2d(c_in, c_out, 3, 1, 1)), norm(nn.Conv2d(c_out, c_out, 3, 1, 1))
-        self.shortcut = norm(nn.Conv2d(c_in, c_out, 1)) if (down or c_in != c_out) else None
+        self.conv1, self.conv2 = conv(c_in, c_out, 3), conv(c_out, c_out, 3)
+        self.shortcut = conv(c_in, c_out, 1) if (down or c_in != c_out) else None
         self.down, self.first = down, first
 
     def forward(self, x):
@@ -90,7 +100,8 @@ class ResNetGenerator(ganzoo.Generator):
         super().__init__(latent_dim, output_shape, num_classes)
         self.width = width
         self.linear = nn.Linear(latent_dim, 4 * 4 * width)
-        self.blocks = nn.ModuleList(GBlock(width, width, num_classes) for _ in range(3))  # 4 -> 32
+        norm = lambda channels: ConditionalBatchNorm2d(channels, num_classes)  # noqa: E731
+        self.blocks = nn.ModuleList(GBlock(width, width, norm) for _ in range(3))  # 4 -> 32
         self.bn = nn.BatchNorm2d(width)
         self.out = nn.Conv2d(width, self.output_shape[0], 3, 1, 1)
 
@@ -105,9 +116,11 @@ class ResNetDiscriminator(ganzoo.Discriminator):
     def __init__(self, input_shape, width, sn: bool, num_classes=0):
         super().__init__(input_shape, num_classes)
         c = self.input_shape[0]
+        conv = sn_conv if sn else plain_conv
         self.blocks = nn.Sequential(
-            DBlock(c, width, down=True, first=True, sn=sn), DBlock(width, width, down=True, first=False, sn=sn),
-            DBlock(width, width, down=False, first=False, sn=sn), DBlock(width, width, down=False, first=False, sn=sn))
+            DBlock(c, width, down=True, first=True, conv=conv), DBlock(width, width, down=True, first=False, conv=conv),
+            DBlock(width, width, down=False, first=False, conv=conv),
+            DBlock(width, width, down=False, first=False, conv=conv))
         norm = spectral_norm if sn else (lambda m: m)
         self.linear = norm(nn.Linear(width, 1))
         self.embed = norm(nn.Embedding(num_classes, width)) if num_classes else None
