@@ -40,6 +40,8 @@ from torch import nn
 
 import ganzoo
 
+from .resampling import check_power_of_two_side, downsample, lowpass_kernel, upsample
+
 LEAK = 0.2
 ACTIVATION_GAIN = math.sqrt(2 / (1 + LEAK**2))  # He's gain for leaky ReLU 0.2
 
@@ -80,13 +82,6 @@ class ResidualBlock(nn.Module):
         return x + self.reduce(self.act2(self.grouped(self.act1(self.expand(x)))))
 
 
-def _lowpass_kernel() -> torch.Tensor:
-    """[1, 2, 1] convolved with [1, 1] is [1, 3, 3, 1]; its outer product, summing to 1."""
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
-    kernel = torch.outer(taps, taps)
-    return kernel / kernel.sum()
-
-
 class Resample(nn.Module):
     """Double (up) or halve (down) the side with the low-pass kernel, channel by channel;
     a 1x1 convolution changes the width (before going up, after going down)."""
@@ -94,18 +89,13 @@ class Resample(nn.Module):
     def __init__(self, c_in: int, c_out: int, up: bool):
         super().__init__()
         self.up = up
-        self.register_buffer("kernel", _lowpass_kernel().view(1, 1, 4, 4), persistent=False)
+        self.register_buffer("kernel", lowpass_kernel().view(1, 1, 4, 4), persistent=False)
         self.width = _conv(c_in, c_out, 1) if c_in != c_out else None
 
     def forward(self, x):
         if self.up and self.width is not None:
             x = self.width(x)
-        n, c, h, w = x.shape
-        kernel = self.kernel.to(x.dtype).expand(c, 1, 4, 4)
-        if self.up:  # zero-stuffing then the kernel, times 4 to keep the mean
-            x = F.conv_transpose2d(x, 4 * kernel, stride=2, padding=1, groups=c)
-        else:
-            x = F.conv2d(x, kernel, stride=2, padding=1, groups=c)
+        x = upsample(x, self.kernel) if self.up else downsample(x, self.kernel)
         if not self.up and self.width is not None:
             x = self.width(x)
         return x
@@ -189,10 +179,7 @@ class R3GANDiscriminator(ganzoo.Discriminator):
 
 def build(config):
     shape = tuple(config["data_shape"])
-    side = shape[-1] if len(shape) == 3 else 0
-    if len(shape) != 3 or shape[1] != side or side < 8 or side & (side - 1):
-        raise ganzoo.GanzooError(f"r3gan needs square images whose side is a power of two (8 or more); the data are "
-                                 f"{shape}. Resize them with --data-opt resolution=32.")
+    check_power_of_two_side("r3gan", shape)
     width, cardinality = config["width"], config["cardinality"]
     if (width * config["expansion"]) % cardinality:
         raise ganzoo.GanzooError(f"r3gan's grouped convolutions split width x expansion = "

@@ -42,19 +42,13 @@ from torch import nn
 
 import ganzoo
 
+from .resampling import check_power_of_two_side, lowpass_kernel, upsample
+
 SQRT2, SQRT_HALF = math.sqrt(2.0), math.sqrt(0.5)
 
 
 def _lowpass() -> torch.Tensor:
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
-    kernel = torch.outer(taps, taps)
-    return (kernel / kernel.sum()).view(1, 1, 4, 4)
-
-
-def upsample(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Double the side: zero-stuffing, then the low-pass filter times 4 (keeps the mean)."""
-    c = x.shape[1]
-    return F.conv_transpose2d(x, 4 * kernel.to(x.dtype).expand(c, 1, 4, 4), stride=2, padding=1, groups=c)
+    return lowpass_kernel().view(1, 1, 4, 4)
 
 
 def blur(x: torch.Tensor, kernel: torch.Tensor, pad: int) -> torch.Tensor:
@@ -308,10 +302,7 @@ class StyleGAN2Discriminator(ganzoo.Discriminator):
 
 def build(config):
     shape = tuple(config["data_shape"])
-    side = shape[-1] if len(shape) == 3 else 0
-    if len(shape) != 3 or shape[1] != side or side < 8 or side & (side - 1):
-        raise ganzoo.GanzooError(f"stylegan2 needs square images whose side is a power of two (8 or more); the data "
-                                 f"are {shape}. Resize them with --data-opt resolution=32.")
+    check_power_of_two_side("stylegan2", shape)
     classes = config["num_classes"]
     G = StyleGAN2Generator(config["latent_dim"], shape, classes, config["w_dim"], config["mapping_layers"],
                            config["channel_base"], config["channel_max"], config["pl_weight"], config["pl_every"])

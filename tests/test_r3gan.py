@@ -49,9 +49,10 @@ def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():
 
 
 def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
-    from ganzoo_plugins.r3gan import Resample, _lowpass_kernel
+    from ganzoo_plugins.r3gan import Resample
+    from ganzoo_plugins.resampling import lowpass_kernel
 
-    kernel = _lowpass_kernel()
+    kernel = lowpass_kernel()
     assert kernel.sum().item() == pytest.approx(1.0) and torch.equal(kernel, kernel.T)
     flat = torch.full((1, 2, 8, 8), 3.0)
     up, down = Resample(2, 2, up=True)(flat), Resample(2, 2, up=False)(flat)
