@@ -23,6 +23,11 @@ def _input_gradient(discriminator, x: torch.Tensor, labels) -> torch.Tensor:
     return grad.flatten(1)
 
 
+def _zero_centred_penalty(discriminator, x: torch.Tensor, labels, gamma: float) -> torch.Tensor:
+    """gamma/2 * E||grad D(x)||^2: R1 on the reals, R2 on the fakes."""
+    return 0.5 * gamma * _input_gradient(discriminator, x, labels).pow(2).sum(dim=1).mean()
+
+
 class GradientPenalty:
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)|| - 1)^2] on
     random interpolates x_hat between real and fake samples."""
@@ -49,8 +54,7 @@ class R1Penalty:
         self.gamma = float(gamma)
 
     def __call__(self, discriminator, real, fake, labels=None) -> torch.Tensor:
-        grad = _input_gradient(discriminator, real, labels)
-        return 0.5 * self.gamma * grad.pow(2).sum(dim=1).mean()
+        return _zero_centred_penalty(discriminator, real, labels, self.gamma)
 
 
 class R2Penalty:
@@ -65,8 +69,7 @@ class R2Penalty:
         self.gamma = float(gamma)
 
     def __call__(self, discriminator, real, fake, labels=None, fake_labels=None) -> torch.Tensor:
-        grad = _input_gradient(discriminator, fake, fake_labels)
-        return 0.5 * self.gamma * grad.pow(2).sum(dim=1).mean()
+        return _zero_centred_penalty(discriminator, fake, fake_labels, self.gamma)
 
 
 def penalties(regularizers, discriminator, real, fake, labels, fake_labels) -> torch.Tensor | float:
