@@ -139,8 +139,9 @@ class ModulatedConv(nn.Module):
 
     def forward(self, x, w, gain: float = 1.0):
         styles = self.affine(w)  # (n, c_in)
-        weight = self.weight.unsqueeze(0) * styles[:, None, :, None, None]  # (n, c_out, c_in, 3, 3)
-        demod = (weight.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt()  # (n, c_out)
+        # |styled weights| per sample and output channel, without building the (n, c_out, c_in, 3, 3)
+        # styled weights (600 MB a layer at full width and batch 64): sum_i s_i^2 sum_k w_oik^2.
+        demod = (styles.square() @ self.weight.square().sum(dim=(2, 3)).T + 1e-8).rsqrt()  # (n, c_out)
         if self.up:
             x = upsample(x, self.lowpass)
         x = F.conv2d(x * styles[:, :, None, None], self.weight, padding=1) * demod[:, :, None, None]
