@@ -91,7 +91,8 @@ class TrainConfig:
                                     help="e.g. policy=translation,cutout for diffaugment")
     schedules: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
                               flag="--schedule", help="a setting as a function of images seen, "
-                              "KEY=SHAPE:FROM:TO:OVER, e.g. g_lr=cosine:2e-4:5e-5:2e7 (repeatable; see ganzoo/schedules.py)")
+                              "KEY=SHAPE:FROM:TO:OVER, e.g. g_lr=cosine:2e-4:5e-5:2e7 "
+                              "(repeatable; see ganzoo/schedules.py)")
     steps: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",
                                 help="generator steps")
     batch_size: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], identity=True,

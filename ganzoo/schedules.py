@@ -110,7 +110,8 @@ class Schedules:
                     for option, value in vars(reg).items() if _settable(option, value)]
             augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
                          if _settable(option, value)] if self.augment is not None else [])
-            known = ", ".join([*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs, *(["regularizer.OPTION"] if regs else []), *augments])
+            known = ", ".join([*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs,
+                               *(["regularizer.OPTION"] if regs else []), *augments])
             raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule. Schedulable here: {known}.")
 
     def apply(self, step: int) -> dict:

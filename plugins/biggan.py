@@ -165,7 +165,8 @@ def build(config):
                                  "Resize with --data-opt resolution=32.")
     if config["latent_dim"] % 4:
         raise ganzoo.GanzooError(f"biggan splits z into 4 equal chunks (hierarchical z); latent_dim="
-                                 f"{config['latent_dim']} is not a multiple of 4. Choose one that is (128 is the paper's).")
+                                 f"{config['latent_dim']} is not a multiple of 4. Choose one that is "
+                                 "(128 is the paper's).")
     width, classes, attention = config["width"], config["num_classes"], config["attention"]
     G = BigGANGenerator(config["latent_dim"], shape, width, classes, config["shared_dim"], attention, config["ortho"])
     return G, BigGANDiscriminator(shape, width, classes, attention)
