@@ -30,6 +30,11 @@ def local_data_root() -> Path | None:
 DATA_ROOT = local_data_root()
 
 
+def count(module) -> int:
+    """A module's parameters, the number papers and official code give."""
+    return sum(p.numel() for p in module.parameters())
+
+
 def need_data_root() -> Path:
     """The local data root; in CI its absence is a failure, elsewhere a skip."""
     if DATA_ROOT is None:

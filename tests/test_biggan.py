@@ -6,11 +6,7 @@ import torch
 from torch.nn.utils import parametrize
 
 import ganzoo
-from conftest import need_data_root, run_cli
-
-
-def count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from conftest import count, need_data_root, run_cli
 
 
 def test_the_32px_networks_have_the_official_codes_parameter_counts():

@@ -5,13 +5,9 @@ import re
 import pytest
 
 import ganzoo
-from conftest import REPO
+from conftest import REPO, count
 
 DOC = (REPO / "docs" / "architectures.md").read_text()
-
-
-def count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize("name,doc_name", [

@@ -5,11 +5,7 @@ import pytest
 import torch
 
 import ganzoo
-from conftest import need_data_root, run_cli
-
-
-def count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from conftest import count, need_data_root, run_cli
 
 
 def test_the_cifar10_preset_has_the_official_codes_parameter_counts():

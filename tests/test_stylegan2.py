@@ -8,11 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from conftest import need_data_root, run_cli
-
-
-def count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from conftest import count, need_data_root, run_cli
 
 
 @pytest.mark.parametrize("classes,g_count,d_count", [(0, 19_947_539, 21_507_073), (10, 20_215_315, 23_876_096)])
