@@ -9,6 +9,11 @@ N(0, 0.02) initial weights.
 
 `dcgan` takes its resolution from the data (28, 32 or 64 pixels, 1 or 3
 channels); `dcgan-28`, `dcgan-32` and `dcgan-64` insist on theirs.
+
+With `num_classes` > 0 it is class-conditional the way PyTorch-StudioGAN's DCGAN
+is: G's batch norms take per-class scales and shifts (conditional batch norm) and
+D adds a projection term (Miyato & Koyama 2018), the inner product of a class
+embedding with the features its last layer reads.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import math
 from torch import nn
 
 import ganzoo
+
+from .resnet import ConditionalBatchNorm2d  # plain batch norm when num_classes is 0
 
 START = {28: 7, 32: 4, 64: 4}  # side of G's first feature map per output resolution
 
@@ -32,7 +39,7 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d) and module.affine:  # conditional BN's scales start at 1 already
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -40,38 +47,50 @@ def _init_weights(module: nn.Module) -> None:
 class DCGANGenerator(ganzoo.Generator):
     output_range = (-1.0, 1.0)
 
-    def __init__(self, latent_dim: int, output_shape, width: int):
-        super().__init__(latent_dim, output_shape)
+    def __init__(self, latent_dim: int, output_shape, width: int, num_classes: int = 0):
+        super().__init__(latent_dim, output_shape, num_classes)
         channels, resolution = self.output_shape[0], self.output_shape[-1]
         stages = _stages(resolution)
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 256, 128, 64
-        layers = [nn.ConvTranspose2d(latent_dim, widths[0], START[resolution], 1, 0, bias=False),
-                  nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(latent_dim, widths[0], START[resolution], 1, 0, bias=False)])
+        self.convs.extend(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False)
+                          for w_in, w_out in zip(widths[:-1], widths[1:]))
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(w, num_classes) for w in widths)
+        self.out = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1)
         self.apply(_init_weights)
 
     def forward(self, z, labels=None):
-        return self.net(z.view(z.shape[0], -1, 1, 1))
+        h = z.view(z.shape[0], -1, 1, 1)
+        for conv, norm in zip(self.convs, self.norms):
+            h = norm(conv(h), labels).relu()
+        return self.out(h).tanh()
 
 
 class DCGANDiscriminator(ganzoo.Discriminator):
-    def __init__(self, input_shape, width: int):
-        super().__init__(input_shape)
+    def __init__(self, input_shape, width: int, num_classes: int = 0):
+        super().__init__(input_shape, num_classes)
         channels, resolution = self.input_shape[0], self.input_shape[-1]
         stages = _stages(resolution)
         widths = [width * 2 ** i for i in range(stages)]  # e.g. 64, 128, 256
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2, True)]
-        layers += [nn.Conv2d(widths[-1], 1, START[resolution], 1, 0)]  # one logit, no sigmoid
-        self.net = nn.Sequential(*layers)
+        self.features = nn.Sequential(*layers)
+        self.out = nn.Conv2d(widths[-1], 1, START[resolution], 1, 0)  # one logit from the whole map, no sigmoid
         self.apply(_init_weights)
+        # Projection: a per-class filter of the out layer's shape, as StudioGAN's DCGAN projects its
+        # flattened last features.
+        self.embed = None
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, widths[-1] * START[resolution] ** 2)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x, labels=None):
-        return self.net(x).flatten()
+        h = self.features(x)
+        out = self.out(h).flatten()
+        if self.embed is not None:
+            out = out + (self.embed(labels) * h.flatten(1)).sum(dim=1)
+        return out
 
 
 def builder(fixed_resolution: int | None):
@@ -84,10 +103,9 @@ def builder(fixed_resolution: int | None):
             raise ganzoo.GanzooError(
                 f"dcgan-{fixed_resolution} needs {fixed_resolution}x{fixed_resolution} images; the data are "
                 f"{shape[-1]}x{shape[-1]}. Use --data-opt resolution={fixed_resolution}, or the plain 'dcgan'.")
-        if config["num_classes"]:
-            raise ganzoo.GanzooError("dcgan is unconditional; use sngan-projection for class-conditional training.")
-        return (DCGANGenerator(config["latent_dim"], shape, config["g_width"]),
-                DCGANDiscriminator(shape, config["d_width"]))
+        classes = config["num_classes"]
+        return (DCGANGenerator(config["latent_dim"], shape, config["g_width"], classes),
+                DCGANDiscriminator(shape, config["d_width"], classes))
 
     return build
 

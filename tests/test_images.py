@@ -248,7 +248,7 @@ def test_channels_last_trains_the_same_model(mnist_root, tmp_path):
     for part in ("generator", "discriminator", "ema"):
         for name, value in runs[0][part].items():
             assert torch.allclose(value.float(), runs[1][part][name].float(), atol=1e-4, rtol=1e-3), (part, name)
-    assert runs[1]["generator"]["net.0.weight"].is_contiguous(memory_format=torch.channels_last)
+    assert runs[1]["generator"]["convs.0.weight"].is_contiguous(memory_format=torch.channels_last)
     resumed = TrainConfig.from_dict({**runs[1]["config"], "steps": 5})
     assert train(resumed, tmp_path / "True", resume=True, progress=False)["steps"] == 5
 
