@@ -13,7 +13,7 @@ DOC = (REPO / "docs" / "architectures.md").read_text()
 @pytest.mark.parametrize("name,doc_name", [
     ("mlp", "mlp"), ("pacgan-mlp", "pacgan-mlp"), ("unrolled-dcgan", "unrolled-dcgan"), ("dcgan", "dcgan"), ("dcgan-32", "dcgan-28"), ("dcgan-64", "dcgan-28"),
     ("sngan-resnet", "sngan-resnet"), ("wgan-gp-resnet", "wgan-gp-resnet"), ("sngan-projection", "sngan-projection"),
-    ("r3gan", "r3gan"), ("biggan", "biggan"), ("stylegan2", "stylegan2"),
+    ("r3gan", "r3gan"), ("biggan", "biggan"), ("stylegan2", "stylegan2"), ("infogan", "infogan"),
 ])
 def test_parameter_counts_in_the_architecture_table(name, doc_name):
     G, D, _ = ganzoo.create_architecture(name)
