@@ -27,6 +27,7 @@ from .data.opening import open_dataset, open_reference
 from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
+from .flops import StepFlops
 from .metrics.extractors import check_given_weights
 from .optimizers import create_optimizer
 from .plugins import run_provenance
@@ -123,6 +124,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     d_loss_sum = g_loss_sum = torch.zeros((), device=device)
     previous_log = run.read_train_log()  # a resumed run keeps counting its time
     clock = TrainingClock(previous_log[-1]["train_seconds"] if previous_log else 0.0)
+    flops = StepFlops(cfg.reg_every)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
@@ -132,7 +134,8 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             set_learning_rates(t, step)
             scheduled = t.schedules.apply(step) if t.schedules is not None else {}
             t.step = step
-            d_loss, g_loss = train_step(t)
+            with flops.around_step(warming_up=not clock.warmed_up):
+                d_loss, g_loss = train_step(t)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
             done = step + 1
@@ -186,7 +189,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     if board:
         board.close()
     summary = {"out_dir": str(run), "steps": cfg.steps, "train_seconds": round(clock.train_seconds, 3),
-               "throughput": clock.throughput(cfg, device),
+               "throughput": flops.add_to(clock.throughput(cfg, device), device),
                "metrics": {r["metric"]: r["results"] for r in last_eval}, "provenance": used}
     run.write_summary(summary)
     return summary

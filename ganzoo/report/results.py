@@ -20,7 +20,8 @@ def table_columns() -> list[tuple[str, str, str, int, int]]:
     from ..evaluation import registered_metrics
 
     return [(name, *column) for name, metric in registered_metrics().items() for column in metric.columns] + [
-        ("throughput", "images_per_s", "img/s", 0, 1)]
+        ("throughput", "images_per_s", "img/s", 0, 1), ("throughput", "gflops_per_s", "GFLOP/s", 2, 1),
+        ("throughput", "mfu_pct", "MFU %", 1, 1)]
 
 
 def curve_specs() -> list[tuple[str, str, str]]:

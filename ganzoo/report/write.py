@@ -77,7 +77,10 @@ def _data_table(page: Page, groups) -> None:
     notes = {"modes": "modes covered (2D mixtures: of 8 or 25)", "HQ %": "samples within 3σ of a mode",
              "reverse KL": "KL(generated mode histogram ‖ true mode weights), PacGAN's definition",
              "img/s": "real images shown to D per second, training step only (warm-up, evaluation and "
-                      "checkpoints excluded)"}
+                      "checkpoints excluded)",
+             "GFLOP/s": "the step's matrix-product, convolution and attention FLOPs (counted by PyTorch's "
+                        "FlopCounterMode) times its speed",
+             "MFU %": "those FLOP/s against the GPU's dense peak for the arithmetic used (docs/benchmarks.md)"}
     shown = [f"{label}: {notes[label]}" for _, _, label, _, _ in columns if label in notes]
     if shown:
         page.para("; ".join(shown) + ".")
