@@ -184,7 +184,7 @@ def test_tensorboard_logs_losses_metrics_and_samples(tmp_path):
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="needs chromium (apt-get install chromium)")
 def test_wide_tables_fit_a_1280_pixel_window(tmp_path):
-    """The committed quick report's widest table (11 columns) shows every column in a
+    """The committed quick report's widest table (13 columns) shows every column in a
     1280-pixel window; a table that cannot fit is detected as cut off."""
     sys.path.insert(0, str(REPO / "scripts"))
     from check_report import inspect
