@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import json
 import multiprocessing
 import os
 import signal
@@ -43,12 +44,13 @@ from .errors import GanzooError
 from .files import append_jsonl, atomic_write_json, read_jsonl
 from .resolve import resolve
 from .rundir import RunDir
+from .search import apply_draws, best_trial, parse_search
 
 SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
     "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
     "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
-    "train", "optional",
+    "train", "optional", "search",
 }
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
@@ -66,16 +68,17 @@ class Cell:
     seed: int
     train: dict  # TrainConfig fields
     optional: bool = False
+    trial: dict | None = None  # a search block's trial: {"index": k, "draws": {option: value}}
+    best_of: dict | None = None  # a re-run of a search's best trial: {"block", "trial", "score", "by"}
 
     @property
     def id(self) -> str:
-        return f"{self.block}--{self.arch}--{self.loss}--{self.data}--seed{self.seed}"
+        block = self.block if self.trial is None else f"{self.block}-trial{self.trial['index']:03d}"
+        return f"{block}--{self.arch}--{self.loss}--{self.data}--seed{self.seed}"
 
     @property
     def protocol_sha(self) -> str:
         """Hash of everything that decides this cell's results (not the device or log intervals)."""
-        import json
-
         fields = {k: v for k, v in self.train.items() if k not in NOT_PROTOCOL}
         fields.update(arch=self.arch, loss=self.loss, data=self.data, seed=self.seed)
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
@@ -141,6 +144,8 @@ def load_suite(name_or_path: str) -> Suite:
         for key in ("architectures", "losses", "data", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
+        if "search" in block:
+            block["search"] = parse_search(f"{path}, block {i + 1}", block["search"])
     return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
 
 
@@ -165,8 +170,9 @@ def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
     return out
 
 
-def expand(suite: Suite, overrides: dict) -> list[Cell]:
-    """Every cell of the suite, with the CLI's overrides (device, data root...) applied."""
+def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None) -> list[Cell]:
+    """Every cell of the suite, with the CLI's overrides (device, data root...) applied. With
+    the results so far (`completed`), also the re-runs of finished searches' best trials."""
     from . import api
     from .config import TrainConfig
 
@@ -181,20 +187,61 @@ def expand(suite: Suite, overrides: dict) -> list[Cell]:
         if "metrics" in block:
             train["eval_metrics"] = list(block["metrics"])
         train.update(block.get("train", {}))
-        train.update(overrides)
+        where = f"Suite '{suite.name}', block '{name}'"
+        search = block.get("search")
+        trials = [(None, train)] if search is None else [
+            ({"index": k, "draws": draws}, apply_draws(where, train, draws))
+            for k, draws in ((k, search.draw(name, k)) for k in range(search.trials))]
         fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "loss", "data", "seed"}
-        unknown = sorted(set(train) - fields)
-        if unknown:
-            raise GanzooError(f"Suite '{suite.name}', block '{name}': unknown training option(s) "
-                              f"{', '.join(unknown)}. See `ganzoo train --help` for the options.")
-        for data in datasets:
-            for arch in archs:
-                for loss in losses:
-                    for seed in block["seeds"]:
-                        cells.append(Cell(name, arch, loss, data, int(seed), dict(train),
-                                          bool(block.get("optional", False))))
+        for trial, options in trials:
+            options = {**options, **overrides}
+            unknown = sorted(set(options) - fields)
+            if unknown:
+                raise GanzooError(f"{where}: unknown training option(s) {', '.join(unknown)}. "
+                                  "See `ganzoo train --help` for the options.")
+            for data in datasets:
+                for arch in archs:
+                    for loss in losses:
+                        for seed in block["seeds"]:
+                            cells.append(Cell(name, arch, loss, data, int(seed), dict(options),
+                                              bool(block.get("optional", False)), trial))
+        if search is not None and search.best_seeds and results is not None:
+            cells += _best_reruns(where, name, search, [c for c in cells if c.block == name], results)
     _refuse_repeated_cells(suite, cells)
     return cells
+
+
+def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results: dict[str, dict]) -> list[Cell]:
+    """The best trial of each architecture x loss x data set of a search block, trained again
+    with its `best_seeds`, once every trial cell of that combination has a record that holds."""
+    out = []
+    combos = dict.fromkeys((c.arch, c.loss, c.data) for c in trial_cells)
+    for arch, loss, data in combos:
+        cells = [c for c in trial_cells if (c.arch, c.loss, c.data) == (arch, loss, data)]
+        records = [results.get(c.id) for c in cells]
+        if any(r is None or r.get("protocol_sha") != c.protocol_sha or r["status"] == "skipped"
+               for r, c in zip(records, cells)):
+            continue  # the search is not finished
+        best = best_trial(where, search, records)
+        if best is None:
+            continue
+        index, score, by = best
+        source = next(c for c in cells if c.trial["index"] == index)
+        for seed in search.best_seeds:
+            out.append(Cell(f"{name}-best", arch, loss, data, int(seed), dict(source.train), source.optional,
+                            best_of={"block": name, "trial": index, "draws": source.trial["draws"], "score": score,
+                                     "by": by}))
+    return out
+
+
+def _awaited_reruns(suite: Suite, overrides: dict, cell_ids: list[str]) -> int:
+    """How many best-trial re-runs the suite will add once its unfinished searches finish."""
+    listed = {cell_id.rsplit("--seed", 1)[0] for cell_id in cell_ids}  # BLOCK--ARCH--LOSS--DATA
+    best_seeds = {b.get("name", f"block{i + 1}"): b["search"].best_seeds
+                  for i, b in enumerate(suite.blocks) if b.get("search") is not None}
+    searched = {(c.block, c.arch, c.loss, c.data) for c in expand(suite, overrides) if c.trial is not None}
+    return sum(len(best_seeds[block]) for block, arch, loss, data in searched
+               if f"{block}-best--{arch}--{loss}--{data}" not in listed)
 
 
 def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
@@ -225,6 +272,10 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
         torch.set_num_threads(threads)
     record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
               "seed": cell.seed, "run_dir": str(Path("runs") / cell.id), "protocol_sha": cell.protocol_sha}
+    if cell.trial is not None:
+        record["trial"] = cell.trial
+    if cell.best_of is not None:
+        record["best_of"] = cell.best_of
     started = time.perf_counter()
 
     def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> dict:
@@ -313,8 +364,6 @@ def completed(out_dir: Path) -> dict[str, dict]:
 
 def read_bench_meta(out_dir) -> dict:
     """bench.json of a results folder; a damaged one is a user error."""
-    import json
-
     path = Path(out_dir) / "bench.json"
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -337,9 +386,9 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
 
     out_dir = Path(out_dir)
     overrides = overrides or {}
-    cells = expand(suite, overrides)
     meta_path = out_dir / "bench.json"
     done = completed(out_dir)
+    cells = expand(suite, overrides, done)
     history = []
     previous = None
     if meta_path.exists():
@@ -413,10 +462,27 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
               retry_failed: bool = False, echo=print) -> list[dict]:
     """Run every cell not yet recorded in `out_dir`; returns the new records."""
     out_dir = Path(out_dir)
-    todo, threads = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
-    total = len(expand(suite, overrides or {}))
-    echo(f"suite '{suite.name}': {total} cells, {total - len(todo)} already recorded, "
-         f"{len(todo)} to run ({jobs} at a time) -> {out_dir}")
+    records, ran = [], set()
+    started = time.perf_counter()
+    while True:  # a second pass runs what finished cells made known: searches' best trials again
+        todo, threads = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
+        todo = [c for c in todo if c.id not in ran]
+        if ran and not todo:
+            break
+        cell_ids = json.loads((out_dir / "bench.json").read_text())["cells"]
+        waiting = _awaited_reruns(suite, overrides or {}, cell_ids)
+        echo(f"suite '{suite.name}': {len(cell_ids)} cells, {len(cell_ids) - len(todo) - len(ran)} already "
+             f"recorded, {len(todo)} to run ({jobs} at a time) -> {out_dir}"
+             + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else ""))
+        records += _run_cells(todo, out_dir, jobs, threads, echo)
+        ran |= {c.id for c in todo}
+        if not todo:
+            break
+    echo(f"ran {len(ran)} cells in {time.perf_counter() - started:.0f} s")
+    return records
+
+
+def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo) -> list[dict]:
     records = []
 
     def finish(index: int, record: dict) -> None:
@@ -425,7 +491,6 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
         echo(f"[{index:>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
              f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
 
-    started = time.perf_counter()
     if jobs <= 1:
         for i, cell in enumerate(todo, 1):
             finish(i, run_cell(cell, out_dir / "runs" / cell.id))
@@ -443,7 +508,6 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
                 for future in futures:
                     future.cancel()
                 raise
-    echo(f"ran {len(todo)} cells in {time.perf_counter() - started:.0f} s")
     return records
 
 
@@ -485,7 +549,8 @@ def _forward_sigterm(pool):
 
 def failed_cells(out_dir, suite: Suite, overrides: dict | None = None) -> list[dict]:
     """The records of the suite's cells whose latest attempt failed."""
-    ids = {c.id for c in expand(suite, overrides or {})}
+    done = completed(Path(out_dir))
+    ids = {c.id for c in expand(suite, overrides or {}, done)}
     return [r for cell_id, r in completed(Path(out_dir)).items() if cell_id in ids and r["status"] == "failed"]
 
 

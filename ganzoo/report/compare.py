@@ -1,10 +1,21 @@
 """`ganzoo compare`: two results folders, metric by metric, with a Welch t-test over seeds
-saying whether each difference is within the noise."""
+saying whether each difference is within the noise. For two studies, the re-runs of each
+search's best trial are matched by search (their drawn settings differ by design), and
+the searches' score distributions over trials are compared with a Mann-Whitney U test."""
 
 from __future__ import annotations
 
+import statistics
+
 from ..errors import GanzooError
 from .results import fmt_stats, grouped, load, row_names, stats, table_columns, value
+from .study import score_column, trial_records, trials_by_group
+
+
+def _comparable(records: list[dict]) -> list[dict]:
+    """Plain cells as they are; a search's best re-run named by its search, not its draws; no trials."""
+    return [{**r, "setting": {"best trial of search": r["best_of"]["block"]}} if "best_of" in r else r
+            for r in records if "trial" not in r]
 
 
 def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
@@ -14,7 +25,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
 
     _, records_a = load(dir_a)
     _, records_b = load(dir_b)
-    ga, gb = grouped(records_a), grouped(records_b)
+    ga, gb = grouped(_comparable(records_a)), grouped(_comparable(records_b))
     columns = table_columns()  # from the metric registry: built once, not per row
     lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",
              f"Mean ± std over seeds (n); Δ = B − A; Welch's t-test, a difference is called real when "
@@ -56,7 +67,49 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
                       "|---|---|---|---|---|---|---|"]
             lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
             lines.append("")
-    if not shared:
+    searches = _searches(records_a, records_b, alpha)
+    lines += searches
+    if not shared and not searches:
         raise GanzooError(f"{dir_a} and {dir_b} share no (data set, architecture, loss) with results; "
                           "nothing to compare.")
     return "\n".join(lines)
+
+
+def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> list[str]:
+    """Per data set and search (block, architecture, loss) in both: the scores of A's trials
+    against B's, by a two-sided Mann-Whitney U test (no assumption of normal scores)."""
+    from scipy import stats as sstats
+
+    lines = []
+    trials_a, trials_b = trial_records(records_a), trial_records(records_b)
+    for data in dict.fromkeys(r["data"] for r in trials_a):
+        in_a = [r for r in trials_a if r["data"] == data]
+        in_b = [r for r in trials_b if r["data"] == data]
+        column = score_column(in_a + in_b)
+        if column is None:
+            continue
+        metric, key, label, decimals, better = column
+        ga, gb = trials_by_group(in_a, metric, key), trials_by_group(in_b, metric, key)
+        rows = []
+        for group in ga:
+            if group not in gb:
+                continue
+            sa = [t["score"] for t in ga[group] if t["score"] is not None]
+            sb = [t["score"] for t in gb[group] if t["score"] is not None]
+            if len(sa) < 2 or len(sb) < 2:
+                continue
+            p = float(sstats.mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
+            diff = statistics.median(sb) - statistics.median(sa)
+            verdict = "within noise" if p >= alpha else f"B {'better' if diff * better > 0 else 'worse'}"
+            rows.append([" / ".join(group), label, f"{statistics.median(sa):,.{decimals}f} ({len(sa)})",
+                         f"{statistics.median(sb):,.{decimals}f} ({len(sb)})", f"{diff:+,.{decimals}f}", f"{p:.3g}",
+                         verdict])
+        if rows:
+            lines += [f"## {data}: searches", "", "Median score over trials (number of trials); Mann-Whitney U "
+                      f"test, a difference is called real when p < {alpha}.", "",
+                      "| search (block / architecture / loss) | metric | A | B | Δ median | p | verdict |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+            lines.append("")
+    return lines
+

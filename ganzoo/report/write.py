@@ -13,6 +13,7 @@ from ..errors import GanzooError
 from ..files import atomic_write_bytes, atomic_write_text
 from ..rundir import RunDir
 from .page import Page
+from .study import study_section
 from .results import (curve_specs, fmt_stats, grouped, load, metric_series, row_names, setting_labels, stats,
                       table_columns, value)
 
@@ -39,18 +40,22 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     progress = (f"**{ok} of {len(records)} cells finished**" if planned == len(records) else
                 f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: "
                 "a partial report**")
-    page.para(f"{suite['description']}. {progress}; "
+    page.para(f"{suite['description'] or 'Suite ' + suite['name']}. {progress}; "
               f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
               + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
               + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
               f"{meta['threads_per_job']} thread(s) each. Values are mean ± standard deviation over seeds "
               "(n shown when some seeds have no value); the protocol of every number is at the end.")
-    for data, groups in grouped(records).items():
+    plain = grouped([r for r in records if "trial" not in r])  # a search's trials have their own section
+    for data in dict.fromkeys(r["data"] for r in records):
         page.heading(f"Data set: {data}")
-        _data_table(page, groups)
-        _beside_papers(page, [ref for ref in references if ref["data"] == data], groups)
-        _curves(page, data, groups, results_dir, figures)
-        _samples(page, data, groups, results_dir, figures)
+        groups = plain.get(data)
+        if groups:
+            _data_table(page, groups)
+            _beside_papers(page, [ref for ref in references if ref["data"] == data], groups)
+            _curves(page, data, groups, results_dir, figures)
+            _samples(page, data, groups, results_dir, figures)
+        study_section(page, data, records, figures)
     _failures(page, records)
     _protocol(page, meta, records, results_dir)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
