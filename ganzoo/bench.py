@@ -32,6 +32,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
@@ -54,6 +55,7 @@ BLOCK_KEYS = {
 }
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
+IN_FLIGHT = ".in-flight"  # one file per busy worker process, naming its cell
 #: TrainConfig fields that change how a run is executed or logged, not what it measures.
 NOT_PROTOCOL = {"device", "data_root", "data_on_device", "channels_last", "tensorboard", "checkpoint_every",
                 "log_every"}
@@ -259,6 +261,17 @@ def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
             "seeds, or give the blocks different names.")
 
 
+def _record_of(cell: Cell) -> dict:
+    """What a cell's line in results.jsonl says about the cell itself."""
+    record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
+              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id), "protocol_sha": cell.protocol_sha}
+    if cell.trial is not None:
+        record["trial"] = cell.trial
+    if cell.best_of is not None:
+        record["best_of"] = cell.best_of
+    return record
+
+
 def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     """Train one cell (resuming its checkpoint if a previous attempt stopped) and return
     its result record. Never raises for a failing cell: the reason is recorded."""
@@ -270,12 +283,7 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
 
     if threads:
         torch.set_num_threads(threads)
-    record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
-              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id), "protocol_sha": cell.protocol_sha}
-    if cell.trial is not None:
-        record["trial"] = cell.trial
-    if cell.best_of is not None:
-        record["best_of"] = cell.best_of
+    record = _record_of(cell)
     started = time.perf_counter()
 
     def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> dict:
@@ -330,6 +338,8 @@ def _worker_cell(args):
     cell, run_dir, threads = args
     if _stopping:
         raise KeyboardInterrupt
+    marker = Path(run_dir).parent.parent / IN_FLIGHT / str(os.getpid())  # read if this worker dies
+    marker.write_text(cell.id)
     try:
         return run_cell(cell, run_dir, threads)
     except KeyboardInterrupt:
@@ -338,6 +348,8 @@ def _worker_cell(args):
         if bench is not None and os.getppid() != bench.pid:
             os._exit(130)  # the checkpoint is written; nobody is left to hear the result
         raise
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 #: What every line of results.jsonl holds, whatever happened to its cell.
@@ -426,8 +438,6 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
 def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict]) -> dict[str, dict]:
     """Records whose cell now has another configuration no longer count; their run directories
     move to `runs-superseded/` so that the new run starts clean (and nothing is deleted)."""
-    import shutil
-
     from .config import TrainConfig
 
     def retire(cell_id: str, tag: str) -> None:
@@ -483,32 +493,79 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
 
 
 def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo) -> list[dict]:
+    """Run the cells: in this process for one job, else in `jobs` long-lived worker processes
+    (each imports torch and the plugins once, then trains cell after cell). A cell that kills
+    its worker (a segfault, the out-of-memory killer, os._exit) fails alone: the pool is
+    rebuilt, the cells that were in flight when it broke are each run again on their own
+    (resuming their checkpoints), and the one whose lone worker dies too is recorded as failed."""
     records = []
+    number = iter(range(1, len(todo) + 1))
 
-    def finish(index: int, record: dict) -> None:
+    def finish(record: dict) -> None:
         append_jsonl(out_dir / RESULTS, record)
         records.append(record)
-        echo(f"[{index:>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
+        echo(f"[{next(number):>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
              f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
 
     if jobs <= 1:
-        for i, cell in enumerate(todo, 1):
-            finish(i, run_cell(cell, out_dir / "runs" / cell.id))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=stop_with_parent) as pool, \
-                _forward_sigterm(pool):
-            futures = [pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)) for c in todo]
-            try:
-                for i, future in enumerate(as_completed(futures), 1):
-                    finish(i, future.result())
-            except KeyboardInterrupt:
-                for future in futures:
-                    future.cancel()
-                raise
+        for cell in todo:
+            finish(run_cell(cell, out_dir / "runs" / cell.id))
+        return records
+    queue, alone = list(todo), []
+    while queue or alone:
+        batch, workers = ([alone.pop(0)], 1) if alone else (queue, jobs)
+        if workers == jobs:
+            queue = []
+        broken = _run_pool(batch, out_dir, workers, threads, finish)
+        if broken is None:
+            continue
+        in_flight, not_started = broken
+        if workers == 1:
+            finish(_worker_died(batch[0]))
+        elif in_flight:
+            alone += in_flight
+            queue = not_started + queue
+        else:  # no cell named itself: a worker died between cells; try each alone, so none loops forever
+            alone += not_started
     return records
+
+
+def _run_pool(batch: list[Cell], out_dir: Path, workers: int, threads: int | None, finish):
+    """Run `batch` in a pool of `workers` processes. None when it finished; after a worker
+    died, (the cells that were in flight, the cells not started)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    markers = out_dir / IN_FLIGHT
+    shutil.rmtree(markers, ignore_errors=True)
+    markers.mkdir(parents=True)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=stop_with_parent) as pool, _forward_sigterm(pool):
+        futures = {pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)): c for c in batch}
+        finished = set()
+        try:
+            for future in as_completed(futures):
+                try:
+                    record = future.result()
+                except BrokenProcessPool:
+                    running = {m.read_text() for m in markers.iterdir()}
+                    left = [c for f, c in futures.items() if f not in finished]
+                    return [c for c in left if c.id in running], [c for c in left if c.id not in running]
+                finished.add(future)
+                finish(record)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+    shutil.rmtree(markers, ignore_errors=True)
+    return None
+
+
+def _worker_died(cell: Cell) -> dict:
+    return {**_record_of(cell), "status": "failed", "error": "WorkerDied", "finished": _now(),
+            "reason": "its worker process died while training it, beside other cells and again on its own: "
+                      "a crash below Python (a segfault, the out-of-memory killer, os._exit), not an exception. "
+                      "Its last checkpoint is kept; --retry-failed tries it again."}
 
 
 def stop_with_parent() -> None:

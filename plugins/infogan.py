@@ -90,7 +90,7 @@ def build(config):
                                  f"the data are {shape}. Resize them with --data-opt resolution=28.")
     if config["num_classes"]:
         raise ganzoo.GanzooError("infogan is unconditional, as Lucic et al. trained it; leave num_classes out "
-                                 "(or use --arch-opt num_classes=0), or pick dcgan with num_classes for a conditional GAN.")
+                                 "(or set it to 0), or train dcgan with num_classes for a conditional GAN.")
     return (InfoGANGenerator(config["latent_dim"], shape, config["fc_width"], config["width"]),
             InfoGANDiscriminator(shape, config["fc_width"], config["width"], config["d_batchnorm"]))
 

@@ -10,6 +10,10 @@ import ganzoo.plugins
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Counting FLOPs imports torch._dynamo in every process that trains (about 3 s each, and the
+# suite starts many): off here, on in tests/test_flops.py. Subprocesses inherit it.
+os.environ["GANZOO_FLOPS"] = "0"
+
 # Under pytest-xdist (`pytest -n auto`) each worker, and every process it starts, gets one
 # torch thread: two workers with a thread per core each would fight over the cores.
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:

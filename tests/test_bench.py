@@ -197,3 +197,37 @@ def test_wide_tables_fit_a_1280_pixel_window(tmp_path):
     too_wide.table([f"column {i}" for i in range(40)], [[f"{1234567.891 * i:,.3f}" for i in range(40)]])
     (tmp_path / "wide.html").write_text(too_wide.html())
     assert inspect(tmp_path / "wide.html")["tables_cut"] == 1
+
+
+CRASHING_LOSS = """
+    import os
+
+    import ganzoo
+    from ganzoo.losses import NonSaturatingLoss
+
+    class Crash(NonSaturatingLoss):
+        def discriminator_loss(self, real_logits, fake_logits):
+            os._exit(3)  # dies below Python: no exception reaches the bench
+
+    @ganzoo.hookimpl
+    def ganzoo_register_losses(register):
+        register("crash", Crash, description="kills its process")
+"""
+
+
+def test_a_cell_that_kills_its_worker_fails_alone(tmp_path, install_fake_plugin):
+    site = install_fake_plugin("crashing_loss", CRASHING_LOSS)
+    crash = ("[[block]]\nname = \"crash\"\narchitectures = [\"mlp.test\"]\nlosses = [\"crash\"]\n"
+             "data = [\"ring8\"]\nseeds = [0]\n")
+    suite = write_suite(tmp_path, SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["non-saturating"]') + crash)
+    out = tmp_path / "results"
+    result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "2", "--no-report",
+                     env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1, result.stderr
+    latest = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
+    assert len(latest) == 4  # every cell has its record, none twice
+    died = [cell for cell, r in latest.items() if r.get("error") == "WorkerDied"]
+    assert died == ["crash--mlp.test--crash--ring8--seed0"]
+    assert all(latest[f"toy--mlp.test--non-saturating--ring8--seed{s}"]["status"] == "ok" for s in range(2))
+    assert "worker process died" in latest["crash--mlp.test--crash--ring8--seed0"]["reason"]
+    assert "Traceback" not in result.stderr

@@ -10,6 +10,11 @@ import ganzoo
 from ganzoo.flops import StepFlops, device_peak
 
 
+@pytest.fixture(autouse=True)
+def counting_on(monkeypatch):
+    monkeypatch.setenv("GANZOO_FLOPS", "1")  # tests/conftest.py turns it off for the rest of the suite
+
+
 def tiny_mlp_run(tmp_path, name, **train):
     """G: z 3 -> 5 -> 2, D: 2 -> 5 -> 1 (one hidden layer each), batches of 4."""
     settings = {"steps": 2, "batch_size": 4, "log_every": 1, "eval_every": 2, **train}
@@ -89,3 +94,10 @@ def test_the_report_shows_gflops_and_leaves_out_an_empty_mfu_column():
     text = page.markdown(Path("."))
     assert "| GFLOP/s |" in text and "3.00 ± 0.71" in text and "MFU" not in text
     assert "FlopCounterMode" in text  # the column's note says how it was counted
+
+
+def test_ganzoo_flops_0_turns_the_count_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_FLOPS", "0")
+    record = tiny_mlp_run(tmp_path, "off")
+    assert record["flops_per_step"] is None and "gflops_per_s" not in record
+    assert record["flops_error"] == "not counted: GANZOO_FLOPS=0" and record["steps_per_s"] > 0
