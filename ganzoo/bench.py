@@ -172,6 +172,10 @@ def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
     return out
 
 
+def block_name(index: int, block: dict) -> str:
+    return block.get("name", f"block{index + 1}")
+
+
 def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None) -> list[Cell]:
     """Every cell of the suite, with the CLI's overrides (device, data root...) applied. With
     the results so far (`completed`), also the re-runs of finished searches' best trials."""
@@ -180,7 +184,7 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
 
     cells = []
     for i, block in enumerate(suite.blocks):
-        name = block.get("name", f"block{i + 1}")
+        name = block_name(i, block)
         archs = _match(block["architectures"], api.list_architectures(), "architecture")
         losses = _match(block["losses"], api.list_losses(), "loss")
         datasets = _match(block["data"], api.list_datasets(), "dataset")
@@ -236,14 +240,13 @@ def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results
     return out
 
 
-def _awaited_reruns(suite: Suite, overrides: dict, cell_ids: list[str]) -> int:
-    """How many best-trial re-runs the suite will add once its unfinished searches finish."""
-    listed = {cell_id.rsplit("--seed", 1)[0] for cell_id in cell_ids}  # BLOCK--ARCH--LOSS--DATA
-    best_seeds = {b.get("name", f"block{i + 1}"): b["search"].best_seeds
-                  for i, b in enumerate(suite.blocks) if b.get("search") is not None}
-    searched = {(c.block, c.arch, c.loss, c.data) for c in expand(suite, overrides) if c.trial is not None}
+def _awaited_reruns(suite: Suite, cells: list[Cell]) -> int:
+    """How many best-trial re-runs the suite will add to `cells` once its unfinished searches finish."""
+    best_seeds = {block_name(i, b): b["search"].best_seeds for i, b in enumerate(suite.blocks) if b.get("search")}
+    listed = {(c.block, c.arch, c.loss, c.data) for c in cells if c.best_of is not None}
+    searched = {(c.block, c.arch, c.loss, c.data) for c in cells if c.trial is not None}
     return sum(len(best_seeds[block]) for block, arch, loss, data in searched
-               if f"{block}-best--{arch}--{loss}--{data}" not in listed)
+               if (f"{block}-best", arch, loss, data) not in listed)
 
 
 def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
@@ -390,9 +393,9 @@ def read_bench_meta(out_dir) -> dict:
 
 
 def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
-            retry_failed: bool = False) -> tuple[list[Cell], int | None]:
-    """Write `bench.json` and return the cells still to run, with the torch threads each
-    job gets. Refuses a folder holding results of another version of the suite."""
+            retry_failed: bool = False) -> tuple[list[Cell], int | None, list[Cell]]:
+    """Write `bench.json` and return the cells still to run, the torch threads each job gets
+    and all the suite's cells. Refuses a folder holding results of another version of the suite."""
     from .environment import environment
     from .resolve import pick_device
 
@@ -432,7 +435,7 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     })
     todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
             or (retry_failed and done[c.id]["status"] == "failed")]
-    return todo, threads
+    return todo, threads, cells
 
 
 def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict]) -> dict[str, dict]:
@@ -475,13 +478,12 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
     records, ran = [], set()
     started = time.perf_counter()
     while True:  # a second pass runs what finished cells made known: searches' best trials again
-        todo, threads = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
+        todo, threads, cells = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
         todo = [c for c in todo if c.id not in ran]
         if ran and not todo:
             break
-        cell_ids = json.loads((out_dir / "bench.json").read_text())["cells"]
-        waiting = _awaited_reruns(suite, overrides or {}, cell_ids)
-        echo(f"suite '{suite.name}': {len(cell_ids)} cells, {len(cell_ids) - len(todo) - len(ran)} already "
+        waiting = _awaited_reruns(suite, cells)
+        echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran)} already "
              f"recorded, {len(todo)} to run ({jobs} at a time) -> {out_dir}"
              + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else ""))
         records += _run_cells(todo, out_dir, jobs, threads, echo)
@@ -513,9 +515,10 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
         return records
     queue, alone = list(todo), []
     while queue or alone:
-        batch, workers = ([alone.pop(0)], 1) if alone else (queue, jobs)
-        if workers == jobs:
-            queue = []
+        if alone:  # suspected of killing a worker: on its own, so a crash names its cell
+            batch, workers = [alone.pop(0)], 1
+        else:
+            batch, workers, queue = queue, jobs, []
         broken = _run_pool(batch, out_dir, workers, threads, finish)
         if broken is None:
             continue
@@ -608,7 +611,7 @@ def failed_cells(out_dir, suite: Suite, overrides: dict | None = None) -> list[d
     """The records of the suite's cells whose latest attempt failed."""
     done = completed(Path(out_dir))
     ids = {c.id for c in expand(suite, overrides or {}, done)}
-    return [r for cell_id, r in completed(Path(out_dir)).items() if cell_id in ids and r["status"] == "failed"]
+    return [r for cell_id, r in done.items() if cell_id in ids and r["status"] == "failed"]
 
 
 def _brief(record: dict) -> str:

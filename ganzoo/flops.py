@@ -79,7 +79,7 @@ class StepFlops:
     """Counts the FLOPs of the first `steps` training steps of a process."""
 
     def __init__(self, steps: int):
-        self.steps_to_count = max(1, int(steps)) if counting_wanted() else 0
+        self.steps_to_count = max(1, int(steps))
         self.counted_steps, self.total = 0, 0
         self.error: str | None = None if counting_wanted() else "not counted: GANZOO_FLOPS=0"
 

@@ -64,11 +64,6 @@ class Distribution:
             return rng.randint(int(self.low), int(self.high))
         return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
 
-    def describe(self) -> str:
-        if self.kind == "choice":
-            return f"one of {list(self.choices)}"
-        return f"{self.kind}({self.low:g}, {self.high:g})"
-
 
 @dataclass(frozen=True)
 class Search:
@@ -99,7 +94,7 @@ def parse_search(where: str, raw) -> Search:
         raise GanzooError(f"{where}: search 'seed' must be a whole number, not {seed!r}.")
     if not isinstance(space, dict) or not space:
         raise GanzooError(f"{where}: search 'space' must name at least one option, e.g. "
-                          "space = {{ \"g_lr,d_lr\" = \"loguniform(1e-5, 1e-2)\" }}.")
+                          "space = { \"g_lr,d_lr\" = \"loguniform(1e-5, 1e-2)\" }.")
     best_seeds, best_by = raw.get("best_seeds", []), raw.get("best_by")
     if not isinstance(best_seeds, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in best_seeds):
         raise GanzooError(f"{where}: search 'best_seeds' must be a list of whole numbers (seeds), not {best_seeds!r}.")
@@ -167,29 +162,20 @@ def _set(where: str, train: dict, path: str, value) -> None:
 
 def best_trial(where: str, search: Search, trial_records: list[dict]) -> tuple[int, float, str] | None:
     """The best trial (index, score, column) among one search's records of one architecture,
-    loss and data set; a trial's score is the mean over its seeds. None when no trial has one."""
-    from .report.results import table_columns, value
-    from .report.study import score_column
+    loss and data set, as the report ranks them. None when no trial has a score."""
+    from .report.study import best_of, score_column, scored_columns, trials_by_group
 
     if search.best_by is None:
         column = score_column(trial_records)
     else:
         metric, _, key = search.best_by.partition(".")
-        matches = [c for c in table_columns() if c[0] == metric and (not key or c[1] == key) and c[4]]
-        if not matches:
-            scored = ", ".join(f"{c[0]}.{c[1]}" for c in table_columns() if c[4] and c[0] != "throughput")
+        column = next((c for c in scored_columns() if c[0] == metric and (not key or c[1] == key)), None)
+        if column is None:
+            scored = ", ".join(f"{c[0]}.{c[1]}" for c in scored_columns())
             raise GanzooError(f"{where}: search 'best_by' = {search.best_by!r} is no scored metric. Scored: {scored}.")
-        column = matches[0]
     if column is None:
         return None
     metric, key, better = column[0], column[1], column[4]
-    scores: dict[int, list[float]] = {}
-    for record in trial_records:
-        v = value(record, metric, key) if record["status"] == "ok" else None
-        if v is not None:
-            scores.setdefault(record["trial"]["index"], []).append(v)
-    if not scores:
-        return None
-    means = {k: sum(vs) / len(vs) for k, vs in scores.items()}
-    index = sorted(means, key=lambda k: (-better * means[k], k))[0]
-    return index, means[index], f"{metric}.{key}"
+    trials = [t for group in trials_by_group(trial_records, metric, key).values() for t in group]
+    best = best_of(trials, better)
+    return None if best is None else (best["index"], best["score"], f"{metric}.{key}")

@@ -1,5 +1,6 @@
 """FLOPs per training step (FlopCounterMode), achieved GFLOP/s and MFU in the throughput record."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -50,17 +51,11 @@ def test_lazy_regularisers_are_averaged_over_their_period(tmp_path):
 
 def test_counting_leaves_the_training_bit_for_bit_the_same(tmp_path, monkeypatch):
     tiny_mlp_run(tmp_path, "counted", regularizer="r1")
-    monkeypatch.setattr(StepFlops, "around_step", lambda self, warming_up: _nothing())
+    monkeypatch.setattr(StepFlops, "around_step", lambda self, warming_up: contextlib.nullcontext())
     tiny_mlp_run(tmp_path, "uncounted", regularizer="r1")
     logs = [[json.loads(line)["d_loss"] for line in (tmp_path / name / "train_log.jsonl").open()]
             for name in ("counted", "uncounted")]
     assert logs[0] == logs[1]
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def test_mfu_uses_the_listed_gpus_dense_peak_for_the_arithmetic_in_use(monkeypatch):

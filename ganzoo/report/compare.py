@@ -53,20 +53,13 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
                 else:
                     p = float(sstats.ttest_ind_from_stats(sa["mean"], sa["std"], sa["n"], sb["mean"], sb["std"],
                                                           sb["n"], equal_var=False).pvalue)
-                    if p >= alpha:
-                        verdict = "within noise"
-                    else:
-                        direction = "better" if diff * better > 0 else "worse" if diff * better < 0 else "differs"
-                        verdict = f"B {direction}" if better else "differs"
+                    verdict = _verdict(p, alpha, diff, better)
                 rows.append([names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
                              fmt_stats(sb, decimals, 0) + f" ({sb['n']})", f"{diff:+,.{decimals}f}",
                              "–" if p is None else f"{p:.3g}", verdict])
         if rows:
             shared += 1
-            lines += [f"## {data}", "", "| configuration | metric | A | B | Δ | p | verdict |",
-                      "|---|---|---|---|---|---|---|"]
-            lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-            lines.append("")
+            lines += _section(f"## {data}", None, "configuration", "Δ", rows)
     searches = _searches(records_a, records_b, alpha)
     lines += searches
     if not shared and not searches:
@@ -99,17 +92,29 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
             if len(sa) < 2 or len(sb) < 2:
                 continue
             p = float(sstats.mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
-            diff = statistics.median(sb) - statistics.median(sa)
-            verdict = "within noise" if p >= alpha else f"B {'better' if diff * better > 0 else 'worse'}"
-            rows.append([" / ".join(group), label, f"{statistics.median(sa):,.{decimals}f} ({len(sa)})",
-                         f"{statistics.median(sb):,.{decimals}f} ({len(sb)})", f"{diff:+,.{decimals}f}", f"{p:.3g}",
-                         verdict])
+            median_a, median_b = statistics.median(sa), statistics.median(sb)
+            diff = median_b - median_a
+            rows.append([" / ".join(group), label, f"{median_a:,.{decimals}f} ({len(sa)})",
+                         f"{median_b:,.{decimals}f} ({len(sb)})", f"{diff:+,.{decimals}f}", f"{p:.3g}",
+                         _verdict(p, alpha, diff, better)])
         if rows:
-            lines += [f"## {data}: searches", "", "Median score over trials (number of trials); Mann-Whitney U "
-                      f"test, a difference is called real when p < {alpha}.", "",
-                      "| search (block / architecture / loss) | metric | A | B | Δ median | p | verdict |",
-                      "|---|---|---|---|---|---|---|"]
-            lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-            lines.append("")
+            lines += _section(f"## {data}: searches", "Median score over trials (number of trials); Mann-Whitney "
+                              f"U test, a difference is called real when p < {alpha}.",
+                              "search (block / architecture / loss)", "Δ median", rows)
     return lines
+
+
+def _verdict(p: float, alpha: float, diff: float, better: int) -> str:
+    """Within noise, or which way B differs from A (better: +1 higher is better, -1 lower, 0 neither)."""
+    if p >= alpha:
+        return "within noise"
+    if not better:
+        return "differs"
+    return "B better" if diff * better > 0 else "B worse" if diff * better < 0 else "B differs"
+
+
+def _section(heading: str, intro: str | None, first: str, delta: str, rows: list[list]) -> list[str]:
+    """A heading, an optional sentence and the A-against-B table, as Markdown lines."""
+    return ([heading, ""] + ([intro, ""] if intro else []) + [f"| {first} | metric | A | B | {delta} | p | verdict |",
+            "|---|---|---|---|---|---|---|"] + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""])
 

@@ -19,29 +19,34 @@ def trial_records(records: list[dict]) -> list[dict]:
     return [r for r in records if "trial" in r]
 
 
+def scored_columns() -> list[tuple[str, str, str, int, int]]:
+    """The metrics' table columns with a direction (lower or higher is better)."""
+    return [column for column in table_columns() if column[0] != "throughput" and column[4]]
+
+
 def score_column(records: list[dict]) -> tuple[str, str, str, int, int] | None:
-    """The first table column with a direction (lower or higher is better) that these runs have."""
-    for column in table_columns():
-        if column[0] != "throughput" and column[4] and any(value(r, column[0], column[1]) is not None
-                                                           for r in records):
-            return column
-    return None
+    """The first scored column that these runs have."""
+    return next((c for c in scored_columns() if any(value(r, c[0], c[1]) is not None for r in records)), None)
 
 
 def trials_by_group(records: list[dict], metric: str, key: str) -> dict[tuple, list[dict]]:
-    """(block, architecture, loss) -> one entry per trial: its index, draws, seeds and score."""
+    """(block, architecture, loss) -> one entry per trial: its index, draws, values over seeds
+    and score (their mean; None when no seed has a value)."""
     out: dict[tuple, dict[int, dict]] = {}
     for r in records:
         trial = out.setdefault((r["block"], r["arch"], r["loss"]), {}).setdefault(
-            r["trial"]["index"], {"index": r["trial"]["index"], "draws": r["trial"]["draws"], "values": [],
-                                  "failed": 0})
+            r["trial"]["index"], {"index": r["trial"]["index"], "draws": r["trial"]["draws"], "values": []})
         v = value(r, metric, key) if r["status"] == "ok" else None
-        if v is None:
-            trial["failed"] += 1
-        else:
+        if v is not None:
             trial["values"].append(v)
     return {group: [{**t, "score": statistics.fmean(t["values"]) if t["values"] else None}
                     for _, t in sorted(trials.items())] for group, trials in out.items()}
+
+
+def best_of(trials: list[dict], better: int) -> dict | None:
+    """The trial with the best score (the lowest trial number on a tie); None when none has one."""
+    scored = [t for t in trials if t["score"] is not None]
+    return min(scored, key=lambda t: (-better * t["score"], t["index"])) if scored else None
 
 
 def best_of_k(scores: list[float], better: int, seed: int = 0) -> list[tuple[int, float, float, float]]:
@@ -70,7 +75,7 @@ def study_section(page: Page, data: str, records: list[dict], figures) -> None:
         if not scored:
             rows.append([block, arch, loss, f"0/{len(trials)}", "–", "–", "–", "–"])
             continue
-        best = (min if better < 0 else max)(scored, key=lambda t: t["score"])
+        best = best_of(trials, better)
         rows.append([block, arch, loss, f"{len(scored)}/{len(trials)}",
                      f"{best['score']:,.{decimals}f} (trial {best['index']})",
                      f"{statistics.median(t['score'] for t in scored):,.{decimals}f}",
