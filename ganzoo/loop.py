@@ -24,6 +24,8 @@ from .augment import create_augmentation
 from .clock import TrainingClock
 from .config import TrainConfig, _jsonable
 from .data.opening import open_dataset, open_reference
+from .distributed import Ranks, check_in_step, cross_replica_batch_norm, ranks_from_environment, start, stop
+from .distributed import synchronised
 from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .evaluation import evaluate, plan_evaluation
@@ -46,25 +48,30 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     checkpoint. `config` may be None (the saved one is used); if given, it must
     describe the same experiment and may change only `steps`, the intervals
     and the device. One process at a time trains a run directory (a lock on it).
+    Under torchrun, the N processes train one run together (see distributed.py).
     """
     run = RunDir(out_dir)
+    ranks = ranks_from_environment()
     try:
-        return _train(config, run, resume, progress)
+        return _train(config, run, resume, progress, ranks)
     finally:
-        run.unlock()
+        if ranks.main:
+            run.unlock()
+        stop(ranks)
 
 
-def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool) -> dict:
+def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool, ranks: Ranks) -> dict:
     checkpoint = None
     if resume:
-        if run.path.is_dir():
+        if run.path.is_dir() and ranks.main:
             run.lock()
         saved_config = run.read_config()
         run.check_installed(("architecture", "loss", "dataset", "regularizer", "augmentation"), saved_config)
         saved = TrainConfig.from_dict(saved_config["train"])
         cfg = saved if config is None else resolve(config)
         _check_same_experiment(saved, cfg, run.path)
-        run.remove_stale_temporaries()
+        if ranks.main:
+            run.remove_stale_temporaries()
         checkpoint = run.load_checkpoint()
         done = int(checkpoint["step"])
         if cfg.steps < done:
@@ -78,11 +85,12 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
         raise GanzooError(f"{run} already holds a run. Continue it with --resume, or choose a new --out.")
     else:
         cfg = resolve(config)
-    device = pick_device(cfg.device)
+    # Every rank has passed the checks above before the group forms, and so before rank 0 writes.
+    device = start(ranks, pick_device(cfg.device), cfg.batch_size)
 
     # --- build everything from names; the seed fixes the initial weights -------------
     dataset = open_dataset(cfg)
-    t = build_training(cfg, dataset, device)
+    t = build_training(cfg, dataset, device, ranks)
     G, ema = t.G, t.ema
 
     # Locate what the metrics need (extractor weights, classifier) before anything is written.
@@ -92,15 +100,23 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     start_step = 0
     if checkpoint is not None:
         start_step = restore_training_state(t, checkpoint)
-        run.drop_records_after(start_step)
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.lock()
     used = run_provenance(cfg, plan.metrics)
-    run.write_config({"train": cfg.to_dict(), "architecture": _jsonable(t.arch_config), "data": dataset.describe(),
-                      "environment": environment(device), "provenance": used})
-    board = TensorBoard(run.tensorboard_dir) if cfg.tensorboard else None
+    if ranks.main:  # rank 0 alone writes
+        if checkpoint is not None:
+            run.drop_records_after(start_step)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.lock()
+        config = {"train": cfg.to_dict(), "architecture": _jsonable(t.arch_config), "data": dataset.describe(),
+                  "environment": environment(device), "provenance": used}
+        if ranks.active:
+            config["distributed"] = ranks.describe()
+        run.write_config(config)
+    board = TensorBoard(run.tensorboard_dir) if cfg.tensorboard and ranks.main else None
 
     def run_evaluation(step: int) -> list[dict]:
+        if not ranks.main:
+            ranks.barrier()  # wait for rank 0's evaluation
+            return []
         picture = run.sample_picture(step)
         records = evaluate(ema if ema is not None else G, dataset, step, picture, seed=cfg.seed,
                            generator_kind="ema" if ema is not None else "raw", plan=plan)
@@ -108,10 +124,19 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             run.append_metrics(record)
         if board:
             board.evaluation(step, records, picture)
+        ranks.barrier()
         return records
 
+    def save_checkpoint(step: int) -> None:
+        check_in_step(ranks, {"G": G, "D": t.D}, step)
+        state = training_state(t, step)
+        if ranks.active:  # what each rank draws alone
+            state["ranks"] = ranks.gather(_own_random_state(t))
+        if ranks.main:
+            run.save_checkpoint(state)
+
     if start_step == 0:
-        run.save_checkpoint(training_state(t, 0))  # so even a run that diverges at once has a good checkpoint
+        save_checkpoint(0)  # so even a run that diverges at once has a good checkpoint
         last_eval = run_evaluation(0)
     else:
         last_eval = []
@@ -127,7 +152,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     flops = StepFlops(cfg.reg_every)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, unit="step",
+    bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress or not ranks.main, unit="step",
                dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
@@ -147,9 +172,10 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             log_now = done % cfg.log_every == 0 or at_end
             eval_now = done % cfg.eval_every == 0 or at_end
             checkpoint_now = done % cfg.checkpoint_every == 0 or at_end
-            if not (log_now or eval_now or checkpoint_now or interrupted.is_set()):
+            stopping = ranks.any(interrupted.is_set())  # every rank stops at the same step
+            if not (log_now or eval_now or checkpoint_now or stopping):
                 continue
-            if nonfinite.item():  # .item() waits for the device: the window's time below is complete
+            if ranks.any(nonfinite.item()):  # .item() waits for the device: the window's time below is complete
                 bar.close()
                 raise NonFiniteLossError(
                     f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
@@ -158,28 +184,30 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
                     "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1."
                 )
             clock.close_window()  # training time only: evaluation and checkpoints run outside the windows
-            if log_now or checkpoint_now or interrupted.is_set():
+            if log_now or checkpoint_now or stopping:
                 steps_logged, speed = clock.take_log_interval()
-                mean_d, mean_g = (d_loss_sum / steps_logged).item(), (g_loss_sum / steps_logged).item()
+                mean_d, mean_g = (ranks.mean(torch.stack([d_loss_sum, g_loss_sum])) / steps_logged).tolist()
                 record = {"step": done, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
                           "train_seconds": round(clock.train_seconds, 3)}
                 if scheduled:  # the values this step trained with
                     record["scheduled"] = scheduled
                 if getattr(t.augment, "adaptive", False):
                     record["augment_p"] = t.augment.p
-                run.append_train_log(record)
+                if ranks.main:
+                    run.append_train_log(record)
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
                 if board:
                     board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g, "speed/steps_per_s": speed})
                 d_loss_sum = g_loss_sum = torch.zeros((), device=device)
             if eval_now:
                 last_eval = run_evaluation(done)
-            if checkpoint_now or interrupted.is_set():  # Ctrl-C may arrive during the evaluation
-                run.save_checkpoint(training_state(t, done))
+            stopping = ranks.any(interrupted.is_set())  # Ctrl-C may arrive during the evaluation
+            if checkpoint_now or stopping:
+                save_checkpoint(done)
                 last_checkpoint_step = done
             last_good_step = done
             clock.open_window()
-            if interrupted.is_set():
+            if stopping:
                 bar.close()
                 raise KeyboardInterrupt(
                     f"interrupted at step {done}; checkpoint saved. Continue with: "
@@ -191,7 +219,8 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
     summary = {"out_dir": str(run), "steps": cfg.steps, "train_seconds": round(clock.train_seconds, 3),
                "throughput": flops.add_to(clock.throughput(cfg, device), device),
                "metrics": {r["metric"]: r["results"] for r in last_eval}, "provenance": used}
-    run.write_summary(summary)
+    if ranks.main:
+        run.write_summary(summary)
     return summary
 
 
@@ -203,6 +232,8 @@ class Training:
     device: torch.device
     G: torch.nn.Module
     D: torch.nn.Module
+    G_sync: torch.nn.Module  # G as the step calls it for gradients: under torchrun, DDP averaging them
+    D_sync: torch.nn.Module
     arch_config: dict
     loss: object
     regularizers: list
@@ -216,16 +247,22 @@ class Training:
     augment: object | None = None  # augment(images, rng): what D sees of every image (DiffAugment)
     augment_rng: torch.Generator | None = None
     schedules: Schedules | None = None
+    ranks: Ranks = field(default_factory=Ranks)
 
     def seen(self, images: torch.Tensor) -> torch.Tensor:
         """Images as D sees them: augmented when the run augments, else as they are."""
         return images if self.augment is None else self.augment(images, self.augment_rng)
 
 
-def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
+def build_training(cfg: TrainConfig, dataset, device: torch.device, ranks: Ranks | None = None) -> Training:
     """Models, loss, optimisers and random generators from names; the seed fixes the weights."""
+    ranks = ranks or Ranks()
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
+    if ranks.active:  # batch statistics of the whole batch, as one process would have them
+        G, D = cross_replica_batch_norm(G), cross_replica_batch_norm(D)
+    if ranks.rank:  # noise inside the models: each rank its own (rank 0 as a single process)
+        torch.manual_seed(ranks.own_seed(cfg.seed))
     G, D = G.to(device), D.to(device)
     channels_last = cfg.channels_last and len(dataset.sample_shape) == 3  # images only
     if channels_last:  # the same weights, stored NHWC: oneDNN's and cuDNN's fast convolutions
@@ -244,6 +281,8 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
         raise GanzooError(f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
                           f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set.")
     batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
+    if ranks.active:
+        batches = _RankSlice(batches, ranks)
     if channels_last:
         batches = _ChannelsLast(batches)
     g_opt = create_optimizer(cfg.optimizer, G.parameters(), cfg.g_lr, cfg.betas)
@@ -255,16 +294,36 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device) -> Training:
                               augment=augment, batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule,
                               has_ema=cfg.ema_decay > 0)
     return Training(
-        cfg=cfg, device=device, G=G, D=D, arch_config=arch_config, loss=loss, regularizers=regularizers,
+        cfg=cfg, device=device, G=G, D=D, arch_config=arch_config,
+        G_sync=synchronised(G, ranks, device), D_sync=synchronised(D, ranks, device), ranks=ranks,
+        loss=loss, regularizers=regularizers,
         chosen_regularizers=list(chosen.values()),
         g_opt=g_opt, d_opt=d_opt,
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
         batches=batches,
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
         augment=augment,
-        augment_rng=torch.Generator(device).manual_seed(cfg.seed + 3) if augment is not None else None,
+        augment_rng=(torch.Generator(device).manual_seed(ranks.own_seed(cfg.seed + 3))
+                     if augment is not None else None),
         schedules=schedules,
     )
+
+
+class _RankSlice:
+    """Draws the run's batches whole and hands out this rank's rows (see distributed.py)."""
+
+    def __init__(self, batches, ranks: Ranks):
+        self.inner, self.ranks = batches, ranks
+
+    def next(self):
+        samples, labels = self.inner.next()
+        return self.ranks.local(samples), self.ranks.local(labels)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
 
 
 class _ChannelsLast:
@@ -343,18 +402,19 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of Goodfellow et al.'s algorithm: n_d D steps, then one G step. Returns the
     last D loss and the G loss, still on the device (reading them would wait for it)."""
     cfg, G, D, loss = t.cfg, t.G, t.D, t.loss
+    local = t.ranks.local  # under torchrun, this rank's rows of what is drawn for the whole batch
     # 1) n_d discriminator steps, G fixed.
     for i in range(cfg.n_d):
         real, labels = t.batches.next()
         labels = labels if G.num_classes else None  # unconditional models ignore labels
-        fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
+        fake_labels = local(G.sample_labels(cfg.batch_size, t.device, t.latent_rng))
         with torch.no_grad():
-            fake = G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels)
+            fake = G(local(G.sample_latent(cfg.batch_size, t.device, t.latent_rng)), fake_labels)
         real, fake = t.seen(real), t.seen(fake)  # R1 and R2 too judge what D sees (as in StyleGAN2-ADA)
-        real_logits = D(real, labels)
+        real_logits = t.D_sync(real, labels)
         if t.augment is not None and hasattr(t.augment, "observe"):  # ADA: p follows D's overfitting
             t.augment.observe(real_logits)
-        d_loss = loss.discriminator_loss(real_logits, D(fake, fake_labels))
+        d_loss = loss.discriminator_loss(real_logits, t.D_sync(fake, fake_labels))
         d_loss = d_loss + penalties(t.loss.regularizers, D, real, fake, labels, fake_labels)  # the loss's own
         if (t.step * cfg.n_d + i) % cfg.reg_every == 0:  # lazy: every reg_every-th D step, weighted to match
             d_loss = d_loss + cfg.reg_every * penalties(t.chosen_regularizers, D, real, fake, labels, fake_labels)
@@ -365,9 +425,9 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
 
     # 2) one generator step, D fixed (no gradients for D's weights). Unrolled GAN: G is judged
     #    by D as it would be after `unroll_steps` more steps (D itself does not change).
-    D.requires_grad_(False)
-    fake_labels = G.sample_labels(cfg.batch_size, t.device, t.latent_rng)
-    fake = t.seen(G(G.sample_latent(cfg.batch_size, t.device, t.latent_rng), fake_labels))  # gradients pass
+    D.requires_grad_(False)  # and D itself, not D_sync: DDP has no D gradients to average here
+    fake_labels = local(G.sample_labels(cfg.batch_size, t.device, t.latent_rng))
+    fake = t.seen(t.G_sync(local(G.sample_latent(cfg.batch_size, t.device, t.latent_rng)), fake_labels))
     judge = D
     if cfg.unroll_steps:
         judge = unrolled_discriminator(D, t.d_opt, loss, t.regularizers, real, labels, fake, fake_labels,
@@ -447,6 +507,8 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state(checkpoint["cuda_rng"], t.G.device)
+        if t.ranks.active:
+            _restore_own_random_state(t, checkpoint.get("ranks"), int(checkpoint["step"]))
         return int(checkpoint["step"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise GanzooError(
@@ -454,6 +516,29 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
             f"{str(exc).splitlines()[0]}). It was written by another configuration or version; "
             "train into a new --out instead of resuming."
         ) from None
+
+
+def _own_random_state(t: Training) -> dict:
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
+            "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None}
+
+
+def _restore_own_random_state(t: Training, saved: list | None, step: int) -> None:
+    """This rank's generators as the checkpoint left them; a run resumed on another number of
+    processes seeds them afresh from (seed, rank, step)."""
+    if saved is not None and len(saved) == t.ranks.world:
+        mine = saved[t.ranks.rank]
+        torch.set_rng_state(mine["torch_rng"])
+        if mine["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(mine["cuda_rng"], t.device)
+        if t.augment_rng is not None and mine["augment_rng"] is not None:
+            t.augment_rng.set_state(mine["augment_rng"])
+        return
+    seed = t.ranks.own_seed(t.cfg.seed) + step
+    torch.manual_seed(seed)
+    if t.augment_rng is not None:
+        t.augment_rng.manual_seed(seed + 3)
 
 
 def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> None:

@@ -1,0 +1,74 @@
+"""One run on two processes (torchrun, gloo on the CPU) trains as one process with the whole batch."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from ganzoo.distributed import CrossReplicaBatchNorm, Ranks, cross_replica_batch_norm, start
+from ganzoo.errors import GanzooError
+
+from conftest import need_data_root
+
+# dcgan.test has batch norm in G and D; the digit-classifier FID on few samples is the cheapest image metric.
+RUN = ["--arch", "dcgan.test", "--data", "mnist", "--batch-size", "32", "--log-every", "10", "--eval-every", "40",
+       "--eval-metrics", "fid", "--eval-samples", "100", "--eval-real-samples", "100", "--no-progress", "--seed", "3"]
+
+
+def torchrun(nproc, *args):
+    env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                           str(nproc), "-m", "ganzoo", "train", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def losses(run_dir):
+    lines = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    return [(r["step"], r["d_loss"], r["g_loss"]) for r in lines]
+
+
+def test_two_processes_with_half_batches_train_as_one_and_resume(tmp_path):
+    root = str(need_data_root())
+    one, two = tmp_path / "one", tmp_path / "two"
+    torchrun(1, *RUN, "--data-root", root, "--steps", "40", "--out", str(one))
+    # Two processes, stopped at step 20 and resumed to 40: the same 40 steps as one process.
+    torchrun(2, *RUN, "--data-root", root, "--steps", "20", "--checkpoint-every", "10", "--out", str(two))
+    torchrun(2, *RUN, "--data-root", root, "--steps", "40", "--resume", "--out", str(two))
+
+    single, split = losses(one), losses(two)
+    assert [s for s, _, _ in split] == [10, 20, 30, 40]  # rank 0 alone logged
+    for (_, d1, g1), (_, d2, g2) in zip(single, split):
+        # The same batches, latents and batch statistics; only summation order differs.
+        assert d2 == pytest.approx(d1, rel=2e-3) and g2 == pytest.approx(g1, rel=2e-3)
+    config = json.loads((two / "config.json").read_text())
+    assert config["distributed"] == {"world_size": 2, "backend": "gloo", "cross_replica_batch_norm": True}
+    checkpoint = torch.load(two / "checkpoints" / "latest.pt", weights_only=False)
+    assert len(checkpoint["ranks"]) == 2  # each rank's own random state, for the resume
+    assert not torch.equal(checkpoint["ranks"][0]["torch_rng"], checkpoint["ranks"][1]["torch_rng"])
+    assert json.loads((two / "summary.json").read_text())["steps"] == 40
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused():
+    with pytest.raises(GanzooError, match="does not split over 3 processes.*multiple of 3"):
+        start(Ranks(rank=0, world=3), torch.device("cpu"), 64)
+
+
+def test_cross_replica_batch_norm_keeps_the_layer_state():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, eps=1e-3, momentum=0.01), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 36, 8), nn.BatchNorm1d(8))
+    x = torch.randn(16, 1, 8, 8)
+    model(x)  # running statistics away from their start
+    model.eval()
+    expected = model(x)
+    converted = cross_replica_batch_norm(model)
+    assert isinstance(converted[1], CrossReplicaBatchNorm) and isinstance(converted[5], CrossReplicaBatchNorm)
+    assert (converted[1].eps, converted[1].momentum) == (1e-3, 0.01)
+    assert torch.equal(converted(x), expected)
