@@ -51,7 +51,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
     "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
     "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
-    "train", "optional", "search",
+    "train", "optional", "search", "seed_batched",
 }
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
@@ -72,6 +72,7 @@ class Cell:
     optional: bool = False
     trial: dict | None = None  # a search block's trial: {"index": k, "draws": {option: value}}
     best_of: dict | None = None  # a re-run of a search's best trial: {"block", "trial", "score", "by"}
+    seed_batched: bool = False  # trained with the block's other seeds as one ensemble (ensemble.py)
 
     @property
     def id(self) -> str:
@@ -210,7 +211,8 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
                     for loss in losses:
                         for seed in block["seeds"]:
                             cells.append(Cell(name, arch, loss, data, int(seed), dict(options),
-                                              bool(block.get("optional", False)), trial))
+                                              bool(block.get("optional", False)), trial,
+                                              seed_batched=bool(block.get("seed_batched", False))))
         if search is not None and search.best_seeds and results is not None:
             cells += _best_reruns(where, name, search, [c for c in cells if c.block == name], results)
     _refuse_repeated_cells(suite, cells)
@@ -236,7 +238,7 @@ def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results
         for seed in search.best_seeds:
             out.append(Cell(f"{name}-best", arch, loss, data, int(seed), dict(source.train), source.optional,
                             best_of={"block": name, "trial": index, "draws": source.trial["draws"], "score": score,
-                                     "by": by}))
+                                     "by": by}, seed_batched=source.seed_batched))
     return out
 
 
@@ -272,38 +274,63 @@ def _record_of(cell: Cell) -> dict:
         record["trial"] = cell.trial
     if cell.best_of is not None:
         record["best_of"] = cell.best_of
+    if cell.seed_batched:
+        record["seed_batched"] = True
     return record
 
 
 def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     """Train one cell (resuming its checkpoint if a previous attempt stopped) and return
     its result record. Never raises for a failing cell: the reason is recorded."""
+    return run_cells([cell], run_dir.parent, threads)[0]
+
+
+def work_units(cells: list[Cell]) -> list[list[Cell]]:
+    """What one worker trains at once: a cell, or the seeds of a seed-batched block's
+    architecture x loss x data set (x trial) together."""
+    units: dict[str, list[Cell]] = {}
+    for cell in cells:
+        key = cell.id.rsplit("--seed", 1)[0] if cell.seed_batched else cell.id
+        units.setdefault(key, []).append(cell)
+    return list(units.values())
+
+
+def run_cells(cells: list[Cell], runs: Path, threads: int | None = None) -> list[dict]:
+    """Train a work unit (one cell, or the seeds of a seed-batched ensemble) into runs/CELL,
+    resuming checkpoints, and return a result record per cell. Never raises for a failing
+    cell: the reason is recorded (an ensemble's failure, in each of its cells' records)."""
     import torch
 
     from .config import TrainConfig
     from .data.opening import open_dataset
+    from .ensemble import train_ensemble
     from .loop import train
 
     if threads:
         torch.set_num_threads(threads)
-    record = _record_of(cell)
+    records = [_record_of(cell) for cell in cells]
     started = time.perf_counter()
 
-    def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> dict:
+    def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> list[dict]:
         if exc is not None:
             fields.update(reason=reason or str(exc), error=type(exc).__name__)
-        return {**record, "status": status, **fields,
-                "wall_seconds": round(time.perf_counter() - started, 2), "finished": _now()}
+        return [{**record, "status": status, **fields, "wall_seconds": round(time.perf_counter() - started, 2),
+                 "finished": _now()} for record in records]
 
     try:
-        cfg = TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train)
-        record["setting"] = setting_of(cfg)
-        if cell.optional:
-            open_dataset(cfg)  # data that cannot be had makes the cell skipped, not failed
+        cfgs = [TrainConfig(arch=c.arch, loss=c.loss, data=c.data, seed=c.seed, **c.train) for c in cells]
+        for record, cfg in zip(records, cfgs):
+            record["setting"] = setting_of(cfg)
+        if cells[0].optional:
+            open_dataset(cfgs[0])  # data that cannot be had makes the cell skipped, not failed
     except GanzooError as exc:
-        return ended("skipped" if cell.optional else "failed", exc)
+        return ended("skipped" if cells[0].optional else "failed", exc)
+    dirs = [Path(runs) / c.id for c in cells]
     try:
-        summary = train(cfg, run_dir, resume=RunDir(run_dir).has_checkpoint(), progress=False)
+        if len(cells) == 1 and not cells[0].seed_batched:
+            summaries = [train(cfgs[0], dirs[0], resume=RunDir(dirs[0]).has_checkpoint(), progress=False)]
+        else:
+            summaries = train_ensemble(cfgs, dirs)
     except KeyboardInterrupt:
         raise
     except GanzooError as exc:  # bad configuration, divergence (NaN), missing data
@@ -311,8 +338,11 @@ def run_cell(cell: Cell, run_dir: Path, threads: int | None = None) -> dict:
     except Exception as exc:  # a bug in ganzoo or a plugin: keep where it happened
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
-    return ended("ok", steps=summary["steps"], final=summary["metrics"], throughput=summary["throughput"],
-                 train_seconds=summary["train_seconds"], provenance=summary.get("provenance"))
+    wall = round(time.perf_counter() - started, 2)
+    return [{**record, "status": "ok", "steps": summary["steps"], "final": summary["metrics"],
+             "throughput": summary["throughput"], "train_seconds": summary["train_seconds"],
+             "provenance": summary.get("provenance"), "wall_seconds": wall, "finished": _now()}
+            for record, summary in zip(records, summaries)]
 
 
 def setting_of(cfg) -> dict:
@@ -338,13 +368,13 @@ def _worker_cell(args):
     and that cell cannot be cancelled from the bench any more. A worker whose bench has died
     exits, where it would otherwise wait for work forever."""
     global _stopping
-    cell, run_dir, threads = args
+    cells, runs, threads = args
     if _stopping:
         raise KeyboardInterrupt
-    marker = Path(run_dir).parent.parent / IN_FLIGHT / str(os.getpid())  # read if this worker dies
-    marker.write_text(cell.id)
+    marker = Path(runs).parent / IN_FLIGHT / str(os.getpid())  # read if this worker dies
+    marker.write_text("\n".join(c.id for c in cells))
     try:
-        return run_cell(cell, run_dir, threads)
+        return run_cells(cells, runs, threads)
     except KeyboardInterrupt:
         _stopping = True
         bench = multiprocessing.parent_process()
@@ -472,11 +502,26 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
 
 
 def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
-              retry_failed: bool = False, echo=print) -> list[dict]:
-    """Run every cell not yet recorded in `out_dir`; returns the new records."""
+              retry_failed: bool = False, echo=print, executor: str = "local",
+              ray_address: str | None = None) -> list[dict]:
+    """Run every cell not yet recorded in `out_dir`; returns the new records. `executor`:
+    "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py)."""
     out_dir = Path(out_dir)
+    if executor == "ray":
+        from .ray_cells import start_ray
+
+        ray = start_ray(ray_address)
+        try:
+            return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, ray)
+        finally:
+            ray.shutdown()
+    return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, None)
+
+
+def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray) -> list[dict]:
     records, ran = [], set()
     started = time.perf_counter()
+    where = "as Ray tasks" if ray is not None else f"{jobs} at a time"
     while True:  # a second pass runs what finished cells made known: searches' best trials again
         todo, threads, cells = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
         todo = [c for c in todo if c.id not in ran]
@@ -484,9 +529,9 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
             break
         waiting = _awaited_reruns(suite, cells)
         echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran)} already "
-             f"recorded, {len(todo)} to run ({jobs} at a time) -> {out_dir}"
+             f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
              + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else ""))
-        records += _run_cells(todo, out_dir, jobs, threads, echo)
+        records += _run_cells(todo, out_dir, jobs, threads, echo, ray, (overrides or {}).get("device", "auto"))
         ran |= {c.id for c in todo}
         if not todo:
             break
@@ -494,7 +539,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
     return records
 
 
-def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo) -> list[dict]:
+def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo, ray=None,
+               device: str = "auto") -> list[dict]:
     """Run the cells: in this process for one job, else in `jobs` long-lived worker processes
     (each imports torch and the plugins once, then trains cell after cell). A cell that kills
     its worker (a segfault, the out-of-memory killer, os._exit) fails alone: the pool is
@@ -509,11 +555,22 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
         echo(f"[{next(number):>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
              f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
 
-    if jobs <= 1:
-        for cell in todo:
-            finish(run_cell(cell, out_dir / "runs" / cell.id))
+    if ray is not None:
+        from .ray_cells import RETRIES_AFTER_A_DEATH, cluster_has_gpus, run_on_ray
+
+        gpu = device.startswith("cuda") or (device == "auto" and cluster_has_gpus(ray))
+        reason = (f"its Ray worker died while training it, {RETRIES_AFTER_A_DEATH + 1} times: a crash below Python "
+                  "(a segfault, the out-of-memory killer, a lost node), not an exception. Its last checkpoint is "
+                  "kept; --retry-failed tries it again.")
+        run_on_ray(ray, work_units(todo), out_dir, threads=threads, gpu=gpu, finish=finish,
+                   died=lambda cell: _worker_died(cell, reason))
         return records
-    queue, alone = list(todo), []
+    if jobs <= 1:
+        for unit in work_units(todo):
+            for record in run_cells(unit, out_dir / "runs"):
+                finish(record)
+        return records
+    queue, alone = work_units(todo), []  # units: a cell, or a seed-batched ensemble's cells
     while queue or alone:
         if alone:  # suspected of killing a worker: on its own, so a crash names its cell
             batch, workers = [alone.pop(0)], 1
@@ -524,7 +581,8 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
             continue
         in_flight, not_started = broken
         if workers == 1:
-            finish(_worker_died(batch[0]))
+            for cell in batch[0]:
+                finish(_worker_died(cell))
         elif in_flight:
             alone += in_flight
             queue = not_started + queue
@@ -533,9 +591,9 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
     return records
 
 
-def _run_pool(batch: list[Cell], out_dir: Path, workers: int, threads: int | None, finish):
-    """Run `batch` in a pool of `workers` processes. None when it finished; after a worker
-    died, (the cells that were in flight, the cells not started)."""
+def _run_pool(batch: list[list[Cell]], out_dir: Path, workers: int, threads: int | None, finish):
+    """Run `batch`'s work units in a pool of `workers` processes. None when it finished; after a
+    worker died, (the units that were in flight, the units not started)."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
@@ -544,18 +602,19 @@ def _run_pool(batch: list[Cell], out_dir: Path, workers: int, threads: int | Non
     markers.mkdir(parents=True)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=stop_with_parent) as pool, _forward_sigterm(pool):
-        futures = {pool.submit(_worker_cell, (c, out_dir / "runs" / c.id, threads)): c for c in batch}
+        futures = {pool.submit(_worker_cell, (unit, out_dir / "runs", threads)): unit for unit in batch}
         finished = set()
         try:
             for future in as_completed(futures):
                 try:
-                    record = future.result()
+                    records = future.result()
                 except BrokenProcessPool:
-                    running = {m.read_text() for m in markers.iterdir()}
-                    left = [c for f, c in futures.items() if f not in finished]
-                    return [c for c in left if c.id in running], [c for c in left if c.id not in running]
+                    running = {line for m in markers.iterdir() for line in m.read_text().splitlines()}
+                    left = [unit for f, unit in futures.items() if f not in finished]
+                    return ([u for u in left if u[0].id in running], [u for u in left if u[0].id not in running])
                 finished.add(future)
-                finish(record)
+                for record in records:
+                    finish(record)
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
@@ -564,11 +623,11 @@ def _run_pool(batch: list[Cell], out_dir: Path, workers: int, threads: int | Non
     return None
 
 
-def _worker_died(cell: Cell) -> dict:
+def _worker_died(cell: Cell, reason: str | None = None) -> dict:
     return {**_record_of(cell), "status": "failed", "error": "WorkerDied", "finished": _now(),
-            "reason": "its worker process died while training it, beside other cells and again on its own: "
-                      "a crash below Python (a segfault, the out-of-memory killer, os._exit), not an exception. "
-                      "Its last checkpoint is kept; --retry-failed tries it again."}
+            "reason": reason or "its worker process died while training it, beside other cells and again on its "
+                      "own: a crash below Python (a segfault, the out-of-memory killer, os._exit), not an "
+                      "exception. Its last checkpoint is kept; --retry-failed tries it again."}
 
 
 def stop_with_parent() -> None:

@@ -195,6 +195,8 @@ def cmd_train(args) -> int:
         args.out = f"runs/{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}-seed{args.seed or 0}"
     config = config_from_args(args)
     summary = train(config, args.out, resume=args.resume, progress=not args.no_progress)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
+        return 0
     print(f"run directory: {summary['out_dir']}")
     for metric, results in summary["metrics"].items():
         print(f"{metric}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in results.items()))
@@ -285,6 +287,9 @@ def cmd_bench(args) -> int:
     from .report import write_report
     from .resolve import pick_device
 
+    if args.ray_address and args.executor != "ray":
+        raise GanzooError("--ray-address names the Ray cluster of --executor ray; add --executor ray, or drop "
+                          "--ray-address to run the cells here.")
     suite = load_suite(args.suite)
     overrides = {}
     if args.device:
@@ -300,7 +305,8 @@ def cmd_bench(args) -> int:
         raise GanzooError(f"--jobs must be at least 1, got {jobs}.")
     out = Path(args.out or Path("results") / suite.name)
     try:
-        run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed)
+        run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed,
+                  executor=args.executor, ray_address=args.ray_address)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; finished cells are recorded in {out}. "
                                 "Run the same command again to resume.") from None
@@ -414,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: each cell a Ray task "
+                        "(pip install 'pyganzoo[ray]'; docs/scaling.md)")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                   help="with --executor ray: the cluster to join (auto: the one this node belongs to); "
+                        "default: start Ray on this machine")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("theory", help="run the GAN-theory experiments and write their report",

@@ -1,0 +1,87 @@
+"""Seed-batched training: N seeds in one vmapped model train as N separate runs would."""
+
+import json
+import statistics
+
+import pytest
+
+from ganzoo.bench import Cell, run_cells, work_units
+from ganzoo.config import TrainConfig
+from ganzoo.ensemble import train_ensemble
+from ganzoo.errors import GanzooError
+from ganzoo.loop import train
+
+
+def log(run_dir):
+    return [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def config(seed, **options):
+    return TrainConfig(**{"seed": seed, "data": "ring8", "log_every": 5, "eval_every": 30, "steps": 30,
+                          "device": "cpu", "eval_metrics": ["mode-coverage"], "eval_samples": 500, **options})
+
+
+@pytest.mark.parametrize("arch", ["mlp.test", "pacgan-mlp.test"])  # pacgan-mlp: batch norm in G, per seed
+def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch):
+    seeds = [0, 1]
+    summaries = train_ensemble([config(s, arch=arch) for s in seeds], [tmp_path / f"e{s}" for s in seeds])
+    for seed, summary in zip(seeds, summaries):
+        alone = train(config(seed, arch=arch), tmp_path / f"alone{seed}", progress=False)
+        batched, single = log(tmp_path / f"e{seed}"), log(tmp_path / f"alone{seed}")
+        assert [r["step"] for r in batched] == [r["step"] for r in single]
+        for b, s in zip(batched, single):  # the same weights, data and latents: only summation order differs
+            assert b["d_loss"] == pytest.approx(s["d_loss"], rel=1e-4, abs=1e-6)
+            assert b["g_loss"] == pytest.approx(s["g_loss"], rel=1e-4, abs=1e-6)
+        assert summary["metrics"] == alone["metrics"]
+        assert summary["throughput"]["ensemble_size"] == 2
+        saved = json.loads((tmp_path / f"e{seed}" / "config.json").read_text())
+        assert saved["train"]["seed"] == seed and saved["ensemble"]["seeds"] == seeds
+
+
+def test_an_ensemble_matches_separate_runs_in_distribution_on_the_ring(tmp_path):
+    """Long enough for float differences to grow: the seeds' outcomes, not their trajectories."""
+    seeds = [0, 1, 2]
+    options = dict(arch="mlp.test", steps=250, eval_every=250, log_every=50, batch_size=64, g_lr=3e-3, d_lr=3e-3)
+    batched = train_ensemble([config(s, **options) for s in seeds], [tmp_path / f"e{s}" for s in seeds])
+    alone = [train(config(s, **options), tmp_path / f"alone{s}", progress=False) for s in seeds]
+
+    def outcome(summaries, key):
+        return [s["metrics"]["mode-coverage"][key] for s in summaries]
+
+    for key, tolerance in (("modes_covered", 1.0), ("high_quality_pct", 10.0)):
+        assert statistics.mean(outcome(batched, key)) == pytest.approx(statistics.mean(outcome(alone, key)),
+                                                                        abs=tolerance)
+    final = [log(tmp_path / f"e{s}")[-1]["d_loss"] for s in seeds]
+    assert statistics.mean(final) == pytest.approx(
+        statistics.mean(log(tmp_path / f"alone{s}")[-1]["d_loss"] for s in seeds), rel=0.05)
+
+
+def test_an_interrupted_ensemble_resumes_from_its_seeds_checkpoints(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_ensemble([config(s, arch="pacgan-mlp.test") for s in (0, 1)], [straight / f"s{s}" for s in (0, 1)])
+    train_ensemble([config(s, arch="pacgan-mlp.test", steps=15) for s in (0, 1)],
+                   [resumed / f"s{s}" for s in (0, 1)])
+    train_ensemble([config(s, arch="pacgan-mlp.test") for s in (0, 1)], [resumed / f"s{s}" for s in (0, 1)])
+    for s in (0, 1):
+        assert log(resumed / f"s{s}")[-1]["d_loss"] == pytest.approx(log(straight / f"s{s}")[-1]["d_loss"],
+                                                                      rel=1e-5)
+
+
+def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
+    with pytest.raises(GanzooError, match="does not support D penalties.*drop seed_batched"):
+        train_ensemble([config(s, arch="mlp.test", loss="wgan-gp") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(GanzooError, match="differ in more than their seed"):
+        train_ensemble([config(0, arch="mlp.test"), config(1, arch="mlp.test", g_lr=1e-2)],
+                       [tmp_path / "c", tmp_path / "d"])
+
+
+def test_the_bench_trains_a_seed_batched_blocks_seeds_together(tmp_path):
+    cells = [Cell("b", "mlp.test", "non-saturating", "ring8", s, {"steps": 10, "eval_every": 10},
+                  seed_batched=True) for s in (0, 1, 2)]
+    plain = Cell("p", "mlp.test", "non-saturating", "ring8", 0, {"steps": 10, "eval_every": 10})
+    units = work_units([*cells, plain])
+    assert [[c.id for c in unit] for unit in units] == [[c.id for c in cells], [plain.id]]
+    records = run_cells(units[0], tmp_path / "runs")
+    assert [r["status"] for r in records] == ["ok"] * 3 and all(r["seed_batched"] for r in records)
+    assert [r["cell"] for r in records] == [c.id for c in cells]
+    assert all((tmp_path / "runs" / c.id / "checkpoints" / "latest.pt").exists() for c in cells)

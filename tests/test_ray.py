@@ -1,0 +1,113 @@
+"""`ganzoo bench --executor ray` against a Ray instance the test starts on this machine."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from ganzoo.files import read_jsonl
+
+pytest.importorskip("ray")
+
+DIES_ONCE_LOSS = """
+    import os
+    from pathlib import Path
+
+    import ganzoo
+    from ganzoo.losses import NonSaturatingLoss
+
+    class DiesOnce(NonSaturatingLoss):
+        def discriminator_loss(self, real_logits, fake_logits):
+            marker = Path(os.environ["GANZOO_TEST_MARKER"])
+            if not marker.exists():
+                marker.write_text("died")
+                os._exit(3)  # below Python, as a segfault or the OOM killer would
+            return super().discriminator_loss(real_logits, fake_logits)
+
+    @ganzoo.hookimpl
+    def ganzoo_register_losses(register):
+        register("dies-once", DiesOnce, description="kills its process the first time it trains")
+"""
+
+SUITE = """
+name = "ray-cells"
+[[block]]
+name = "toy"
+architectures = ["mlp.test"]
+losses = ["non-saturating", "dies-once"]
+data = ["ring8"]
+seeds = [0]
+steps = 30
+eval_every = 30
+metrics = ["mode-coverage"]
+[[block]]
+name = "bad"
+architectures = ["mlp.test"]
+losses = ["non-saturating"]
+data = ["ring8"]
+seeds = [0]
+steps = 30
+loss_options = { bogus = 1 }
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head(install_fake_plugin):
+    """A one-node Ray cluster of 2 CPUs whose workers can import the test's plugin."""
+    site = install_fake_plugin("dies_once_loss", DIES_ONCE_LOSS)
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 characters
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(site), "RAY_AUTH_MODE": "disabled",
+           "RAY_worker_niceness": "0"}  # Ray's default, 15, starves its workers beside the other tests
+    ray = [str(Path(sys.executable).with_name("ray"))]
+    subprocess.run([*ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
+                    "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}", site
+    finally:
+        subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_cells_run_as_ray_tasks_a_dead_worker_reruns_and_the_bench_resumes(tmp_path, ray_head):
+    address, site = ray_head
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE)
+    out = tmp_path / "results"
+    env = {"PYTHONPATH": str(site), "RAY_AUTH_MODE": "disabled", "GANZOO_TEST_MARKER": str(tmp_path / "died")}
+    command = ("bench", str(suite), "--out", str(out), "--executor", "ray", "--ray-address", address, "--no-report")
+    first = run_cli(*command, env=env)
+    assert first.returncode == 1, first.stdout + first.stderr  # one cell failed
+    assert "3 to run (as Ray tasks)" in first.stdout
+    records = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
+    assert len(records) == 3  # gathered into the one results file, once each
+    assert records["toy--mlp.test--non-saturating--ring8--seed0"]["status"] == "ok"
+    # Its worker died once (the marker says so); Ray ran the cell again, and it finished.
+    assert (tmp_path / "died").read_text() == "died"
+    again = records["toy--mlp.test--dies-once--ring8--seed0"]
+    assert again["status"] == "ok" and again["final"]["mode-coverage"]["num_modes"] == 8
+    bad = records["bad--mlp.test--non-saturating--ring8--seed0"]
+    assert bad["status"] == "failed" and "has no option 'bogus'" in bad["reason"]
+    assert "Traceback" not in first.stderr
+
+    resumed = run_cli(*command, env=env)  # recorded cells are not run again
+    assert "3 already recorded, 0 to run" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert len(read_jsonl(out / "results.jsonl")) == 3
+
+
+def test_ray_address_without_the_ray_executor_is_refused(tmp_path):
+    result = run_cli("bench", "quick", "--out", str(tmp_path), "--ray-address", "auto")
+    assert result.returncode == 2 and "add --executor ray" in result.stderr
