@@ -2,10 +2,12 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -65,20 +67,31 @@ def free_port() -> int:
 
 @pytest.fixture
 def ray_head(install_fake_plugin):
-    """A one-node Ray cluster of 2 CPUs whose workers can import the test's plugin."""
+    """A one-node Ray cluster of 2 CPUs whose workers can import the test's plugin. Started in
+    the foreground (--block) in a session of its own, and stopped by signalling that session
+    alone: `ray stop` would stop every Ray node of this user on the machine."""
     site = install_fake_plugin("dies_once_loss", DIES_ONCE_LOSS)
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 characters
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(site), "RAY_AUTH_MODE": "disabled",
            "RAY_worker_niceness": "0"}  # Ray's default, 15, starves its workers beside the other tests
-    ray = [str(Path(sys.executable).with_name("ray"))]
-    subprocess.run([*ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-                    "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
-                   env=env, check=True, capture_output=True, timeout=120)
+    ray = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
+                             "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = f"127.0.0.1:{port}"
     try:
-        yield f"127.0.0.1:{port}", site
+        deadline = time.monotonic() + 120
+        while subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True).returncode:
+            assert head.poll() is None and time.monotonic() < deadline, "the Ray head did not start"
+            time.sleep(1)
+        yield address, site
     finally:
-        subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
 
 
