@@ -232,8 +232,6 @@ class Training:
     device: torch.device
     G: torch.nn.Module
     D: torch.nn.Module
-    G_sync: torch.nn.Module  # G as the step calls it for gradients: under torchrun, DDP averaging them
-    D_sync: torch.nn.Module
     arch_config: dict
     loss: object
     regularizers: list
@@ -248,6 +246,12 @@ class Training:
     augment_rng: torch.Generator | None = None
     schedules: Schedules | None = None
     ranks: Ranks = field(default_factory=Ranks)
+    G_sync: torch.nn.Module | None = None  # G as the step calls it for gradients: under torchrun, DDP
+    D_sync: torch.nn.Module | None = None  # averaging them; G and D themselves in a single process
+
+    def __post_init__(self):
+        self.G_sync = self.G if self.G_sync is None else self.G_sync
+        self.D_sync = self.D if self.D_sync is None else self.D_sync
 
     def seen(self, images: torch.Tensor) -> torch.Tensor:
         """Images as D sees them: augmented when the run augments, else as they are."""

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganzoo import cli
 from ganzoo.distributed import CrossReplicaBatchNorm, Ranks, cross_replica_batch_norm, start
 from ganzoo.errors import GanzooError
 
@@ -37,7 +38,7 @@ def losses(run_dir):
 def test_two_processes_with_half_batches_train_as_one_and_resume(tmp_path):
     root = str(need_data_root())
     one, two = tmp_path / "one", tmp_path / "two"
-    torchrun(1, *RUN, "--data-root", root, "--steps", "40", "--out", str(one))
+    assert cli.main(["train", *RUN, "--data-root", root, "--steps", "40", "--out", str(one)]) == 0
     # Two processes, stopped at step 20 and resumed to 40: the same 40 steps as one process.
     torchrun(2, *RUN, "--data-root", root, "--steps", "20", "--checkpoint-every", "10", "--out", str(two))
     torchrun(2, *RUN, "--data-root", root, "--steps", "40", "--resume", "--out", str(two))
