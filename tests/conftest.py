@@ -23,6 +23,15 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     torch.set_num_threads(1)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """With -n, idle workers take queued tests from busy ones (xdist >= 3.2): the slow tests no
+    longer wait behind a worker's queue. Set here, not in addopts, where `--dist` would make
+    pytest-benchmark believe xdist is on for `pytest benchmarks/ --benchmark-only` too."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "worksteal"
+
+
 def local_data_root() -> Path | None:
     """The shared copy of MNIST and Fashion-MNIST beside the checkout (CI has it)."""
     for root in (os.environ.get("GANZOO_DATA_ROOT"), REPO.parent / "shared" / "data"):

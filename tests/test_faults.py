@@ -118,9 +118,9 @@ architectures = ["mlp.test"]
 losses = ["non-saturating", "hinge", "least-squares"]
 data = ["ring8"]
 seeds = [0]
-steps = 1500
+steps = 600
 batch_size = 32
-eval_every = 1500
+eval_every = 600
 log_every = 10
 eval_samples = 200
 """
@@ -167,7 +167,7 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
     assert process.returncode == 130 and "Run the same command again to resume" in err, err
     for run in runs:  # each worker finished its step and checkpointed before stopping
         stopped = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
-        assert 20 <= stopped < 1500 and stopped == logged_step(run)
+        assert 20 <= stopped < 600 and stopped == logged_step(run)
     assert not read_jsonl(out / "results.jsonl")
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
     process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
@@ -212,7 +212,7 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
             last, quiet_since = now, time.monotonic()
         assert time.monotonic() < deadline, "a worker kept training after the bench died"
         time.sleep(0.05)
-    assert all(logged == checkpointed < 1500 for logged, checkpointed in last)  # stopped where it checkpointed
+    assert all(logged == checkpointed < 600 for logged, checkpointed in last)  # stopped where it checkpointed
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
     if Path("/proc/self/stat").exists():  # and the orphaned workers exit rather than wait for work
         assert workers
