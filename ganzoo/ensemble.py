@@ -40,7 +40,7 @@ from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .models import Generator
 from .evaluation import evaluate, plan_evaluation
-from .loop import build_training, restore_training_state, training_state
+from .loop import _check_same_experiment, build_training, restore_training_state, training_state
 from .plugins import run_provenance
 from .resolve import eval_settings, pick_device, resolve
 from .rundir import RunDir
@@ -218,8 +218,9 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
                           f"{', '.join(str(r) for r, s in zip(runs, saved) if s)}): they were not written by one "
                           "ensemble. Train these seeds into new folders.")
     if all(saved):
-        for run in runs:
+        for c, run in zip(cfgs, runs):
             run.lock()
+            _check_same_experiment(TrainConfig.from_dict(run.read_config()["train"]), c, run.path)
         steps = {restore_training_state(t, run.load_checkpoint()) for t, run in zip(seeds, runs)}
         if len(steps) != 1:
             raise GanzooError(f"The seeds' checkpoints are at different steps ({sorted(steps)}): they were not "
