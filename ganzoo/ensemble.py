@@ -40,7 +40,7 @@ from .environment import environment
 from .errors import GanzooError, NonFiniteLossError
 from .models import Generator
 from .evaluation import evaluate, plan_evaluation
-from .loop import _check_same_experiment, build_training, restore_training_state, training_state
+from .loop import _check_same_experiment, build_training, restore_training_state, set_learning_rates, training_state
 from .plugins import run_provenance
 from .resolve import eval_settings, pick_device, resolve
 from .rundir import RunDir
@@ -284,10 +284,7 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
     timed = 0.0  # since the last log line
     logged_from = start_step
     for step in range(start_step, cfg.steps):
-        if cfg.lr_schedule == "linear-decay":
-            for opt, lr in ((e.g_opt, cfg.g_lr), (e.d_opt, cfg.d_lr)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * (1.0 - step / cfg.steps)
+        set_learning_rates(e, step)  # reads cfg, g_opt and d_opt, which the ensemble has as a Training does
         started = time.perf_counter()
         d_losses, g_losses = ensemble_step(e)
         d_sum, g_sum = d_sum + d_losses, g_sum + g_losses
