@@ -74,9 +74,10 @@ class Registry:
             )
         other = self.entries.get(entry.name)
         if other is not None:
+            first, second = sorted([other.plugin, entry.plugin])  # entry points load in no fixed order
             raise GanzooError(
                 f"The {self.kind} '{entry.name}' is registered twice: by plugin "
-                f"'{other.plugin}' and by plugin '{entry.plugin}'. Uninstall one of them, "
+                f"'{first}' and by plugin '{second}'. Uninstall one of them, "
                 "or set GANZOO_PLUGINS to the plugins you want loaded."
             )
         self.entries[entry.name] = entry

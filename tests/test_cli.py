@@ -98,7 +98,7 @@ def test_duplicate_plugin_names_are_a_clear_error(install_fake_plugin):
               "    register('mlp', build, defaults=DEFAULTS)\n")
     site = install_fake_plugin("copycat", source)
     assert_user_error(run_cli("list", env={"PYTHONPATH": str(site)}),
-                      "'mlp' is registered twice: by plugin 'mlp' and by plugin 'copycat'")
+                      "'mlp' is registered twice: by plugin 'copycat' and by plugin 'mlp'")
 
 
 def test_env_var_limits_plugins():

@@ -25,9 +25,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 ENV.pop("GANZOO_PLUGINS", None)
 
 
-def ganzoo(*args, **kwargs) -> subprocess.Popen:
+def ganzoo(*args, env=None, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ganzoo", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV, **kwargs)
+                            stderr=subprocess.PIPE, text=True, env=env or ENV, **kwargs)
 
 
 def logged_step(run: Path) -> int:
@@ -110,14 +110,35 @@ def test_sigkill_during_a_checkpoint_write_loses_nothing(tmp_path, uninterrupted
     assert_same_state(uninterrupted, load_checkpoint(run / "checkpoints" / "latest.pt"))
 
 
+# The bench tests kill a bench while both of its first two cells train. A fast machine (16
+# cores, say) trains mlp.test's 600 steps in under a second, sooner than the second worker
+# starts, so these cells are paced: each D step waits GANZOO_TEST_PACE seconds. The resumed
+# bench runs unpaced.
+PACED_LOSS = """
+    import os
+    import time
+
+    import ganzoo
+    from ganzoo.losses import NonSaturatingLoss
+
+    class Paced(NonSaturatingLoss):
+        def discriminator_loss(self, real_logits, fake_logits):
+            time.sleep(float(os.environ.get("GANZOO_TEST_PACE", "0")))
+            return super().discriminator_loss(real_logits, fake_logits)
+
+    @ganzoo.hookimpl
+    def ganzoo_register_losses(register):
+        register("paced", Paced, description="non-saturating, each D step GANZOO_TEST_PACE seconds slower")
+"""
+
 SUITE = """
 name = "faults"
 [[block]]
 name = "ring"
 architectures = ["mlp.test"]
-losses = ["non-saturating", "hinge", "least-squares"]
+losses = ["paced"]
 data = ["ring8"]
-seeds = [0]
+seeds = [0, 1, 2]
 steps = 600
 batch_size = 32
 eval_every = 600
@@ -146,22 +167,24 @@ def live_children(pid: int) -> list[int]:
                          if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid)
 
 
-def start_two_cell_bench(tmp_path: Path):
-    """`ganzoo bench` of SUITE with 2 jobs, once its first two cells have trained 20 steps
-    (the third waits for a free worker): (suite file, results folder, the bench process, the
-    two running cells' run directories)."""
+def start_two_cell_bench(tmp_path: Path, install_fake_plugin):
+    """`ganzoo bench` of SUITE with 2 jobs, paced, once its first two cells have trained 20
+    steps (the third waits for a free worker): (suite file, results folder, the bench process,
+    the two running cells' run directories, the unpaced environment to resume in)."""
+    env = {**ENV, "PYTHONPATH": str(install_fake_plugin("paced_loss", PACED_LOSS))}
     suite = tmp_path / "faults.toml"
     suite.write_text(SUITE)
     out = tmp_path / "results"
-    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
-    runs = [out / "runs" / f"ring--mlp.test--{loss}--ring8--seed0" for loss in ("non-saturating", "hinge")]
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report",
+                     env={**env, "GANZOO_TEST_PACE": "0.01"})
+    runs = [out / "runs" / f"ring--mlp.test--paced--ring8--seed{seed}" for seed in (0, 1)]
     for run in runs:
         wait_for_step(process, run, 20)
-    return suite, out, process, runs
+    return suite, out, process, runs, env
 
 
-def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path):
-    suite, out, process, runs = start_two_cell_bench(tmp_path)
+def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path, install_fake_plugin):
+    suite, out, process, runs, env = start_two_cell_bench(tmp_path, install_fake_plugin)
     process.send_signal(signal.SIGTERM)  # to the bench alone, as a scheduler would
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "Run the same command again to resume" in err, err
@@ -170,7 +193,7 @@ def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tm
         assert 20 <= stopped < 600 and stopped == logged_step(run)
     assert not read_jsonl(out / "results.jsonl")
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
-    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report", env=env)
     out_text, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok", "ok"]
@@ -198,10 +221,10 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
         subprocess.run(["umount", str(disk)], check=False)
 
 
-def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path):
+def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path, install_fake_plugin):
     """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
     parent's death), checkpoint and stop; a re-run finishes every cell."""
-    suite, out, process, runs = start_two_cell_bench(tmp_path)
+    suite, out, process, runs, env = start_two_cell_bench(tmp_path, install_fake_plugin)
     workers = live_children(process.pid)
     process.kill()
     process.wait()
@@ -212,7 +235,7 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
             last, quiet_since = now, time.monotonic()
         assert time.monotonic() < deadline, "a worker kept training after the bench died"
         time.sleep(0.05)
-    assert all(logged == checkpointed < 600 for logged, checkpointed in last)  # stopped where it checkpointed
+    assert all(logged == checkpointed < 600 for logged, checkpointed in last), last  # stopped where it checkpointed
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
     if Path("/proc/self/stat").exists():  # and the orphaned workers exit rather than wait for work
         assert workers
@@ -220,7 +243,7 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
         while still_running(workers):
             assert time.monotonic() < deadline, f"workers {still_running(workers)} outlived the bench"
             time.sleep(0.1)
-    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report")
+    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report", env=env)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok", "ok"]

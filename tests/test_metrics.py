@@ -237,7 +237,7 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
     for record in records:
         assert record["step"] == 2 and record["source"] == "ganzoo eval"
         protocol = record["protocol"]
-        assert protocol["device"] == "cpu"
+        assert protocol["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # the run's, by default
         if record["metric"] == "class-coverage":
             assert protocol["classifier"]["weights_sha256"] == reference_sha and protocol["num_samples"] == 200
         elif record["metric"] == "density-coverage":
