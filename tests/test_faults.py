@@ -226,23 +226,19 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
     parent's death), checkpoint and stop; a re-run finishes every cell."""
     suite, out, process, runs, env = start_two_cell_bench(tmp_path, install_fake_plugin)
     workers = live_children(process.pid)
+    assert workers
     process.kill()
     process.wait()
-    deadline, last, quiet_since = time.monotonic() + 60, None, time.monotonic()
-    while time.monotonic() - quiet_since < 2.0:  # each orphaned worker checkpoints and stops
-        now = [(logged_step(run), load_checkpoint(run / "checkpoints" / "latest.pt")["step"]) for run in runs]
-        if now != last:
-            last, quiet_since = now, time.monotonic()
-        assert time.monotonic() < deadline, "a worker kept training after the bench died"
-        time.sleep(0.05)
+    # Each orphaned worker checkpoints, stops and exits rather than wait for work. Waiting for
+    # the exits, not for the files to go quiet: a checkpoint's fsync can take seconds on a
+    # loaded disk (seen on a lent GPU machine).
+    deadline = time.monotonic() + 60
+    while still_running(workers):
+        assert time.monotonic() < deadline, f"workers {still_running(workers)} outlived the bench"
+        time.sleep(0.1)
+    last = [(logged_step(run), load_checkpoint(run / "checkpoints" / "latest.pt")["step"]) for run in runs]
     assert all(logged == checkpointed < 600 for logged, checkpointed in last), last  # stopped where it checkpointed
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(run.name for run in runs)  # no third started
-    if Path("/proc/self/stat").exists():  # and the orphaned workers exit rather than wait for work
-        assert workers
-        deadline = time.monotonic() + 30
-        while still_running(workers):
-            assert time.monotonic() < deadline, f"workers {still_running(workers)} outlived the bench"
-            time.sleep(0.1)
     process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report", env=env)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
