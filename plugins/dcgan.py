@@ -110,7 +110,8 @@ def builder(fixed_resolution: int | None):
     return build
 
 
-# channels_last: its step is 1.17x faster so on a CPU (benchmarks/, docs/benchmarks.md), and cuDNN prefers it.
+# channels_last: its step is 1.17x faster so on a CPU (benchmarks/, docs/benchmarks.md). On an H100 the quick
+# suite's 32-wide MNIST DCGAN step was 8% slower so (docs/results/gpu-h100/); full width was not timed there.
 TRAIN_DEFAULTS = {"batch_size": 128, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.5, 0.999), "n_d": 1,
                   "steps": 20_000, "channels_last": True}
 PAPER = "Radford et al. 2015"

@@ -91,6 +91,15 @@ def test_the_report_shows_gflops_and_leaves_out_an_empty_mfu_column():
     assert "FlopCounterMode" in text  # the column's note says how it was counted
 
 
+def test_a_small_mfu_is_shown_to_two_significant_digits_not_as_zero():
+    from ganzoo.report.results import fmt_stats, stats
+
+    # The quick suite's DCGAN on an H100 (docs/results/gpu-h100): 0.040, 0.048 and 0.042%.
+    assert fmt_stats(stats([0.0400, 0.0484, 0.0424]), 1, 3) == "0.044 ± 0.004"
+    assert fmt_stats(stats([12.34, 12.36]), 1, 2) == "12.3 ± 0.0"  # a value the decimals show keeps them
+    assert fmt_stats(stats([0.0, 0.0]), 1, 2) == "0.0 ± 0.0"
+
+
 def test_ganzoo_flops_0_turns_the_count_off(tmp_path, monkeypatch):
     monkeypatch.setenv("GANZOO_FLOPS", "0")
     record = tiny_mlp_run(tmp_path, "off")

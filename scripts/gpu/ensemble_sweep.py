@@ -1,0 +1,63 @@
+"""Seed-batched step time against one seed's step, for 5, 25 and 100 seeds, on this machine's
+GPU (the CPU where there is none). Writes one JSON row per network x batch x seed count.
+
+    python scripts/gpu/ensemble_sweep.py OUT.json
+
+benchmarks/test_ensemble_speed.py times the 5-seed case with pytest-benchmark; this sweep
+shows how the gain grows with the number of seeds, which is where a GPU differs from a CPU.
+"""
+
+import json
+import sys
+import time
+
+import torch
+
+from ganzoo.config import TrainConfig
+from ganzoo.data.opening import open_dataset
+from ganzoo.ensemble import build_ensemble, ensemble_step
+from ganzoo.loop import build_training, train_step
+from ganzoo.resolve import resolve
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+CASES = [("mlp", "ring8", 64), ("mlp", "ring8", 256), ("pacgan-mlp", "ring8-pacgan", 100)]
+
+
+def configs(arch, data, batch, n):
+    return [resolve(TrainConfig(arch=arch, data=data, batch_size=batch, seed=s, device=str(DEVICE)))
+            for s in range(n)]
+
+
+def seconds_per_call(step, calls=60):
+    def sync():
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize()
+    for _ in range(10):  # warm-up: allocations, cuBLAS handles
+        step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    sync()
+    return (time.perf_counter() - start) / calls
+
+
+def main(out_path):
+    rows = []
+    for arch, data, batch in CASES:
+        cfg = configs(arch, data, batch, 1)[0]
+        one = seconds_per_call(lambda t=build_training(cfg, open_dataset(cfg), DEVICE): train_step(t))
+        for n in (5, 25, 100):
+            cfgs = configs(arch, data, batch, n)
+            ensemble = build_ensemble(cfgs, open_dataset(cfgs[0]), DEVICE)
+            batched = seconds_per_call(lambda: ensemble_step(ensemble))
+            rows.append({"arch": arch, "data": data, "batch": batch, "seeds": n, "device": str(DEVICE),
+                         "one_step_ms": round(one * 1e3, 3), "ensemble_step_ms": round(batched * 1e3, 3),
+                         "gain": round(n * one / batched, 2)})
+            print(rows[-1], flush=True)
+    with open(out_path, "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
