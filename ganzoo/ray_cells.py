@@ -6,12 +6,14 @@ process stays the only writer of `results.jsonl`, recording each cell as its tas
 returns, so a re-run of the command skips the recorded cells and an interrupted cell
 resumes from its checkpoint. Cells write their run directories under the results
 folder themselves: on a cluster, that folder must be on a file system every node
-mounts (see docs/scaling.md).
+mounts (see docs/scaling.md), and each task checks that its node sees it.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import secrets
 from pathlib import Path
 
 from .errors import GanzooError
@@ -19,11 +21,41 @@ from .errors import GanzooError
 #: Times Ray runs a cell again after its worker process (or node) died while training it.
 RETRIES_AFTER_A_DEATH = 2
 
+#: Written by the bench into the results folder, with a token of this bench's own; a task
+#: that cannot read it back runs on a node that does not see the folder.
+MARKER = ".ganzoo-shared-storage"
 
-def _unit_task(cells, runs: str, threads: int | None):
+
+class StorageNotShared(GanzooError):
+    """A task's node does not see the bench's results folder."""
+
+
+def _write_marker(out_dir: Path) -> str:
+    token = secrets.token_hex(16)
+    (out_dir / MARKER).write_text(token)
+    return token
+
+
+def check_shared(out_dir: str, token: str) -> None:
+    """Raise StorageNotShared unless this node reads the bench's own marker in `out_dir`."""
+    try:
+        seen = (Path(out_dir) / MARKER).read_text()
+    except OSError:
+        seen = None
+    if seen != token:
+        sees = "finds another bench's marker in it" if seen else "does not see the folder"
+        raise StorageNotShared(
+            f"The results folder {out_dir} is not shared with Ray node {platform.node()}: that node {sees}, so "
+            "its cells would write their run directories to its own disk, out of the bench's reach. Put --out "
+            "on a file system that every node mounts at the same path (NFS, Lustre, a cluster's home or "
+            "scratch), e.g. --out /shared/results/STUDY; see docs/scaling.md.")
+
+
+def _unit_task(cells, out_dir: str, token: str, threads: int | None):
     from .bench import run_cells
 
-    return run_cells(cells, Path(runs), threads)
+    check_shared(out_dir, token)
+    return run_cells(cells, Path(out_dir) / "runs", threads)
 
 
 def _import_ray():
@@ -65,8 +97,9 @@ def run_on_ray(ray, units: list[list], out_dir: Path, *, threads: int | None, gp
     re-runs it."""
     task = ray.remote(_unit_task).options(num_cpus=threads or 1, num_gpus=1 if gpu else 0,
                                           max_retries=RETRIES_AFTER_A_DEATH, retry_exceptions=False)
-    runs = str(Path(out_dir).resolve() / "runs")
-    pending = {task.remote(unit, runs, threads): unit for unit in units}
+    out_dir = Path(out_dir).resolve()
+    token = _write_marker(out_dir)
+    pending = {task.remote(unit, str(out_dir), token, threads): unit for unit in units}
     try:
         while pending:
             (ready,), _ = ray.wait(list(pending), num_returns=1)
@@ -76,9 +109,13 @@ def run_on_ray(ray, units: list[list], out_dir: Path, *, threads: int | None, gp
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                     ray.exceptions.OutOfMemoryError):
                 records = [died(cell) for cell in unit]
+            except StorageNotShared as exc:  # Ray's wrapper of the task's error is an instance of it too
+                raise StorageNotShared(str(getattr(exc, "cause", exc))) from None
             for record in records:
                 finish(record)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GanzooError):
         for ref in pending:  # a cancelled cell gets KeyboardInterrupt: it checkpoints and stops
             ray.cancel(ref)
         raise
+    finally:
+        (out_dir / MARKER).unlink(missing_ok=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from ganzoo import cli
+from ganzoo import cli, ray_cells
 from ganzoo.files import read_jsonl
+from ganzoo.ray_cells import MARKER, StorageNotShared, check_shared
 
 pytest.importorskip("ray")
 
@@ -93,7 +94,7 @@ def ray_head(install_fake_plugin):
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_cells_run_as_ray_tasks_a_dead_worker_reruns_and_the_bench_resumes(tmp_path, ray_head):
+def test_cells_run_as_ray_tasks_a_dead_worker_reruns_and_the_bench_resumes(tmp_path, ray_head, monkeypatch, capsys):
     address, site = ray_head
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
@@ -117,6 +118,32 @@ def test_cells_run_as_ray_tasks_a_dead_worker_reruns_and_the_bench_resumes(tmp_p
     resumed = run_cli(*command, env=env)  # recorded cells are not run again
     assert "3 already recorded, 0 to run" in resumed.stdout, resumed.stdout + resumed.stderr
     assert len(read_jsonl(out / "results.jsonl")) == 3
+    check_an_unshared_results_folder_stops_the_bench(address, tmp_path, monkeypatch, capsys)  # the same Ray head
+
+
+def check_an_unshared_results_folder_stops_the_bench(address, tmp_path, monkeypatch, capsys):
+    """As if the tasks' node saw another folder at --out: the bench's marker never reaches it."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setattr(ray_cells, "_write_marker", lambda out_dir: "a token no node can read")
+    suite = tmp_path / "unshared.toml"
+    suite.write_text(SUITE.split("[[block]]\nname = \"bad\"")[0].replace(', "dies-once"', ""))
+    out = tmp_path / "unshared"
+    assert cli.main(["bench", str(suite), "--out", str(out), "--executor", "ray", "--ray-address", address,
+                     "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert "is not shared with Ray node" in err and "every node mounts" in err and "Traceback" not in err
+    assert not (out / "results.jsonl").exists() or not read_jsonl(out / "results.jsonl")
+    assert not (out / MARKER).exists()
+
+
+def test_a_node_that_does_not_see_the_results_folder_is_named(tmp_path):
+    with pytest.raises(StorageNotShared, match=r"not shared with Ray node .*does not see the folder.*--out"):
+        check_shared(str(tmp_path), "token")
+    (tmp_path / MARKER).write_text("another bench's token")  # a node-local folder at the same path
+    with pytest.raises(StorageNotShared, match="finds another bench's marker"):
+        check_shared(str(tmp_path), "token")
+    (tmp_path / MARKER).write_text("token")
+    check_shared(str(tmp_path), "token")
 
 
 def test_ray_address_without_the_ray_executor_is_refused(tmp_path, capsys):
