@@ -3,7 +3,8 @@
     pytest benchmarks/test_ensemble_speed.py --benchmark-only
 
 For each network and batch: the time of one `loop.train_step` of one seed, and of one
-`ensemble.ensemble_step` of 5 seeds stacked under torch.vmap. `extra_info["gain"]` is the
+`ensemble.ensemble_step` of 5 seeds stacked under torch.vmap (traced once per kind of call,
+as ganzoo trains them, and untraced). `extra_info["gain"]` is the
 throughput of the ensemble over that of 5 separate runs trained one after the other with
 the same threads: 5 * t(single step) / t(ensemble step). (Two separate runs at a time on 2
 cores, as `ganzoo bench --jobs 2` trains them, would each get one thread.)
@@ -50,12 +51,19 @@ def test_one_seed(benchmark, arch, data, batch):
     benchmark.extra_info.update(device=str(DEVICE), batch_size=batch, seeds=1, threads=torch.get_num_threads())
 
 
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "vmap-every-call"])
 @pytest.mark.parametrize("arch,data,batch", CASES)
-def test_five_seeds_batched(benchmark, arch, data, batch):
+def test_five_seeds_batched(benchmark, arch, data, batch, traced):
+    """`traced`: as ganzoo trains them (each kind of call traced once, ensemble.Stacked);
+    otherwise through vmap and functional_call at every call, for comparison."""
     cfgs = configs(arch, data, batch, range(SEEDS))
     ensemble = build_ensemble(cfgs, open_dataset(cfgs[0]), DEVICE)
+    if not traced:
+        for stacked in (ensemble.G, ensemble.D):
+            stacked._trace = lambda *args: None
     benchmark.group = f"ensemble-{arch}-batch{batch}"
     seconds = timed(benchmark, lambda: (ensemble_step(ensemble), sync()))
-    benchmark.extra_info.update(device=str(DEVICE), batch_size=batch, seeds=SEEDS, threads=torch.get_num_threads())
+    benchmark.extra_info.update(device=str(DEVICE), batch_size=batch, seeds=SEEDS, threads=torch.get_num_threads(),
+                                traced=traced)
     if (arch, batch) in single_step_seconds:
         benchmark.extra_info["gain"] = round(SEEDS * single_step_seconds[arch, batch] / seconds, 2)

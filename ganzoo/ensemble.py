@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import torch
 from torch.func import functional_call, stack_module_state
+from torch.fx.experimental.proxy_tensor import make_fx
 
 from .config import TrainConfig, _jsonable
 from .data.opening import open_dataset, open_reference
@@ -48,7 +49,15 @@ from .rundir import RunDir
 
 class Stacked:
     """N copies of one network, their weights and buffers stacked on a leading seed axis,
-    called as one: inputs and outputs carry the seed axis first."""
+    called as one: inputs and outputs carry the seed axis first.
+
+    The networks run under `torch.vmap` through `functional_call`. Both wrappers cost host
+    time at every call, which is most of a small network's step (on a GPU all of it), so each
+    kind of call (input shapes, conditional or not) is traced once with `make_fx` into a
+    graph of the batched operations themselves, which later calls run directly. Autograd
+    records the graph's operations as it would the network's; batch norm's running
+    statistics are updated in place as under vmap. A network that cannot be traced (one
+    whose forward depends on its data's values) runs under vmap at every call."""
 
     def __init__(self, models: list[torch.nn.Module]):
         self.params, self.buffers = stack_module_state(models)  # params: new leaves, one per tensor
@@ -60,10 +69,32 @@ class Stacked:
         # Built once: vmap's wrapper is cheap, but this is called five times a step.
         self._calls = {conditional: torch.vmap(one, in_dims=(0, 0, 0, 0 if conditional else None),
                                                randomness="different") for conditional in (False, True)}
+        self._graphs: dict = {}  # call signature -> traced graph, or None where tracing failed
 
     def __call__(self, x, labels=None, params=None):
+        params = self.params if params is None else params
+        key = (tuple(x.shape), x.dtype, x.device, None if labels is None else tuple(labels.shape))
+        if key not in self._graphs:
+            self._graphs[key] = self._trace(params, x, labels)
+        graph = self._graphs[key]
+        if graph is None:
+            return self._calls[labels is not None](params, self.buffers, x, labels)
+        return graph(params, self.buffers, x) if labels is None else graph(params, self.buffers, x, labels)
+
+    def _trace(self, params, x, labels):
+        """The vmapped call as a graph of aten operations, traced on fake tensors (so tracing
+        neither computes nor updates the running statistics), or None if it cannot be traced."""
         call = self._calls[labels is not None]
-        return call(self.params if params is None else params, self.buffers, x, labels)
+        if labels is None:
+            def batched(p, b, x):
+                return call(p, b, x, None)
+            inputs = (params, self.buffers, x)
+        else:
+            batched, inputs = call, (params, self.buffers, x, labels)
+        try:
+            return make_fx(batched, tracing_mode="fake")(*inputs)
+        except Exception:  # noqa: BLE001 (data-dependent control flow, an op without a fake kernel...)
+            return None
 
     def detached(self) -> dict:
         return {k: v.detach() for k, v in self.params.items()}

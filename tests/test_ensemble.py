@@ -85,3 +85,40 @@ def test_the_bench_trains_a_seed_batched_blocks_seeds_together(tmp_path):
     assert [r["status"] for r in records] == ["ok"] * 3 and all(r["seed_batched"] for r in records)
     assert [r["cell"] for r in records] == [c.id for c in cells]
     assert all((tmp_path / "runs" / c.id / "checkpoints" / "latest.pt").exists() for c in cells)
+
+
+def test_a_stacked_network_is_traced_once_per_kind_of_call_and_computes_what_vmap_computes():
+    import torch
+
+    from ganzoo.data.opening import open_dataset
+    from ganzoo.ensemble import build_ensemble
+    from ganzoo.resolve import resolve
+
+    cfgs = [resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8", batch_size=8, seed=s, device="cpu"))
+            for s in range(3)]
+    G = build_ensemble(cfgs, open_dataset(cfgs[0]), torch.device("cpu")).G  # batch norm in every layer
+    z = torch.randn(3, 8, G.params["net.0.weight"].shape[-1])  # each seed's latents
+
+    def run(call):
+        buffers = {k: v.clone() for k, v in G.buffers.items()}
+        out = call()
+        (out ** 2).sum().backward()
+        grads = {k: p.grad.clone() for k, p in G.params.items()}
+        for p in G.params.values():
+            p.grad = None
+        updated = {k: v.clone() for k, v in G.buffers.items()}
+        for k, v in G.buffers.items():
+            v.copy_(buffers[k])
+        return out.detach(), grads, updated
+
+    traced = run(lambda: G(z))
+    assert list(G._graphs.values()) != [None] and len(G._graphs) == 1  # traced, not the vmap fallback
+    run(lambda: G(z))
+    assert len(G._graphs) == 1  # the same kind of call reuses its graph
+    plain = run(lambda: G._calls[False](G.params, G.buffers, z, None))
+    torch.testing.assert_close(traced[0], plain[0])
+    for mine, theirs in zip(traced[1:], plain[1:]):  # the gradients, and the running statistics' update
+        assert mine.keys() == theirs.keys()
+        for k in mine:
+            torch.testing.assert_close(mine[k], theirs[k])
+    assert not torch.equal(traced[2]["net.1.running_mean"], G.buffers["net.1.running_mean"])  # it did update
