@@ -22,7 +22,8 @@ metrics, checkpoints in the same format, summary), so `ganzoo sample` and the re
 it as any run, and an interrupted ensemble resumes from its seeds' checkpoints.
 
 Not supported, refused by name: D penalties (the loss's own, as WGAN-GP's, or --reg),
-unrolled D, augmentation, setting schedules, G's own penalty (StyleGAN2, BigGAN).
+unrolled D, augmentation, setting schedules, G's own penalty (StyleGAN2, BigGAN), spectral
+norm (SNGAN, BigGAN).
 """
 
 from __future__ import annotations
@@ -113,6 +114,17 @@ class Stacked:
                 stacked.copy_(torch.stack([m.state_dict()[name] for m in models]))
 
 
+def _spectrally_normed(model: torch.nn.Module) -> bool:
+    """Whether any layer has spectral norm, as a parametrisation or as the older hook."""
+    for module in model.modules():
+        if hasattr(module, "weight_orig"):  # torch.nn.utils.spectral_norm
+            return True
+        for chain in getattr(module, "parametrizations", {}).values():
+            if any(type(p).__name__ == "_SpectralNorm" for p in chain):
+                return True
+    return False
+
+
 def check_supported(cfg: TrainConfig, t) -> None:
     reasons = []
     if t.regularizers:
@@ -125,6 +137,8 @@ def check_supported(cfg: TrainConfig, t) -> None:
         reasons.append("setting schedules")
     if type(t.G).penalty is not Generator.penalty:
         reasons.append("a generator penalty of the architecture's own")
+    if _spectrally_normed(t.G) or _spectrally_normed(t.D):
+        reasons.append("spectral norm (its power iteration updates a vector in place, which vmap cannot batch)")
     if reasons:
         raise GanzooError(f"Seed-batched training cannot train {cfg.arch} with {cfg.loss}: it does not support "
                           f"{', '.join(reasons)}. Train these seeds as separate runs (drop seed_batched from the "

@@ -75,6 +75,21 @@ def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
                        [tmp_path / "c", tmp_path / "d"])
 
 
+def test_spectral_norm_is_refused_by_name_rather_than_failing_inside_vmap():
+    import torch
+
+    from conftest import need_data_root
+    from ganzoo.data.opening import open_dataset
+    from ganzoo.ensemble import build_ensemble
+    from ganzoo.resolve import resolve
+
+    cfgs = [resolve(TrainConfig(arch="sngan-resnet.test", data="mnist", data_options={"resolution": 32},
+                                data_root=str(need_data_root()), batch_size=4, seed=s, device="cpu"))
+            for s in (0, 1)]
+    with pytest.raises(GanzooError, match=r"does not support spectral norm \(its power iteration"):
+        build_ensemble(cfgs, open_dataset(cfgs[0]), torch.device("cpu"))
+
+
 def test_the_bench_trains_a_seed_batched_blocks_seeds_together(tmp_path):
     cells = [Cell("b", "mlp.test", "non-saturating", "ring8", s, {"steps": 10, "eval_every": 10},
                   seed_batched=True) for s in (0, 1, 2)]
