@@ -74,26 +74,18 @@ class Stacked:
 
     def __call__(self, x, labels=None, params=None):
         params = self.params if params is None else params
+        vmapped = self._calls[labels is not None]
         key = (tuple(x.shape), x.dtype, x.device, None if labels is None else tuple(labels.shape))
         if key not in self._graphs:
-            self._graphs[key] = self._trace(params, x, labels)
+            self._graphs[key] = self._trace(vmapped, params, x, labels)
         graph = self._graphs[key]
-        if graph is None:
-            return self._calls[labels is not None](params, self.buffers, x, labels)
-        return graph(params, self.buffers, x) if labels is None else graph(params, self.buffers, x, labels)
+        return (vmapped if graph is None else graph)(params, self.buffers, x, labels)
 
-    def _trace(self, params, x, labels):
+    def _trace(self, vmapped, params, x, labels):
         """The vmapped call as a graph of aten operations, traced on fake tensors (so tracing
         neither computes nor updates the running statistics), or None if it cannot be traced."""
-        call = self._calls[labels is not None]
-        if labels is None:
-            def batched(p, b, x):
-                return call(p, b, x, None)
-            inputs = (params, self.buffers, x)
-        else:
-            batched, inputs = call, (params, self.buffers, x, labels)
         try:
-            return make_fx(batched, tracing_mode="fake")(*inputs)
+            return make_fx(vmapped, tracing_mode="fake")(params, self.buffers, x, labels)
         except Exception:  # noqa: BLE001 (data-dependent control flow, an op without a fake kernel...)
             return None
 
