@@ -10,22 +10,18 @@ shows how the gain grows with the number of seeds, which is where a GPU differs 
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
-from ganzoo.config import TrainConfig
 from ganzoo.data.opening import open_dataset
 from ganzoo.ensemble import build_ensemble, ensemble_step
 from ganzoo.loop import build_training, train_step
-from ganzoo.resolve import resolve
 
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from test_ensemble_speed import DEVICE, configs  # noqa: E402  (the benchmark's own configurations)
+
 CASES = [("mlp", "ring8", 64), ("mlp", "ring8", 256), ("pacgan-mlp", "ring8-pacgan", 100)]
-
-
-def configs(arch, data, batch, n):
-    return [resolve(TrainConfig(arch=arch, data=data, batch_size=batch, seed=s, device=str(DEVICE)))
-            for s in range(n)]
 
 
 def seconds_per_call(step, calls=60):
@@ -45,10 +41,10 @@ def seconds_per_call(step, calls=60):
 def main(out_path):
     rows = []
     for arch, data, batch in CASES:
-        cfg = configs(arch, data, batch, 1)[0]
+        cfg = configs(arch, data, batch, [0])[0]
         one = seconds_per_call(lambda t=build_training(cfg, open_dataset(cfg), DEVICE): train_step(t))
         for n in (5, 25, 100):
-            cfgs = configs(arch, data, batch, n)
+            cfgs = configs(arch, data, batch, range(n))
             ensemble = build_ensemble(cfgs, open_dataset(cfgs[0]), DEVICE)
             batched = seconds_per_call(lambda: ensemble_step(ensemble))
             rows.append({"arch": arch, "data": data, "batch": batch, "seeds": n, "device": str(DEVICE),
