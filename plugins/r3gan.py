@@ -26,7 +26,9 @@ architecture's defaults fill batch size, rates and betas; loss, penalties and
 schedules are named on the command line, see docs/architectures.md): `rpgan`, R1 and
 R2 with gamma 0.05 -> 0.005, Adam with beta1 0 and beta2 0.9 -> 0.99, learning rate
 2e-4 -> 5e-5, all by half cosines over 20 million images, batches of 512, an EMA of G.
-Not here: ADA's augmentation pipeline (ganzoo has
+Option `widths` gives one width per stage, 4x4 first (the official code's
+WidthPerStage), e.g. wide where the grid is small and narrow at the image's side; left
+out, every stage is `width` wide. Not here: ADA's augmentation pipeline (ganzoo has
 DiffAugment with a scheduled probability in its place).
 """
 
@@ -125,26 +127,21 @@ class DiscriminativeBasis(nn.Module):
         return self.linear(self.basis(x).flatten(1))
 
 
-def _stages(resolution: int) -> int:
-    return int(math.log2(resolution // 4)) + 1
-
-
 class R3GANGenerator(ganzoo.Generator):
     output_range = None  # no tanh: images are clipped when quantised
 
-    def __init__(self, latent_dim, output_shape, width, cardinality, blocks, expansion, num_classes=0):
+    def __init__(self, latent_dim, output_shape, widths, cardinality, blocks, expansion, num_classes=0):
+        """`widths`: one per stage, from 4x4 up (the official code's WidthPerStage)."""
         super().__init__(latent_dim, output_shape, num_classes)
-        channels, resolution = self.output_shape[0], self.output_shape[-1]
-        stages = _stages(resolution)
-        total = stages * blocks
+        channels, total = self.output_shape[0], len(widths) * blocks
         # Conditional: the one-hot class, embedded to z's size by a linear map, joins z.
         self.embed = _he_normal(nn.Linear(num_classes, latent_dim, bias=False)) if num_classes else None
-        layers: list[nn.Module] = [GenerativeBasis(latent_dim * (2 if num_classes else 1), width)]
-        for stage in range(stages):
+        layers: list[nn.Module] = [GenerativeBasis(latent_dim * (2 if num_classes else 1), widths[0])]
+        for stage, width in enumerate(widths):
             if stage:
-                layers.append(Resample(width, width, up=True))
+                layers.append(Resample(widths[stage - 1], width, up=True))
             layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
-        layers.append(_conv(width, channels, 1))
+        layers.append(_conv(widths[-1], channels, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z, labels=None):
@@ -154,20 +151,21 @@ class R3GANGenerator(ganzoo.Generator):
 
 
 class R3GANDiscriminator(ganzoo.Discriminator):
-    def __init__(self, input_shape, width, cardinality, blocks, expansion, num_classes=0):
+    def __init__(self, input_shape, widths, cardinality, blocks, expansion, num_classes=0):
+        """`widths`: one per stage, from 4x4 up, as G's; D runs them from the image down."""
         super().__init__(input_shape, num_classes)
-        channels, resolution = self.input_shape[0], self.input_shape[-1]
-        stages = _stages(resolution)
-        total = stages * blocks
-        layers: list[nn.Module] = [_conv(channels, width, 1)]
-        for stage in range(stages):
+        channels, total = self.input_shape[0], len(widths) * blocks
+        widths = list(reversed(widths))
+        layers: list[nn.Module] = [_conv(channels, widths[0], 1)]
+        for stage, width in enumerate(widths):
             layers += [ResidualBlock(width, cardinality, expansion, total) for _ in range(blocks)]
-            if stage < stages - 1:
-                layers.append(Resample(width, width, up=False))
-        layers.append(DiscriminativeBasis(width, width if num_classes else 1))
+            if stage < len(widths) - 1:
+                layers.append(Resample(width, widths[stage + 1], up=False))
+        last = widths[-1]
+        layers.append(DiscriminativeBasis(last, last if num_classes else 1))
         self.net = nn.Sequential(*layers)
         # Conditional: the features' inner product with an embedding of the class (a projection D).
-        self.embed = (_he_normal(nn.Linear(num_classes, width, bias=False), gain=1 / math.sqrt(width))
+        self.embed = (_he_normal(nn.Linear(num_classes, last, bias=False), gain=1 / math.sqrt(last))
                       if num_classes else None)
 
     def forward(self, x, labels=None):
@@ -177,15 +175,28 @@ class R3GANDiscriminator(ganzoo.Discriminator):
         return out.flatten()
 
 
+def stage_widths(config, resolution: int) -> list[int]:
+    """One width per stage, 4x4 first: `widths` where given, else `width` at every stage."""
+    stages = int(math.log2(resolution // 4)) + 1
+    widths = list(config["widths"]) or [config["width"]] * stages
+    if len(widths) != stages or not all(isinstance(w, int) and w > 0 for w in widths):
+        raise ganzoo.GanzooError(
+            f"r3gan's `widths` gives one whole number per stage, from 4x4 up to the image's {resolution}x"
+            f"{resolution}: {stages} of them here (e.g. widths={[64] * (stages - 2) + [32, 16]}), got "
+            f"{config['widths']!r}. Leave it out to use `width` at every stage.")
+    for width in widths:
+        if (width * config["expansion"]) % config["cardinality"]:
+            raise ganzoo.GanzooError(
+                f"r3gan's grouped convolutions split width x expansion = {width * config['expansion']} channels "
+                f"into cardinality = {config['cardinality']} groups; choose a cardinality that divides it.")
+    return widths
+
+
 def build(config):
     shape = tuple(config["data_shape"])
     check_power_of_two_side("r3gan", shape)
-    width, cardinality = config["width"], config["cardinality"]
-    if (width * config["expansion"]) % cardinality:
-        raise ganzoo.GanzooError(f"r3gan's grouped convolutions split width x expansion = "
-                                 f"{width * config['expansion']} channels into cardinality = {cardinality} groups; "
-                                 "choose a cardinality that divides it.")
-    options = (width, cardinality, config["blocks"], config["expansion"], config["num_classes"])
+    options = (stage_widths(config, shape[-1]), config["cardinality"], config["blocks"], config["expansion"],
+               config["num_classes"])
     return R3GANGenerator(config["latent_dim"], shape, *options), R3GANDiscriminator(shape, *options)
 
 
@@ -194,8 +205,8 @@ PAPER = "Huang et al. 2024 (R3GAN)"
 # channels_last: its step (R1 + R2) is 1.19x faster so at width 32 on one CPU core (docs/benchmarks.md).
 TRAIN_DEFAULTS = {"batch_size": 512, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.9), "n_d": 1, "steps": 100_000,
                   "channels_last": True}
-DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 64, "width": 768, "cardinality": 96,
-            "blocks": 2, "expansion": 2}
+DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 64, "width": 768, "widths": (),
+            "cardinality": 96, "blocks": 2, "expansion": 2}
 
 
 @ganzoo.hookimpl

@@ -44,6 +44,27 @@ def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():
     assert images.shape == (5, 3, 32, 32) and D(images).shape == (5,)
 
 
+def test_widths_per_stage_as_the_official_code_takes_them():
+    # WidthPerStage, 4x4 first: wide where the grid is small, narrow at the image's side; D mirrors G.
+    G, D, _ = ganzoo.create_architecture("r3gan", widths=[64, 48, 32, 16], cardinality=4, blocks=1, latent_dim=8,
+                                         num_classes=10)
+    from ganzoo_plugins.r3gan import ResidualBlock
+
+    def block_widths(net):
+        return [m.expand.in_channels for m in net.modules() if isinstance(m, ResidualBlock)]
+
+    assert block_widths(G) == [64, 48, 32, 16] and block_widths(D) == [16, 32, 48, 64]
+    assert G.net[0].basis.shape == (64, 4, 4) and D.embed.out_features == 64
+    labels = torch.arange(3)
+    images = G(torch.randn(3, 8), labels)
+    assert images.shape == (3, 3, 32, 32) and D(images, labels).shape == (3,)
+    # Left out, every stage has `width`: the preset's counts do not move (the first test).
+    with pytest.raises(ganzoo.GanzooError, match="one whole number per stage.*4 of them"):
+        ganzoo.create_architecture("r3gan", widths=[64, 32, 16])
+    with pytest.raises(ganzoo.GanzooError, match="cardinality"):
+        ganzoo.create_architecture("r3gan", widths=[64, 64, 32, 15], cardinality=4)
+
+
 def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
     from ganzoo_plugins.r3gan import Resample
     from ganzoo_plugins.resampling import lowpass_kernel
