@@ -12,22 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from ganzoo.data.opening import open_dataset
 from ganzoo.ensemble import build_ensemble, ensemble_step
 from ganzoo.loop import build_training, train_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from test_ensemble_speed import DEVICE, configs  # noqa: E402  (the benchmark's own configurations)
+from test_ensemble_speed import DEVICE, configs, sync  # noqa: E402  (the benchmark's own configurations)
 
 CASES = [("mlp", "ring8", 64), ("mlp", "ring8", 256), ("pacgan-mlp", "ring8-pacgan", 100)]
 
 
 def seconds_per_call(step, calls=60):
-    def sync():
-        if DEVICE.type == "cuda":
-            torch.cuda.synchronize()
     for _ in range(10):  # warm-up: allocations, cuBLAS handles
         step()
     sync()
