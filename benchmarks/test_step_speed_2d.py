@@ -3,7 +3,8 @@
     pytest benchmarks/test_step_speed_2d.py --benchmark-only
 
 ganzoo's `loop.train_step` on PacGAN's networks (`pacgan-mlp`, batch 100) at pack 1, 2
-and 4 and with 5 unrolled D steps, and the same networks trained by the few lines of
+and 4, alternating (Goodfellow et al.) and simultaneous (PacGAN's code), and with 5 unrolled
+D steps, and the same networks trained by the few lines of
 PyTorch anyone would write (Adam as PyTorch builds it by default, one D step on
 BCE-with-logits, one G step): their ratio is what the harness costs or saves.
 """
@@ -27,9 +28,11 @@ def sync():
         torch.cuda.synchronize()
 
 
-@pytest.mark.parametrize("pack,unroll", [(1, 0), (2, 0), (4, 0), (1, 5)])
-def test_pacgan_mlp_step(benchmark, pack, unroll):
-    cfg = resolve(TrainConfig(arch="pacgan-mlp", data="ring8-pacgan", batch_size=BATCH * pack,
+@pytest.mark.parametrize("pack,unroll,update", [(1, 0, "alternating"), (1, 0, "simultaneous"), (2, 0, "alternating"),
+                                                (2, 0, "simultaneous"), (4, 0, "alternating"),
+                                                (4, 0, "simultaneous"), (1, 5, "alternating")])
+def test_pacgan_mlp_step(benchmark, pack, unroll, update):
+    cfg = resolve(TrainConfig(arch="pacgan-mlp", data="ring8-pacgan", batch_size=BATCH * pack, update=update,
                               unroll_steps=unroll, arch_options={"pack": pack}, device=str(DEVICE)))
     training = build_training(cfg, ring_pacgan(), DEVICE)
 
@@ -40,7 +43,8 @@ def test_pacgan_mlp_step(benchmark, pack, unroll):
     for _ in range(3):
         step()  # warm-up
     benchmark.group = "2d-step-pacgan-mlp"
-    benchmark.extra_info.update(device=str(DEVICE), batch_size=cfg.batch_size, pack=pack, unroll_steps=unroll)
+    benchmark.extra_info.update(device=str(DEVICE), batch_size=cfg.batch_size, pack=pack, unroll_steps=unroll,
+                                update=update)
     benchmark(step)
     benchmark.extra_info["steps_per_s"] = round(1 / benchmark.stats.stats.mean, 2)
 

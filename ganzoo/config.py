@@ -27,6 +27,7 @@ GLOBAL_DEFAULTS = {
     "channels_last": False,  # architectures whose step it makes faster turn it on in their train defaults
 }
 LR_SCHEDULES = ("constant", "linear-decay")
+UPDATES = ("alternating", "simultaneous")
 
 
 def setting(default=None, *, accepts: tuple, words: str, help: str = "", identity: bool = False,
@@ -114,6 +115,11 @@ class TrainConfig:
     unroll_steps: int = setting(0, accepts=(int,), words="a whole number", identity=True, argument="whole",
                                 metavar="K", help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more "
                                                   "differentiable optimiser steps (0: off)")
+    # How the players' steps interleave. simultaneous: PacGAN's and ALI's code, and many TF1 codes.
+    update: str = setting("alternating", accepts=NAME[0], words=NAME[1], identity=True, choices=UPDATES,
+                          help="alternating (default): n_d D steps, then a G step on its own batch "
+                               "(Goodfellow et al.'s algorithm); simultaneous: one batch, one G forward, and D's and "
+                               "G's gradients both taken at the current weights, then both steps (PacGAN's code)")
     lr_schedule: str = setting("constant", accepts=NAME[0], words=NAME[1], identity=True,
                                choices=LR_SCHEDULES,
                                help="constant (default), or linear-decay: both learning rates fall linearly to 0 "

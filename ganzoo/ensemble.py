@@ -123,6 +123,8 @@ def check_supported(cfg: TrainConfig, t) -> None:
         reasons.append("D penalties (the loss's own or --reg)")
     if cfg.unroll_steps:
         reasons.append("unrolled D steps")
+    if cfg.update != "alternating":
+        reasons.append(f"the {cfg.update} update")
     if t.augment is not None:
         reasons.append("augmentation")
     if cfg.schedules:

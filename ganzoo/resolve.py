@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, TrainConfig
+from .config import GLOBAL_DEFAULTS, LR_SCHEDULES, UPDATES, TrainConfig
 from .errors import GanzooError, UnknownNameError
 
 
@@ -62,6 +62,14 @@ def validate(cfg: TrainConfig) -> None:
     need(0 <= cfg.ema_decay < 1, f"ema-decay must be in [0, 1) (0 turns EMA off), got {cfg.ema_decay!r}.")
     need(isinstance(cfg.unroll_steps, int) and not isinstance(cfg.unroll_steps, bool) and cfg.unroll_steps >= 0,
          f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {cfg.unroll_steps!r}.")
+    need(cfg.update in UPDATES, f"Unknown update '{cfg.update}'. Choose one of: {', '.join(UPDATES)}.")
+    simultaneous = cfg.update == "simultaneous"
+    need(not simultaneous or cfg.n_d == 1,
+         f"update simultaneous takes one D step per G step, from the same batch; n-d is {cfg.n_d}. Drop --n-d "
+         "(or set it to 1), or use --update alternating.")
+    need(not simultaneous or not cfg.unroll_steps,
+         "update simultaneous and unroll-steps do not go together: the Unrolled GAN's G step looks ahead of a D "
+         "that has not stepped yet. Use --update alternating with --unroll-steps.")
     need(isinstance(cfg.seed, int) and cfg.seed >= 0, f"seed must be a whole number >= 0, got {cfg.seed!r}.")
     need(cfg.regularizer is not None or not cfg.regularizer_options,
          f"regularizer options {cfg.regularizer_options} were given without a regulariser; add --reg NAME "

@@ -70,6 +70,9 @@ def test_an_interrupted_ensemble_resumes_from_its_seeds_checkpoints(tmp_path):
 def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
     with pytest.raises(GanzooError, match="does not support D penalties.*drop seed_batched"):
         train_ensemble([config(s, arch="mlp.test", loss="wgan-gp") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(GanzooError, match="does not support the simultaneous update"):
+        train_ensemble([config(s, arch="mlp.test", update="simultaneous") for s in (0, 1)],
+                       [tmp_path / "e", tmp_path / "f"])
     with pytest.raises(GanzooError, match="differ in more than their seed"):
         train_ensemble([config(0, arch="mlp.test"), config(1, arch="mlp.test", g_lr=1e-2)],
                        [tmp_path / "c", tmp_path / "d"])

@@ -1,6 +1,7 @@
 """The pieces of the papers' 2D protocol: data variants, PacGAN's networks, reverse KL,
 the Unrolled GAN's gradient, and a tiny end-to-end `reproduce-2d` suite."""
 
+import copy
 import math
 
 import pytest
@@ -11,6 +12,7 @@ import ganzoo
 from ganzoo import TrainConfig
 from ganzoo.resolve import resolve
 from ganzoo.data.opening import open_dataset
+from ganzoo.distributed import Ranks
 from ganzoo.loop import build_training, train_step
 from ganzoo.metrics.mode_coverage import mode_coverage
 from ganzoo.unrolled import unrolled_discriminator
@@ -178,6 +180,41 @@ def test_unroll_steps_is_part_of_the_experiment(tmp_path):
                                  unroll_steps=3, device="cpu"), run, resume=True, progress=False)
     with pytest.raises(ganzoo.GanzooError, match="unroll-steps"):
         resolve(TrainConfig(unroll_steps=-1))
+
+
+def test_simultaneous_update_takes_both_gradients_at_the_same_weights():
+    """PacGAN's algorithm: one batch, one G forward; D steps on its loss's gradient and G on
+    its own, both at the weights before the step (in the alternating step G's is at D's
+    new weights). Checked against the two gradients taken by hand on copies of the models."""
+    cfg = resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, update="simultaneous",
+                              g_lr=0.05, d_lr=0.05, device="cpu"))  # large steps: D0 and D1 far apart
+    t = build_training(cfg, open_dataset(cfg), torch.device("cpu"))
+    train_step(t)  # past Adam's first step, whose size does not depend on the gradient
+    hand = copy.deepcopy(t)
+    real = hand.batches.next()[0]
+    fake = hand.G(hand.G.sample_latent(20, torch.device("cpu"), hand.latent_rng))
+    d_loss = F.softplus(-hand.D(real)).mean() + F.softplus(hand.D(fake)).mean()
+    g_loss = F.softplus(-hand.D(fake)).mean()
+    d_grads = torch.autograd.grad(d_loss, list(hand.D.parameters()), retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss, list(hand.G.parameters()))
+    for p, g in [*zip(hand.D.parameters(), d_grads), *zip(hand.G.parameters(), g_grads)]:
+        p.grad = g
+    hand.d_opt.step()
+    hand.g_opt.step()
+
+    train_step(t)
+    for ours, theirs in [*zip(t.D.parameters(), hand.D.parameters()), *zip(t.G.parameters(), hand.G.parameters())]:
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-7)
+    assert torch.equal(t.G.net[1].running_mean, hand.G.net[1].running_mean)  # G's batch norm moved once
+
+    with pytest.raises(ganzoo.GanzooError, match="n-d is 2"):
+        resolve(TrainConfig(arch="mlp.test", data="ring8", update="simultaneous", n_d=2))
+    with pytest.raises(ganzoo.GanzooError, match="unroll-steps do not go together"):
+        resolve(TrainConfig(arch="mlp.test", data="ring8", update="simultaneous", unroll_steps=2))
+    with pytest.raises(ganzoo.GanzooError, match="Unknown update 'sim'"):
+        resolve(TrainConfig(arch="mlp.test", data="ring8", update="sim"))
+    with pytest.raises(ganzoo.GanzooError, match="does not run under torchrun"):
+        build_training(cfg, open_dataset(cfg), torch.device("cpu"), Ranks(world=2))
 
 
 # --- the suite, its report beside the papers ------------------------------------------------

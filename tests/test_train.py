@@ -98,8 +98,10 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
                                         ("wgan-gp", {}),
                                         ("rpgan", {"regularizer": "r1,r2", "regularizer_options": {"gamma": 0.1}}),
-                                        ("hinge", {"lr_schedule": "linear-decay"})],
-                         ids=["non-saturating-ema", "wgan-gp", "rpgan-r1-r2", "hinge-linear-decay"])
+                                        ("hinge", {"lr_schedule": "linear-decay"}),
+                                        ("minimax", {"update": "simultaneous", "regularizer": "r1"})],
+                         ids=["non-saturating-ema", "wgan-gp", "rpgan-r1-r2", "hinge-linear-decay",
+                              "simultaneous-r1"])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
