@@ -241,6 +241,10 @@ def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
     # PacGAN's batch of 100 counts packs: pack m shows D 100 * m samples of each kind.
     assert all(c.train["batch_size"] == 100 * packs[c.block] for c in cells if c.block.startswith("pacgan"))
     assert {c.train.get("unroll_steps") for c in cells if c.block == "unrolled"} == {5}
+    # PacGAN's code steps both players from one batch; the Unrolled GAN alternates.
+    assert {c.train.get("update") for c in cells if c.block == "gan" or c.block.startswith("pacgan")} == {
+        "simultaneous"}
+    assert {c.train.get("update") for c in cells if c.block == "unrolled"} == {None}
     references = load_references(papers_file_for("reproduce-2d"))
     assert {(r["block"], r["data"]) for r in references} <= {(c.block, c.data) for c in cells}
 
@@ -272,7 +276,8 @@ metrics = ["mode-coverage"]
 
 
 TINY_SUITE = ('name = "tiny-reproduce-2d"\ndescription = "PacGAN\'s protocol in miniature"\n'
-              + _tiny_block("gan") + _tiny_block("pacgan2", "arch_options = { pack = 2 }", batch_size=40)
+              + _tiny_block("gan", 'train = { update = "simultaneous" }')
+              + _tiny_block("pacgan2", 'arch_options = { pack = 2 }\ntrain = { update = "simultaneous" }', batch_size=40)
               + _tiny_block("unrolled", "train = { unroll_steps = 2 }"))
 
 TINY_PAPERS = """
@@ -310,7 +315,8 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     # Three rows, told apart by the options that differ (not merged into one pacgan-mlp row).
     rows = [line for line in md.splitlines() if line.startswith("| pacgan-mlp.test |")]
     settings = sorted(line.split(" | ")[2] for line in rows)
-    assert settings == ["batch_size=20", "batch_size=20, unroll_steps=2", "batch_size=40, pack=2"], settings
+    assert settings == ["batch_size=20, unroll_steps=2", "batch_size=20, update=simultaneous",
+                        "batch_size=40, pack=2, update=simultaneous"], settings
     # ganzoo's numbers beside the papers', with a verdict on every line.
     beside = [line for line in md.splitlines() if "PacGAN Table 1 (GAN)" in line or "no error bar" in line]
     assert len(beside) == 4
