@@ -513,13 +513,13 @@ def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:
     return {**cfg.arch_options, **overrides}
 
 
-@torch.no_grad()
 def _step_ema(t: Training) -> None:
     if t.ema is not None:
         scheduled = t.schedules.ema_decay if t.schedules is not None else None
         _update_ema(t.ema, t.G, t.cfg.ema_decay if scheduled is None else scheduled)
 
 
+@torch.no_grad()
 def _update_ema(ema, model, decay: float) -> None:
     ema_params = list(ema.parameters())
     torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1 - decay)
