@@ -425,10 +425,8 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
         real_logits = t.D_sync(real, labels)
         if t.augment is not None and hasattr(t.augment, "observe"):  # ADA: p follows D's overfitting
             t.augment.observe(real_logits)
-        d_loss = loss.discriminator_loss(real_logits, t.D_sync(fake, fake_labels))
-        d_loss = d_loss + penalties(t.loss.regularizers, D, real, fake, labels, fake_labels)  # the loss's own
-        if (t.step * cfg.n_d + i) % cfg.reg_every == 0:  # lazy: every reg_every-th D step, weighted to match
-            d_loss = d_loss + cfg.reg_every * penalties(t.chosen_regularizers, D, real, fake, labels, fake_labels)
+        d_loss = _discriminator_loss(t, real_logits, t.D_sync(fake, fake_labels), real, fake, labels, fake_labels,
+                                     d_step=t.step * cfg.n_d + i)
         t.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         t.d_opt.step()
@@ -444,11 +442,7 @@ def train_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
         judge = unrolled_discriminator(D, t.d_opt, loss, t.regularizers, real, labels, fake, fake_labels,
                                        cfg.unroll_steps)
     fake_logits = judge(fake, fake_labels)
-    real_logits = judge(real, labels) if loss.generator_needs_real else None
-    g_loss = loss.generator_loss(fake_logits, real_logits)
-    own = G.penalty(t.step, cfg.batch_size, t.latent_rng)  # BigGAN's orthogonal, StyleGAN2's path length
-    if own is not None:
-        g_loss = g_loss + own
+    g_loss = _generator_loss(t, fake_logits, judge(real, labels) if loss.generator_needs_real else None)
     t.g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     t.g_opt.step()
@@ -473,15 +467,8 @@ def simultaneous_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     if t.augment is not None and hasattr(t.augment, "observe"):
         t.augment.observe(real_logits)
     fake_logits = D(fake, fake_labels)
-    d_loss = loss.discriminator_loss(real_logits, fake_logits)
-    d_loss = d_loss + penalties(t.loss.regularizers, D, real, fake.detach(), labels, fake_labels)
-    if t.step % cfg.reg_every == 0:
-        d_loss = d_loss + cfg.reg_every * penalties(t.chosen_regularizers, D, real, fake.detach(), labels,
-                                                    fake_labels)
-    g_loss = loss.generator_loss(fake_logits, real_logits if loss.generator_needs_real else None)
-    own = G.penalty(t.step, cfg.batch_size, t.latent_rng)
-    if own is not None:
-        g_loss = g_loss + own
+    d_loss = _discriminator_loss(t, real_logits, fake_logits, real, fake.detach(), labels, fake_labels, d_step=t.step)
+    g_loss = _generator_loss(t, fake_logits, real_logits if loss.generator_needs_real else None)
     t.d_opt.zero_grad(set_to_none=True)
     t.g_opt.zero_grad(set_to_none=True)
     # `inputs`: each loss reaches only its own player's weights (D's loss never moves G, and
@@ -493,6 +480,23 @@ def simultaneous_step(t: Training) -> tuple[torch.Tensor, torch.Tensor]:
     loss.after_discriminator_step(D)
     _step_ema(t)
     return d_loss.detach(), g_loss.detach()
+
+
+def _discriminator_loss(t: Training, real_logits, fake_logits, real, fake, labels, fake_labels, d_step: int):
+    """D's loss and its penalties: the loss's own (WGAN-GP's) at every D step; the chosen
+    regularisers (--reg) lazily, every reg_every-th D step of the run, weighted to match."""
+    d_loss = t.loss.discriminator_loss(real_logits, fake_logits)
+    d_loss = d_loss + penalties(t.loss.regularizers, t.D, real, fake, labels, fake_labels)
+    if d_step % t.cfg.reg_every == 0:
+        d_loss = d_loss + t.cfg.reg_every * penalties(t.chosen_regularizers, t.D, real, fake, labels, fake_labels)
+    return d_loss
+
+
+def _generator_loss(t: Training, fake_logits, real_logits):
+    """G's loss, plus the architecture's own penalty (BigGAN's orthogonal, StyleGAN2's path length)."""
+    g_loss = t.loss.generator_loss(fake_logits, real_logits)
+    own = t.G.penalty(t.step, t.cfg.batch_size, t.latent_rng)
+    return g_loss if own is None else g_loss + own
 
 
 def _architecture_overrides(cfg: TrainConfig, dataset) -> dict:
