@@ -378,7 +378,7 @@ def _worker_cell(args):
     except KeyboardInterrupt:
         _stopping = True
         bench = multiprocessing.parent_process()
-        if bench is not None and os.getppid() != bench.pid:
+        if _bench_died or (bench is not None and os.getppid() != bench.pid):
             os._exit(130)  # the checkpoint is written; nobody is left to hear the result
         raise
     finally:
@@ -630,18 +630,39 @@ def _worker_died(cell: Cell, reason: str | None = None) -> dict:
                       "exception. Its last checkpoint is kept; --retry-failed tries it again."}
 
 
+#: What the kernel sends a worker when its bench dies. Not SIGTERM itself: the kernel sends it
+#: again each time one of the dead bench's threads exits (the child is handed from thread to
+#: thread), and a second SIGTERM means "stop at once", before the checkpoint.
+PARENT_DIED = signal.SIGUSR1
+
+
 def stop_with_parent() -> None:
-    """In a worker: when the bench dies, even by SIGKILL, receive SIGTERM, so the running cell
-    checkpoints and stops instead of training on unseen (and racing a re-run of the bench),
-    and the worker then exits (`_worker_cell`).
+    """In a worker: when the bench dies, even by SIGKILL, receive one SIGTERM, so the running
+    cell checkpoints and stops instead of training on unseen (and racing a re-run of the
+    bench), and the worker then exits (`_worker_cell`).
     Linux only (prctl); elsewhere the run-directory lock keeps a re-run from colliding."""
     import ctypes
     import sys
 
     if sys.platform.startswith("linux"):
+        signal.signal(PARENT_DIED, _parent_died)
         with contextlib.suppress(OSError, AttributeError):
             PR_SET_PDEATHSIG = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, PARENT_DIED)
+
+
+_bench_died = False
+
+
+def _parent_died(signum, frame) -> None:
+    """Once: a repeat can arrive before SIG_IGN takes hold and run this handler again, nested
+    within itself. The first of the bench's threads has exited; others may live a moment
+    longer, so the worker's parent may still be the bench when the cell has stopped."""
+    global _bench_died
+    if not _bench_died:
+        _bench_died = True
+        signal.signal(signum, signal.SIG_IGN)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @contextlib.contextmanager

@@ -223,7 +223,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
 
 def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path, install_fake_plugin):
     """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
-    parent's death), checkpoint and stop; a re-run finishes every cell."""
+    parent's death, once), checkpoint and stop; a re-run finishes every cell."""
     suite, out, process, runs, env = start_two_cell_bench(tmp_path, install_fake_plugin)
     workers = live_children(process.pid)
     assert workers
@@ -243,6 +243,47 @@ def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert sorted(r["status"] for r in read_jsonl(out / "results.jsonl")) == ["ok", "ok", "ok"]
+
+
+# A worker of a bench with many threads (as a bench has: the pool's manager, queue feeders):
+# the kernel sends the parent-death signal once per exiting thread of the killed bench.
+BENCH_WITH_THREADS = """
+import subprocess, sys, threading, time
+for _ in range(32):
+    threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+time.sleep(300)
+"""
+WORKER_COUNTING_SIGTERMS = """
+import signal, sys, time
+from pathlib import Path
+from ganzoo.bench import stop_with_parent
+stop_with_parent()
+told = []
+signal.signal(signal.SIGTERM, lambda signum, frame: told.append(signum))
+Path(sys.argv[1]).write_text("ready")
+start = time.monotonic()
+while time.monotonic() - start < 3:
+    sum(range(1000))  # Python between short C calls, so each delivery runs the handler
+Path(sys.argv[1]).write_text(str(len(told)))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's (prctl)")
+def test_a_killed_bench_tells_its_worker_to_stop_once_not_once_per_thread(tmp_path):
+    """Twice would be "stop at once": the cell would stop without its checkpoint."""
+    said = tmp_path / "said"
+    bench = subprocess.Popen([sys.executable, "-c", BENCH_WITH_THREADS, WORKER_COUNTING_SIGTERMS, str(said)], env=ENV)
+    deadline = time.monotonic() + 60
+    while not said.exists() or said.read_text() != "ready":
+        assert time.monotonic() < deadline and bench.poll() is None
+        time.sleep(0.01)
+    bench.kill()
+    bench.wait()
+    while said.read_text() == "ready":
+        assert time.monotonic() < deadline + 10
+        time.sleep(0.05)
+    assert said.read_text() == "1"
 
 
 def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
