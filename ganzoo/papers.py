@@ -3,7 +3,8 @@
 A reference file (TOML) lists `[[reference]]` entries, each naming the suite block
 and data set it stands beside, its source, and `values = { key = [mean, standard
 error] }` for one metric (`[mean]` when the paper gives no error bar). The file for
-a built-in suite is `ganzoo/suites/papers/SUITE.toml`; `ganzoo report --papers FILE`
+a built-in suite is `ganzoo/suites/papers/SUITE.toml` (`reproduce-2d-long` uses
+`reproduce-2d`'s); `ganzoo report --papers FILE`
 names another. It is kept apart from the suite so that fixing a transcription
 does not change the suite's hash, which guards the results folder.
 
@@ -22,11 +23,13 @@ from .errors import GanzooError
 from .report import stats
 
 PAPERS_DIR = Path(__file__).parent / "suites" / "papers"
+# Built-in suites that train another suite's rows on another schedule share its file.
+SHARED_REFERENCES = {"reproduce-2d-long": "reproduce-2d"}
 REQUIRED = ("block", "data", "source", "metric", "values")
 
 
 def papers_file_for(suite_name: str) -> Path | None:
-    path = PAPERS_DIR / f"{suite_name}.toml"
+    path = PAPERS_DIR / f"{SHARED_REFERENCES.get(suite_name, suite_name)}.toml"
     return path if path.is_file() else None
 
 

@@ -249,6 +249,26 @@ def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
     assert {(r["block"], r["data"]) for r in references} <= {(c.block, c.data) for c in cells}
 
 
+def test_the_long_suite_is_reproduce_2d_rows_with_only_the_schedule_changed():
+    """`reproduce-2d-long` shows where the GAN and PacGAN2 rows' curves go: it must train
+    exactly those rows, so that its curves explain the short suite's numbers."""
+    from ganzoo.bench import expand, load_suite
+    from ganzoo.papers import papers_file_for
+
+    schedule = ("steps", "eval_every", "log_every")
+    short = {(c.block, c.arch, c.loss, c.data, c.seed): c for c in expand(load_suite("reproduce-2d"), {})}
+    long_cells = expand(load_suite("reproduce-2d-long"), {})
+    assert {(c.block, c.data) for c in long_cells} == {
+        (b, d) for b in ("gan", "pacgan2") for d in ("ring8-pacgan", "grid25")}
+    for cell in long_cells:
+        twin = short[cell.block, cell.arch, cell.loss, cell.data, cell.seed]
+        assert {k: v for k, v in cell.train.items() if k not in schedule} == {
+            k: v for k, v in twin.train.items() if k not in schedule}
+        assert cell.train["steps"] == 20 * twin.train["steps"] == 100_000
+    # ... and its report sets the same published rows beside them.
+    assert papers_file_for("reproduce-2d-long") == papers_file_for("reproduce-2d") is not None
+
+
 def test_verdicts_use_both_standard_errors():
     from ganzoo.papers import verdict
 
