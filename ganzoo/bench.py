@@ -649,6 +649,9 @@ def stop_with_parent() -> None:
         with contextlib.suppress(OSError, AttributeError):
             PR_SET_PDEATHSIG = 1
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, PARENT_DIED)
+        bench = multiprocessing.parent_process()
+        if bench is not None and os.getppid() != bench.pid:  # it died before prctl took hold
+            _parent_died(PARENT_DIED, None)
 
 
 _bench_died = False

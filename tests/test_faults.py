@@ -286,6 +286,20 @@ def test_a_killed_bench_tells_its_worker_to_stop_once_not_once_per_thread(tmp_pa
     assert said.read_text() == "1"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's (prctl)")
+def test_a_worker_whose_bench_died_before_it_started_stops_at_once():
+    """The kernel sends no parent-death signal for a parent already gone when prctl runs."""
+    orphan = """
+import multiprocessing, time, types
+import ganzoo.bench
+multiprocessing.parent_process = lambda: types.SimpleNamespace(pid=-1)  # not its parent now
+ganzoo.bench.stop_with_parent()
+time.sleep(60)
+"""
+    result = subprocess.run([sys.executable, "-c", orphan], env=ENV, timeout=120)
+    assert result.returncode == -signal.SIGTERM
+
+
 def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
     run = tmp_path / "run"
     long = [("1000000" if arg == "600" else arg) for arg in TRAIN]  # still training when the second asks
