@@ -231,3 +231,22 @@ def test_a_cell_that_kills_its_worker_fails_alone(tmp_path, install_fake_plugin)
     assert all(latest[f"toy--mlp.test--non-saturating--ring8--seed{s}"]["status"] == "ok" for s in range(2))
     assert "worker process died" in latest["crash--mlp.test--crash--ring8--seed0"]["reason"]
     assert "Traceback" not in result.stderr
+
+
+def test_the_report_names_each_machine_its_cells_trained_on(tmp_path):
+    """A results folder resumed or extended on another machine: the header names each machine,
+    from the runs' own config.json, not only the one that started the folder."""
+    from ganzoo.report.write import _hardware
+
+    example = next((REPO / "docs" / "results" / "reproduce-2d-long" / "runs").glob("*/config.json"))
+    records = []
+    for name, processor in (("a", "AMD EPYC"), ("b", "Intel Xeon"), ("c", "Intel Xeon")):
+        config = json.loads(example.read_text())
+        config["environment"]["processor"] = processor
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "config.json").write_text(json.dumps(config))
+        records.append({"run_dir": f"runs/{name}"})
+    meta = {"environment": {"processor": "AMD EPYC", "device": "cpu"}, "cpu_count": 2}
+    assert _hardware(meta, records, tmp_path).startswith("AMD EPYC for 1 cell(s), Intel Xeon for 2 cell(s)")
+    assert _hardware(meta, records[1:], tmp_path) == "Intel Xeon (2 CPU cores)"
+    assert _hardware(meta, [{"run_dir": "runs/gone"}], tmp_path) == "AMD EPYC (2 CPU cores)"

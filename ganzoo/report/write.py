@@ -34,7 +34,7 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     suite = meta["suite"]
     env = meta["environment"]
     page = Page(f"ganzoo bench: {suite['name']}")
-    hardware = env.get("gpu") or f"{env.get('processor', '?')} ({meta.get('cpu_count', '?')} CPU cores)"
+    hardware = _hardware(meta, records, results_dir)
     ok = sum(r["status"] == "ok" for r in records)
     planned = len(meta.get("cells", records))
     progress = (f"**{ok} of {len(records)} cells finished**" if planned == len(records) else
@@ -62,6 +62,26 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     atomic_write_text(md_path, page.markdown(out_dir))
     atomic_write_text(html_path, page.html())
     return md_path, html_path
+
+
+def _hardware(meta: dict, records: list[dict], results_dir: Path) -> str:
+    """The machine the cells trained on, from each run's own config.json: a folder resumed or
+    extended on another machine names each (its img/s figures compare only within one)."""
+    env = meta["environment"]
+    machines: dict[str, int] = {}
+    for r in records:
+        try:
+            run_env = RunDir(results_dir / r["run_dir"]).read_config().get("environment", {})
+        except (GanzooError, OSError, ValueError):
+            continue
+        name = run_env.get("gpu") or run_env.get("processor")
+        if name:
+            machines[name] = machines.get(name, 0) + 1
+    cores = f" ({meta.get('cpu_count', '?')} CPU cores)" if not env.get("gpu") else ""
+    if len(machines) <= 1:
+        return (next(iter(machines), None) or env.get("gpu") or env.get("processor", "?")) + cores
+    return ", ".join(f"{name} for {n} cell(s)" for name, n in machines.items()) + (
+        " (their img/s figures compare only within one machine)")
 
 
 def _data_table(page: Page, groups) -> None:
