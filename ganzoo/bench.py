@@ -360,6 +360,7 @@ def _now() -> str:
 
 
 _stopping = False  # in a worker: a stop signal has reached it
+_bench_died = False  # in a worker: the parent-death signal has reached it (`_parent_died`)
 
 
 def _worker_cell(args):
@@ -377,8 +378,7 @@ def _worker_cell(args):
         return run_cells(cells, runs, threads)
     except KeyboardInterrupt:
         _stopping = True
-        bench = multiprocessing.parent_process()
-        if _bench_died or (bench is not None and os.getppid() != bench.pid):
+        if _bench_died or _orphaned():
             os._exit(130)  # the checkpoint is written; nobody is left to hear the result
         raise
     finally:
@@ -649,12 +649,14 @@ def stop_with_parent() -> None:
         with contextlib.suppress(OSError, AttributeError):
             PR_SET_PDEATHSIG = 1
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, PARENT_DIED)
-        bench = multiprocessing.parent_process()
-        if bench is not None and os.getppid() != bench.pid:  # it died before prctl took hold
+        if _orphaned():  # the bench died before prctl took hold
             _parent_died(PARENT_DIED, None)
 
 
-_bench_died = False
+def _orphaned() -> bool:
+    """In a worker: whether its parent is no longer the bench that started it."""
+    bench = multiprocessing.parent_process()
+    return bench is not None and os.getppid() != bench.pid
 
 
 def _parent_died(signum, frame) -> None:
