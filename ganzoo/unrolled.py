@@ -24,11 +24,55 @@ from .errors import GanzooError
 from .regularizers import penalties
 
 
+class _AdamStep(torch.autograd.Function):
+    """One Adam step, p' = p - a m' / (c sqrt(v') + eps), with m' and v' Adam's new moments, as
+    one autograd node with its backward written out. Autograd would record about ten
+    elementwise operations per weight tensor and step, each with its own backward and its own
+    intermediate tensors; in the unrolled step of PacGAN's D (two 200,000-entry maxout layers)
+    they took a quarter of the time. This node does the same arithmetic in fewer passes.
+
+    sqrt is taken of max(v', tiny) (the smallest normal float): a weight whose gradient has
+    always been 0 (an unused maxout piece) has v' = 0, where sqrt's derivative is infinite and
+    would turn G's gradient into NaN (inf * 0). Below `tiny` the derivative is 0 and the value
+    sqrt(tiny) ~ 1e-19, which Adam's eps (1e-8) hides; a normal rather than a denormal floor
+    keeps sqrt off the CPU's slow path. The backward is not itself differentiable: nothing
+    differentiates G's gradient again."""
+
+    @staticmethod
+    def forward(ctx, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t):
+        g = grad + weight_decay * param if weight_decay else grad
+        m_new = torch.lerp(m, g, 1 - beta1)
+        v_new = torch.addcmul(v * beta2, g, g, value=1 - beta2)
+        floor = torch.finfo(v_new.dtype).tiny
+        root = v_new.clamp_min(floor).sqrt_()
+        c, a = (1 - beta2**t) ** -0.5, lr / (1 - beta1**t)
+        denom = root.mul(c).add_(eps)
+        ctx.set_materialize_grads(False)  # an output nothing uses sends None, not a tensor of zeros
+        ctx.save_for_backward(g, m_new, root, denom, v_new)
+        ctx.constants = beta1, beta2, weight_decay, c, a, floor
+        return torch.addcdiv(param, m_new, denom, value=-a), m_new, v_new
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_param_new, d_m_new, d_v_new):
+        g, m_new, root, denom, v_new = ctx.saved_tensors
+        beta1, beta2, weight_decay, c, a, floor = ctx.constants
+        if d_param_new is None:
+            d_param_new = torch.zeros_like(denom)
+        r = d_param_new / denom
+        # through p' = p - a m' / denom: to m', and to v' by denom = eps + c sqrt(v')
+        d_m = r * -a if d_m_new is None else torch.add(d_m_new, r, alpha=-a)
+        d_v = r.mul_(m_new).div_(denom).div_(root).mul_(0.5 * a * c).masked_fill_(v_new < floor, 0)
+        if d_v_new is not None:
+            d_v.add_(d_v_new)
+        d_grad = torch.addcmul(d_m * (1 - beta1), d_v, g, value=2 * (1 - beta2))
+        d_param = torch.add(d_param_new, d_grad, alpha=weight_decay) if weight_decay else d_param_new
+        return d_param, d_grad, d_m.mul_(beta1), d_v.mul_(beta2), None, None, None, None, None, None
+
+
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    """sqrt with a finite derivative at 0: a parameter whose gradient has always been 0 (an
-    unused maxout piece) would otherwise turn G's gradient into NaN (inf * 0). Below 1e-38 the
-    value is sqrt(1e-38) = 1e-19, which Adam's eps (1e-8) hides, and the derivative is 0."""
-    return v.clamp_min(1e-38).sqrt()
+    """sqrt with a finite derivative at 0, as in `_AdamStep`, for RMSprop."""
+    return v.clamp_min(torch.finfo(v.dtype).tiny).sqrt()
 
 
 class _Optimizer:
@@ -64,17 +108,14 @@ class _Optimizer:
 
     def step(self, param, grad, state: dict):
         g = self.group
-        if g.get("weight_decay"):
-            grad = grad + g["weight_decay"] * param
         t = state["step"] + 1
-        # lerp and addcmul instead of mul-mul-add: the weights are large (D's maxout layers have
-        # 200k entries), so each elementwise op and its backward count; this form has fewer.
         if self.kind == "Adam":
             beta1, beta2 = g["betas"]
-            m = torch.lerp(state["m"], grad, 1 - beta1)
-            v = torch.addcmul(state["v"] * beta2, grad, grad, value=1 - beta2)
-            denom = (_safe_sqrt(v) * (1 - beta2**t) ** -0.5).add_(g["eps"])
-            return torch.addcdiv(param, m, denom, value=-g["lr"] / (1 - beta1**t)), {"step": t, "m": m, "v": v}
+            param, m, v = _AdamStep.apply(param, grad, state["m"], state["v"], g["lr"], beta1, beta2, g["eps"],
+                                          g.get("weight_decay", 0), t)
+            return param, {"step": t, "m": m, "v": v}
+        if g.get("weight_decay"):
+            grad = grad + g["weight_decay"] * param
         alpha = g["alpha"]
         v = torch.addcmul(state["v"] * alpha, grad, grad, value=1 - alpha)
         return torch.addcdiv(param, grad, _safe_sqrt(v).add_(g["eps"]), value=-g["lr"]), {"step": t, "v": v}

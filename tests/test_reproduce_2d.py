@@ -15,7 +15,7 @@ from ganzoo.data.opening import open_dataset
 from ganzoo.distributed import Ranks
 from ganzoo.loop import build_training, train_step
 from ganzoo.metrics.mode_coverage import mode_coverage
-from ganzoo.unrolled import unrolled_discriminator
+from ganzoo.unrolled import _AdamStep, unrolled_discriminator
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -156,6 +156,24 @@ def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
     assert not torch.allclose(expected, plain)
     # ... and nothing of D: its weights and its optimiser are untouched.
     assert torch.equal(D.linear.weight.detach()[0], w0) and not d_opt.state
+
+
+@pytest.mark.parametrize("weight_decay,t", [(0.0, 1.0), (0.0, 7.0), (0.1, 3.0)])
+def test_the_unrolled_adam_steps_hand_written_backward_matches_finite_differences(weight_decay, t):
+    """The unroll's Adam step is one autograd node with its backward written out; gradcheck
+    holds it against finite differences in every input that carries G's gradient (the
+    weights, their gradient and both moments), with and without weight decay."""
+    torch.manual_seed(0)
+    p, g, m = (torch.randn(4, 3, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    v = (torch.rand(4, 3, dtype=torch.float64) + 0.1).requires_grad_(True)
+    step = lambda p, g, m, v: _AdamStep.apply(p, g, m, v, 0.05, 0.5, 0.9, 1e-8, weight_decay, t)  # noqa: E731
+    assert torch.autograd.gradcheck(step, (p, g, m, v))
+    # Where v' is 0 (a weight whose gradient has always been 0) the step is finite and G's
+    # gradient through it carries no NaN.
+    zero = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    out, _, _ = _AdamStep.apply(zero, zero, zero.detach(), zero.detach(), 0.05, 0.5, 0.9, 1e-8, 0.0, 1.0)
+    out.sum().backward()
+    assert torch.isfinite(zero.grad).all()
 
 
 def test_unrolled_start_from_the_optimisers_state_and_survive_dead_units():
