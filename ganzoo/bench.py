@@ -266,6 +266,29 @@ def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
             "seeds, or give the blocks different names.")
 
 
+def select_blocks(suite: Suite, patterns: list[str]) -> set[str]:
+    """The names of the suite's blocks that `patterns` (names, or wildcards as `pacgan*`) pick."""
+    import difflib
+
+    names = [block_name(i, b) for i, b in enumerate(suite.blocks)]
+    chosen = set()
+    for pattern in patterns:
+        found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not found:
+            close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
+            raise GanzooError(f"Suite '{suite.name}' has no block '{pattern}'."
+                              + (f" Did you mean: {', '.join(close)}?" if close else "")
+                              + f" Its blocks: {', '.join(names)}. Fix --blocks (names or wildcards, "
+                              "comma-separated), or leave it out to run every block.")
+        chosen.update(found)
+    return chosen
+
+
+def _in_blocks(cell: Cell, blocks: set[str]) -> bool:
+    """A search's best-trial re-runs (block NAME-best) belong to the search's block NAME."""
+    return cell.block in blocks or (cell.best_of is not None and cell.block.removesuffix("-best") in blocks)
+
+
 def _record_of(cell: Cell) -> dict:
     """What a cell's line in results.jsonl says about the cell itself."""
     record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
@@ -503,33 +526,42 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
 
 def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
               retry_failed: bool = False, echo=print, executor: str = "local",
-              ray_address: str | None = None) -> list[dict]:
+              ray_address: str | None = None, blocks: list[str] | None = None) -> list[dict]:
     """Run every cell not yet recorded in `out_dir`; returns the new records. `executor`:
-    "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py)."""
+    "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py). `blocks`: run only
+    these blocks' cells (names or wildcards); the others' records stay as they are, and a later
+    run without `blocks` trains what they still lack."""
     out_dir = Path(out_dir)
+    chosen = select_blocks(suite, blocks) if blocks else None
     if executor == "ray":
         from .ray_cells import start_ray
 
         ray = start_ray(ray_address)
         try:
-            return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, ray)
+            return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, ray, chosen)
         finally:
             ray.shutdown()
-    return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, None)
+    return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, None, chosen)
 
 
-def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray) -> list[dict]:
+def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray,
+               blocks: set[str] | None = None) -> list[dict]:
     records, ran = [], set()
     started = time.perf_counter()
     where = "as Ray tasks" if ray is not None else f"{jobs} at a time"
     while True:  # a second pass runs what finished cells made known: searches' best trials again
         todo, threads, cells = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
         todo = [c for c in todo if c.id not in ran]
+        left = 0
+        if blocks is not None:
+            left = sum(not _in_blocks(c, blocks) for c in todo)
+            todo = [c for c in todo if _in_blocks(c, blocks)]
         if ran and not todo:
             break
         waiting = _awaited_reruns(suite, cells)
-        echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran)} already "
+        echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
              f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
+             + (f"; {left} of the other blocks left for later" if blocks is not None else "")
              + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else ""))
         records += _run_cells(todo, out_dir, jobs, threads, echo, ray, (overrides or {}).get("device", "auto"))
         ran |= {c.id for c in todo}

@@ -306,7 +306,8 @@ def cmd_bench(args) -> int:
     out = Path(args.out or Path("results") / suite.name)
     try:
         run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed,
-                  executor=args.executor, ray_address=args.ray_address)
+                  executor=args.executor, ray_address=args.ray_address,
+                  blocks=[b.strip() for b in args.blocks.split(",") if b.strip()] if args.blocks else None)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; finished cells are recorded in {out}. "
                                 "Run the same command again to resume.") from None
@@ -418,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    p.add_argument("--blocks", metavar="NAMES",
+                   help="run only these blocks of the suite (comma-separated names or wildcards, e.g. "
+                        "'gan,pacgan*'); the others' cells wait for a later run into the same --out")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",

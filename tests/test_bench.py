@@ -250,3 +250,24 @@ def test_the_report_names_each_machine_its_cells_trained_on(tmp_path):
     assert _hardware(meta, records, tmp_path).startswith("AMD EPYC for 1 cell(s), Intel Xeon for 2 cell(s)")
     assert _hardware(meta, records[1:], tmp_path) == "Intel Xeon (2 CPU cores)"
     assert _hardware(meta, [{"run_dir": "runs/gone"}], tmp_path) == "AMD EPYC (2 CPU cores)"
+
+
+def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
+    """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
+    report calls itself partial; the next run without --blocks trains just what is missing."""
+    from ganzoo.bench import run_suite
+
+    two_blocks = SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace(
+        'name = "broken"', 'name = "other"').replace("loss_options = { no_such_option = 1 }\n", "")
+    suite, out, said = load_suite(str(write_suite(tmp_path, two_blocks))), tmp_path / "results", []
+    first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, blocks=["oth*"])
+    assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
+    assert "1 to run" in said[0] and "2 of the other blocks left for later" in said[0]
+    run_cli("report", str(out))
+    assert "1 of the suite's 3 cells finished, 2 not run yet" in (out / "report.md").read_text()
+    rest = run_suite(suite, out, overrides={"device": "cpu"}, echo=lambda line: None)
+    assert sorted(r["cell"] for r in rest) == [f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1)]
+    with pytest.raises(ganzoo.GanzooError, match=r"no block 'toys'\. Did you mean: toy\? Its blocks: toy, other"):
+        run_suite(suite, out, blocks=["toys"])
+    result = run_cli("bench", str(write_suite(tmp_path, two_blocks)), "--out", str(out), "--blocks", "gan")
+    assert result.returncode != 0 and "has no block 'gan'" in result.stderr and "Traceback" not in result.stderr
