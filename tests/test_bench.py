@@ -254,7 +254,8 @@ def test_the_report_names_each_machine_its_cells_trained_on(tmp_path):
 
 def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
-    report calls itself partial; the next run without --blocks trains just what is missing."""
+    report calls itself partial; the next run without --blocks trains just what is missing,
+    and the report then lists the blocks in the suite's order, not in the order they ran."""
     from ganzoo.bench import run_suite
 
     two_blocks = SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace(
@@ -267,6 +268,9 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     assert "1 of the suite's 3 cells finished, 2 not run yet" in (out / "report.md").read_text()
     rest = run_suite(suite, out, overrides={"device": "cpu"}, echo=lambda line: None)
     assert sorted(r["cell"] for r in rest) == [f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1)]
+    run_cli("report", str(out))  # in the suite's order (toy's ring8, then other's grid25), not the runs'
+    report = (out / "report.md").read_text()
+    assert "3 of 3 cells finished" in report and report.index("Data set: ring8") < report.index("Data set: grid25")
     with pytest.raises(ganzoo.GanzooError, match=r"no block 'toys'\. Did you mean: toy\? Its blocks: toy, other"):
         run_suite(suite, out, blocks=["toys"])
     result = run_cli("bench", str(write_suite(tmp_path, two_blocks)), "--out", str(out), "--blocks", "gan")

@@ -47,8 +47,10 @@ def load(results_dir) -> tuple[dict, list[dict]]:
         if coverage is not None and "reverse_kl" not in coverage:
             coverage["reverse_kl"] = reverse_kl_of(coverage)
     if "cells" in meta:  # the suite's cells as of its last run: blocks removed since are not reported
-        wanted = set(meta["cells"])
-        latest = {cell: r for cell, r in latest.items() if cell in wanted}
+        # In the suite's order, not the order the cells finished in: a suite run in parts
+        # (--blocks) or resumed reports its rows as the suite lists them.
+        order = {cell: i for i, cell in enumerate(meta["cells"])}
+        latest = dict(sorted(((cell, r) for cell, r in latest.items() if cell in order), key=lambda x: order[x[0]]))
     return meta, list(latest.values())
 
 
