@@ -49,8 +49,7 @@ def load(results_dir) -> tuple[dict, list[dict]]:
     if "cells" in meta:  # the suite's cells as of its last run: blocks removed since are not reported
         # In the suite's order, not the order the cells finished in: a suite run in parts
         # (--blocks) or resumed reports its rows as the suite lists them.
-        order = {cell: i for i, cell in enumerate(meta["cells"])}
-        latest = dict(sorted(((cell, r) for cell, r in latest.items() if cell in order), key=lambda x: order[x[0]]))
+        latest = {cell: latest[cell] for cell in meta["cells"] if cell in latest}
     return meta, list(latest.values())
 
 
