@@ -24,6 +24,12 @@ from .errors import GanzooError
 from .regularizers import penalties
 
 
+def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
+    """sqrt of max(v, tiny), tiny the smallest normal float: finite, with derivative 0 where v
+    is 0 (see `_AdamStep`). Used by the Adam node and by RMSprop's step."""
+    return v.clamp_min(torch.finfo(v.dtype).tiny).sqrt_()
+
+
 class _AdamStep(torch.autograd.Function):
     """One Adam step, p' = p - a m' / (c sqrt(v') + eps), with m' and v' Adam's new moments, as
     one autograd node with its backward written out. Autograd would record about ten
@@ -43,8 +49,8 @@ class _AdamStep(torch.autograd.Function):
         g = grad + weight_decay * param if weight_decay else grad
         m_new = torch.lerp(m, g, 1 - beta1)
         v_new = torch.addcmul(v * beta2, g, g, value=1 - beta2)
-        floor = torch.finfo(v_new.dtype).tiny
-        root = v_new.clamp_min(floor).sqrt_()
+        floor = torch.finfo(v_new.dtype).tiny  # where v_new is below it, sqrt's derivative is 0
+        root = _safe_sqrt(v_new)
         c, a = (1 - beta2**t) ** -0.5, lr / (1 - beta1**t)
         denom = root.mul(c).add_(eps)
         ctx.set_materialize_grads(False)  # an output nothing uses sends None, not a tensor of zeros
@@ -68,11 +74,6 @@ class _AdamStep(torch.autograd.Function):
         d_grad = torch.addcmul(d_m * (1 - beta1), d_v, g, value=2 * (1 - beta2))
         d_param = torch.add(d_param_new, d_grad, alpha=weight_decay) if weight_decay else d_param_new
         return d_param, d_grad, d_m.mul_(beta1), d_v.mul_(beta2), None, None, None, None, None, None
-
-
-def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    """sqrt with a finite derivative at 0, as in `_AdamStep`, for RMSprop."""
-    return v.clamp_min(torch.finfo(v.dtype).tiny).sqrt()
 
 
 class _Optimizer:
@@ -118,7 +119,8 @@ class _Optimizer:
             grad = grad + g["weight_decay"] * param
         alpha = g["alpha"]
         v = torch.addcmul(state["v"] * alpha, grad, grad, value=1 - alpha)
-        return torch.addcdiv(param, grad, _safe_sqrt(v).add_(g["eps"]), value=-g["lr"]), {"step": t, "v": v}
+        # `+ eps`, not add_: sqrt's backward reads its output, which add_ would overwrite
+        return torch.addcdiv(param, grad, _safe_sqrt(v) + g["eps"], value=-g["lr"]), {"step": t, "v": v}
 
 
 def unrolled_discriminator(D, d_opt, loss, regularizers, real, real_labels, fake, fake_labels, steps: int):

@@ -111,9 +111,10 @@ def test_pacgan_mlp_packs_and_trains_defaults_from_the_paper():
 
 # --- Unrolled GAN -----------------------------------------------------------------------------
 
-def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k):
-    """G(z) = theta * z, D(x) = w.x + b, the non-saturating loss, and k Adam steps of D from a
-    fresh optimiser, every gradient of D written out by hand (no autograd inside the unroll)."""
+def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k, rmsprop_alpha=None):
+    """G(z) = theta * z, D(x) = w.x + b, the non-saturating loss, and k Adam steps of D (RMSprop
+    steps with `rmsprop_alpha`) from a fresh optimiser, every gradient of D written out by
+    hand (no autograd inside the unroll)."""
     theta = theta.clone().requires_grad_(True)
     fake = theta * z
     (beta1, beta2), m_w, v_w, m_b, v_b = betas, torch.zeros(2), torch.zeros(2), torch.zeros(()), torch.zeros(())
@@ -123,6 +124,11 @@ def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k):
         s_f = torch.sigmoid(fake @ w + b)
         g_w = -(s_r[:, None] * real).mean(0) + (s_f[:, None] * fake).mean(0)
         g_b = -s_r.mean() + s_f.mean()
+        if rmsprop_alpha is not None:
+            alpha = rmsprop_alpha
+            v_w, v_b = alpha * v_w + (1 - alpha) * g_w**2, alpha * v_b + (1 - alpha) * g_b**2
+            w, b = w - lr * g_w / (v_w.sqrt() + eps), b - lr * g_b / (v_b.sqrt() + eps)
+            continue
         m_w, v_w = beta1 * m_w + (1 - beta1) * g_w, beta2 * v_w + (1 - beta2) * g_w**2
         m_b, v_b = beta1 * m_b + (1 - beta1) * g_b, beta2 * v_b + (1 - beta2) * g_b**2
         w = w - lr * (m_w / (1 - beta1**t)) / ((v_w / (1 - beta2**t)).sqrt() + eps)
@@ -132,8 +138,9 @@ def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k):
     return grad
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 @pytest.mark.parametrize("k", [1, 3])
-def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
+def test_unrolled_gradient_equals_a_hand_unrolled_computation(k, optimizer):
     torch.manual_seed(0)
     real, z = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
     theta = torch.tensor([0.7, -1.3], dtype=torch.float64)
@@ -141,7 +148,9 @@ def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
     D.linear = torch.nn.Linear(2, 1).double()
     D.forward = lambda x, labels=None: D.linear(x).squeeze(1)
     lr, betas, eps = 0.05, (0.5, 0.9), 1e-8
-    d_opt = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=eps)
+    alpha = 0.9 if optimizer == "rmsprop" else None
+    d_opt = (torch.optim.RMSprop(D.parameters(), lr=lr, alpha=alpha, eps=eps) if alpha is not None
+             else torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=eps))
     w0, b0 = D.linear.weight.detach()[0].clone(), D.linear.bias.detach()[0].clone()
 
     theta_ours = theta.clone().requires_grad_(True)
@@ -149,10 +158,10 @@ def test_unrolled_gradient_equals_a_hand_unrolled_computation(k):
     judge = unrolled_discriminator(D, d_opt, ganzoo.create_loss("non-saturating"), [], real, None, fake, None, k)
     F.softplus(-judge(fake)).mean().backward()
 
-    expected = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, k)
+    expected = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, k, alpha)
     assert torch.allclose(theta_ours.grad, expected, rtol=1e-10, atol=1e-12)
     # The look-ahead changes G's gradient (the second-order term is there) ...
-    plain = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, 0)
+    plain = _hand_unrolled_generator_grad(theta, real, z, w0, b0, lr, betas, eps, 0, alpha)
     assert not torch.allclose(expected, plain)
     # ... and nothing of D: its weights and its optimiser are untouched.
     assert torch.equal(D.linear.weight.detach()[0], w0) and not d_opt.state
