@@ -13,9 +13,11 @@ import errno
 import json
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
+from . import distributed
 from .config import TrainConfig
 from .errors import GanzooError
 from .plugins import PluginLoadWarning, state
@@ -506,6 +508,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry_point() -> None:
+    """`ganzoo` and `python -m ganzoo` (torchrun's workers too): main(), then leave the process."""
+    try:
+        code = main()
+    except BaseException:  # a bug's traceback, or argparse's SystemExit
+        if not distributed.joined_a_group():
+            raise
+        traceback.print_exc()
+        code = 1
+    distributed.leave(code)
+
+
 #: What to do when the file system refuses a write (the output folder is the user's choice).
 FILE_SYSTEM_ADVICE = {
     errno.ENOSPC: "The disk is full: free some space, or pass an --out on another disk.",
@@ -519,4 +533,4 @@ FILE_SYSTEM_ADVICE = {
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

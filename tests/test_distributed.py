@@ -40,7 +40,8 @@ def test_two_processes_with_half_batches_train_as_one_and_resume(tmp_path):
     assert cli.main(["train", *RUN, "--steps", "40", "--out", str(one)]) == 0
     # Two processes, stopped at step 20 and resumed to 40: the same 40 steps as one process.
     torchrun(2, *RUN, "--steps", "20", "--checkpoint-every", "10", "--out", str(two))
-    torchrun(2, *RUN, "--steps", "40", "--resume", "--out", str(two))
+    done = torchrun(2, *RUN, "--steps", "40", "--resume", "--out", str(two))
+    assert "latest samples:" in done.stdout  # rank 0's last words, flushed before it left
 
     single, split = losses(one), losses(two)
     assert [s for s, _, _ in split] == [10, 20, 30, 40]  # rank 0 alone logged
@@ -53,6 +54,22 @@ def test_two_processes_with_half_batches_train_as_one_and_resume(tmp_path):
     assert len(checkpoint["ranks"]) == 2  # each rank's own random state, for the resume
     assert not torch.equal(checkpoint["ranks"][0]["torch_rng"], checkpoint["ranks"][1]["torch_rng"])
     assert json.loads((two / "summary.json").read_text())["steps"] == 40
+
+
+def test_a_process_that_joined_a_group_leaves_with_its_exit_handlers_run_and_its_output_flushed(tmp_path):
+    # Without the interpreter's teardown (see distributed.leave): what the teardown did must still happen.
+    script = f"""
+import atexit, torch.distributed as dist
+from ganzoo.distributed import leave
+dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+gathered = [None]
+dist.all_gather_object(gathered, "a collective, as a run's last")
+atexit.register(print, "exit handlers ran")
+print("output flushed;", end=" ")
+leave(3)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (3, "output flushed; exit handlers ran"), done.stderr
 
 
 def test_a_batch_that_does_not_split_over_the_processes_is_refused():
