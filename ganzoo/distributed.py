@@ -13,11 +13,11 @@ process would take on the whole batch:
   layer becomes a `CrossReplicaBatchNorm` (BigGAN's cross-replica batch norm) whose
   statistics are summed over the ranks. torch's SyncBatchNorm would do this on GPUs
   only; this one runs on the CPU's gloo backend too, which is how the tests check it.
-- Buffers are not broadcast (`broadcast_buffers=False`): the ranks hold the same
-  weights, batch-norm statistics and spectral-norm vectors because they apply the same
-  averaged updates, and broadcasting in every forward would overwrite spectral norm's
-  vectors that a second D forward of the step still needs. `check_in_step` proves it
-  at every checkpoint.
+- Buffers are not broadcast in every forward (DDP's `forward_sync_buffers=False`): the
+  ranks hold the same weights, batch-norm statistics and spectral-norm vectors because
+  they apply the same averaged updates, and broadcasting in every forward would overwrite
+  spectral norm's vectors that a second D forward of the step still needs. `check_in_step`
+  proves it at every checkpoint.
 - Rank 0 alone writes (config, logs, checkpoints, samples, metrics); the others wait
   for it at the evaluations.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import inspect
 import os
 import sys
 from dataclasses import dataclass
@@ -165,12 +166,34 @@ def leave(code: int) -> NoReturn:
     os._exit(code)
 
 
+# torch 2.14 renamed broadcast_buffers to forward_sync_buffers, which also broadcasts the buffers
+# once when DDP starts: harmless here, as every rank builds (or loads) the same weights.
+_NO_BUFFER_BROADCAST = ({"forward_sync_buffers": False}
+                        if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                        else {"broadcast_buffers": False})
+
+
 def synchronised(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
     """The model as the training step calls it: DDP averaging its gradients, or itself alone."""
     if not ranks.active:
         return model
     return nn.parallel.DistributedDataParallel(
-        model, device_ids=[device] if device.type == "cuda" else None, broadcast_buffers=False)
+        model, device_ids=[device] if device.type == "cuda" else None, **_NO_BUFFER_BROADCAST)
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """all_reduce (sum) that autograd differentiates: each rank's input reaches every rank's
+    output, so each input's gradient is the sum of the outputs' gradients over the ranks."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _SumOverRanks.apply(grad)
 
 
 class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -185,12 +208,10 @@ class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not torch.distributed.is_initialized():
             return super().forward(x)
-        import torch.distributed.nn.functional as distributed_autograd
-
         channels = x.shape[1]
         dims = [0, *range(2, x.dim())]
         count = x.new_tensor([x.numel() / channels])
-        totals = distributed_autograd.all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        totals = _SumOverRanks.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         n = totals[-1]
         mean = totals[:channels] / n
         var = (totals[channels:2 * channels] / n - mean * mean).clamp_min(0)  # biased, as batch norm uses

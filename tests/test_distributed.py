@@ -20,12 +20,11 @@ RUN = ["--arch", "pacgan-mlp.test", "--data", "ring8", "--batch-size", "32", "--
        "--eval-every", "40", "--eval-samples", "500", "--no-progress", "--seed", "3", "--device", "cpu"]
 
 
-def torchrun(nproc, *args):
+def torchrun(nproc, *args, program=("-m", "ganzoo", "train")):
     env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
     env["OMP_NUM_THREADS"] = "1"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                           str(nproc), "-m", "ganzoo", "train", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+                           str(nproc), *program, *args], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -75,6 +74,34 @@ leave(3)
 def test_a_batch_that_does_not_split_over_the_processes_is_refused():
     with pytest.raises(GanzooError, match="does not split over 3 processes.*multiple of 3"):
         start(Ranks(rank=0, world=3), torch.device("cpu"), 64)
+
+
+def test_cross_replica_batch_norm_back_propagates_as_one_process_with_the_whole_batch(tmp_path):
+    # Each rank's samples move the shared batch statistics, so each rank's inputs get gradient
+    # from every rank's outputs: summed over the ranks in the backward pass.
+    script = tmp_path / "two_halves.py"
+    script.write_text("""
+import torch
+from torch import nn
+from ganzoo.distributed import cross_replica_batch_norm, leave, ranks_from_environment, start, synchronised
+
+def model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+
+x = torch.randn(16, 3, generator=torch.Generator().manual_seed(1))
+ranks = ranks_from_environment()
+start(ranks, torch.device("cpu"), len(x))
+halves = cross_replica_batch_norm(model())
+ddp = synchronised(halves, ranks, torch.device("cpu"))  # held: DDP averages the gradients in backward
+ddp(ranks.local(x)).square().mean().backward()
+whole = model()
+whole(x).square().mean().backward()
+for name, a, b in zip(dict(whole.named_parameters()), halves.parameters(), whole.parameters()):
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6, msg=name)
+leave(0)
+""")
+    torchrun(2, program=[str(script)])
 
 
 def test_cross_replica_batch_norm_keeps_the_layer_state():
