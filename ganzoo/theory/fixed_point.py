@@ -130,10 +130,11 @@ def _figure(path, x, p, snaps, track) -> None:
 
     from ..plots import save_figure
 
-    fig = plt.figure(figsize=(15, 7.5))
+    fig = plt.figure(figsize=(15, 7.5), layout="constrained")
+    snapshots, curves = fig.subfigures(2, 1)  # a row per snapshot step above two curves: no shared grid
     steps = sorted(snaps)
     for i, step in enumerate(steps):
-        ax = fig.add_subplot(2, len(steps), i + 1)
+        ax = snapshots.add_subplot(1, len(steps), i + 1)
         s = snaps[step]
         ax.plot(x, p, color="black", lw=1.5, label="p_data")
         ax.plot(x, s["p_g"], color="tab:green", lw=1.2, label="p_g")
@@ -146,15 +147,14 @@ def _figure(path, x, p, snaps, track) -> None:
         if i == 0:
             ax.legend(fontsize=8, loc="upper left")
     steps_all = [r["step"] for r in track]
-    ax = fig.add_subplot(2, 2, 3)
+    ax = curves.add_subplot(1, 2, 1)
     ax.semilogy(steps_all, [max(r["jsd"], 1e-5) for r in track], color="black", label="JSD(P_data ‖ P_g)")
     ax.semilogy(steps_all, [max(r["flat"], 1e-5) for r in track], color="tab:blue", label="E_data |D − 1/2|, GAN's D")
     ax.set_xlabel("step")
     ax.legend(fontsize=8)
-    ax = fig.add_subplot(2, 2, 4)
+    ax = curves.add_subplot(1, 2, 2)
     ax.plot(steps_all, [r["value"] for r in track], color="tab:orange", label="V(G, D), GAN's D")
     ax.axhline(-numerics.LOG4, color="black", ls=":", lw=1, label="−log 4")
     ax.set_xlabel("step")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     save_figure(fig, path)
