@@ -51,7 +51,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
     "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
     "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
-    "train", "optional", "search", "seed_batched",
+    "train", "optional", "search", "seed_batched", "run_first",
 }
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
@@ -147,6 +147,9 @@ def load_suite(name_or_path: str) -> Suite:
         for key in ("architectures", "losses", "data", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
+        if not isinstance(block.get("run_first", False), bool):
+            raise GanzooError(f"{path}, block {i + 1}: 'run_first' must be true or false (a block whose "
+                              f"cells start before the others'), not {block['run_first']!r}.")
         if "search" in block:
             block["search"] = parse_search(f"{path}, block {i + 1}", block["search"])
     return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
@@ -547,6 +550,9 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
 def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray,
                blocks: set[str] | None = None) -> list[dict]:
     records, ran = [], set()
+    # Long cells first (a block's `run_first`), so that short ones fill the cores at the end
+    # instead of one long cell running alone; reports keep the suite's order whatever ran first.
+    first = {block_name(i, block) for i, block in enumerate(suite.blocks) if block.get("run_first")}
     started = time.perf_counter()
     where = "as Ray tasks" if ray is not None else f"{jobs} at a time"
     while True:  # a second pass runs what finished cells made known: searches' best trials again
@@ -558,6 +564,7 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
             todo = [c for c in todo if _in_blocks(c, blocks)]
         if ran and not todo:
             break
+        todo.sort(key=lambda cell: cell.block not in first)  # stable: the suite's order otherwise
         waiting = _awaited_reruns(suite, cells)
         echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
              f"recorded, {len(todo)} to run ({where}) -> {out_dir}"

@@ -252,14 +252,34 @@ def test_the_report_names_each_machine_its_cells_trained_on(tmp_path):
     assert _hardware(meta, [{"run_dir": "runs/gone"}], tmp_path) == "AMD EPYC (2 CPU cores)"
 
 
+# Two working blocks: toy (minimax on ring8, 2 seeds), then other (least squares on grid25).
+TWO_BLOCKS = SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace(
+    'name = "broken"', 'name = "other"').replace("loss_options = { no_such_option = 1 }\n", "")
+
+
+def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_suite_order(tmp_path):
+    from ganzoo.bench import run_suite
+
+    text = TWO_BLOCKS.replace('name = "other"', 'name = "other"\nrun_first = true')
+    out = tmp_path / "results"
+    records = run_suite(load_suite(str(write_suite(tmp_path, text))), out, overrides={"device": "cpu"},
+                        echo=lambda line: None)
+    assert [r["cell"] for r in records] == ["other--mlp.test--least-squares--grid25--seed0",
+                                            *(f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1))]
+    run_cli("report", str(out))
+    report = (out / "report.md").read_text()
+    assert report.index("Data set: ring8") < report.index("Data set: grid25")
+    with pytest.raises(ganzoo.GanzooError, match=r"block 2: 'run_first' must be true or false .*not 'yes'"):
+        load_suite(str(write_suite(tmp_path, text.replace("run_first = true", 'run_first = "yes"'))))
+
+
 def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
     report calls itself partial; the next run without --blocks trains just what is missing,
     and the report then lists the blocks in the suite's order, not in the order they ran."""
     from ganzoo.bench import run_suite
 
-    two_blocks = SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace(
-        'name = "broken"', 'name = "other"').replace("loss_options = { no_such_option = 1 }\n", "")
+    two_blocks = TWO_BLOCKS
     suite, out, said = load_suite(str(write_suite(tmp_path, two_blocks))), tmp_path / "results", []
     first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, blocks=["oth*"])
     assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
