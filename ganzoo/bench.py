@@ -147,9 +147,10 @@ def load_suite(name_or_path: str) -> Suite:
         for key in ("architectures", "losses", "data", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
-        if not isinstance(block.get("run_first", False), bool):
-            raise GanzooError(f"{path}, block {i + 1}: 'run_first' must be true or false (a block whose "
-                              f"cells start before the others'), not {block['run_first']!r}.")
+        for key in ("optional", "seed_batched", "run_first"):  # a string "false" would read as true
+            if not isinstance(block.get(key, False), bool):
+                raise GanzooError(f"{path}, block {i + 1}: '{key}' must be true or false (without quotes), "
+                                  f"not {block[key]!r}.")
         if "search" in block:
             block["search"] = parse_search(f"{path}, block {i + 1}", block["search"])
     return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])

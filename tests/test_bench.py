@@ -271,6 +271,8 @@ def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_sui
     assert report.index("Data set: ring8") < report.index("Data set: grid25")
     with pytest.raises(ganzoo.GanzooError, match=r"block 2: 'run_first' must be true or false .*not 'yes'"):
         load_suite(str(write_suite(tmp_path, text.replace("run_first = true", 'run_first = "yes"'))))
+    with pytest.raises(ganzoo.GanzooError, match=r"block 2: 'seed_batched' must be true or false .*not 'false'"):
+        load_suite(str(write_suite(tmp_path, text.replace("run_first = true", 'seed_batched = "false"'))))
 
 
 def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
