@@ -567,10 +567,12 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
             break
         todo.sort(key=lambda cell: cell.block not in first)  # stable: the suite's order otherwise
         waiting = _awaited_reruns(suite, cells)
+        early = list(dict.fromkeys(c.block for c in todo if c.block in first))
         echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
              f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
              + (f"; {left} of the other blocks left for later" if blocks is not None else "")
-             + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else ""))
+             + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else "")
+             + (f"; {', '.join(early)} first (run_first)" if early else ""))
         records += _run_cells(todo, out_dir, jobs, threads, echo, ray, (overrides or {}).get("device", "auto"))
         ran |= {c.id for c in todo}
         if not todo:

@@ -262,8 +262,10 @@ def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_sui
 
     text = TWO_BLOCKS.replace('name = "other"', 'name = "other"\nrun_first = true')
     out = tmp_path / "results"
+    said = []
     records = run_suite(load_suite(str(write_suite(tmp_path, text))), out, overrides={"device": "cpu"},
-                        echo=lambda line: None)
+                        echo=said.append)
+    assert said[0].endswith("; other first (run_first)")
     assert [r["cell"] for r in records] == ["other--mlp.test--least-squares--grid25--seed0",
                                             *(f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1))]
     run_cli("report", str(out))
