@@ -49,5 +49,6 @@ def test_stacked_mnist_suite_has_both_discriminator_sizes_and_the_papers_rows():
                for c in cells)
     assert all(len({c.seed for c in cells if c.block == block}) >= 3 for block in {c.block for c in cells})
     assert all(c.train.get("batch_size", 128) == 128 * c.train["arch_options"].get("pack", 1) for c in cells)
+    assert {c.block for c in cells if c.train.get("unroll_steps") == 5} == {"unrolled-d-quarter", "unrolled-d-half"}
     references = load_references(papers_file_for("reproduce-stacked-mnist"))
     assert {r["block"] for r in references} == {c.block for c in cells}
