@@ -283,8 +283,7 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     and the report then lists the blocks in the suite's order, not in the order they ran."""
     from ganzoo.bench import run_suite
 
-    two_blocks = TWO_BLOCKS
-    suite, out, said = load_suite(str(write_suite(tmp_path, two_blocks))), tmp_path / "results", []
+    suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
     first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, blocks=["oth*"])
     assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
     assert "1 to run" in said[0] and "2 of the other blocks left for later" in said[0]
@@ -297,5 +296,5 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     assert "3 of 3 cells finished" in report and report.index("Data set: ring8") < report.index("Data set: grid25")
     with pytest.raises(ganzoo.GanzooError, match=r"no block 'toys'\. Did you mean: toy\? Its blocks: toy, other"):
         run_suite(suite, out, blocks=["toys"])
-    result = run_cli("bench", str(write_suite(tmp_path, two_blocks)), "--out", str(out), "--blocks", "gan")
+    result = run_cli("bench", str(write_suite(tmp_path, TWO_BLOCKS)), "--out", str(out), "--blocks", "gan")
     assert result.returncode != 0 and "has no block 'gan'" in result.stderr and "Traceback" not in result.stderr
