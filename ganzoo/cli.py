@@ -414,8 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a benchmark suite: every architecture x loss x data set x seed it names, "
                                    "one cell at a time (or --jobs at once), then write the report. Re-running "
                                    "the same command resumes, skipping recorded cells. See docs/benchmarks.md.")
+    from .bench import builtin_suites
+
     p.add_argument("suite", nargs="?", default="quick",
-                   help="a built-in suite (quick, standard) or a .toml/.yaml suite file (default quick)")
+                   help=f"a built-in suite ({', '.join(builtin_suites())}) or a .toml/.yaml suite file "
+                        "(default quick)")
     p.add_argument("--out", type=folder, help="results folder (default results/SUITE)")
     p.add_argument("--jobs", type=positive_int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")

@@ -10,7 +10,10 @@ import pytest
 
 import ganzoo
 from conftest import REPO, run_cli
-from ganzoo.bench import expand, load_suite
+from ganzoo.bench import builtin_suites, expand, load_suite
+from ganzoo.config import TrainConfig
+from ganzoo.papers import SHARED_REFERENCES, load_references, papers_file_for
+from ganzoo.resolve import resolve
 from ganzoo.files import read_jsonl
 from ganzoo.report import compare
 
@@ -60,6 +63,25 @@ def test_suites_expand_wildcards_and_skip_test_variants(tmp_path):
     standard = expand(load_suite("standard"), {})
     assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan", "biggan", "stylegan2"} <= {c.arch for c in standard}
     assert not any(c.arch.endswith(".test") for c in standard)
+
+
+@pytest.mark.parametrize("name", builtin_suites())
+def test_every_built_in_suite_expands_into_cells_that_resolve_and_its_papers_name_its_rows(name):
+    """A typo in a shipped suite (an option, a value out of range, a reference to a block or
+    data set the suite does not train) fails here, not hours into a user's run."""
+    suite = load_suite(name)
+    cells = expand(suite, {"device": "cpu"})
+    assert cells and not any(c.arch.endswith(".test") for c in cells)
+    for cell in cells:
+        resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train))
+    papers = papers_file_for(name)
+    if papers is not None:
+        trained = {(c.block, c.data) for c in cells}
+        rows = [(r["block"], r["data"], r["source"]) for r in load_references(papers)]
+        if name in SHARED_REFERENCES:  # another suite's file: this one trains some of its rows
+            assert any(row[:2] in trained for row in rows)
+        else:
+            assert [row for row in rows if row[:2] not in trained] == []
 
 
 @pytest.mark.parametrize("text, message", [
