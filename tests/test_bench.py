@@ -12,10 +12,10 @@ import ganzoo
 from conftest import REPO, run_cli
 from ganzoo.bench import builtin_suites, expand, load_suite
 from ganzoo.config import TrainConfig
-from ganzoo.papers import SHARED_REFERENCES, load_references, papers_file_for
-from ganzoo.resolve import resolve
 from ganzoo.files import read_jsonl
+from ganzoo.papers import SHARED_REFERENCES, load_references, papers_file_for
 from ganzoo.report import compare
+from ganzoo.resolve import resolve
 
 SUITE = """
 name = "tiny"
