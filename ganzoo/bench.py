@@ -272,25 +272,47 @@ def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
 
 def select_blocks(suite: Suite, patterns: list[str]) -> set[str]:
     """The names of the suite's blocks that `patterns` (names, or wildcards as `pacgan*`) pick."""
+    names = [block_name(i, b) for i, b in enumerate(suite.blocks)]
+    return _pick(patterns, names, f"Suite '{suite.name}' has no block", "blocks", "--blocks", "block")
+
+
+def select_data(suite: Suite, patterns: list[str]) -> set[str]:
+    """The data sets the suite trains that `patterns` (names, or wildcards as `ring*`) pick."""
+    names = list(dict.fromkeys(c.data for c in expand(suite, {})))
+    return _pick(patterns, names, f"Suite '{suite.name}' trains no data set", "data sets", "--data", "data set")
+
+
+def _pick(patterns: list[str], names: list[str], missing: str, plural: str, flag: str, one: str) -> set[str]:
     import difflib
 
-    names = [block_name(i, b) for i, b in enumerate(suite.blocks)]
     chosen = set()
     for pattern in patterns:
         found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not found:
             close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
-            raise GanzooError(f"Suite '{suite.name}' has no block '{pattern}'."
-                              + (f" Did you mean: {', '.join(close)}?" if close else "")
-                              + f" Its blocks: {', '.join(names)}. Fix --blocks (names or wildcards, "
-                              "comma-separated), or leave it out to run every block.")
+            raise GanzooError(f"{missing} '{pattern}'." + (f" Did you mean: {', '.join(close)}?" if close else "")
+                              + f" Its {plural}: {', '.join(names)}. Fix {flag} (names or wildcards, "
+                              f"comma-separated), or leave it out to run every {one}.")
         chosen.update(found)
     return chosen
 
 
-def _in_blocks(cell: Cell, blocks: set[str]) -> bool:
-    """A search's best-trial re-runs (block NAME-best) belong to the search's block NAME."""
-    return cell.block in blocks or (cell.best_of is not None and cell.block.removesuffix("-best") in blocks)
+@dataclass(frozen=True)
+class Part:
+    """The part of a suite one run trains: some blocks, some data sets (None: all)."""
+
+    blocks: set[str] | None = None
+    data: set[str] | None = None
+
+    def holds(self, cell: Cell) -> bool:
+        # A search's best-trial re-runs (block NAME-best) belong to the search's block NAME.
+        in_blocks = self.blocks is None or cell.block in self.blocks or (
+            cell.best_of is not None and cell.block.removesuffix("-best") in self.blocks)
+        return in_blocks and (self.data is None or cell.data in self.data)
+
+    def others(self) -> str:
+        return " or ".join(kind for kind, chosen in (("blocks", self.blocks), ("data sets", self.data))
+                           if chosen is not None)
 
 
 def _record_of(cell: Cell) -> dict:
@@ -530,13 +552,15 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
 
 def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
               retry_failed: bool = False, echo=print, executor: str = "local",
-              ray_address: str | None = None, blocks: list[str] | None = None) -> list[dict]:
+              ray_address: str | None = None, blocks: list[str] | None = None,
+              data: list[str] | None = None) -> list[dict]:
     """Run every cell not yet recorded in `out_dir`; returns the new records. `executor`:
-    "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py). `blocks`: run only
-    these blocks' cells (names or wildcards); the others' records stay as they are, and a later
-    run without `blocks` trains what they still lack."""
+    "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py). `blocks`, `data`:
+    run only the cells of these blocks, or of these data sets (names or wildcards); the others'
+    records stay as they are, and a later run without them trains what they still lack."""
     out_dir = Path(out_dir)
-    chosen = select_blocks(suite, blocks) if blocks else None
+    chosen = Part(select_blocks(suite, blocks) if blocks else None, select_data(suite, data) if data else None)
+    chosen = chosen if chosen.blocks is not None or chosen.data is not None else None
     if executor == "ray":
         from .ray_cells import start_ray
 
@@ -549,7 +573,7 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
 
 
 def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray,
-               blocks: set[str] | None = None) -> list[dict]:
+               part: Part | None = None) -> list[dict]:
     records, ran = [], set()
     # Long cells first (a block's `run_first`), so that short ones fill the cores at the end
     # instead of one long cell running alone; reports keep the suite's order whatever ran first.
@@ -560,9 +584,9 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
         todo, threads, cells = prepare(suite, out_dir, overrides=overrides, jobs=jobs, retry_failed=retry_failed)
         todo = [c for c in todo if c.id not in ran]
         left = 0
-        if blocks is not None:
-            left = sum(not _in_blocks(c, blocks) for c in todo)
-            todo = [c for c in todo if _in_blocks(c, blocks)]
+        if part is not None:
+            left = sum(not part.holds(c) for c in todo)
+            todo = [c for c in todo if part.holds(c)]
         if ran and not todo:
             break
         todo.sort(key=lambda cell: cell.block not in first)  # stable: the suite's order otherwise
@@ -570,7 +594,7 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
         early = list(dict.fromkeys(c.block for c in todo if c.block in first))
         echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
              f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
-             + (f"; {left} of the other blocks left for later" if blocks is not None else "")
+             + (f"; {left} cells of other {part.others()} left for later" if part is not None else "")
              + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else "")
              + (f"; {', '.join(early)} first (run_first)" if early else ""))
         records += _run_cells(todo, out_dir, jobs, threads, echo, ray, (overrides or {}).get("device", "auto"))

@@ -309,7 +309,7 @@ def cmd_bench(args) -> int:
     try:
         run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed,
                   executor=args.executor, ray_address=args.ray_address,
-                  blocks=[b.strip() for b in args.blocks.split(",") if b.strip()] if args.blocks else None)
+                  blocks=_names(args.blocks), data=_names(args.data))
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; finished cells are recorded in {out}. "
                                 "Run the same command again to resume.") from None
@@ -365,6 +365,11 @@ def cmd_theory(args) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated option (--blocks, --data) as a list; None when not given."""
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganzoo", description="A plugin-based zoo of GANs.")
@@ -427,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", metavar="NAMES",
                    help="run only these blocks of the suite (comma-separated names or wildcards, e.g. "
                         "'gan,pacgan*'); the others' cells wait for a later run into the same --out")
+    p.add_argument("--data", metavar="NAMES",
+                   help="run only these data sets' cells (comma-separated names or wildcards, e.g. "
+                        "'fashion-mnist' or 'ring*'); with --blocks, only cells that are in both")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",

@@ -299,6 +299,24 @@ def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_sui
         load_suite(str(write_suite(tmp_path, text.replace("run_first = true", 'seed_batched = "false"'))))
 
 
+def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp_path):
+    """`--data`: the cells of the chosen data sets alone, from every block (and with
+    --blocks, only those in both); a name the suite does not train is refused with its list."""
+    from ganzoo.bench import run_suite
+
+    suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
+    first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, data=["grid*"])
+    assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
+    assert "1 to run" in said[0] and "2 cells of other data sets left for later" in said[0]
+    assert run_suite(suite, out, echo=lambda line: None, blocks=["other"], data=["ring8"]) == []
+    with pytest.raises(ganzoo.GanzooError, match=r"trains no data set 'rings'\. Did you mean: ring8\? "
+                                                 r"Its data sets: ring8, grid25"):
+        run_suite(suite, out, data=["rings"])
+    result = run_cli("bench", str(write_suite(tmp_path, TWO_BLOCKS)), "--out", str(out), "--data", "mnist")
+    assert result.returncode != 0 and "trains no data set 'mnist'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
     report calls itself partial; the next run without --blocks trains just what is missing,
@@ -308,7 +326,7 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
     first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, blocks=["oth*"])
     assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
-    assert "1 to run" in said[0] and "2 of the other blocks left for later" in said[0]
+    assert "1 to run" in said[0] and "2 cells of other blocks left for later" in said[0]
     run_cli("report", str(out))
     assert "1 of the suite's 3 cells finished, 2 not run yet" in (out / "report.md").read_text()
     rest = run_suite(suite, out, overrides={"device": "cpu"}, echo=lambda line: None)
