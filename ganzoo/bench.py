@@ -559,8 +559,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
     run only the cells of these blocks, or of these data sets (names or wildcards); the others'
     records stay as they are, and a later run without them trains what they still lack."""
     out_dir = Path(out_dir)
-    chosen = Part(select_blocks(suite, blocks) if blocks else None, select_data(suite, data) if data else None)
-    chosen = chosen if chosen.blocks is not None or chosen.data is not None else None
+    chosen = (Part(select_blocks(suite, blocks) if blocks else None, select_data(suite, data) if data else None)
+              if blocks or data else None)
     if executor == "ray":
         from .ray_cells import start_ray
 
