@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import difflib
 import errno
 import json
 import os
@@ -372,8 +373,10 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganzoo", description="A plugin-based zoo of GANs.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # allow_abbrev=False: argparse would otherwise read an unknown option as any option it
+    # begins (`--lr 1e-3` as `--lr-schedule 1e-3`, `--eval 500` as `--eval-every 500`).
+    parser = argparse.ArgumentParser(prog="ganzoo", description="A plugin-based zoo of GANs.", allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("list", help="list registered architectures, losses, data sets, plugins",
                        description="List what the core and the installed plugins register.")
@@ -479,6 +482,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command's parser: options only by their full names (see build_parser)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
+def _unknown_options(command: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """argparse's "unrecognized arguments", with the command's options closest to each unknown one."""
+    known = [name for action in command._actions for name in action.option_strings]
+    hints = []
+    for word in unknown:
+        name = word.split("=", 1)[0]
+        if name.startswith("-"):
+            # the options with it as a word (--lr: --g-lr, --d-lr, --lr-schedule), else the nearest spellings
+            stem = name.lstrip("-")
+            close = [k for k in known if stem and (stem in k.lstrip("-").split("-") or k.lstrip("-").startswith(stem))]
+            close = close[:4] or difflib.get_close_matches(name, known, n=3, cutoff=0.7)
+            hints.append(f"{name} is not an option of `{command.prog}`"
+                         + (f"; did you mean {' or '.join(close)}?" if close else "."))
+    return " ".join([f"unrecognized arguments: {' '.join(unknown)}.", *hints,
+                     f"`{command.prog} --help` lists its options."])
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, PluginLoadWarning):
         print(f"warning: {message}", file=sys.stderr)
@@ -491,7 +518,10 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = parser._subparsers._group_actions[0].choices.get(args.command, parser)
+        command.error(_unknown_options(command, unknown))  # usage and the message, exit status 2
     if args.command is None:
         parser.print_help()
         return 0

@@ -145,3 +145,40 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
 
     assert resolve(unsaid).channels_last is True and resolve(off).channels_last is False
     assert resolve(dataclasses.replace(unsaid, arch="mlp")).channels_last is False
+
+
+def test_an_option_is_taken_only_by_its_full_name_and_a_wrong_one_gets_the_close_names(capsys, tmp_path):
+    """argparse's default prefix matching read `--lr 1e-3` as `--lr-schedule 1e-3`; a prefix
+    that is a valid value would have changed the run without a word."""
+    for argv, hint in [(["train", "--lr", "1e-3"], "--lr is not an option of `ganzoo train`; did you mean --g-lr or "
+                                                  "--d-lr or --lr-schedule?"),
+                       (["train", "--lr-sched", "linear-decay"], "--lr-sched is not an option of `ganzoo train`; "
+                                                                "did you mean --lr-schedule?"),
+                       (["bench", "--job", "2"], "--job is not an option of `ganzoo bench`; did you mean --jobs?"),
+                       (["list", "--jsn"], "did you mean --json?")]:
+        with pytest.raises(SystemExit) as done:
+            main([*argv, "--out", str(tmp_path / "never")] if argv[0] != "list" else argv)
+        err = capsys.readouterr().err
+        assert done.value.code == 2 and hint in err and f"ganzoo {argv[0]} --help` lists its options" in err, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_every_option_the_docs_show_exists():
+    """Each `--option` after `ganzoo COMMAND` in the README and docs/ is one of that command's
+    options, by its full name (abbreviations are refused)."""
+    import re
+
+    from conftest import REPO
+    from ganzoo.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    options = {name: {o for action in p._actions for o in action.option_strings} for name, p in commands.items()}
+    shown, wrong = 0, []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for command, rest in re.findall(rf"ganzoo ({'|'.join(commands)})\b([^`\n#|]*)", line):
+                for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
+                    shown += 1
+                    if option not in options[command]:
+                        wrong.append(f"{path.relative_to(REPO)}:{number}: ganzoo {command} {option}")
+    assert shown > 50 and not wrong, wrong
