@@ -206,6 +206,10 @@ def cmd_train(args) -> int:
     samples = RunDir(args.out).sample_pictures()
     if samples:
         print(f"latest samples: {samples[-1]}")
+    if not summary["metrics"] and config.eval_metrics is None:
+        # Image data get sample grids only while training (FID & co. cost more than a short run).
+        print(f"metrics: none during training by default for this data; `ganzoo eval {summary['out_dir']}` "
+              "computes them for the latest checkpoint, and --eval-metrics (e.g. fid) during training")
     return 0
 
 

@@ -46,6 +46,7 @@ def test_train_then_sample(tmp_path):
                      "--eval-samples", "100", "--out", str(out), "--no-progress", "--data-opt", "std=0.1")
     assert result.returncode == 0, result.stderr
     assert "mode-coverage: modes_covered=" in result.stdout and "step-00000010.png" in result.stdout
+    assert "metrics: none" not in result.stdout
     assert json.loads((out / "config.json").read_text())["train"]["data_options"] == {"std": 0.1}
     result = run_cli("sample", str(out), "-n", "50", "--out", str(tmp_path / "s.pt"))
     assert result.returncode == 0, result.stderr

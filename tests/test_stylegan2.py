@@ -87,6 +87,8 @@ def test_the_recipe_trains_by_options(tmp_path):
                      "--data-root", str(need_data_root()), "--data-opt", "split=test", "--data-opt", "resolution=32",
                      "--steps", "5", "--eval-every", "5", "--out", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
+    # images get sample grids only while training; the output says how to get FID & co.
+    assert f"metrics: none during training by default for this data; `ganzoo eval {tmp_path / 'run'}`" in result.stdout
     with pytest.raises(ganzoo.GanzooError, match="power of two.*resolution=32"):
         ganzoo.create_architecture("stylegan2.test", data_shape=(1, 28, 28))
 
