@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import GanzooError
+from .errors import GanzooError, did_you_mean
 from .files import append_jsonl, atomic_write_json, read_jsonl
 from .resolve import resolve
 from .rundir import RunDir
@@ -135,15 +135,15 @@ def load_suite(name_or_path: str) -> Suite:
         raise GanzooError(f"{path} names no [[block]] of cells. See ganzoo/suites/quick.toml for the format.")
     unknown = sorted(set(raw) - SUITE_KEYS)
     if unknown:
-        raise GanzooError(f"{path}: unknown top-level key(s) {', '.join(unknown)}. Allowed: "
-                          f"{', '.join(sorted(SUITE_KEYS))}; options of cells go inside a [[block]].")
+        raise GanzooError(f"{path}: unknown top-level key(s) {', '.join(unknown)}.{did_you_mean(unknown, SUITE_KEYS)} "
+                          f"Allowed: {', '.join(sorted(SUITE_KEYS))}; options of cells go inside a [[block]].")
     if not isinstance(raw["block"], list) or not all(isinstance(b, dict) for b in raw["block"]):
         raise GanzooError(f"{path}: 'block' must be a list of tables ([[block]] in TOML).")
     for i, block in enumerate(raw["block"]):
         unknown = sorted(set(block) - BLOCK_KEYS)
         if unknown:
-            raise GanzooError(f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}. "
-                              f"Allowed: {', '.join(sorted(BLOCK_KEYS))}.")
+            raise GanzooError(f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}."
+                              f"{did_you_mean(unknown, BLOCK_KEYS)} Allowed: {', '.join(sorted(BLOCK_KEYS))}.")
         for key in ("architectures", "losses", "data", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")

@@ -21,9 +21,7 @@ class UnknownNameError(GanzooError, KeyError):
     def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
         self.kind, self.name = kind, name
         known = sorted(known)
-        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
-        # Prefix matches catch "dcgan" -> "dcgan-32", which difflib may rank low.
-        close += [k for k in known if k.startswith(name) and k not in close][:5]
+        close = close_names(name, known)
         parts = [f"Unknown {kind} '{name}'."]
         if close:
             parts.append("Did you mean: " + ", ".join(close) + "?")
@@ -34,6 +32,21 @@ class UnknownNameError(GanzooError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]
+
+
+def close_names(name: str, known: Iterable[str], n: int = 5) -> list[str]:
+    """Known names near `name`: its nearest spellings, then the names it begins (difflib may
+    rank "dcgan" -> "dcgan-32" low)."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=n, cutoff=0.5)
+    return close + [k for k in known if k.startswith(name) and k not in close][:n]
+
+
+def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """" Did you mean 'seeds' for 'seed'?" for the unknown keys with a near known one; "" if none."""
+    known = list(known)
+    pairs = [f"'{close[0]}' for '{name}'" for name in unknown if (close := close_names(name, known, 1))]
+    return f" Did you mean {', '.join(pairs)}?" if pairs else ""
 
 
 class NonFiniteLossError(GanzooError):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GanzooError, UnknownNameError
+from .errors import GanzooError, UnknownNameError, did_you_mean
 
 # kebab-case words, optionally one ".tag" (e.g. "mlp", "dcgan-32", "mlp.test").
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)?$")
@@ -100,7 +100,7 @@ def check_options(entry: Entry, given: dict[str, Any], what: str = "option") -> 
         raise GanzooError(
             f"The {entry.kind} '{entry.name}' has no {what} "
             + ", ".join(f"'{k}'" for k in unknown)
-            + f". Its {what}s (with defaults) are: {allowed}."
+            + f".{did_you_mean(unknown, entry.defaults)} Its {what}s (with defaults) are: {allowed}."
         )
     merged = dict(entry.defaults)
     for key, value in given.items():
@@ -111,6 +111,10 @@ def check_options(entry: Entry, given: dict[str, Any], what: str = "option") -> 
 #: How a boolean option may be spelled on the command line or in a file.
 BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
                  "0": False}
+
+
+#: How an option's expected type is named in errors ("expects a whole number", not "a int").
+TYPE_WORDS = {float: "number", int: "whole number", str: "string", tuple: "list", list: "list", dict: "table"}
 
 
 def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
@@ -139,9 +143,9 @@ def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
         ok = isinstance(value, expected)
     if not ok:
         raise GanzooError(
-            f"Option '{key}' of {entry.kind} '{entry.name}' expects a "
-            f"{'True/False' if isinstance(default, bool) else expected.__name__} (default {default!r}), "
-            f"got {value!r}."
+            f"Option '{key}' of {entry.kind} '{entry.name}' expects "
+            f"{'True or False' if isinstance(default, bool) else 'a ' + TYPE_WORDS.get(expected, expected.__name__)} "
+            f"(default {default!r}), got {value!r}."
         )
     # num_classes=0 is every conditional architecture's way to train unconditionally (--arch-opt num_classes=0).
     minimum = 0 if key == "num_classes" else 1

@@ -42,7 +42,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from .errors import GanzooError
+from .errors import GanzooError, did_you_mean
 
 SEARCH_KEYS = {"trials", "seed", "space", "best_seeds", "best_by"}
 _CALL = re.compile(r"^\s*(loguniform|uniform|intuniform)\s*\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)\s*$")
@@ -85,8 +85,8 @@ def parse_search(where: str, raw) -> Search:
         raise GanzooError(f"{where}: 'search' must be a table: [block.search] with trials, seed and space.")
     unknown = sorted(set(raw) - SEARCH_KEYS)
     if unknown:
-        raise GanzooError(f"{where}: unknown key(s) {', '.join(unknown)} in 'search'. Allowed: "
-                          f"{', '.join(sorted(SEARCH_KEYS))}.")
+        raise GanzooError(f"{where}: unknown key(s) {', '.join(unknown)} in 'search'."
+                          f"{did_you_mean(unknown, SEARCH_KEYS)} Allowed: {', '.join(sorted(SEARCH_KEYS))}.")
     trials, seed, space = raw.get("trials"), raw.get("seed", 0), raw.get("space")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise GanzooError(f"{where}: search 'trials' must be a whole number of at least 1, not {trials!r}.")

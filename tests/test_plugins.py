@@ -53,7 +53,7 @@ def test_unknown_name_lists_close_names():
 def test_bad_architecture_option():
     with pytest.raises(ganzoo.GanzooError, match="has no option 'hidden'.*g_hidden=128"):
         ganzoo.create_architecture("mlp", hidden=3)
-    with pytest.raises(ganzoo.GanzooError, match="expects a int"):
+    with pytest.raises(ganzoo.GanzooError, match="expects a whole number"):
         ganzoo.create_architecture("mlp", g_hidden=1.5)
 
 
