@@ -557,7 +557,13 @@ def entry_point() -> None:
     """`ganzoo` and `python -m ganzoo` (torchrun's workers too): main(), then leave the process."""
     try:
         code = main()
-    except BaseException:  # a bug's traceback, or argparse's SystemExit
+    except SystemExit as exc:  # argparse's, or a plugin's sys.exit: its status, without a traceback
+        if not distributed.joined_a_group():
+            raise
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)  # sys.exit("message") prints it, as the interpreter would
+    except BaseException:  # a bug: its traceback
         if not distributed.joined_a_group():
             raise
         traceback.print_exc()

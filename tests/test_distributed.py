@@ -71,6 +71,19 @@ leave(3)
     assert (done.returncode, done.stdout.strip()) == (3, "output flushed; exit handlers ran"), done.stderr
 
 
+@pytest.mark.parametrize("exit_with,status,said", [("4", 4, ""), ("'a message'", 1, "a message")])
+def test_a_sys_exit_after_joining_a_group_keeps_its_status_and_prints_no_traceback(tmp_path, exit_with, status, said):
+    script = f"""
+import sys, torch.distributed as dist
+import ganzoo.cli as cli
+dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+cli.main = lambda: sys.exit({exit_with})  # a plugin's sys.exit, after the run joined its group
+cli.entry_point()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip()) == (status, said), done.stderr
+
+
 def test_a_batch_that_does_not_split_over_the_processes_is_refused():
     with pytest.raises(GanzooError, match="does not split over 3 processes.*multiple of 3"):
         start(Ranks(rank=0, world=3), torch.device("cpu"), 64)
