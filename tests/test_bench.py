@@ -1,6 +1,7 @@
 """`ganzoo bench`, `report` and `compare`: the matrix, failures, resuming, the report."""
 
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -305,9 +306,12 @@ def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp
     from ganzoo.bench import run_suite
 
     suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
-    first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, data=["grid*"])
+    first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, data=["grid*"], jobs=2)
     assert [r["cell"] for r in first] == ["other--mlp.test--least-squares--grid25--seed0"]
     assert "1 to run" in said[0] and "2 cells of other data sets left for later" in said[0]
+    # 2 jobs, but one cell to run: it gets the idle worker's threads too
+    config = json.loads((out / "runs" / first[0]["cell"] / "config.json").read_text())
+    assert config["environment"]["torch_threads"] == max(1, (os.cpu_count() or 1) // 2) * 2
     assert run_suite(suite, out, echo=lambda line: None, blocks=["other"], data=["ring8"]) == []
     with pytest.raises(ganzoo.GanzooError, match=r"trains no data set 'rings'\. Did you mean: ring8\? "
                                                  r"Its data sets: ring8, grid25"):

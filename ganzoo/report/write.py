@@ -44,7 +44,10 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
               f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
               + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
               + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
-              f"{meta['threads_per_job']} thread(s) each. Values are mean ± standard deviation over seeds "
+              f"{meta['threads_per_job']} thread(s) each"
+              + (" (a bench run with fewer cells to train than that gave them the idle workers' threads too; each "
+                 "run's config.json records its own)" if meta["jobs"] > 1 else "")
+              + ". Values are mean ± standard deviation over seeds "
               "(n shown when some seeds have no value); the protocol of every number is at the end.")
     plain = grouped([r for r in records if "trial" not in r])  # a search's trials have their own section
     for data in dict.fromkeys(r["data"] for r in records):
