@@ -643,7 +643,7 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
         else:
             batch, workers, queue = queue, min(jobs, len(queue)), []
         # Fewer units than jobs: the threads of the workers not started go to the others (a lone
-        # 5-seed ensemble of PacGAN's networks steps 1.6x faster on 2 threads than on 1). Not
+        # 5-seed ensemble of PacGAN's networks trains 1.4x faster on 2 threads than on 1). Not
         # at a long queue's end: a unit's threads are set when it starts.
         shared = max(1, threads * jobs // workers) if threads else None
         broken = _run_pool(batch, out_dir, workers, shared, finish)

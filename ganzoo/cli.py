@@ -377,8 +377,8 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # allow_abbrev=False: argparse would otherwise read an unknown option as any option it
-    # begins (`--lr 1e-3` as `--lr-schedule 1e-3`, `--eval 500` as `--eval-every 500`).
+    # allow_abbrev=False: argparse would otherwise read an unknown option as the one option it
+    # begins (`--lr 1e-3` as `--lr-schedule 1e-3`), silently where the value fits.
     parser = argparse.ArgumentParser(prog="ganzoo", description="A plugin-based zoo of GANs.", allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
