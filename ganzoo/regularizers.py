@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import GanzooError
+from .errors import GanzooError, did_you_mean
 from .hookspecs import hookimpl
 
 
@@ -115,8 +115,9 @@ def named_regularizers(spec: str | None, options: dict) -> dict:
         takers = [target] if target else [name for name, entry in entries.items() if option in entry.defaults]
         if not takers or option not in entries[takers[0]].defaults:
             taken = "; ".join(f"{name}: {', '.join(entry.defaults) or 'none'}" for name, entry in entries.items())
-            raise GanzooError(f"No regulariser used here has the option '{option}'. Their options are: "
-                              f"{taken or 'none (no --reg given)'}.")
+            offered = [o for entry in entries.values() for o in entry.defaults]
+            raise GanzooError(f"No regulariser used here has the option '{option}'.{did_you_mean([option], offered)} "
+                              f"Their options are: {taken or 'none (no --reg given)'}.")
         for name in takers:
             chosen[name][option] = value
     return {name: create_regularizer(name, **chosen[name]) for name in names}

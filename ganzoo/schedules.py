@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import GanzooError
+from .errors import GanzooError, did_you_mean
 
 SHAPES = ("cosine", "linear")
 OPTIMIZER_KEYS = ("g_lr", "d_lr", "lr", "beta1", "beta2")
@@ -110,9 +110,11 @@ class Schedules:
                     for option, value in vars(reg).items() if _settable(option, value)]
             augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
                          if _settable(option, value)] if self.augment is not None else [])
-            known = ", ".join([*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs,
-                               *(["regularizer.OPTION"] if regs else []), *augments])
-            raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule. Schedulable here: {known}.")
+            known = [*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs, *augments]
+            listed = ", ".join([*known[:len(known) - len(augments)], *(["regularizer.OPTION"] if regs else []),
+                                *augments])
+            raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule.{did_you_mean([key], known)} "
+                              f"Schedulable here: {listed}.")
 
     def apply(self, step: int) -> dict:
         """Set every scheduled value for generator step `step` (0-based); returns them."""
