@@ -557,17 +557,17 @@ def entry_point() -> None:
     """`ganzoo` and `python -m ganzoo` (torchrun's workers too): main(), then leave the process."""
     try:
         code = main()
-    except SystemExit as exc:  # argparse's, or a plugin's sys.exit: its status, without a traceback
+    except BaseException as exc:
         if not distributed.joined_a_group():
             raise
-        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        if exc.code is not None and not isinstance(exc.code, int):
-            print(exc.code, file=sys.stderr)  # sys.exit("message") prints it, as the interpreter would
-    except BaseException:  # a bug: its traceback
-        if not distributed.joined_a_group():
-            raise
-        traceback.print_exc()
-        code = 1
+        if not isinstance(exc, SystemExit):  # a bug: its traceback
+            traceback.print_exc()
+            code = 1
+        elif exc.code is None or isinstance(exc.code, int):  # argparse's, or a plugin's sys.exit: its status
+            code = exc.code or 0
+        else:  # sys.exit("message") prints it, as the interpreter would
+            print(exc.code, file=sys.stderr)
+            code = 1
     distributed.leave(code)
 
 

@@ -110,10 +110,10 @@ class Schedules:
                     for option, value in vars(reg).items() if _settable(option, value)]
             augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
                          if _settable(option, value)] if self.augment is not None else [])
-            known = [*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs, *augments]
-            listed = ", ".join([*known[:len(known) - len(augments)], *(["regularizer.OPTION"] if regs else []),
-                                *augments])
-            raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule.{did_you_mean([key], known)} "
+            settable = [*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs]
+            listed = ", ".join([*settable, *(["regularizer.OPTION"] if regs else []), *augments])
+            hint = did_you_mean([key], [*settable, *augments])
+            raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule.{hint} "
                               f"Schedulable here: {listed}.")
 
     def apply(self, step: int) -> dict:
