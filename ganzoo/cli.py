@@ -486,6 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """build_parser()'s commands by name, each with its own parser (argparse keeps them in a
+    private attribute; this is the one place that reads it)."""
+    return parser._subparsers._group_actions[0].choices
+
+
+def option_names(command: argparse.ArgumentParser) -> list[str]:
+    """Every option string a command takes (--out, -n, --help...), in the order declared."""
+    return [name for action in command._actions for name in action.option_strings]
+
+
 class _Parser(argparse.ArgumentParser):
     """A command's parser: options only by their full names (see build_parser)."""
 
@@ -495,7 +506,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _unknown_options(command: argparse.ArgumentParser, unknown: list[str]) -> str:
     """argparse's "unrecognized arguments", with the command's options closest to each unknown one."""
-    known = [name for action in command._actions for name in action.option_strings]
+    known = option_names(command)
     hints = []
     for word in unknown:
         name = word.split("=", 1)[0]
@@ -524,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        command = parser._subparsers._group_actions[0].choices.get(args.command, parser)
+        command = commands(parser).get(args.command, parser)
         command.error(_unknown_options(command, unknown))  # usage and the message, exit status 2
     if args.command is None:
         parser.print_help()

@@ -121,12 +121,12 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     from it, and a flag given on the command line lands in that field."""
     import dataclasses
 
-    from ganzoo.cli import build_parser, config_from_args, flag_of
+    from ganzoo.cli import build_parser, commands, config_from_args, flag_of
     from ganzoo.config import IDENTITY_FIELDS, TrainConfig
 
     parser = build_parser()
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    train_help = parser._subparsers._group_actions[0].choices["train"].format_help()
+    train_help = commands(parser)["train"].format_help()
     assert all(flag_of(f) in train_help for f in fields.values() if f.metadata["cli"])
     args = parser.parse_args(["train", "--arch", "dcgan", "--steps", "7", "--betas", "0.1", "0.9", "--reg", "r1",
                               "--reg-opt", "gamma=2", "--arch-opt", "g_width=8", "--channels-last",
@@ -170,14 +170,14 @@ def test_every_option_the_docs_show_exists():
     import re
 
     from conftest import REPO
-    from ganzoo.cli import build_parser
+    from ganzoo.cli import build_parser, commands, option_names
 
-    commands = build_parser()._subparsers._group_actions[0].choices
-    options = {name: {o for action in p._actions for o in action.option_strings} for name, p in commands.items()}
+    parsers = commands(build_parser())
+    options = {name: set(option_names(p)) for name, p in parsers.items()}
     shown, wrong = 0, []
     for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            for command, rest in re.findall(rf"ganzoo ({'|'.join(commands)})\b([^`\n#|]*)", line):
+            for command, rest in re.findall(rf"ganzoo ({'|'.join(parsers)})\b([^`\n#|]*)", line):
                 for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
                     shown += 1
                     if option not in options[command]:
