@@ -7,6 +7,10 @@ and config.py (the grid uses the same networks):
   linear (no bias) -> batch norm -> ReLU, then a linear output with a bias.
   Batch norm's running statistics move with weight 0.05 per step, and samples
   for evaluation use them (inference mode), as the paper's figures do.
+  With packing, PacGAN's code runs G once per packed group (m calls of 100
+  samples for pack m), so batch statistics are per group: `bn_groups=m` does the
+  same (sample j belongs to group j mod m, the j-th slot of each pack), where
+  the default, 1, normalises the whole batch of 100 * m at once.
 - D: 3 maxout layers of 200 units with 5 pieces each, then a linear output.
   With packing (`pack=m`) its first layer reads m concatenated samples.
 - Every weight is drawn from N(0, 0.02^2), every bias starts at 0.
@@ -44,8 +48,9 @@ class Maxout(nn.Module):
 
 
 class PacGANGenerator(ganzoo.Generator):
-    def __init__(self, latent_dim, output_shape, hidden, layers, bn_momentum, bn_eps):
+    def __init__(self, latent_dim, output_shape, hidden, layers, bn_momentum, bn_eps, bn_groups=1):
         super().__init__(latent_dim, output_shape, 0)
+        self.bn_groups = bn_groups
         blocks: list[nn.Module] = []
         width = latent_dim
         for _ in range(layers):
@@ -55,7 +60,16 @@ class PacGANGenerator(ganzoo.Generator):
         self.net = nn.Sequential(*blocks, nn.Linear(width, math.prod(self.output_shape)))
 
     def forward(self, z, labels=None):
-        return self.net(z).view(-1, *self.output_shape)
+        if self.bn_groups == 1 or not self.training:  # running statistics: every sample on its own
+            return self.net(z).view(-1, *self.output_shape)
+        m = self.bn_groups
+        if z.shape[0] % m:
+            raise ganzoo.GanzooError(f"pacgan-mlp with bn_groups={m}: a batch of {z.shape[0]} latents does not "
+                                     f"split into {m} groups; use a batch size that is a multiple of {m}.")
+        # Group k is samples k, k + m, k + 2m, ...: with pack=m, each pack then holds one sample
+        # of every group, as PacGAN's code concatenates its m separately generated batches.
+        groups = [self.net(z[k::m]) for k in range(m)]  # m passes: m updates of the running statistics
+        return torch.stack(groups, dim=1).reshape(-1, *self.output_shape)
 
 
 class PacGANDiscriminator(ganzoo.Discriminator):
@@ -81,11 +95,11 @@ def _init_weights(module: nn.Module, std: float) -> None:
 def build(config: dict):
     if config["num_classes"]:
         raise ganzoo.GanzooError("pacgan-mlp is unconditional; leave num_classes out.")
-    for key in ("latent_dim", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
+    for key in ("latent_dim", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces", "bn_groups"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ganzoo.GanzooError(f"pacgan-mlp option {key} must be a whole number >= 1, got {config[key]!r}.")
     generator = PacGANGenerator(config["latent_dim"], config["data_shape"], config["g_hidden"], config["g_layers"],
-                                config["bn_momentum"], config["bn_eps"])
+                                config["bn_momentum"], config["bn_eps"], config["bn_groups"])
     discriminator = PacGANDiscriminator(config["data_shape"], config["d_hidden"], config["d_layers"],
                                         config["maxout_pieces"])
     _init_weights(generator, config["init_std"])
@@ -97,6 +111,7 @@ DEFAULTS = {
     "data_shape": (2,), "num_classes": 0, "latent_dim": 2,
     "g_hidden": 400, "g_layers": 4, "d_hidden": 200, "d_layers": 3, "maxout_pieces": 5,
     "init_std": 0.02, "bn_momentum": 0.05, "bn_eps": 1e-4,  # blocks' BatchNormalization epsilon
+    "bn_groups": 1,  # G's batch statistics over this many interleaved groups (PacGAN's code: = pack)
 }
 TRAIN_DEFAULTS = {"batch_size": 100, "g_lr": 1e-4, "d_lr": 1e-4, "betas": (0.2, 0.999), "n_d": 1,
                   "steps": 20_000}

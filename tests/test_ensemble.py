@@ -21,12 +21,15 @@ def config(seed, **options):
                           "device": "cpu", "eval_metrics": ["mode-coverage"], "eval_samples": 500, **options})
 
 
-@pytest.mark.parametrize("arch", ["mlp.test", "pacgan-mlp.test"])  # pacgan-mlp: batch norm in G, per seed
-def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch):
+@pytest.mark.parametrize("arch, options", [
+    ("mlp.test", {}), ("pacgan-mlp.test", {}),  # pacgan-mlp: batch norm in G, per seed
+    ("pacgan-mlp.test", {"arch_options": {"pack": 2, "bn_groups": 2}, "batch_size": 32}),  # ... and per group
+])
+def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch, options):
     seeds = [0, 1]
-    summaries = train_ensemble([config(s, arch=arch) for s in seeds], [tmp_path / f"e{s}" for s in seeds])
+    summaries = train_ensemble([config(s, arch=arch, **options) for s in seeds], [tmp_path / f"e{s}" for s in seeds])
     for seed, summary in zip(seeds, summaries):
-        alone = train(config(seed, arch=arch), tmp_path / f"alone{seed}", progress=False)
+        alone = train(config(seed, arch=arch, **options), tmp_path / f"alone{seed}", progress=False)
         batched, single = log(tmp_path / f"e{seed}"), log(tmp_path / f"alone{seed}")
         assert [r["step"] for r in batched] == [r["step"] for r in single]
         for b, s in zip(batched, single):  # the same weights, data and latents: only summation order differs

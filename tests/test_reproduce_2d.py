@@ -109,6 +109,38 @@ def test_pacgan_mlp_packs_and_trains_defaults_from_the_paper():
     assert D.inner.body[0].linear.in_features == 6 and D(torch.randn(12, 2)).shape == (4,)
 
 
+@pytest.mark.parametrize("m", [2, 3])
+def test_per_group_batch_norm_equals_m_separate_passes_of_the_generator(m):
+    """bn_groups=m: G's output and its running statistics are those of m separate passes over
+    the interleaved groups (sample j in group j mod m), as PacGAN's code runs G once per pack slot."""
+    torch.manual_seed(0)
+    grouped, _, _ = ganzoo.create_architecture("pacgan-mlp.test", bn_groups=m)
+    separate = copy.deepcopy(grouped)
+    separate.bn_groups = 1
+    z = torch.randn(10 * m, 2)
+    out = grouped(z)
+    passes = [separate(z[k::m]) for k in range(m)]  # one call per group, in group order
+    expected = torch.empty_like(out)
+    for k, part in enumerate(passes):
+        expected[k::m] = part
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    for a, b in zip(grouped.buffers(), separate.buffers()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # m updates of the running statistics
+    # A pack of m consecutive samples holds one sample of every group.
+    assert torch.equal(out.view(10, m, 2)[:, 0], passes[0])
+    # One pass over the whole batch normalises with other statistics.
+    assert not torch.allclose(out, copy.deepcopy(separate)(z))
+    # Gradients flow through every group; evaluation (running statistics) needs no grouping.
+    out.sum().backward()
+    assert all(p.grad is not None for p in grouped.parameters())
+    grouped.eval()
+    separate.eval()
+    torch.testing.assert_close(grouped(z[:7]), separate(z[:7]), rtol=0, atol=0)
+    grouped.train()
+    with pytest.raises(ganzoo.GanzooError, match="multiple of"):
+        grouped(torch.randn(10 * m + 1, 2))
+
+
 # --- Unrolled GAN -----------------------------------------------------------------------------
 
 def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k, rmsprop_alpha=None):
@@ -277,20 +309,27 @@ def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
 
 
 def test_the_long_suite_is_reproduce_2d_rows_with_only_the_schedule_changed():
-    """`reproduce-2d-long` shows where the GAN and PacGAN2 rows' curves go: it must train
-    exactly those rows, so that its curves explain the short suite's numbers."""
+    """`reproduce-2d-long` shows where the GAN and PacGAN rows' curves go: it must train
+    exactly those rows, so that its curves explain the short suite's numbers; its only other
+    rows are GAN and PacGAN2 under the other reading of PacGAN's Adam beta1."""
     from ganzoo.bench import expand, load_suite
     from ganzoo.papers import papers_file_for
 
     schedule = ("steps", "eval_every", "log_every")
     short = {(c.block, c.arch, c.loss, c.data, c.seed): c for c in expand(load_suite("reproduce-2d"), {})}
     long_cells = expand(load_suite("reproduce-2d-long"), {})
+    rows = ("gan", "pacgan2", "pacgan3", "pacgan4")
     assert {(c.block, c.data) for c in long_cells} == {
-        (b, d) for b in ("gan", "pacgan2") for d in ("ring8-pacgan", "grid25")}
+        (b, d) for b in rows + ("gan-beta1-0.8", "pacgan2-beta1-0.8") for d in ("ring8-pacgan", "grid25")}
+    seeds = {b: sorted({c.seed for c in long_cells if c.block == b}) for b in rows}
+    assert seeds == {"gan": [0, 1, 2, 3, 4], "pacgan2": [0, 1, 2, 3, 4], "pacgan3": [0, 1, 2], "pacgan4": [0, 1, 2]}
     for cell in long_cells:
-        twin = short[cell.block, cell.arch, cell.loss, cell.data, cell.seed]
-        assert {k: v for k, v in cell.train.items() if k not in schedule} == {
-            k: v for k, v in twin.train.items() if k not in schedule}
+        block = cell.block.removesuffix("-beta1-0.8")
+        twin = short[block, cell.arch, cell.loss, cell.data, min(cell.seed, 2)]
+        train = {k: v for k, v in cell.train.items() if k not in schedule}
+        if block != cell.block:
+            assert train.pop("betas") == [0.8, 0.999]  # the other reading of blocks' beta1 = 0.8
+        assert train == {k: v for k, v in twin.train.items() if k not in schedule}
         assert cell.train["steps"] == 20 * twin.train["steps"] == 100_000
     # ... and its report sets the same published rows beside them.
     assert papers_file_for("reproduce-2d-long") == papers_file_for("reproduce-2d") is not None
