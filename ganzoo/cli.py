@@ -342,7 +342,13 @@ def cmd_compare(args) -> int:
     from .files import atomic_write_text
     from .report import compare
 
-    text = compare(args.a, args.b, alpha=args.alpha)
+    margins = parse_options(args.margin, "--margin")
+    for key, margin in margins.items():
+        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin > 0
+                or isinstance(margin, str) and margin.endswith("%") and margin[:-1].replace(".", "", 1).isdigit()):
+            raise GanzooError(f"--margin {key}={margin}: a margin is a positive number (--margin modes_covered=0.5) "
+                              "or a percentage of A's mean (--margin fid=5%).")
+    text = compare(args.a, args.b, alpha=args.alpha, margins=margins)
     if args.out:
         atomic_write_text(args.out, text + "\n")
         print(f"wrote {args.out}")
@@ -476,11 +482,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="compare two bench result sets, with the noise across seeds",
                        description="For every data set, architecture and loss both result sets have, show each "
-                                   "metric's mean and spread over seeds, the difference, and whether it is within "
-                                   "noise (Welch's t-test).")
+                                   "metric's mean and spread over seeds, the difference, and the verdict engine's "
+                                   "call: B higher or lower (Welch's t-test), agreeing within a --margin (an "
+                                   "equivalence test), or inconclusive; Holm-corrected over all the comparisons.")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--alpha", type=probability, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--margin", action="append", metavar="KEY=VALUE",
+                   help="a result within which A and B count as equivalent, e.g. --margin modes_covered=0.5 or "
+                        "--margin fid=5%% (of A's mean); repeatable. Without one, agreement is never claimed")
     p.add_argument("--out", type=file_path, help="write the Markdown here instead of printing it")
     p.set_defaults(func=cmd_compare)
     return parser

@@ -14,7 +14,7 @@ from conftest import REPO, run_cli
 from ganzoo.bench import builtin_suites, expand, load_suite
 from ganzoo.config import TrainConfig
 from ganzoo.files import read_jsonl
-from ganzoo.papers import SHARED_REFERENCES, load_references, papers_file_for
+from ganzoo.papers import load_papers, papers_file_for
 from ganzoo.report import compare
 from ganzoo.resolve import resolve
 
@@ -75,14 +75,15 @@ def test_every_built_in_suite_expands_into_cells_that_resolve_and_its_papers_nam
     assert cells and not any(c.arch.endswith(".test") for c in cells)
     for cell in cells:
         resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train))
-    papers = papers_file_for(name)
-    if papers is not None:
+    path = papers_file_for(name)
+    if path is not None:
+        papers = load_papers(path)
         trained = {(c.block, c.data) for c in cells}
-        rows = [(r["block"], r["data"], r["source"]) for r in load_references(papers)]
-        if name in SHARED_REFERENCES:  # another suite's file: this one trains some of its rows
-            assert any(row[:2] in trained for row in rows)
-        else:
-            assert [row for row in rows if row[:2] not in trained] == []
+        rows = [(r["block"], r["data"], r["source"]) for r in papers.references]
+        inherited, own = rows[:papers.inherited], rows[papers.inherited:]
+        assert [row for row in own if row[:2] not in trained] == []
+        if inherited:  # another suite's file that this one extends: it trains some of those rows
+            assert any(row[:2] in trained for row in inherited)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -184,8 +185,18 @@ def test_compare_tells_real_differences_from_noise(tmp_path):
     text = compare(a, b)
     fid_row = next(line for line in text.splitlines() if "| FID |" in line)
     modes_row = next(line for line in text.splitlines() if "| modes /1000 |" in line)
-    assert "B worse" in fid_row and "+10.17" in fid_row
-    assert "within noise" in modes_row
+    assert "B higher (worse)" in fid_row and "+10.17" in fid_row
+    assert "inconclusive" in modes_row and "no margin declared" in modes_row  # never "agrees" without a margin
+    assert "Holm-corrected over the 2 comparisons" in text
+    # With a margin, the modes (992 ± 5 against 994 ± 8) can be shown equivalent, given enough seeds.
+    text = compare(a, b, margins={"modes_covered": 50})
+    assert "agrees (within ±50)" in next(line for line in text.splitlines() if "| modes /1000 |" in line)
+    text = compare(a, b, margins={"modes_covered": 5})
+    assert "seeds per side would likely settle it" in next(line for line in text.splitlines() if "| modes /1000 |" in line)
+    result = run_cli("compare", str(a), str(b), "--margin", "modes_covered=5%")
+    assert result.returncode == 0 and "±49.75" in result.stdout  # 5% of A's 995
+    result = run_cli("compare", str(a), str(b), "--margin", "modes_covered=-1")
+    assert result.returncode == 2 and "a margin is a positive number" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("compare", str(a), str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no bench results" in result.stderr
 

@@ -57,6 +57,12 @@ class Metric:
     columns: tuple[tuple[str, str, int, int], ...] = ()
     #: The report's curves over training steps: (result key, axis label).
     curves: tuple[tuple[str, str], ...] = ()
+    #: The step on which a result is recorded (1 for a count): the verdict engine's tie rule
+    #: floors a standard deviation at resolution / sqrt(12). Default: 10 ** -decimals.
+    resolutions: dict[str, float] = {}
+    #: The change in a result that matters (a number, or "5%" of its level): the convergence
+    #: rule's margin where no papers file declares one for the data set.
+    margins: dict[str, float | str] = {}
 
     def prepare(self, plan) -> None:
         """Locate what only this metric needs (its own network's weights, say), before

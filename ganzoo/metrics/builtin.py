@@ -22,6 +22,8 @@ class ModeCoverage(Metric):
     columns = (("modes_covered", "modes", 1, 1), ("high_quality_pct", "HQ %", 1, 1),
                ("reverse_kl", "reverse KL", 3, -1))
     curves = (("modes_covered", "modes covered"), ("high_quality_pct", "high-quality samples, %"))
+    resolutions = {"modes_covered": 1, "high_quality_pct": 100 / mc.NUM_SAMPLES}
+    margins = {"modes_covered": "5%", "high_quality_pct": 5.0, "reverse_kl": 0.1}
 
     def compute(self, context: MetricContext) -> dict:
         data = context.dataset
@@ -77,6 +79,7 @@ class FidelityMetric(Metric):
 class FID(FidelityMetric):
     columns = (("fid", "FID", 2, -1),)
     curves = (("fid", "FID"),)
+    margins = {"fid": "5%"}
 
 
 class KID(FidelityMetric):
@@ -122,6 +125,7 @@ class FDDinov2(Metric):
     by_default = False
     columns = (("fd_dinov2", "FD-DINOv2", 2, -1),)
     curves = (("fd_dinov2", "FD-DINOv2"),)
+    margins = {"fd_dinov2": "5%"}
 
     def prepare(self, plan) -> None:
         from .extractors import DINOV2, resolve_extractor
@@ -197,6 +201,7 @@ class ClassCoverage(ClassifierMetric):
     uses = ("reference", "classifier")
     num_samples = cc.CLASS_COVERAGE_SAMPLES
     columns = (("classes_covered", "classes", 1, 1), ("kl_real", "KL(classes‖real)", 3, -1))
+    resolutions = {"classes_covered": 1}
 
     def compute(self, context: MetricContext) -> dict:
         predicted, asked, classifier = self.classified(context, grey=True)
@@ -216,6 +221,8 @@ class StackedMNISTModes(ClassifierMetric):
     num_samples = cc.STACKED_MNIST_SAMPLES
     columns = (("modes_covered", "modes /1000", 1, 1), ("kl_uniform", "KL(modes‖U)", 3, -1))
     curves = (("modes_covered", "modes covered (of 1,000)"),)
+    resolutions = {"modes_covered": 1}
+    margins = {"modes_covered": 50.0, "kl_uniform": 0.25}
 
     def compute(self, context: MetricContext) -> dict:
         predicted, _, classifier = self.classified(context, grey=False)

@@ -1,15 +1,21 @@
-"""`ganzoo compare`: two results folders, metric by metric, with a Welch t-test over seeds
-saying whether each difference is within the noise. For two studies, the re-runs of each
-search's best trial are matched by search (their drawn settings differ by design), and
-the searches' score distributions over trials are compared with a Mann-Whitney U test."""
+"""`ganzoo compare`: two results folders, metric by metric, through the verdict engine
+(verdicts.py): Welch's test says whether B differs from A, an equivalence test within a
+margin the user declares (`--margin KEY=VALUE`) whether they agree, and every test of the
+output is one family for Holm's correction. For two studies, the re-runs of each search's
+best trial are matched by search (their drawn settings differ by design), and the searches'
+score distributions over trials are compared with a Mann-Whitney U test, Holm-corrected
+as a family of their own."""
 
 from __future__ import annotations
 
 import statistics
 
 from ..errors import GanzooError
+from .convergence import parse_margin
+from .judged import metric_conventions
 from .results import fmt_stats, grouped, load, row_names, stats, table_columns, value
 from .study import score_column, trial_records, trials_by_group
+from .verdicts import Comparison, estimate, holm, judge
 
 
 def _comparable(records: list[dict]) -> list[dict]:
@@ -18,23 +24,20 @@ def _comparable(records: list[dict]) -> list[dict]:
             for r in records if "trial" not in r]
 
 
-def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
-    """Markdown: each shared (data, architecture, loss) and metric, A against B, with a Welch
-    t-test over seeds saying whether the difference is within noise."""
-    from scipy import stats as sstats
-
+def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> str:
+    """Markdown: each shared (data, architecture, loss) and metric, A against B. `margins`:
+    result key -> the difference within which A and B count as equivalent (a number, or
+    "5%" of A's mean); without one, "agrees" is never said, only "no difference shown"."""
+    margins = margins or {}
     _, records_a = load(dir_a)
     _, records_b = load(dir_b)
     ga, gb = grouped(_comparable(records_a)), grouped(_comparable(records_b))
     columns = table_columns()  # from the metric registry: built once, not per row
-    lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",
-             f"Mean ± std over seeds (n); Δ = B − A; Welch's t-test, a difference is called real when "
-             f"p < {alpha}. With fewer than 2 seeds on a side no test is possible.", ""]
-    shared = 0
+    conventions = metric_conventions()
+    pending = []  # (data, row cells, comparison): judged together, one Holm family
     for data in ga:
         if data not in gb:
             continue
-        rows = []
         names = row_names({k: None for k in ga[data] if k in gb[data]})
         for key in ga[data]:
             if key not in gb[data]:
@@ -42,24 +45,34 @@ def compare(dir_a, dir_b, alpha: float = 0.05) -> str:
             a_ok = [r for r in ga[data][key] if r["status"] == "ok"]
             b_ok = [r for r in gb[data][key] if r["status"] == "ok"]
             for metric, k, label, decimals, better in columns:
-                sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
-                if sa["mean"] is None or sb["mean"] is None:
+                resolution = conventions.get((metric, k), (None, None))[0]
+                ea = estimate([value(r, metric, k) for r in a_ok], resolution)
+                eb = estimate([value(r, metric, k) for r in b_ok], resolution)
+                if ea is None or eb is None:
                     continue
-                diff = sb["mean"] - sa["mean"]
-                if sa["n"] < 2 or sb["n"] < 2:
-                    verdict, p = "too few seeds", None
-                elif (sa["std"] or 0) == 0 and (sb["std"] or 0) == 0:
-                    verdict, p = ("identical" if diff == 0 else "differs (no spread)"), None
-                else:
-                    p = float(sstats.ttest_ind_from_stats(sa["mean"], sa["std"], sa["n"], sb["mean"], sb["std"],
-                                                          sb["n"], equal_var=False).pvalue)
-                    verdict = _verdict(p, alpha, diff, better)
-                rows.append([names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
-                             fmt_stats(sb, decimals, 0) + f" ({sb['n']})", f"{diff:+,.{decimals}f}",
-                             "–" if p is None else f"{p:.3g}", verdict])
-        if rows:
-            shared += 1
-            lines += _section(f"## {data}", None, "configuration", "Δ", rows)
+                sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
+                margin = parse_margin(margins.get(k), level=ea.mean)
+                reasons = [] if ea.se is not None else ["one seed in A: no error bar"]
+                pending.append((data, [names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
+                                       fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
+                                       f"{eb.mean - ea.mean:+,.{decimals}f}",
+                                       "–" if margin is None else f"±{margin:g}"],
+                                Comparison(ea, eb, margin, better, reasons)))
+    verdicts = judge([c for _, _, c in pending], alpha, subject="B", both_sides=True)
+    family = sum(v.p_differs is not None for v in verdicts)
+    lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",
+             f"Mean ± std over seeds (n); Δ = B − A. *B higher/lower*: Welch's t-test; *agrees*: an equivalence "
+             f"test (two one-sided Welch tests) within the margin shown (`--margin KEY=VALUE`; without one, "
+             f"agreement is never claimed); both Holm-corrected over the {family} comparisons below (α = {alpha}); "
+             "p is the corrected p of the difference test. *Inconclusive*: neither shown, with the seeds per side "
+             "that would likely settle it. Standard deviations of tied seeds are floored at the metric's "
+             "resolution / √12 (docs/benchmarks.md, \"How a verdict is reached\").", ""]
+    shared = 0
+    for data in dict.fromkeys(d for d, _, _ in pending):
+        rows = [cells + ["–" if v.p_differs is None else f"{v.p_differs:.3g}", v.text]
+                for (d, cells, _), v in zip(pending, verdicts) if d == data]
+        shared += 1
+        lines += _section(f"## {data}", None, "configuration", "Δ", rows, margin=True)
     searches = _searches(records_a, records_b, alpha)
     lines += searches
     if not shared and not searches:
@@ -73,7 +86,7 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
     against B's, by a two-sided Mann-Whitney U test (no assumption of normal scores)."""
     from scipy import stats as sstats
 
-    lines = []
+    found = []
     trials_a, trials_b = trial_records(records_a), trial_records(records_b)
     for data in dict.fromkeys(r["data"] for r in trials_a):
         in_a = [r for r in trials_a if r["data"] == data]
@@ -83,7 +96,6 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
             continue
         metric, key, label, decimals, better = column
         ga, gb = trials_by_group(in_a, metric, key), trials_by_group(in_b, metric, key)
-        rows = []
         for group in ga:
             if group not in gb:
                 continue
@@ -93,28 +105,34 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
                 continue
             p = float(sstats.mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
             median_a, median_b = statistics.median(sa), statistics.median(sb)
-            diff = median_b - median_a
-            rows.append([" / ".join(group), label, f"{median_a:,.{decimals}f} ({len(sa)})",
-                         f"{median_b:,.{decimals}f} ({len(sb)})", f"{diff:+,.{decimals}f}", f"{p:.3g}",
-                         _verdict(p, alpha, diff, better)])
-        if rows:
-            lines += _section(f"## {data}: searches", "Median score over trials (number of trials); Mann-Whitney "
-                              f"U test, a difference is called real when p < {alpha}.",
-                              "search (block / architecture / loss)", "Δ median", rows)
+            found.append((data, [" / ".join(group), label, f"{median_a:,.{decimals}f} ({len(sa)})",
+                                 f"{median_b:,.{decimals}f} ({len(sb)})", f"{median_b - median_a:+,.{decimals}f}"],
+                          p, median_b - median_a, better))
+    adjusted = holm([p for _, _, p, _, _ in found])
+    lines = []
+    for data in dict.fromkeys(d for d, *_ in found):
+        rows = [cells + [f"{p:.3g}", _verdict(p, alpha, diff, better)]
+                for (d, cells, _, diff, better), p in zip(found, adjusted) if d == data]
+        lines += _section(f"## {data}: searches", "Median score over trials (number of trials); Mann-Whitney U "
+                          f"test, Holm-corrected over the {len(found)} searches compared (p shown corrected); a "
+                          f"difference is called real when p < {alpha}.",
+                          "search (block / architecture / loss)", "Δ median", rows)
     return lines
 
 
 def _verdict(p: float, alpha: float, diff: float, better: int) -> str:
-    """Within noise, or which way B differs from A (better: +1 higher is better, -1 lower, 0 neither)."""
+    """No difference shown, or which way B differs from A (better: +1 higher is better, -1 lower, 0 neither)."""
     if p >= alpha:
-        return "within noise"
+        return "no difference shown"
     if not better:
         return "differs"
     return "B better" if diff * better > 0 else "B worse" if diff * better < 0 else "B differs"
 
 
-def _section(heading: str, intro: str | None, first: str, delta: str, rows: list[list]) -> list[str]:
+def _section(heading: str, intro: str | None, first: str, delta: str, rows: list[list],
+             margin: bool = False) -> list[str]:
     """A heading, an optional sentence and the A-against-B table, as Markdown lines."""
-    return ([heading, ""] + ([intro, ""] if intro else []) + [f"| {first} | metric | A | B | {delta} | p | verdict |",
-            "|---|---|---|---|---|---|---|"] + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""])
+    header = [first, "metric", "A", "B", delta] + (["margin"] if margin else []) + ["p", "verdict"]
+    return ([heading, ""] + ([intro, ""] if intro else []) + ["| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""])
 

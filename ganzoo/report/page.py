@@ -23,6 +23,9 @@ class Page:
     def table(self, header, rows):
         self.blocks.append(("table", header, rows))
 
+    def bullets(self, items: list[str]):
+        self.blocks.append(("ul", items))
+
     def image(self, path: Path, alt: str, width: int | None = None):
         self.blocks.append(("img", path, alt, width))
 
@@ -46,6 +49,8 @@ class Page:
                 lines.append("|" + "|".join("---" for _ in header) + "|")
                 lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
                 lines.append("")
+            elif kind == "ul":
+                lines += [f"- {item}" for item in block[1]] + [""]
             elif kind == "img":
                 lines += [f"![{block[2]}]({block[1].relative_to(base).as_posix()})", ""]
             elif kind == "imgs":
@@ -79,6 +84,8 @@ class Page:
                 rows = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in block[2])
                 body.append(f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
                             "</table></div>")
+            elif kind == "ul":
+                body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block[1]) + "</ul>")
             elif kind == "img":
                 body.append(img(block[1], block[2], block[3]))
             elif kind == "imgs":

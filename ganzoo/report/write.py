@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import GanzooError
 from ..files import atomic_write_bytes, atomic_write_text
 from ..rundir import RunDir
+from .judged import convergence_table, paper_rows, render_paper_rows
 from .page import Page
 from .study import study_section
 from .results import (curve_specs, fmt_stats, grouped, load, metric_series, row_names, setting_labels, stats,
@@ -21,13 +22,13 @@ from .results import (curve_specs, fmt_stats, grouped, load, metric_series, row_
 def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder).
     `papers`: a reference file of published numbers (default: the built-in suite's own, if any)."""
-    from ..papers import load_references, papers_file_for
+    from ..papers import load_papers, papers_file_for
 
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     meta, records = load(results_dir)
     papers = papers or papers_file_for(meta["suite"]["name"])
-    references = load_references(papers) if papers else []
+    papers = load_papers(papers) if papers else None
     if not records:
         raise GanzooError(f"{results_dir} has no finished cells yet; run `ganzoo bench` first.")
     figures = out_dir / "figures"
@@ -50,12 +51,15 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
               + ". Values are mean ± standard deviation over seeds "
               "(n shown when some seeds have no value); the protocol of every number is at the end.")
     plain = grouped([r for r in records if "trial" not in r])  # a search's trials have their own section
+    beside = paper_rows(papers, plain, results_dir) if papers else []  # one family for Holm, all data sets
+    family = sum(r.comparison is not None and not r.comparison.not_comparable for r in beside)
     for data in dict.fromkeys(r["data"] for r in records):
         page.heading(f"Data set: {data}")
         groups = plain.get(data)
         if groups:
             _data_table(page, groups)
-            _beside_papers(page, [ref for ref in references if ref["data"] == data], groups)
+            convergence_table(page, groups, results_dir, papers.margins.get(data, {}) if papers else {})
+            render_paper_rows(page, [r for r in beside if r.data == data], family)
             _curves(page, data, groups, results_dir, figures)
             _samples(page, data, groups, results_dir, figures)
         study_section(page, data, records, figures)
@@ -114,38 +118,6 @@ def _data_table(page: Page, groups) -> None:
         page.para("; ".join(shown) + ".")
 
 
-def _beside_papers(page: Page, references: list[dict], groups) -> None:
-    """ganzoo's mean ± standard error over seeds beside each published number, with a verdict."""
-    from ..papers import standard_error, verdict
-
-    if not references:
-        return
-    names = row_names(groups)
-    spec = {(m, k): (label, decimals, better) for m, k, label, decimals, better in table_columns()}
-    rows = []
-    for ref in references:
-        for key, rs in groups.items():
-            if not any(r["block"] == ref["block"] for r in rs):
-                continue
-            good = [r for r in rs if r["status"] == "ok" and r["block"] == ref["block"]]
-            for result_key, paper in ref["values"].items():
-                label, decimals, better = spec.get((ref["metric"], result_key), (result_key, 3, 0))
-                ours = [v for v in (value(r, ref["metric"], result_key) for r in good) if v is not None]
-                theirs = f"{paper[0]:,.{decimals}f}" + (f" ± {paper[1]:,.{decimals}f}" if len(paper) > 1 else "")
-                if not ours:  # e.g. reverse KL is undefined for a run without a high-quality sample
-                    rows.append([f"{ref['block']}: {names[key]}", label, "–", theirs, ref["source"], "no value for ganzoo"])
-                    continue
-                se = standard_error(ours)
-                mine = f"{stats(ours)['mean']:,.{decimals}f}" + (f" ± {se:,.{decimals}f}" if se is not None else "")
-                rows.append([f"{ref['block']}: {names[key]}", label, f"{mine} (n={len(ours)})", theirs, ref["source"],
-                             verdict(ours, paper, better)])
-    if rows:
-        page.para("**Beside the papers.** Mean ± standard error over seeds (the papers' own error bars are "
-                  "standard errors too, where they give one). Agreement: the two means differ by at most "
-                  "2·√(se₁² + se₂²). Every difference of protocol is listed in the suite's documentation.")
-        page.table(["configuration", "metric", "ganzoo", "paper", "source", "verdict"], rows)
-
-
 def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
     from ..plots import plt, save_figure
 
@@ -177,7 +149,10 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
                 ax.plot(x, mean_v, marker="o", ms=3, lw=1.4, color=colors(i), label=name)
                 ax.fill_between(x, [m - s for m, s in zip(mean_v, std_v)], [m + s for m, s in zip(mean_v, std_v)],
                                 color=colors(i), alpha=0.15, lw=0)
-        axes[0].set_xlabel("generator steps")
+        end = max(max(s for s, _, _ in series) for _, per_seed in lines for series in per_seed)
+        for start, stop, shade in ((end / 3, 2 * end / 3, 0.05), (2 * end / 3, end, 0.10)):
+            axes[0].axvspan(start, stop, color="k", alpha=shade, lw=0)  # the thirds the convergence rule compares
+        axes[0].set_xlabel("generator steps (shaded: the middle and last thirds the convergence rule compares)")
         axes[1].set_xlabel("training time, s (mean over seeds; evaluation excluded)")
         axes[0].set_ylabel(label)
         for ax in axes:
