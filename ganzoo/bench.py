@@ -51,7 +51,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 BLOCK_KEYS = {
     "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
     "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
-    "train", "optional", "search", "seed_batched", "run_first",
+    "train", "optional", "search", "seed_batched", "run_first", "tuning_seeds",
 }
 SUITE_KEYS = {"name", "description", "block"}
 RESULTS = "results.jsonl"
@@ -151,8 +151,14 @@ def load_suite(name_or_path: str) -> Suite:
             if not isinstance(block.get(key, False), bool):
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be true or false (without quotes), "
                                   f"not {block[key]!r}.")
+        _check_held_out(f"{path}, block {i + 1}", block)
         if "search" in block:
             block["search"] = parse_search(f"{path}, block {i + 1}", block["search"])
+            overlap = sorted(set(block["search"].best_seeds) & set(block["seeds"]))
+            if overlap:
+                raise GanzooError(f"{path}, block {i + 1}: the search's best_seeds {overlap} also train its trials "
+                                  "(seeds), so the best trial would be reported on seeds that chose it. Give "
+                                  "best_seeds that no trial uses.")
     return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
 
 
@@ -175,6 +181,23 @@ def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
             raise UnknownNameError(kind, pattern, names, hint="Fix the suite file.")
         out += [n for n in found if n not in out]
     return out
+
+
+def _check_held_out(where: str, block: dict) -> None:
+    """`tuning_seeds`: the seeds whose runs chose this block's configuration (pilots, a grid of
+    trials). A tuned configuration is reported only on seeds that took no part in choosing it."""
+    if "tuning_seeds" not in block:
+        return
+    tuning = block["tuning_seeds"]
+    if not isinstance(tuning, list) or not tuning or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                             for x in tuning):
+        raise GanzooError(f"{where}: 'tuning_seeds' must be a non-empty list of whole numbers (the seeds whose "
+                          f"runs chose this configuration), not {tuning!r}.")
+    overlap = sorted(set(tuning) & set(block["seeds"]))
+    if overlap:
+        raise GanzooError(f"{where}: seeds {overlap} chose this configuration (tuning_seeds), so they cannot "
+                          "report it: a tuned configuration is reported on held-out seeds. Give 'seeds' that "
+                          "are not in 'tuning_seeds'.")
 
 
 def block_name(index: int, block: dict) -> str:

@@ -353,3 +353,29 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
         run_suite(suite, out, blocks=["toys"])
     result = run_cli("bench", str(write_suite(tmp_path, TWO_BLOCKS)), "--out", str(out), "--blocks", "gan")
     assert result.returncode != 0 and "has no block 'gan'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("tuning_seeds = [0, 7]\n", r"seeds \[0\] chose this configuration"),
+    ("tuning_seeds = []\n", "non-empty list of whole numbers"),
+    ("[block.search]\ntrials = 2\nbest_seeds = [0, 1]\n[block.search.space]\ng_lr = 'loguniform(1e-4, 1e-3)'\n",
+     r"best_seeds \[0\] also train its trials"),
+])
+def test_a_tuned_configuration_is_never_reported_on_the_seeds_that_chose_it(tmp_path, extra, message):
+    path = tmp_path / "s.toml"
+    path.write_text("[[block]]\nname = 'best'\narchitectures = ['mlp.test']\nlosses = ['minimax']\n"
+                    "data = ['ring8']\nseeds = [0]\n" + extra)
+    with pytest.raises(ganzoo.GanzooError, match=message):
+        load_suite(str(path))
+
+
+def test_the_report_names_the_seeds_that_chose_a_tuned_configuration(tmp_path):
+    from ganzoo.report.write import _held_out
+
+    suite = ("[[block]]\nname = 'best'\nseeds = [5, 6, 7]\ntuning_seeds = [0, 1, 2, 3, 4]\n"
+             "[[block]]\nname = 'plain'\nseeds = [0]\n")
+    page = ganzoo.report.Page("t")
+    _held_out(page, {"suite": {"text": suite}}, {("mlp", "minimax", ""): [{"block": "best"}, {"block": "plain"}]})
+    [(_, text)] = page.blocks
+    assert "`best` was chosen on runs with seeds 0–4 and is reported on seeds 5–7 only" in text
+    assert "plain" not in text

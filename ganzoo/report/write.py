@@ -58,6 +58,7 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
         groups = plain.get(data)
         if groups:
             _data_table(page, groups)
+            _held_out(page, meta, groups)
             convergence_table(page, groups, results_dir, papers.margins.get(data, {}) if papers else {})
             render_paper_rows(page, [r for r in beside if r.data == data], family)
             _curves(page, data, groups, results_dir, figures)
@@ -116,6 +117,32 @@ def _data_table(page: Page, groups) -> None:
     shown = [f"{label}: {notes[label]}" for _, _, label, _, _ in columns if label in notes]
     if shown:
         page.para("; ".join(shown) + ".")
+
+
+def _held_out(page: Page, meta: dict, groups) -> None:
+    """Say, for each tuned configuration (a block with tuning_seeds), which seeds chose it and
+    which report it: the numbers shown are the held-out seeds' alone."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        blocks = tomllib.loads(meta["suite"].get("text", "")).get("block", [])
+    except tomllib.TOMLDecodeError:
+        return
+    present = {r["block"] for rs in groups.values() for r in rs}
+    lines = [f"`{b['name']}` was chosen on runs with seeds {_seed_list(b['tuning_seeds'])} and is reported on "
+             f"seeds {_seed_list(b['seeds'])} only, which took no part in choosing it"
+             for b in blocks if "tuning_seeds" in b and b.get("name") in present]
+    if lines:
+        page.para("**Tuned configurations, held-out seeds.** " + "; ".join(lines) + ".")
+
+
+def _seed_list(seeds: list[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
