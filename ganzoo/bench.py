@@ -534,6 +534,8 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
         "overrides": overrides, "jobs": jobs, "threads_per_job": threads or torch.get_num_threads(),
         "environment": environment(device), "cpu_count": cores, "updated": _now(), "history": history,
         "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
+        # ... and records of a cell whose configuration has changed since (retired, not yet re-run)
+        "cell_protocols": {c.id: c.protocol_sha for c in cells},
     })
     todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
             or (retry_failed and done[c.id]["status"] == "failed")]

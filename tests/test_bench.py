@@ -149,6 +149,14 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     # The report shows the suite as it is now: the dropped hinge cells are left out.
     _, reported = ganzoo.report.load(out)
     assert {r["loss"] for r in reported} == {"minimax", "least-squares"}
+    # ... and a cell changed since its run (retired, waiting to run again) shows no old numbers.
+    from ganzoo.bench import prepare
+
+    waiting = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
+                          .replace("steps = 4", "steps = 5").replace("steps = 12", "steps = 14"))
+    prepare(load_suite(str(waiting)), out, overrides={"device": "cpu"})
+    _, reported = ganzoo.report.load(out)
+    assert {r["loss"] for r in reported} == {"least-squares"}
 
     # A folder of results from before per-cell hashes cannot say which still hold: refused.
     legacy = tmp_path / "legacy"

@@ -50,6 +50,11 @@ def load(results_dir) -> tuple[dict, list[dict]]:
         # In the suite's order, not the order the cells finished in: a suite run in parts
         # (--blocks) or resumed reports its rows as the suite lists them.
         latest = {cell: latest[cell] for cell in meta["cells"] if cell in latest}
+    current = meta.get("cell_protocols", {})
+    # A cell whose suite block changed since it ran (its record's hash differs): its run was
+    # retired and it waits to run again, so its old numbers are not the suite's.
+    latest = {cell: r for cell, r in latest.items()
+              if cell not in current or r.get("protocol_sha") in (None, current[cell])}
     return meta, list(latest.values())
 
 
