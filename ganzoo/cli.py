@@ -134,8 +134,8 @@ def metric_list(text: str) -> list[str]:
 #: How a TrainConfig field's value is parsed on the command line (`setting(argument=...)`).
 ARGUMENT_TYPES = {"positive": positive_int, "whole": whole_number, "float": float, "": str}
 #: The TrainConfig fields that `ganzoo eval` also takes: what to measure, and how.
-EVAL_FIELDS = ("eval_metrics", "eval_samples", "eval_real_samples", "eval_real_split", "extractor",
-               "inception_weights")
+EVAL_FIELDS = ("eval_metrics", "eval_samples", "eval_real_samples", "eval_real_split", "eval_batch_norm",
+               "eval_images", "extractor", "inception_weights")
 
 
 def flag_of(field_) -> str:
@@ -259,7 +259,7 @@ def cmd_eval(args) -> int:
     generator, saved, step, kind = run.load_generator(args.no_ema)
     run.check_installed(("dataset",), saved)
     cfg = TrainConfig.from_dict(saved["train"])
-    for name in ("data_root", "extractor", "inception_weights", "eval_real_split"):
+    for name in ("data_root", "extractor", "inception_weights", "eval_real_split", "eval_batch_norm", "eval_images"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
     validate(cfg)

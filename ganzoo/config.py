@@ -155,6 +155,13 @@ class TrainConfig:
                                                  "50,000)")
     eval_real_split: str = setting("train", accepts=NAME[0], words=NAME[1], choices=("train", "test"),
                                    help="real split to compare with (default train)")
+    eval_batch_norm: str = setting("running", accepts=NAME[0], words=NAME[1], choices=("running", "batch"),
+                                   help="G's batch norm when sampling for metrics: running statistics (default), "
+                                        "or the statistics of each sampling batch of batch-size / pack latents, "
+                                        "as PacGAN's Stacked MNIST sampler does")
+    eval_images: str = setting("uint8", accepts=NAME[0], words=NAME[1], choices=("uint8", "float"),
+                               help="what classifier metrics read: generated images quantised to uint8 as real "
+                                    "ones are (default), or G's float output, as PacGAN's Stacked MNIST code does")
     extractor: str = setting("auto", accepts=NAME[0], words=NAME[1],
                              help="FID features: auto (default: the data's digit classifier, else "
                                   "inception-v3-compat), inception-v3-compat, dinov2-vit-l-14, "

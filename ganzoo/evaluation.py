@@ -43,6 +43,11 @@ class EvalSettings:
     extractor: str = "auto"
     inception_weights: str | None = None
     data_root: str = ""
+    # Classifier metrics, as PacGAN's Stacked MNIST code measures: G's batch norm from each
+    # sampling batch of this many latents (None: running statistics), and G's float output
+    # rather than images quantised to uint8.
+    sampler_batch: int | None = None
+    float_images: bool = False
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import GanzooError
+
 
 class Generator(nn.Module):
     """Maps latent vectors (and optional class labels) to samples of `output_shape`."""
@@ -92,8 +94,21 @@ class PackedDiscriminator(Discriminator):
     def forward(self, x, labels=None):
         n = x.shape[0]
         if n % self.pack:
-            from .errors import GanzooError
-
             raise GanzooError(f"PacGAN packing: a batch of {n} is not a multiple of pack={self.pack}; "
                               "choose a batch size divisible by it.")
         return self.inner(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]))
+
+
+def forward_per_group(forward, z: torch.Tensor, groups: int, who: str) -> torch.Tensor:
+    """`forward` over `groups` interleaved groups of the batch (sample j in group j mod groups),
+    one call each, the outputs back in the batch's order. PacGAN's code runs G once per pack
+    slot, so G's batch norm normalises each group on its own; with packing by consecutive
+    samples (Packed), each pack then holds one sample of every group, as PacGAN's packs do."""
+    if groups == 1:
+        return forward(z)
+    if z.shape[0] % groups:
+        raise GanzooError(f"{who} with bn_groups={groups}: a batch of {z.shape[0]} latents does not split into "
+                          f"{groups} groups; use a batch size that is a multiple of {groups}.")
+    outputs = [forward(z[k::groups]) for k in range(groups)]  # one call per group: its own batch statistics
+    return torch.stack(outputs, dim=1).flatten(0, 1)
+

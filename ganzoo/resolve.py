@@ -45,6 +45,9 @@ def validate(cfg: TrainConfig) -> None:
              f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
     need(cfg.eval_real_split in ("train", "test"),
          f"eval-real-split must be train or test, got {cfg.eval_real_split!r}.")
+    need(cfg.eval_batch_norm in ("running", "batch"),
+         f"eval-batch-norm must be running or batch, got {cfg.eval_batch_norm!r}.")
+    need(cfg.eval_images in ("uint8", "float"), f"eval-images must be uint8 or float, got {cfg.eval_images!r}.")
     need(cfg.lr_schedule in LR_SCHEDULES,
          f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
     from .plugins import registry
@@ -89,9 +92,13 @@ def eval_settings(cfg: TrainConfig):
     """What the run's evaluations measure, and on how many samples."""
     from .evaluation import EvalSettings
 
+    pack = cfg.arch_options.get("pack", 1) if isinstance(cfg.arch_options, dict) else 1
     return EvalSettings(metrics=cfg.eval_metrics, num_samples=cfg.eval_samples, real_samples=cfg.eval_real_samples,
                         real_split=cfg.eval_real_split, extractor=cfg.extractor,
-                        inception_weights=cfg.inception_weights, data_root=cfg.data_root or "")
+                        inception_weights=cfg.inception_weights, data_root=cfg.data_root or "",
+                        sampler_batch=(cfg.batch_size // max(1, int(pack)) if cfg.eval_batch_norm == "batch"
+                                       and cfg.batch_size else None),
+                        float_images=cfg.eval_images == "float")
 
 
 def pick_device(name: str) -> torch.device:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 import ganzoo
+from ganzoo.models import forward_per_group
 
 
 class Maxout(nn.Module):
@@ -60,16 +61,8 @@ class PacGANGenerator(ganzoo.Generator):
         self.net = nn.Sequential(*blocks, nn.Linear(width, math.prod(self.output_shape)))
 
     def forward(self, z, labels=None):
-        if self.bn_groups == 1 or not self.training:  # running statistics: every sample on its own
-            return self.net(z).view(-1, *self.output_shape)
-        m = self.bn_groups
-        if z.shape[0] % m:
-            raise ganzoo.GanzooError(f"pacgan-mlp with bn_groups={m}: a batch of {z.shape[0]} latents does not "
-                                     f"split into {m} groups; use a batch size that is a multiple of {m}.")
-        # Group k is samples k, k + m, k + 2m, ...: with pack=m, each pack then holds one sample
-        # of every group, as PacGAN's code concatenates its m separately generated batches.
-        groups = [self.net(z[k::m]) for k in range(m)]  # m passes: m updates of the running statistics
-        return torch.stack(groups, dim=1).reshape(-1, *self.output_shape)
+        groups = self.bn_groups if self.training else 1  # running statistics: every sample on its own
+        return forward_per_group(self.net, z, groups, "pacgan-mlp").view(-1, *self.output_shape)
 
 
 class PacGANDiscriminator(ganzoo.Discriminator):

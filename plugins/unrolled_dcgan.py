@@ -11,6 +11,9 @@
 - Weights N(0, 0.02) (truncated at 2 std for convolutions, as TensorFlow's
   truncated_normal_initializer), biases 0; batch norm as TensorFlow's (decay 0.9 =
   PyTorch momentum 0.1, epsilon 1e-5).
+- With packing, PacGAN's code runs G once per pack slot (m calls of 128 latents for pack
+  m), so G's batch statistics are per group: `bn_groups=m` does the same; the default, 1,
+  normalises the whole batch at once.
 
 Training (config.py): batches of 128, Adam with betas (0.5, 0.99), D's learning rate
 2e-4, G's 1e-4.
@@ -21,6 +24,7 @@ from __future__ import annotations
 from torch import nn
 
 import ganzoo
+from ganzoo.models import forward_per_group
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -37,8 +41,9 @@ def _init_weights(module: nn.Module) -> None:
 class UnrolledDCGANGenerator(ganzoo.Generator):
     output_range = (-1.0, 1.0)
 
-    def __init__(self, latent_dim, output_shape, width: int):
+    def __init__(self, latent_dim, output_shape, width: int, bn_groups: int = 1):
         super().__init__(latent_dim, output_shape)
+        self.bn_groups = bn_groups
         w = [width * 8, width * 4, width * 2, width]  # 64, 32, 16, 8
         self.project = nn.Sequential(nn.Linear(latent_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)),
                                      nn.BatchNorm2d(w[0]), nn.ReLU())
@@ -50,7 +55,8 @@ class UnrolledDCGANGenerator(ganzoo.Generator):
         self.apply(_init_weights)
 
     def forward(self, z, labels=None):
-        return self.net(self.project(z))
+        groups = self.bn_groups if self.training else 1
+        return forward_per_group(lambda part: self.net(self.project(part)), z, groups, "unrolled-dcgan")
 
 
 class UnrolledDCGANDiscriminator(ganzoo.Discriminator):
@@ -75,14 +81,15 @@ def build(config: dict):
                                  "Use --data-opt resolution=28.")
     if config["num_classes"]:
         raise ganzoo.GanzooError("unrolled-dcgan is unconditional; leave num_classes out.")
-    for key in ("latent_dim", "g_width", "d_width"):
+    for key in ("latent_dim", "g_width", "d_width", "bn_groups"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ganzoo.GanzooError(f"unrolled-dcgan option {key} must be a whole number >= 1, got {config[key]!r}.")
-    return (UnrolledDCGANGenerator(config["latent_dim"], shape, config["g_width"]),
+    return (UnrolledDCGANGenerator(config["latent_dim"], shape, config["g_width"], config["bn_groups"]),
             UnrolledDCGANDiscriminator(shape, config["d_width"]))
 
 
-DEFAULTS = {"data_shape": (3, 28, 28), "num_classes": 0, "latent_dim": 256, "g_width": 8, "d_width": 2}
+DEFAULTS = {"data_shape": (3, 28, 28), "num_classes": 0, "latent_dim": 256, "g_width": 8, "d_width": 2,
+            "bn_groups": 1}  # G's batch statistics over this many interleaved groups (PacGAN's code: = pack)
 TRAIN_DEFAULTS = {"batch_size": 128, "g_lr": 1e-4, "d_lr": 2e-4, "betas": (0.5, 0.99), "n_d": 1, "steps": 20_000}
 PAPER = "Metz et al. 2017 (Unrolled GAN), Stacked MNIST; code fjxmlzn/PacGAN"
 

@@ -185,15 +185,21 @@ class ClassifierMetric(Metric):
     def classified(self, context: MetricContext, grey: bool):
         model, info = context.plan.classifier
         model.to(context.generator.device)
+        settings = context.plan.settings
         predicted, asked = cc.generated_classes(context.generator, model, context.num_samples, context.rng(),
-                                                grey=grey)
+                                                grey=grey, sampler_batch=settings.sampler_batch,
+                                                float_images=settings.float_images)
         classifier = {"name": extractor_name(info["dataset"]), "weights_sha256": info["sha256"],
                       "test_accuracy": info["test_accuracy"]}
         return predicted, asked, classifier
 
     def protocol(self, context: MetricContext, classifier: dict, **specific) -> dict:
+        settings = context.plan.settings
+        sampler = ({"sampler_batch_norm": "batch statistics", "sampler_batch": settings.sampler_batch}
+                   if settings.sampler_batch else {"sampler_batch_norm": "running statistics"})
+        images = "float, as G makes them" if settings.float_images else "uint8-quantised, as real images are"
         return {"metric": self.name, "num_samples": context.num_samples, "classifier": classifier,
-                "images": "uint8-quantised, as real images are", **specific, **context.common_protocol()}
+                "images": images, **sampler, **specific, **context.common_protocol()}
 
 
 class ClassCoverage(ClassifierMetric):

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -36,21 +37,53 @@ def classify_channels(model, images: torch.Tensor, batch: int = 2000) -> torch.T
 
 @torch.no_grad()
 def generated_classes(generator, model, num_samples: int, rng: torch.Generator, grey: bool = False,
-                      batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
+                      batch: int = 1000, sampler_batch: int | None = None,
+                      float_images: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Classes of `num_samples` generated images, per channel (or of their grey mean with
     `grey`), and the labels asked of a conditional generator (None for an unconditional
-    one). Images are quantised to uint8 first, like the real images the classifier knows."""
+    one). Images are quantised to uint8 first, like the real images the classifier knows,
+    unless `float_images`.
+
+    `sampler_batch`: G's batch norm uses the statistics of each batch of this many latents
+    (G in training mode, its running statistics left as they were), as PacGAN's Stacked MNIST
+    sampler does; the last batch is full too, and only `num_samples` are kept, as there."""
     predicted, asked = [], []
     model = inference_classifier(model)
+    if sampler_batch is not None:
+        batch = max(sampler_batch, (batch // sampler_batch) * sampler_batch)  # whole sampling batches
+        generator = _BatchStatisticsSampler(generator, sampler_batch)
     for start in range(0, num_samples, batch):
         n = min(batch, num_samples - start)
-        labels = generator.sample_labels(n, generator=rng)
-        images = generator.sample(n, labels=labels, generator=rng)
-        images = to_uint8(images.mean(1, keepdim=True) if grey else images)
-        predicted.append(classify_channels(model, images))
+        drawn = n if sampler_batch is None else -(-n // sampler_batch) * sampler_batch
+        labels = generator.sample_labels(drawn, generator=rng)
+        images = generator.sample(drawn, labels=labels, generator=rng)[:n]
+        images = images.mean(1, keepdim=True) if grey else images
+        predicted.append(classify_channels(model, images.clamp(-1, 1) if float_images else to_uint8(images)))
         if labels is not None:
-            asked.append(labels.cpu())
+            asked.append(labels[:n].cpu())
     return torch.cat(predicted), (torch.cat(asked) if asked else None)
+
+
+class _BatchStatisticsSampler:
+    """G sampled in training mode, batch by batch of `size` latents, on a copy whose running
+    statistics may move: the evaluated G's own are untouched."""
+
+    def __init__(self, generator, size: int):
+        self.copy, self.size = copy.deepcopy(generator), size
+        self.copy.train()
+
+    def sample_labels(self, n, generator=None):
+        return self.copy.sample_labels(n, generator=generator)
+
+    def sample(self, n, labels=None, generator=None):
+        device = self.copy.device
+        chunks = []
+        for start in range(0, n, self.size):
+            stop = min(start + self.size, n)
+            z = self.copy.sample_latent(stop - start, device, generator)
+            chunks.append(self.copy(z, None if labels is None else labels[start:stop].to(device)))
+        return torch.cat(chunks)
+
 
 
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float | None:
