@@ -198,6 +198,7 @@ def convergence_table(page: Page, groups, results_dir: Path, margins: dict) -> N
     """The convergence rule for every row and every result with a margin (the papers file's for
     this data set, else the metric's own)."""
     conventions = metric_conventions()
+    labels = {(m, k): label for m, k, label, _, _ in table_columns()}
     names = row_names(groups)
     table = []
     for (metric, key), (resolution, default_margin) in conventions.items():
@@ -213,7 +214,7 @@ def convergence_table(page: Page, groups, results_dir: Path, margins: dict) -> N
             conv = convergence(good, results_dir, metric, key, margin, resolution)
             if conv is None:
                 continue
-            table.append([names[group], key, conv.row.describe(3), conv.summary()])
+            table.append([names[group], labels.get((metric, key), key), conv.row.describe(3), conv.summary()])
     if table:
         page.para("**Convergence.** For each row and result, the drift between the middle and the last third of "
                   "training (mean of the seeds' drifts, 95% t-interval across seeds) against the margin: *at "
