@@ -16,10 +16,13 @@ and config.py (the grid uses the same networks):
 - Every weight is drawn from N(0, 0.02^2), every bias starts at 0.
 
 Training defaults (config.py): Adam at learning rate 1e-4 for both players,
-batches of 100. The config says `beta1: 0.8`, but it is passed to the `blocks`
-library's Adam, whose beta1 is the weight of the *new* gradient
-(mean_t = beta1 * g + (1 - beta1) * mean), the complement of PyTorch's: blocks'
-0.8 is PyTorch's beta1 = 0.2. beta2 is blocks' default 0.001, PyTorch's 0.999.
+batches of 100. The config says `beta1: 0.8`, passed to the Blocks library's Adam.
+Blocks before January 2017 (commit aa064519) weighted the *new* gradient by beta1
+(mean_t = beta1 * g + (1 - beta1) * mean), the complement of PyTorch's, so 0.8 there
+is PyTorch's beta1 = 0.2 (and its default beta2 = 0.001, PyTorch's 0.999); later
+Blocks used the usual convention, where 0.8 is PyTorch's 0.8. PacGAN's code (2018)
+pins no Blocks version, so the default here is the first reading and
+`reproduce-2d-long` also trains the second (`betas = (0.8, 0.999)`).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_maxout_takes_the_max_over_each_units_pieces():
 def test_pacgan_mlp_packs_and_trains_defaults_from_the_paper():
     entry = ganzoo.api.architecture_entry("pacgan-mlp")
     assert entry.train_defaults["batch_size"] == 100 and entry.train_defaults["g_lr"] == 1e-4
-    assert entry.train_defaults["betas"] == (0.2, 0.999)  # blocks' beta1 = 0.8 is PyTorch's 0.2
+    assert entry.train_defaults["betas"] == (0.2, 0.999)  # the first reading of blocks' beta1 = 0.8 (see reproduce-2d-long)
     _, D, _ = ganzoo.create_architecture("pacgan-mlp", pack=3)
     assert D.inner.body[0].linear.in_features == 6 and D(torch.randn(12, 2)).shape == (4,)
 
