@@ -116,3 +116,13 @@ def test_the_seeds_needed_would_settle_it():
     hopeless = Comparison(published(50.0, se=10.0, n=10), estimate([50.0, 51.0, 49.0]), margin=1.0)
     assert seeds_needed(hopeless, 0.05) is None
     assert "no number of seeds" in judge([hopeless])[0].text
+
+
+def test_one_seed_gets_no_test():
+    [v] = judge([Comparison(published(7.9, 0.1, 10), estimate([8.0]), margin=0.5)])
+    assert v.label == "no error bar" and v.p_differs is None and "one seed on ganzoo" in v.text
+    # In `ganzoo compare` a single seed of A is not an exact value either.
+    [v] = judge([Comparison(estimate([8.0]), estimate([8.0, 7.0, 8.0])), Comparison(estimate([1.0, 2.0]),
+                                                                                     estimate([1.5, 2.5]))],
+                subject="B", both_sides=True)[:1]
+    assert v.label == "no error bar" and "one seed on a side" in v.text

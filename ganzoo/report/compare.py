@@ -52,12 +52,11 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
                     continue
                 sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
                 margin = parse_margin(margins.get(k), level=ea.mean)
-                reasons = [] if ea.se is not None else ["one seed in A: no error bar"]
                 pending.append((data, [names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
                                        fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
                                        f"{eb.mean - ea.mean:+,.{decimals}f}",
                                        "–" if margin is None else f"±{margin:g}"],
-                                Comparison(ea, eb, margin, better, reasons)))
+                                Comparison(ea, eb, margin, better)))
     verdicts = judge([c for _, _, c in pending], alpha, subject="B", both_sides=True)
     family = sum(v.p_differs is not None for v in verdicts)
     lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",

@@ -145,8 +145,8 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
 
 @dataclass
 class Comparison:
-    """One number against another: ganzoo's (A = the reference side, B = ganzoo's side, so
-    that B − A reads "ganzoo minus paper")."""
+    """One number set against another: B (ganzoo's seeds) against A (a paper's mean, or
+    configuration A in `ganzoo compare`), so that B − A reads "ganzoo minus paper"."""
 
     reference: Estimate  # A: the paper's, or configuration A in `ganzoo compare`
     ours: Estimate  # B
@@ -172,8 +172,9 @@ def judge(comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "g
     both sides are runs that more seeds would add to (`ganzoo compare`), not a paper's table."""
     diffs: list[Difference | None] = []
     for c in comparisons:
-        d = None if c.not_comparable or c.ours.se is None else difference(c.reference, c.ours)
-        diffs.append(d)
+        # One seed has no error bar; in `ganzoo compare` neither side is a published, exact value.
+        untestable = c.ours.se is None or (both_sides and c.reference.se is None)
+        diffs.append(None if c.not_comparable or untestable else difference(c.reference, c.ours))
     raw_diff = [d.p_differs() if d else None for d in diffs]
     raw_equiv = [d.p_equivalent(c.margin) if d and c.margin is not None else None for c, d in zip(comparisons, diffs)]
     adj_diff, adj_equiv = holm(raw_diff), holm(raw_equiv)
@@ -184,7 +185,8 @@ def judge(comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "g
             verdicts.append(Verdict("not comparable", "not comparable: " + "; ".join(c.not_comparable)))
             continue
         if d is None:
-            verdicts.append(Verdict("no error bar", f"one {subject} seed: no error bar, no test"))
+            who = "a side" if both_sides else subject
+            verdicts.append(Verdict("no error bar", f"one seed on {who}: no error bar, no test"))
             continue
         if pe is not None and pe < alpha:
             text = f"agrees (within ±{_num(c.margin)})"
