@@ -12,7 +12,8 @@ cells and of later cells, from the cells' own records.
 import statistics
 import textwrap
 
-from ganzoo.bench import load_suite, run_suite
+from ganzoo.bench.run import run_suite
+from ganzoo.bench.suite import load_suite
 
 CELLS = 8
 SUITE = f"""

@@ -13,11 +13,11 @@ cores, as `ganzoo bench --jobs 2` trains them, would each get one thread.)
 import pytest
 import torch
 
-from ganzoo.config import TrainConfig
-from ganzoo.data.opening import open_dataset
-from ganzoo.ensemble import build_ensemble, ensemble_step
-from ganzoo.loop import build_training, train_step
-from ganzoo.resolve import resolve
+from ganzoo.core.config import TrainConfig
+from ganzoo.training.ensemble import build_ensemble, ensemble_step
+from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.opening import open_dataset
+from ganzoo.training.resolve import resolve
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 SEEDS = 5

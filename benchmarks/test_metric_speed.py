@@ -14,12 +14,12 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.data.images import ImageDataset
-from ganzoo.metrics import digits
-from ganzoo.metrics.extractors import Extractor, inception_hub_path
-from ganzoo.metrics.fidelity import fidelity_metrics
-from ganzoo.metrics.frechet import fid_from_features
+from ganzoo.evaluation import digits
+from ganzoo.evaluation.extractors import Extractor, inception_hub_path
+from ganzoo.evaluation.fidelity import fidelity_metrics
+from ganzoo.evaluation.frechet import fid_from_features
 from ganzoo.testing import write_random_inception_weights
+from ganzoo.zoo.datasets.images import ImageDataset
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

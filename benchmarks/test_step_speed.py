@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.api import architecture_entry
-from ganzoo.config import TrainConfig
-from ganzoo.resolve import resolve
-from ganzoo.loop import build_training, train_step
+from ganzoo.core.config import TrainConfig
+from ganzoo.plugin.api import architecture_entry
+from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.resolve import resolve
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 LOSSES = ["non-saturating", "minimax", "wgan-gp", "hinge"]

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo.config import TrainConfig
-from ganzoo.resolve import resolve
-from ganzoo.data.toy2d import ring_pacgan
-from ganzoo.loop import build_training, train_step
+from ganzoo.core.config import TrainConfig
+from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.resolve import resolve
+from ganzoo.zoo.datasets.toy2d import ring_pacgan
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 BATCH = 100

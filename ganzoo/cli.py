@@ -18,11 +18,24 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import distributed
-from .config import TrainConfig
-from .errors import GanzooError
-from .plugins import PluginLoadWarning, state
-from .rundir import RunDir
+from ganzoo.bench.run import failed_cells, run_suite
+from ganzoo.bench.suite import builtin_suites, load_suite
+from ganzoo.core.config import TrainConfig
+from ganzoo.errors import GanzooError
+from ganzoo.evaluation.extractors import check_given_weights
+from ganzoo.evaluation.plan import EVAL_SEED_OFFSET, evaluate, plan_evaluation
+from ganzoo.plugin.manager import PluginLoadWarning, state
+from ganzoo.report.compare import compare
+from ganzoo.report.write import write_report
+from ganzoo.runs.rundir import RunDir
+from ganzoo.theory.lab import run_lab
+from ganzoo.theory.lab import write_report as write_theory_report
+from ganzoo.training import distributed
+from ganzoo.training.loop import train
+from ganzoo.training.opening import open_dataset, open_reference
+from ganzoo.training.resolve import eval_settings, pick_device, validate
+from ganzoo.util.files import atomic_torch_save, atomic_write_text
+from ganzoo.util.plots import sample_grid, scatter_2d
 
 LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "augmentations", "optimizers",
               "plugins")
@@ -190,12 +203,11 @@ def config_from_args(args) -> TrainConfig:
 
 
 def cmd_train(args) -> int:
-    from .loop import train
-
     if args.out is None:
         if args.resume:
             raise GanzooError("--resume needs --out DIR, the run directory to continue.")
-        args.out = f"runs/{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}-seed{args.seed or 0}"
+        name = f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}-seed{args.seed or 0}"
+        args.out = f"runs/{name}"
     config = config_from_args(args)
     summary = train(config, args.out, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
@@ -208,8 +220,10 @@ def cmd_train(args) -> int:
         print(f"latest samples: {samples[-1]}")
     if not summary["metrics"] and config.eval_metrics is None:
         # Image data get sample grids only while training (FID & co. cost more than a short run).
-        print(f"metrics: none during training by default for this data; `ganzoo eval {summary['out_dir']}` "
-              "computes them for the latest checkpoint, and --eval-metrics (e.g. fid) during training")
+        print(
+            f"metrics: none during training by default for this data; `ganzoo eval {summary['out_dir']}` "
+            "computes them for the latest checkpoint, and --eval-metrics (e.g. fid) during training"
+        )
     return 0
 
 
@@ -219,11 +233,9 @@ def _fmt(value) -> str:
 
 # --- sample ------------------------------------------------------------------------------
 
+
 def cmd_sample(args) -> int:
     import torch
-
-    from .files import atomic_torch_save
-    from .plots import sample_grid, scatter_2d
 
     generator, saved, step, kind = RunDir(args.run_dir).load_generator(args.no_ema)
     rng = torch.Generator().manual_seed(args.seed)
@@ -234,9 +246,13 @@ def cmd_sample(args) -> int:
     if out.suffix == ".pt":
         atomic_torch_save(generator.sample(args.n, generator=rng), out)
     elif out.suffix == ".png" and "centers" in data:  # a 2D mixture: samples over its modes
-        scatter_2d(generator.sample(args.n, generator=rng), torch.tensor(data["centers"]), data["std"], out,
-                   f"{saved['train']['arch']} / {saved['train']['loss']} "
-                   f"on {data['name']}, step {step}")
+        scatter_2d(
+            generator.sample(args.n, generator=rng),
+            torch.tensor(data["centers"]),
+            data["std"],
+            out,
+            f"{saved['train']['arch']} / {saved['train']['loss']} on {data['name']}, step {step}",
+        )
     elif out.suffix == ".png" and len(generator.output_shape) == 3:
         sample_grid(generator, out, rng, n=args.n)
     else:
@@ -247,13 +263,10 @@ def cmd_sample(args) -> int:
 
 # --- eval --------------------------------------------------------------------------------
 
+
 def cmd_eval(args) -> int:
     """Every metric that applies to the run's data (or those asked), on the standard
     sample counts, appended to the run's metrics.jsonl."""
-    from .data.opening import open_dataset, open_reference
-    from .evaluation import EVAL_SEED_OFFSET, evaluate, plan_evaluation
-    from .metrics.extractors import check_given_weights
-    from .resolve import eval_settings, pick_device, validate
 
     run = RunDir(args.run_dir)
     generator, saved, step, kind = run.load_generator(args.no_ema)
@@ -264,8 +277,12 @@ def cmd_eval(args) -> int:
             setattr(cfg, name, getattr(args, name))
     validate(cfg)
     check_given_weights(cfg.inception_weights)
-    settings = dataclasses.replace(eval_settings(cfg), metrics=args.eval_metrics, num_samples=args.eval_samples,
-                                   real_samples=args.eval_real_samples)
+    settings = dataclasses.replace(
+        eval_settings(cfg),
+        metrics=args.eval_metrics,
+        num_samples=args.eval_samples,
+        real_samples=args.eval_real_samples,
+    )
     device = pick_device(args.device or "auto")
     generator.to(device)
     dataset = open_dataset(cfg)
@@ -289,14 +306,13 @@ def cmd_eval(args) -> int:
 
 # --- bench, report, compare ---------------------------------------------------------------
 
-def cmd_bench(args) -> int:
-    from .bench import failed_cells, load_suite, run_suite
-    from .report import write_report
-    from .resolve import pick_device
 
+def cmd_bench(args) -> int:
     if args.ray_address and args.executor != "ray":
-        raise GanzooError("--ray-address names the Ray cluster of --executor ray; add --executor ray, or drop "
-                          "--ray-address to run the cells here.")
+        raise GanzooError(
+            "--ray-address names the Ray cluster of --executor ray; add --executor ray, or drop "
+            "--ray-address to run the cells here."
+        )
     suite = load_suite(args.suite)
     overrides = {}
     if args.device:
@@ -312,42 +328,57 @@ def cmd_bench(args) -> int:
         raise GanzooError(f"--jobs must be at least 1, got {jobs}.")
     out = Path(args.out or Path("results") / suite.name)
     try:
-        run_suite(suite, out, overrides=overrides, jobs=jobs, retry_failed=args.retry_failed,
-                  executor=args.executor, ray_address=args.ray_address,
-                  blocks=_names(args.blocks), data=_names(args.data))
+        run_suite(
+            suite,
+            out,
+            overrides=overrides,
+            jobs=jobs,
+            retry_failed=args.retry_failed,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            blocks=_names(args.blocks),
+            data=_names(args.data),
+        )
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"interrupted; finished cells are recorded in {out}. "
-                                "Run the same command again to resume.") from None
+        raise KeyboardInterrupt(
+            f"interrupted; finished cells are recorded in {out}. Run the same command again to resume."
+        ) from None
     if not args.no_report:
         md, page = write_report(out)
         print(f"report: {md}\n        {page}")
     failed = failed_cells(out, suite, overrides)
     if failed:
-        print(f"{len(failed)} cell(s) failed: {', '.join(r['cell'] for r in failed[:5])}"
-              f"{' ...' if len(failed) > 5 else ''}. Their reasons are in {out / 'results.jsonl'} and the "
-              "report; fix the cause and run the same command with --retry-failed.", file=sys.stderr)
+        print(
+            f"{len(failed)} cell(s) failed: {', '.join(r['cell'] for r in failed[:5])}"
+            f"{' ...' if len(failed) > 5 else ''}. Their reasons are in {out / 'results.jsonl'} and the "
+            "report; fix the cause and run the same command with --retry-failed.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
-
     md, page = write_report(args.results_dir, args.out, papers=args.papers)
     print(f"report: {md}\n        {page}")
     return 0
 
 
 def cmd_compare(args) -> int:
-    from .files import atomic_write_text
-    from .report import compare
-
     margins = parse_options(args.margin, "--margin")
     for key, margin in margins.items():
-        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin > 0
-                or isinstance(margin, str) and margin.endswith("%") and margin[:-1].replace(".", "", 1).isdigit()):
-            raise GanzooError(f"--margin {key}={margin}: a margin is a positive number (--margin modes_covered=0.5) "
-                              "or a percentage of A's mean (--margin fid=5%).")
+        if not (
+            isinstance(margin, (int, float))
+            and not isinstance(margin, bool)
+            and margin > 0
+            or isinstance(margin, str)
+            and margin.endswith("%")
+            and margin[:-1].replace(".", "", 1).isdigit()
+        ):
+            raise GanzooError(
+                f"--margin {key}={margin}: a margin is a positive number (--margin modes_covered=0.5) "
+                "or a percentage of A's mean (--margin fid=5%)."
+            )
     text = compare(args.a, args.b, alpha=args.alpha, margins=margins)
     if args.out:
         atomic_write_text(args.out, text + "\n")
@@ -358,24 +389,26 @@ def cmd_compare(args) -> int:
 
 
 def cmd_theory(args) -> int:
-    from .theory.lab import run_lab, write_report
-
     only = [item.strip() for item in args.only.split(",") if item.strip()] if args.only else None
     out = Path(args.out)
     try:
         records = run_lab(out, only=only, jobs=args.jobs, seed=args.seed, rerun=args.rerun)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"interrupted; finished experiments are recorded in {out}. "
-                                "Run the same command again to resume.") from None
-    md, page = write_report(out)  # every experiment recorded there, not only those run now
+        raise KeyboardInterrupt(
+            f"interrupted; finished experiments are recorded in {out}. Run the same command again to resume."
+        ) from None
+    md, page = write_theory_report(out)  # every experiment recorded there, not only those run now
     failed = [r for r in records if not r["passed"]]
-    print(f"{len(records) - len(failed)} of {len(records)} claims hold"
-          + (": " + ", ".join(f"{r['number']}. {r['title']} does not" for r in failed) if failed else "."))
+    print(
+        f"{len(records) - len(failed)} of {len(records)} claims hold"
+        + (": " + ", ".join(f"{r['number']}. {r['title']} does not" for r in failed) if failed else ".")
+    )
     print(f"report: {md}\n        {page}")
     return 1 if failed else 0
 
 
 # --- parser ------------------------------------------------------------------------------
+
 
 def _names(text: str | None) -> list[str] | None:
     """A comma-separated option (--blocks, --data) as a list; None when not given."""
@@ -388,24 +421,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganzoo", description="A plugin-based zoo of GANs.", allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("list", help="list registered architectures, losses, data sets, plugins",
-                       description="List what the core and the installed plugins register.")
+    p = sub.add_parser(
+        "list",
+        help="list registered architectures, losses, data sets, plugins",
+        description="List what the core and the installed plugins register.",
+    )
     p.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: everything)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'dc*'")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("train", help="train one GAN into a run directory",
-                       description="Train one GAN. Options left out take the defaults of the "
-                                   "architecture's and loss's papers (see `ganzoo list --json`).")
+    p = sub.add_parser(
+        "train",
+        help="train one GAN into a run directory",
+        description="Train one GAN. Options left out take the defaults of the "
+        "architecture's and loss's papers (see `ganzoo list --json`).",
+    )
     add_config_options(p)
     p.add_argument("--out", type=folder, help="run directory (default runs/ARCH-LOSS-DATA-seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sample", help="draw samples from a trained run",
-                       description="Draw samples from a run's latest checkpoint (EMA weights when present).")
+    p = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        description="Draw samples from a run's latest checkpoint (EMA weights when present).",
+    )
     p.add_argument("run_dir")
     p.add_argument("-n", type=positive_int, help="number of samples (default: 2500 points, or a grid of 64 images)")
     p.add_argument("--out", type=file_path, help="file: .png for a plot, .pt for the tensor")
@@ -413,84 +455,134 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("eval", help="compute metrics for a trained run",
-                       description="Compute FID, KID, precision/recall, IS and mode/class coverage (those that "
-                                   "apply to the run's data) on the standard sample counts, for the run's latest "
-                                   "checkpoint, and append them to its metrics.jsonl. See docs/metrics.md.")
+    p = sub.add_parser(
+        "eval",
+        help="compute metrics for a trained run",
+        description="Compute FID, KID, precision/recall, IS and mode/class coverage (those that "
+        "apply to the run's data) on the standard sample counts, for the run's latest "
+        "checkpoint, and append them to its metrics.jsonl. See docs/metrics.md.",
+    )
     p.add_argument("run_dir")
-    add_config_options(p, EVAL_FIELDS, helps={
-        "eval_metrics": "comma-separated metric names (`ganzoo list metrics`; default: every metric that applies "
-                        "to the run's data, but fd-dinov2)"})
+    add_config_options(
+        p,
+        EVAL_FIELDS,
+        helps={
+            "eval_metrics": "comma-separated metric names (`ganzoo list metrics`; default: every metric that applies "
+            "to the run's data, but fd-dinov2)"
+        },
+    )
     p.add_argument("--data-root", help="folder holding local data sets (default: the run's)")
-    p.add_argument("--seed", type=whole_number, help="sampling seed (default: the run's, as its evaluations during training)")
+    p.add_argument(
+        "--seed", type=whole_number, help="sampling seed (default: the run's, as its evaluations during training)"
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.add_argument("--json", action="store_true", help="print the records as JSON")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="train a suite of cells and report FID, mode coverage, speed",
-                       description="Run a benchmark suite: every architecture x loss x data set x seed it names, "
-                                   "one cell at a time (or --jobs at once), then write the report. Re-running "
-                                   "the same command resumes, skipping recorded cells. See docs/benchmarks.md.")
-    from .bench import builtin_suites
+    p = sub.add_parser(
+        "bench",
+        help="train a suite of cells and report FID, mode coverage, speed",
+        description="Run a benchmark suite: every architecture x loss x data set x seed it names, "
+        "one cell at a time (or --jobs at once), then write the report. Re-running "
+        "the same command resumes, skipping recorded cells. See docs/benchmarks.md.",
+    )
 
-    p.add_argument("suite", nargs="?", default="quick",
-                   help=f"a built-in suite ({', '.join(builtin_suites())}) or a .toml/.yaml suite file "
-                        "(default quick)")
+    p.add_argument(
+        "suite",
+        nargs="?",
+        default="quick",
+        help=f"a built-in suite ({', '.join(builtin_suites())}) or a .toml/.yaml suite file (default quick)",
+    )
     p.add_argument("--out", type=folder, help="results folder (default results/SUITE)")
     p.add_argument("--jobs", type=positive_int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--data-root", help="folder holding local data sets, e.g. ../shared/data")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
-    p.add_argument("--blocks", metavar="NAMES",
-                   help="run only these blocks of the suite (comma-separated names or wildcards, e.g. "
-                        "'gan,pacgan*'); the others' cells wait for a later run into the same --out")
-    p.add_argument("--data", metavar="NAMES",
-                   help="run only these data sets' cells (comma-separated names or wildcards, e.g. "
-                        "'fashion-mnist' or 'ring*'); with --blocks, only cells that are in both")
+    p.add_argument(
+        "--blocks",
+        metavar="NAMES",
+        help="run only these blocks of the suite (comma-separated names or wildcards, e.g. "
+        "'gan,pacgan*'); the others' cells wait for a later run into the same --out",
+    )
+    p.add_argument(
+        "--data",
+        metavar="NAMES",
+        help="run only these data sets' cells (comma-separated names or wildcards, e.g. "
+        "'fashion-mnist' or 'ring*'); with --blocks, only cells that are in both",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    p.add_argument("--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: worker processes on this machine (default); ray: each cell a Ray task "
-                        "(pip install 'pyganzoo[ray]'; docs/scaling.md)")
-    p.add_argument("--ray-address", metavar="auto|HOST:PORT",
-                   help="with --executor ray: the cluster to join (auto: the one this node belongs to); "
-                        "default: start Ray on this machine")
+    p.add_argument(
+        "--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: each cell a Ray task "
+        "(pip install 'pyganzoo[ray]'; docs/scaling.md)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="auto|HOST:PORT",
+        help="with --executor ray: the cluster to join (auto: the one this node belongs to); "
+        "default: start Ray on this machine",
+    )
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("theory", help="run the GAN-theory experiments and write their report",
-                       description="Check the theory behind GANs by experiment, on the CPU in a few minutes: maximum "
-                                   "likelihood = minimum KL, the optimal discriminator, V(G, D*) = -log 4 + 2 JSD, the "
-                                   "fixed point, saturation, disjoint supports, mode collapse. Writes report.md and "
-                                   "report.html; exits with status 1 if a claim does not hold. See docs/theory.md.")
+    p = sub.add_parser(
+        "theory",
+        help="run the GAN-theory experiments and write their report",
+        description="Check the theory behind GANs by experiment, on the CPU in a few minutes: maximum "
+        "likelihood = minimum KL, the optimal discriminator, V(G, D*) = -log 4 + 2 JSD, the "
+        "fixed point, saturation, disjoint supports, mode collapse. Writes report.md and "
+        "report.html; exits with status 1 if a claim does not hold. See docs/theory.md.",
+    )
     p.add_argument("--out", type=folder, default="results/theory", help="output folder (default results/theory)")
     p.add_argument("--only", metavar="N,NAME", help="comma-separated experiment numbers or names (default: all 7)")
     p.add_argument("--jobs", type=positive_int, help="experiments run at once (default: one per CPU core, at most 4)")
     p.add_argument("--seed", type=whole_number, default=0, help="seed of the 1D experiments (default 0)")
-    p.add_argument("--rerun", action="store_true", help="run experiments again even when already recorded (experiment 7 "
-                                                        "reuses its recorded bench cells: delete OUT/mode-collapse to retrain them)")
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run experiments again even when already recorded (experiment 7 "
+        "reuses its recorded bench cells: delete OUT/mode-collapse to retrain them)",
+    )
     p.set_defaults(func=cmd_theory)
 
-    p = sub.add_parser("report", help="write the Markdown and HTML report of bench results",
-                       description="Write report.md (with figures/) and a self-contained report.html.")
+    p = sub.add_parser(
+        "report",
+        help="write the Markdown and HTML report of bench results",
+        description="Write report.md (with figures/) and a self-contained report.html.",
+    )
     p.add_argument("results_dir")
     p.add_argument("--out", type=folder, help="folder for the report (default: the results folder)")
-    p.add_argument("--papers", metavar="FILE",
-                   help="published numbers to set beside ganzoo's (TOML [[reference]] entries; default: "
-                        "the built-in suite's own, see ganzoo/suites/papers/)")
+    p.add_argument(
+        "--papers",
+        metavar="FILE",
+        help="published numbers to set beside ganzoo's (TOML [[reference]] entries; default: "
+        "the built-in suite's own, see ganzoo/suites/papers/)",
+    )
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("compare", help="compare two bench result sets, with the noise across seeds",
-                       description="For every data set, architecture and loss both result sets have, show each "
-                                   "metric's mean and spread over seeds, the difference, and the verdict engine's "
-                                   "call: B higher or lower (Welch's t-test), agreeing within a --margin (an "
-                                   "equivalence test), or inconclusive; Holm-corrected over all the comparisons.")
+    p = sub.add_parser(
+        "compare",
+        help="compare two bench result sets, with the noise across seeds",
+        description="For every data set, architecture and loss both result sets have, show each "
+        "metric's mean and spread over seeds, the difference, and the verdict engine's "
+        "call: B higher or lower (Welch's t-test), agreeing within a --margin (an "
+        "equivalence test), or inconclusive; Holm-corrected over all the comparisons.",
+    )
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--alpha", type=probability, default=0.05, help="significance level (default 0.05)")
-    p.add_argument("--margin", action="append", metavar="KEY=VALUE",
-                   help="a result within which A and B count as equivalent, e.g. --margin modes_covered=0.5 or "
-                        "--margin fid=5%% (of A's mean); repeatable. Without one, agreement is never claimed")
+    p.add_argument(
+        "--margin",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a result within which A and B count as equivalent, e.g. --margin modes_covered=0.5 or "
+        "--margin fid=5%% (of A's mean); repeatable. Without one, agreement is never claimed",
+    )
     p.add_argument("--out", type=file_path, help="write the Markdown here instead of printing it")
     p.set_defaults(func=cmd_compare)
     return parser
@@ -525,10 +617,13 @@ def _unknown_options(command: argparse.ArgumentParser, unknown: list[str]) -> st
             stem = name.lstrip("-")
             close = [k for k in known if stem and (stem in k.lstrip("-").split("-") or k.lstrip("-").startswith(stem))]
             close = close[:4] or difflib.get_close_matches(name, known, n=3, cutoff=0.7)
-            hints.append(f"{name} is not an option of `{command.prog}`"
-                         + (f"; did you mean {' or '.join(close)}?" if close else "."))
-    return " ".join([f"unrecognized arguments: {' '.join(unknown)}.", *hints,
-                     f"`{command.prog} --help` lists its options."])
+            hints.append(
+                f"{name} is not an option of `{command.prog}`"
+                + (f"; did you mean {' or '.join(close)}?" if close else ".")
+            )
+    return " ".join(
+        [f"unrecognized arguments: {' '.join(unknown)}.", *hints, f"`{command.prog} --help` lists its options."]
+    )
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -568,9 +663,11 @@ def main(argv: list[str] | None = None) -> int:
         if advice is None:
             raise  # not a place the user chose: a bug, keep its traceback
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"error: cannot write{where}: {exc.strerror}. {advice} Nothing written before this is lost: "
-              "checkpoints and results are replaced whole, and a run resumes from its last checkpoint.",
-              file=sys.stderr)
+        print(
+            f"error: cannot write{where}: {exc.strerror}. {advice} Nothing written before this is lost: "
+            "checkpoints and results are replaced whole, and a run resumes from its last checkpoint.",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -19,11 +19,22 @@ from pathlib import Path
 
 import torch
 
-from .api import create_architecture, create_dataset, create_loss, create_metric
-from .data import Dataset
-from .metrics.base import OFFERS, PROMISES
-from .models import Discriminator, Generator
-from .regularizers import create_regularizer, penalties
+from ganzoo.core.data import Dataset
+from ganzoo.core.metrics import OFFERS, PROMISES, missing_needs
+from ganzoo.core.models import Discriminator, Generator
+from ganzoo.core.regularization import penalties
+from ganzoo.evaluation.digits import DATASETS
+from ganzoo.evaluation.plan import EvalSettings, evaluate, plan_evaluation
+from ganzoo.plugin.api import (
+    create_architecture,
+    create_augmentation,
+    create_dataset,
+    create_loss,
+    create_metric,
+    create_optimizer,
+    create_regularizer,
+)
+from ganzoo.plugin.manager import registry
 
 BATCH = 4
 
@@ -55,7 +66,9 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
     z = G.sample_latent(BATCH, "cpu")
     assert z.shape == (BATCH, G.latent_dim), f"{name}: latent shape {tuple(z.shape)}"
     x = G(z, labels)
-    assert x.shape == (BATCH, *G.output_shape), f"{name}: G output {tuple(x.shape)}, expected {(BATCH, *G.output_shape)}"
+    assert x.shape == (BATCH, *G.output_shape), (
+        f"{name}: G output {tuple(x.shape)}, expected {(BATCH, *G.output_shape)}"
+    )
     assert torch.isfinite(x).all(), f"{name}: G output is not finite"
     if G.output_range is not None:
         low, high = G.output_range
@@ -90,8 +103,9 @@ def check_architecture(name: str, loss: str = "non-saturating", **overrides) -> 
         g_loss = adversarial.generator_loss(fake_logits)
     own = G.penalty(0, BATCH, torch.Generator().manual_seed(0))  # the architecture's own, as the loop adds it
     if own is not None:
-        assert isinstance(own, torch.Tensor) and own.dim() == 0 and torch.isfinite(own), \
+        assert isinstance(own, torch.Tensor) and own.dim() == 0 and torch.isfinite(own), (
             f"{name}: G.penalty must return a finite scalar tensor or None"
+        )
         g_loss = g_loss + own
     g_opt.zero_grad()
     g_loss.backward()
@@ -150,7 +164,7 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     """Batches have the declared shape; a saved position replays the same batches; every
     capability the data set offers (`Dataset.offers`) has the attributes it promises."""
     dataset = create_dataset(name, **options)
-    assert isinstance(dataset, Dataset), f"{name}: not a ganzoo.data.Dataset"
+    assert isinstance(dataset, Dataset), f"{name}: not a ganzoo.core.data.Dataset"
     source = dataset.batches(batch_size, torch.device("cpu"), seed=0)
     x, labels = source.next()
     assert x.shape == (batch_size, *dataset.sample_shape), f"{name}: batch shape {tuple(x.shape)}"
@@ -168,11 +182,13 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
         assert not absent, f"{name}: offers '{offer}' but has no {', '.join(absent)}"
     if "modes" in offered:
         centers, weights = dataset.centers, torch.as_tensor(dataset.mode_weights, dtype=torch.float64)
-        assert centers.dim() == 2 and centers.shape[0] >= 1 and centers.shape[1:] == dataset.sample_shape, \
+        assert centers.dim() == 2 and centers.shape[0] >= 1 and centers.shape[1:] == dataset.sample_shape, (
             f"{name}: centers must be (modes, *sample_shape), got {tuple(centers.shape)}"
+        )
         assert float(dataset.std) > 0, f"{name}: std must be positive"
-        assert weights.shape == (centers.shape[0],) and abs(float(weights.sum()) - 1) < 1e-6 and (weights >= 0).all(), \
+        assert weights.shape == (centers.shape[0],) and abs(float(weights.sum()) - 1) < 1e-6 and (weights >= 0).all(), (
             f"{name}: mode_weights must be one probability per mode"
+        )
     if "density" in offered:
         low, high = dataset.span()
         assert low < high, f"{name}: span() must be (low, high) with low < high"
@@ -181,19 +197,25 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     if "images" in offered:
         assert len(dataset.sample_shape) == 3, f"{name}: offers images but samples are {dataset.sample_shape}"
         images, _ = dataset.get(torch.tensor([0]))
-        assert len(dataset) > 0 and images.dtype == torch.uint8 and images.shape == (1, *dataset.sample_shape), \
+        assert len(dataset) > 0 and images.dtype == torch.uint8 and images.shape == (1, *dataset.sample_shape), (
             f"{name}: get() must return uint8 images of the sample shape"
+        )
     if offered & {"digit-classes", "stacked-digits"}:
-        from .metrics.digits import DATASETS
-
-        assert dataset.digit_classifier in DATASETS, \
+        assert dataset.digit_classifier in DATASETS, (
             f"{name}: digit_classifier must be one of {DATASETS}, got {dataset.digit_classifier!r}"
+        )
     if "digit-classes" in offered:
         assert dataset.labels is not None and dataset.num_classes > 0, f"{name}: digit-classes needs labels"
 
 
-def check_metric(name: str, data: str, arch: str | None = None, num_samples: int = 200,
-                 eval_options: dict | None = None, **data_options) -> list[dict]:
+def check_metric(
+    name: str,
+    data: str,
+    arch: str | None = None,
+    num_samples: int = 200,
+    eval_options: dict | None = None,
+    **data_options,
+) -> list[dict]:
     """The metric applies to `data` (its needs are offered), gives finite, JSON-ready numbers
     with a protocol from a tiny untrained generator, and gives the same numbers twice.
     `arch`: an architecture for the data's shape (default: mlp.test for flat data,
@@ -201,9 +223,6 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
     import json
     import math
     import tempfile
-
-    from .evaluation import EvalSettings, evaluate, plan_evaluation
-    from .metrics.base import missing_needs
 
     metric = create_metric(name)
     dataset = create_dataset(data, **data_options)
@@ -213,15 +232,23 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
     torch.manual_seed(0)
     G, _, _ = create_architecture(arch, data_shape=tuple(dataset.sample_shape), num_classes=0)
     # The data set itself is the real data compared with (FID & co.), on as many samples.
-    settings = EvalSettings(**{"metrics": [name], "num_samples": num_samples, "real_samples": num_samples,
-                               "real_split": data_options.get("split", "train"),
-                               "data_root": data_options.get("root", ""), **(eval_options or {})})
+    settings = EvalSettings(
+        **{
+            "metrics": [name],
+            "num_samples": num_samples,
+            "real_samples": num_samples,
+            "real_split": data_options.get("split", "train"),
+            "data_root": data_options.get("root", ""),
+            **(eval_options or {}),
+        }
+    )
     plan = plan_evaluation(dataset, settings, lambda split: dataset)
     runs = []
     with tempfile.TemporaryDirectory() as out:
         for _ in range(2):
-            runs.append(evaluate(G.eval(), dataset, 0, Path(out) / "step-0.png", seed=0, generator_kind="raw",
-                                 plan=plan))
+            runs.append(
+                evaluate(G.eval(), dataset, 0, Path(out) / "step-0.png", seed=0, generator_kind="raw", plan=plan)
+            )
     records = runs[0]
     assert [r["metric"] for r in records] == [name], f"{name}: expected one record, got {records}"
     record = records[0]
@@ -245,7 +272,6 @@ def check_metric(name: str, data: str, arch: str | None = None, num_samples: int
 
 def check_optimizer(name: str) -> None:
     """One step at the run's kind of settings moves the weights, and only by finite amounts."""
-    from .optimizers import create_optimizer
 
     D, discriminator = _tiny_discriminator(torch.nn.ReLU())
     optimizer = create_optimizer(name, D.parameters(), lr=1e-3, betas=(0.5, 0.999))
@@ -263,8 +289,9 @@ def check_regularizer(name: str, **options) -> None:
 
     real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
     penalty = penalties([regularizer], discriminator, real, fake, None, None)
-    assert isinstance(penalty, torch.Tensor) and penalty.dim() == 0 and torch.isfinite(penalty), \
+    assert isinstance(penalty, torch.Tensor) and penalty.dim() == 0 and torch.isfinite(penalty), (
         f"{name}: the penalty must be a finite scalar tensor"
+    )
     penalty.backward()
     grads = [p.grad for p in D.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: no finite gradient for D's weights"
@@ -274,20 +301,21 @@ def check_augmentation(name: str, **options) -> None:
     """On a batch of images: the same shape and dtype out, finite, drawn from the given
     generator only (the same state gives the same images), and differentiable, so G's
     gradient passes through what D sees."""
-    from .augment import create_augmentation
 
     augment = create_augmentation(name, **options)
     images = (torch.rand(6, 3, 16, 16) * 2 - 1).requires_grad_(True)
     first = augment(images, torch.Generator().manual_seed(0))
-    assert isinstance(first, torch.Tensor) and first.shape == images.shape and first.dtype == images.dtype, \
+    assert isinstance(first, torch.Tensor) and first.shape == images.shape and first.dtype == images.dtype, (
         f"{name}: an augmentation returns images of the shape and type it is given"
+    )
     assert torch.isfinite(first).all(), f"{name}: augmented images must be finite"
     torch.manual_seed(123)  # a draw from the global generator instead of `rng` would change the result
     again = augment(images, torch.Generator().manual_seed(0))
     assert torch.equal(first, again), f"{name}: the same generator state must give the same images"
     first.sum().backward()
-    assert images.grad is not None and torch.isfinite(images.grad).all(), \
+    assert images.grad is not None and torch.isfinite(images.grad).all(), (
         f"{name}: gradients must flow through the augmentation to the images"
+    )
 
 
 def write_random_inception_weights(path, seed: int = 0):
@@ -299,8 +327,10 @@ def write_random_inception_weights(path, seed: int = 0):
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
     extractor = inception.FeatureExtractorInceptionV3
-    with mock.patch.object(inception, "load_state_dict_from_url", lambda *args, **kwargs: None), \
-            mock.patch.object(extractor, "load_state_dict", lambda self, *args, **kwargs: None):
+    with (
+        mock.patch.object(inception, "load_state_dict_from_url", lambda *args, **kwargs: None),
+        mock.patch.object(extractor, "load_state_dict", lambda self, *args, **kwargs: None),
+    ):
         torch.manual_seed(seed)
         model = extractor("inception-v3-compat", ["2048"])
     torch.save(model.state_dict(), path)
@@ -333,7 +363,6 @@ def contract_cases(plugin: str) -> list[tuple[str, str]]:
     """(kind, name) of everything `plugin` (its entry-point name) registers that has a
     contract check: architectures' tiny `.test` variants, losses, regularisers, augmentations, optimisers,
     data sets and metrics."""
-    from .plugins import registry
 
     cases = []
     for kind in ("architecture", "loss", "regularizer", "augmentation", "optimizer", "dataset", "metric"):
@@ -350,9 +379,6 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
     set's options. A metric with no `data` is checked on each of the plugin's own data sets
     that offer its needs, else on the first of GENERATED_DATA that does."""
     import pytest
-
-    from .metrics.base import missing_needs
-    from .plugins import registry
 
     options = dict(options or {})
     if kind == "architecture":
@@ -376,8 +402,10 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
         candidates = [d for d in own if not missing_needs(metric, create_dataset(d))]
         candidates = candidates or [d for d in GENERATED_DATA if not missing_needs(metric, create_dataset(d))][:1]
         if not candidates:
-            pytest.skip(f"metric '{name}' needs {', '.join(metric.needs)}: name a data set that offers it with "
-                        f"options={{'{name}': {{'data': ..., ...}}}}")
+            pytest.skip(
+                f"metric '{name}' needs {', '.join(metric.needs)}: name a data set that offers it with "
+                f"options={{'{name}': {{'data': ..., ...}}}}"
+            )
         for data in candidates:
             check_metric(name, data)
     else:
@@ -395,8 +423,10 @@ def contract_tests(plugin: str, options: dict | None = None):
 
     cases = contract_cases(plugin)
     if not cases:
-        raise AssertionError(f"plugin '{plugin}' registers nothing ganzoo can check; is it installed, and is "
-                             "that its entry-point name (`ganzoo list plugins`)?")
+        raise AssertionError(
+            f"plugin '{plugin}' registers nothing ganzoo can check; is it installed, and is "
+            "that its entry-point name (`ganzoo list plugins`)?"
+        )
     options = options or {}
 
     @pytest.mark.parametrize(("kind", "name"), cases, ids=[f"{kind}:{name}" for kind, name in cases])

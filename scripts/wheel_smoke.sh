@@ -16,13 +16,11 @@ site="$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths(
 echo "$deps" > "$site/zz-borrowed-dependencies.pth"
 "$work/venv/bin/pip" install -q --no-deps "$work"/dist/pyganzoo-*.whl
 cd "$work"
-# Only the wheel's own plugins: the borrowed folder also lists the editable example plugin.
-GANZOO_PLUGINS="$("$work/venv/bin/python" -c 'import importlib.metadata as m
-print(",".join(e.name for e in m.distribution("pyganzoo").entry_points if e.group == "ganzoo"))')"
-export GANZOO_PLUGINS
+# Only the wheel's own (built-in) plugins: the borrowed folder also lists the editable example plugin.
+export GANZOO_PLUGINS=""
 "$work/venv/bin/python" - <<'PY'
 import importlib, pkgutil
-import ganzoo, ganzoo_plugins
+import ganzoo
 assert "site-packages" in ganzoo.__file__, ganzoo.__file__  # the wheel, not the checkout
 for module in pkgutil.walk_packages(ganzoo.__path__, "ganzoo."):
     if not module.name.endswith("__main__"):  # importing it would run the CLI

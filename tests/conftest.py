@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import ganzoo.plugins
+import ganzoo.plugin.manager
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,9 +89,9 @@ def isolated_cache(session_cache, monkeypatch):
 def fresh_plugins(monkeypatch):
     """Each test loads plugins anew, with no GANZOO_PLUGINS from the caller."""
     monkeypatch.delenv("GANZOO_PLUGINS", raising=False)
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
     yield
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def install_fake_plugin(tmp_path, monkeypatch):
         (dist / "entry_points.txt").write_text(f"[ganzoo]\n{module_name} = {module_name}\n")
         importlib.invalidate_caches()
         sys.modules.pop(module_name, None)
-        ganzoo.plugins.reset()
+        ganzoo.plugin.manager.reset()
         return root
 
     return install
@@ -147,7 +147,7 @@ def dinov2_stand_in(tmp_path, monkeypatch):
     stand-in network, so FD-DINOv2's whole path runs offline; no download is allowed."""
     import torch
 
-    from ganzoo.metrics import extractors
+    from ganzoo.evaluation import extractors
 
     hub = tmp_path / "hub"
     (hub / "facebookresearch_dinov2_main").mkdir(parents=True)

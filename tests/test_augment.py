@@ -3,11 +3,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import need_data_root
 
 import ganzoo
-from conftest import need_data_root
-from ganzoo.augment import DiffAugment, brightness, contrast, cut_out, saturation, translate
-from ganzoo.config import TrainConfig
+from ganzoo.core.config import TrainConfig
+from ganzoo.zoo.augmentations import DiffAugment, brightness, contrast, cut_out, saturation, translate
 
 
 def rng(seed=0):

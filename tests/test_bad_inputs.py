@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import ganzoo
-import ganzoo.plugins
-from ganzoo.bench import load_suite, run_suite
+import ganzoo.plugin.manager
+from ganzoo.bench.run import run_suite
+from ganzoo.bench.suite import load_suite
 from ganzoo.cli import main
 from ganzoo.testing import write_file_that_runs_code
 
@@ -58,7 +59,7 @@ SUITES = {
 def workspace(tmp_path_factory):
     """Everything the cases name: good and damaged runs and results, suites, odd files."""
     root = tmp_path_factory.mktemp("workspace")
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
     ganzoo.train(ganzoo.TrainConfig(**TINY), root / "run", progress=False)
     (root / "afile").write_text("a file, not a folder\n")
     (root / "emptydir").mkdir()
@@ -96,7 +97,7 @@ def workspace(tmp_path_factory):
         lines = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
         change(lines[0])
         (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
     return root
 
 
@@ -125,7 +126,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(case, workspace, monkeyp
     monkeypatch.chdir(workspace)
     for key, value in case.get("env", {}).items():
         monkeypatch.setenv(key, value)
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
     before = snapshot(workspace)
     if "argv" in case:
         try:
@@ -148,7 +149,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(case, workspace, monkeyp
     assert not changed, f"changed or removed: {changed}"
     assert not set(after) - set(before), f"written: {sorted(set(after) - set(before))}"
     assert not (workspace / "ran").exists()  # no crafted file ever ran
-    ganzoo.plugins.reset()
+    ganzoo.plugin.manager.reset()
 
 
 def test_the_corpus_covers_every_kind_of_input():

@@ -8,15 +8,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run_cli
 
 import ganzoo
-from conftest import REPO, run_cli
-from ganzoo.bench import builtin_suites, expand, load_suite
-from ganzoo.config import TrainConfig
-from ganzoo.files import read_jsonl
-from ganzoo.papers import load_papers, papers_file_for
-from ganzoo.report import compare
-from ganzoo.resolve import resolve
+import ganzoo.report.page
+import ganzoo.report.results
+from ganzoo.bench.suite import builtin_suites, expand, load_suite
+from ganzoo.core.config import TrainConfig
+from ganzoo.report.compare import compare
+from ganzoo.report.papers import load_papers, papers_file_for
+from ganzoo.training.resolve import resolve
+from ganzoo.util.files import read_jsonl
 
 SUITE = """
 name = "tiny"
@@ -62,7 +64,9 @@ def test_suites_expand_wildcards_and_skip_test_variants(tmp_path):
         ("mnist", "mnist", "non-saturating"), ("ring", "ring8", "non-saturating")}
     assert len(quick) == 3 + 3 and quick[0].block == "mnist"  # the longest cells start first
     standard = expand(load_suite("standard"), {})
-    assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan", "biggan", "stylegan2"} <= {c.arch for c in standard}
+    assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan", "biggan", "stylegan2"} <= {
+        c.arch for c in standard
+    }
     assert not any(c.arch.endswith(".test") for c in standard)
 
 
@@ -80,21 +84,29 @@ def test_every_built_in_suite_expands_into_cells_that_resolve_and_its_papers_nam
         papers = load_papers(path)
         trained = {(c.block, c.data) for c in cells}
         rows = [(r["block"], r["data"], r["source"]) for r in papers.references]
-        inherited, own = rows[:papers.inherited], rows[papers.inherited:]
+        inherited, own = rows[: papers.inherited], rows[papers.inherited :]
         assert [row for row in own if row[:2] not in trained] == []
         if inherited:  # another suite's file that this one extends: it trains some of those rows
             assert any(row[:2] in trained for row in inherited)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("name = 'x'\n", r"names no \[\[block\]\]"),
-    ("[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\nstep = 3\n",
-     "unknown key"),
-    ("[[block]]\narchitectures = ['mlpp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n", "Did you mean"),
-    ("[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n"
-     "train = { lr = 1 }\n", "unknown training option"),
-    ("[[block\n", "not a valid suite file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name = 'x'\n", r"names no \[\[block\]\]"),
+        (
+            "[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\nstep = 3\n",
+            "unknown key",
+        ),
+        ("[[block]]\narchitectures = ['mlpp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n", "Did you mean"),
+        (
+            "[[block]]\narchitectures = ['mlp']\nlosses = ['minimax']\ndata = ['ring8']\nseeds = [0]\n"
+            "train = { lr = 1 }\n",
+            "unknown training option",
+        ),
+        ("[[block\n", "not a valid suite file"),
+    ],
+)
 def test_bad_suites_say_what_is_wrong(tmp_path, text, message):
     with pytest.raises(ganzoo.GanzooError, match=message):
         expand(load_suite(str(write_suite(tmp_path, text))), {})
@@ -104,9 +116,23 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     suite, out = write_suite(tmp_path), tmp_path / "results"
     # An interrupted first attempt at one cell: its checkpoint at step 6 must be resumed.
     interrupted = out / "runs" / "toy--mlp.test--minimax--ring8--seed1"
-    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", loss="minimax", data="ring8", seed=1, steps=6, eval_every=6,
-                                    log_every=3, batch_size=32, eval_samples=200, device="cpu",
-                                    eval_metrics=["mode-coverage"]), interrupted, progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(
+            arch="mlp.test",
+            loss="minimax",
+            data="ring8",
+            seed=1,
+            steps=6,
+            eval_every=6,
+            log_every=3,
+            batch_size=32,
+            eval_samples=200,
+            device="cpu",
+            eval_metrics=["mode-coverage"],
+        ),
+        interrupted,
+        progress=False,
+    )
     first = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "2")
     assert first.returncode == 1 and "1 cell(s) failed: broken--mlp.test" in first.stderr, first.stderr
     records = read_jsonl(out / "results.jsonl")
@@ -125,37 +151,46 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     assert "| mlp.test | minimax | 2/2 | 0 |" in report and "no_such_option" in report
     assert (out / "figures" / "ring8-mode-coverage.png").is_file()
     html = (out / "report.html").read_text()
-    assert "data:image/jpeg;base64" in html and "src=\"figures/" not in html  # self-contained
+    assert "data:image/jpeg;base64" in html and 'src="figures/' not in html  # self-contained
 
     again = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "1", "--no-report")
     assert again.returncode == 1 and "5 already recorded, 0 to run" in again.stdout  # still one failed
     assert len(read_jsonl(out / "results.jsonl")) == 5
 
     # A changed block reruns its own cells only; the old run directory is kept aside, not mixed in.
-    changed = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
-                          .replace("steps = 4", "steps = 5"))
+    changed = write_suite(
+        tmp_path, SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace("steps = 4", "steps = 5")
+    )
     rerun = run_cli("bench", str(changed), "--out", str(out), "--device", "cpu", "--no-report")
     assert rerun.returncode == 1 and "3 cells, 2 already recorded, 1 to run" in rerun.stdout, rerun.stdout
     assert not (out / "runs-superseded").exists()  # the broken cell never made a run directory
     history = json.loads((out / "bench.json").read_text())["history"]
     assert len(history) == 1 and history[0]["sha256"] == meta["suite"]["sha256"]
-    retuned = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
-                          .replace("steps = 4", "steps = 5").replace("steps = 12", "steps = 13"))
+    retuned = write_suite(
+        tmp_path,
+        SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]')
+        .replace("steps = 4", "steps = 5")
+        .replace("steps = 12", "steps = 13"),
+    )
     rerun = run_cli("bench", str(retuned), "--out", str(out), "--device", "cpu", "--no-report")
     assert rerun.returncode == 1 and "3 cells, 1 already recorded, 2 to run" in rerun.stdout, rerun.stdout
     assert len(list((out / "runs-superseded").iterdir())) == 2  # the minimax cells' old runs
     latest = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
     assert latest["toy--mlp.test--minimax--ring8--seed0"]["steps"] == 13
     # The report shows the suite as it is now: the dropped hinge cells are left out.
-    _, reported = ganzoo.report.load(out)
+    _, reported = ganzoo.report.results.load(out)
     assert {r["loss"] for r in reported} == {"minimax", "least-squares"}
     # ... and a cell changed since its run (retired, waiting to run again) shows no old numbers.
-    from ganzoo.bench import prepare
+    from ganzoo.bench.run import prepare
 
-    waiting = write_suite(tmp_path, SUITE.replace("losses = [\"minimax\", \"h*\"]", "losses = [\"minimax\"]")
-                          .replace("steps = 4", "steps = 5").replace("steps = 12", "steps = 14"))
+    waiting = write_suite(
+        tmp_path,
+        SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]')
+        .replace("steps = 4", "steps = 5")
+        .replace("steps = 12", "steps = 14"),
+    )
     prepare(load_suite(str(waiting)), out, overrides={"device": "cpu"})
-    _, reported = ganzoo.report.load(out)
+    _, reported = ganzoo.report.results.load(out)
     assert {r["loss"] for r in reported} == {"least-squares"}
 
     # A folder of results from before per-cell hashes cannot say which still hold: refused.
@@ -180,9 +215,18 @@ def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
 def fake_results(folder: Path, fids: list[float], modes: list[int]) -> Path:
     folder.mkdir()
     (folder / "bench.json").write_text(json.dumps({"suite": {"name": "x"}}))
-    lines = [{"cell": f"c{i}", "arch": "dcgan", "loss": "hinge", "data": "mnist", "seed": i, "status": "ok",
-              "final": {"fid": {"fid": f}, "stacked-mnist-modes": {"modes_covered": m}}}
-             for i, (f, m) in enumerate(zip(fids, modes))]
+    lines = [
+        {
+            "cell": f"c{i}",
+            "arch": "dcgan",
+            "loss": "hinge",
+            "data": "mnist",
+            "seed": i,
+            "status": "ok",
+            "final": {"fid": {"fid": f}, "stacked-mnist-modes": {"modes_covered": m}},
+        }
+        for i, (f, m) in enumerate(zip(fids, modes))
+    ]
     (folder / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return folder
 
@@ -200,11 +244,15 @@ def test_compare_tells_real_differences_from_noise(tmp_path):
     text = compare(a, b, margins={"modes_covered": 50})
     assert "agrees (within ±50)" in next(line for line in text.splitlines() if "| modes /1000 |" in line)
     text = compare(a, b, margins={"modes_covered": 5})
-    assert "seeds per side would likely settle it" in next(line for line in text.splitlines() if "| modes /1000 |" in line)
+    assert "seeds per side would likely settle it" in next(
+        line for line in text.splitlines() if "| modes /1000 |" in line
+    )
     result = run_cli("compare", str(a), str(b), "--margin", "modes_covered=5%")
     assert result.returncode == 0 and "±49.75" in result.stdout  # 5% of A's 995
     result = run_cli("compare", str(a), str(b), "--margin", "modes_covered=-1")
-    assert result.returncode == 2 and "a margin is a positive number" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2 and "a margin is a positive number" in result.stderr and "Traceback" not in result.stderr
+    )
     result = run_cli("compare", str(a), str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no bench results" in result.stderr
 
@@ -212,9 +260,20 @@ def test_compare_tells_real_differences_from_noise(tmp_path):
 def test_tensorboard_logs_losses_metrics_and_samples(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=6, eval_every=3, log_every=3, batch_size=32,
-                                    eval_samples=100, device="cpu", tensorboard=True), tmp_path / "run",
-                 progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(
+            arch="mlp.test",
+            steps=6,
+            eval_every=3,
+            log_every=3,
+            batch_size=32,
+            eval_samples=100,
+            device="cpu",
+            tensorboard=True,
+        ),
+        tmp_path / "run",
+        progress=False,
+    )
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
     events.Reload()
     tags = events.Tags()
@@ -223,15 +282,18 @@ def test_tensorboard_logs_losses_metrics_and_samples(tmp_path):
     assert "samples" in tags["images"]
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
-                    reason="needs chromium (apt-get install chromium)")
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="needs chromium (apt-get install chromium)",
+)
 def test_wide_tables_fit_a_1280_pixel_window(tmp_path):
     """The committed quick report's widest table (13 columns) shows every column in a
     1280-pixel window; a table that cannot fit is detected as cut off."""
     sys.path.insert(0, str(REPO / "scripts"))
     from check_report import inspect
 
-    from ganzoo.report import Page, write_report
+    from ganzoo.report.page import Page
+    from ganzoo.report.write import write_report
 
     _, page = write_report(REPO / "docs" / "results" / "quick", tmp_path / "quick")
     assert inspect(page)["tables_cut"] == 0
@@ -245,7 +307,7 @@ CRASHING_LOSS = """
     import os
 
     import ganzoo
-    from ganzoo.losses import NonSaturatingLoss
+    from ganzoo.zoo.losses import NonSaturatingLoss
 
     class Crash(NonSaturatingLoss):
         def discriminator_loss(self, real_logits, fake_logits):
@@ -259,12 +321,23 @@ CRASHING_LOSS = """
 
 def test_a_cell_that_kills_its_worker_fails_alone(tmp_path, install_fake_plugin):
     site = install_fake_plugin("crashing_loss", CRASHING_LOSS)
-    crash = ("[[block]]\nname = \"crash\"\narchitectures = [\"mlp.test\"]\nlosses = [\"crash\"]\n"
-             "data = [\"ring8\"]\nseeds = [0]\n")
+    crash = (
+        '[[block]]\nname = "crash"\narchitectures = ["mlp.test"]\nlosses = ["crash"]\ndata = ["ring8"]\nseeds = [0]\n'
+    )
     suite = write_suite(tmp_path, SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["non-saturating"]') + crash)
     out = tmp_path / "results"
-    result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "2", "--no-report",
-                     env={"PYTHONPATH": str(site)})
+    result = run_cli(
+        "bench",
+        str(suite),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--jobs",
+        "2",
+        "--no-report",
+        env={"PYTHONPATH": str(site)},
+    )
     assert result.returncode == 1, result.stderr
     latest = {r["cell"]: r for r in read_jsonl(out / "results.jsonl")}
     assert len(latest) == 4  # every cell has its record, none twice
@@ -295,21 +368,27 @@ def test_the_report_names_each_machine_its_cells_trained_on(tmp_path):
 
 
 # Two working blocks: toy (minimax on ring8, 2 seeds), then other (least squares on grid25).
-TWO_BLOCKS = SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]').replace(
-    'name = "broken"', 'name = "other"').replace("loss_options = { no_such_option = 1 }\n", "")
+TWO_BLOCKS = (
+    SUITE.replace('losses = ["minimax", "h*"]', 'losses = ["minimax"]')
+    .replace('name = "broken"', 'name = "other"')
+    .replace("loss_options = { no_such_option = 1 }\n", "")
+)
 
 
 def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_suite_order(tmp_path):
-    from ganzoo.bench import run_suite
+    from ganzoo.bench.run import run_suite
 
     text = TWO_BLOCKS.replace('name = "other"', 'name = "other"\nrun_first = true')
     out = tmp_path / "results"
     said = []
-    records = run_suite(load_suite(str(write_suite(tmp_path, text))), out, overrides={"device": "cpu"},
-                        echo=said.append)
+    records = run_suite(
+        load_suite(str(write_suite(tmp_path, text))), out, overrides={"device": "cpu"}, echo=said.append
+    )
     assert said[0].endswith("; other first (run_first)")
-    assert [r["cell"] for r in records] == ["other--mlp.test--least-squares--grid25--seed0",
-                                            *(f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1))]
+    assert [r["cell"] for r in records] == [
+        "other--mlp.test--least-squares--grid25--seed0",
+        *(f"toy--mlp.test--minimax--ring8--seed{s}" for s in (0, 1)),
+    ]
     run_cli("report", str(out))
     report = (out / "report.md").read_text()
     assert report.index("Data set: ring8") < report.index("Data set: grid25")
@@ -322,7 +401,7 @@ def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_sui
 def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp_path):
     """`--data`: the cells of the chosen data sets alone, from every block (and with
     --blocks, only those in both); a name the suite does not train is refused with its list."""
-    from ganzoo.bench import run_suite
+    from ganzoo.bench.run import run_suite
 
     suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
     first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, data=["grid*"], jobs=2)
@@ -332,8 +411,11 @@ def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp
     config = json.loads((out / "runs" / first[0]["cell"] / "config.json").read_text())
     assert config["environment"]["torch_threads"] == max(1, (os.cpu_count() or 1) // 2) * 2
     assert run_suite(suite, out, echo=lambda line: None, blocks=["other"], data=["ring8"]) == []
-    with pytest.raises(ganzoo.GanzooError, match=r"trains no data set 'rings'\. Did you mean: ring8\? "
-                                                 r"Its data sets: ring8, grid25"):
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"trains no data set 'rings'\. Did you mean: ring8\? "
+        r"Its data sets: ring8, grid25",
+    ):
         run_suite(suite, out, data=["rings"])
     result = run_cli("bench", str(write_suite(tmp_path, TWO_BLOCKS)), "--out", str(out), "--data", "mnist")
     assert result.returncode != 0 and "trains no data set 'mnist'" in result.stderr
@@ -344,7 +426,7 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
     report calls itself partial; the next run without --blocks trains just what is missing,
     and the report then lists the blocks in the suite's order, not in the order they ran."""
-    from ganzoo.bench import run_suite
+    from ganzoo.bench.run import run_suite
 
     suite, out, said = load_suite(str(write_suite(tmp_path, TWO_BLOCKS))), tmp_path / "results", []
     first = run_suite(suite, out, overrides={"device": "cpu"}, echo=said.append, blocks=["oth*"])
@@ -363,16 +445,23 @@ def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     assert result.returncode != 0 and "has no block 'gan'" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("tuning_seeds = [0, 7]\n", r"seeds \[0\] chose this configuration"),
-    ("tuning_seeds = []\n", "non-empty list of whole numbers"),
-    ("[block.search]\ntrials = 2\nbest_seeds = [0, 1]\n[block.search.space]\ng_lr = 'loguniform(1e-4, 1e-3)'\n",
-     r"best_seeds \[0\] also train its trials"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("tuning_seeds = [0, 7]\n", r"seeds \[0\] chose this configuration"),
+        ("tuning_seeds = []\n", "non-empty list of whole numbers"),
+        (
+            "[block.search]\ntrials = 2\nbest_seeds = [0, 1]\n[block.search.space]\ng_lr = 'loguniform(1e-4, 1e-3)'\n",
+            r"best_seeds \[0\] also train its trials",
+        ),
+    ],
+)
 def test_a_tuned_configuration_is_never_reported_on_the_seeds_that_chose_it(tmp_path, extra, message):
     path = tmp_path / "s.toml"
-    path.write_text("[[block]]\nname = 'best'\narchitectures = ['mlp.test']\nlosses = ['minimax']\n"
-                    "data = ['ring8']\nseeds = [0]\n" + extra)
+    path.write_text(
+        "[[block]]\nname = 'best'\narchitectures = ['mlp.test']\nlosses = ['minimax']\n"
+        "data = ['ring8']\nseeds = [0]\n" + extra
+    )
     with pytest.raises(ganzoo.GanzooError, match=message):
         load_suite(str(path))
 
@@ -380,9 +469,11 @@ def test_a_tuned_configuration_is_never_reported_on_the_seeds_that_chose_it(tmp_
 def test_the_report_names_the_seeds_that_chose_a_tuned_configuration(tmp_path):
     from ganzoo.report.write import _held_out
 
-    suite = ("[[block]]\nname = 'best'\nseeds = [5, 6, 7]\ntuning_seeds = [0, 1, 2, 3, 4]\n"
-             "[[block]]\nname = 'plain'\nseeds = [0]\n")
-    page = ganzoo.report.Page("t")
+    suite = (
+        "[[block]]\nname = 'best'\nseeds = [5, 6, 7]\ntuning_seeds = [0, 1, 2, 3, 4]\n"
+        "[[block]]\nname = 'plain'\nseeds = [0]\n"
+    )
+    page = ganzoo.report.page.Page("t")
     _held_out(page, {"suite": {"text": suite}}, {("mlp", "minimax", ""): [{"block": "best"}, {"block": "plain"}]})
     [(_, text)] = page.blocks
     assert "`best` was chosen on runs with seeds 0–4 and is reported on seeds 5–7 only" in text

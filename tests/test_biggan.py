@@ -3,10 +3,10 @@ and its training recipe."""
 
 import pytest
 import torch
+from conftest import count, need_data_root, run_cli
 from torch.nn.utils import parametrize
 
 import ganzoo
-from conftest import count, need_data_root, run_cli
 
 
 def test_the_32px_networks_have_the_official_codes_parameter_counts():
@@ -27,7 +27,7 @@ def test_the_paper_parts_are_there():
             if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Embedding)):
                 assert parametrize.is_parametrized(module, "weight") == (module is not G.shared), module
     # Self-attention in both, starting as the identity.
-    from ganzoo_plugins.biggan import SelfAttention
+    from ganzoo.zoo.architectures.biggan import SelfAttention
 
     layers = [m for m in [*G.modules(), *D.modules()] if isinstance(m, SelfAttention)]
     assert len(layers) == 2 and all(m.gamma.item() == 0 for m in layers)
@@ -76,7 +76,7 @@ def test_orthogonal_regularisation_has_the_official_gradient():
 
 
 def test_the_recipe_trains_by_options(tmp_path):
-    from ganzoo.api import architecture_entry
+    from ganzoo.plugin.api import architecture_entry
 
     entry = architecture_entry("biggan")
     assert {k: entry.train_defaults[k] for k in ("batch_size", "n_d", "g_lr", "d_lr", "betas", "ema_decay")} == \

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import run_cli
 
 from ganzoo.cli import main
@@ -26,7 +25,7 @@ def test_list_json():
     assert "mlp" in [a["name"] for a in listing["architectures"]]
     assert {"minimax", "non-saturating"} <= {loss["name"] for loss in listing["losses"]}
     mlp = next(a for a in listing["architectures"] if a["name"] == "mlp")
-    assert mlp["train_defaults"]["batch_size"] == 256 and mlp["plugin"] == "mlp"
+    assert mlp["train_defaults"]["batch_size"] == 256 and mlp["plugin"] == "ganzoo.zoo.architectures.mlp"
     result = run_cli("list", "architectures", "*.test")
     names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
     assert "mlp.test" in names and "mlp" not in names
@@ -94,17 +93,17 @@ def test_broken_plugin_is_reported_by_name_and_the_rest_works(install_fake_plugi
 
 
 def test_duplicate_plugin_names_are_a_clear_error(install_fake_plugin):
-    source = ("import ganzoo\nfrom ganzoo_plugins.mlp import build, DEFAULTS\n"
+    source = ("import ganzoo\nfrom ganzoo.zoo.architectures.mlp import build, DEFAULTS\n"
               "@ganzoo.hookimpl\ndef ganzoo_register_architectures(register):\n"
               "    register('mlp', build, defaults=DEFAULTS)\n")
     site = install_fake_plugin("copycat", source)
     assert_user_error(run_cli("list", env={"PYTHONPATH": str(site)}),
-                      "'mlp' is registered twice: by plugin 'copycat' and by plugin 'mlp'")
+                      "'mlp' is registered twice: by plugin 'copycat' and by plugin 'ganzoo.zoo.architectures.mlp'")
 
 
 def test_env_var_limits_plugins():
     result = run_cli("list", "architectures", env={"GANZOO_PLUGINS": ""})
-    assert result.returncode == 0 and "(none)" in result.stdout
+    assert result.returncode == 0 and "mlp" in result.stdout and "example-resmlp" not in result.stdout
 
 
 def test_output_piped_into_head_closes_quietly():
@@ -122,7 +121,7 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     import dataclasses
 
     from ganzoo.cli import build_parser, commands, config_from_args, flag_of
-    from ganzoo.config import IDENTITY_FIELDS, TrainConfig
+    from ganzoo.core.config import IDENTITY_FIELDS, TrainConfig
 
     parser = build_parser()
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -142,7 +141,7 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     off = config_from_args(parser.parse_args(["train", "--arch", "dcgan", "--no-channels-last"]))
     unsaid = config_from_args(parser.parse_args(["train", "--arch", "dcgan"]))
     assert off.channels_last is False and unsaid.channels_last is None
-    from ganzoo.resolve import resolve
+    from ganzoo.training.resolve import resolve
 
     assert resolve(unsaid).channels_last is True and resolve(off).channels_last is False
     assert resolve(dataclasses.replace(unsaid, arch="mlp")).channels_last is False
@@ -170,6 +169,7 @@ def test_every_option_the_docs_show_exists():
     import re
 
     from conftest import REPO
+
     from ganzoo.cli import build_parser, commands, option_names
 
     parsers = commands(build_parser())

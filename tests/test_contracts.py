@@ -4,8 +4,15 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.testing import (check_architecture, check_augmentation, check_dataset, check_loss, check_metric,
-                            check_optimizer, check_regularizer)
+from ganzoo.testing import (
+    check_architecture,
+    check_augmentation,
+    check_dataset,
+    check_loss,
+    check_metric,
+    check_optimizer,
+    check_regularizer,
+)
 
 TEST_VARIANTS = [n for n in ganzoo.list_architectures("*.test")]
 
@@ -62,7 +69,8 @@ METRIC_DATA = {"mode-coverage": "ring8", "stacked-mnist-modes": "stacked-mnist"}
 @pytest.mark.parametrize("name", ganzoo.list_metrics())
 def test_metric_contract(name, request):
     from conftest import need_data_root
-    from ganzoo.metrics.base import missing_needs
+
+    from ganzoo.core.metrics import missing_needs
 
     if name == "fd-dinov2":  # its 1.2 GB network cannot be had here: a stand-in in a local hub cache
         request.getfixturevalue("dinov2_stand_in")
@@ -91,7 +99,7 @@ def test_conditional_models_take_labels():
 def test_contract_check_catches_a_broken_discriminator(install_fake_plugin):
     install_fake_plugin("bad_shape", """
         import ganzoo
-        from ganzoo_plugins.mlp import MLPDiscriminator, MLPGenerator, DEFAULTS
+        from ganzoo.zoo.architectures.mlp import MLPDiscriminator, MLPGenerator, DEFAULTS
 
         class TwoLogits(MLPDiscriminator):
             def forward(self, x, labels=None):
@@ -109,8 +117,8 @@ def test_contract_check_catches_a_broken_discriminator(install_fake_plugin):
 
 
 def test_dataset_check_holds_a_data_set_to_what_it_offers():
-    from ganzoo.data import Dataset, SampledBatches
-    from ganzoo.registry import Entry
+    from ganzoo.core.data import Dataset, SampledBatches
+    from ganzoo.plugin.registry import Entry
 
     class Promises(Dataset):
         name, sample_shape, offers = "promises", (2,), frozenset({"modes"})  # but has no centers
@@ -118,7 +126,7 @@ def test_dataset_check_holds_a_data_set_to_what_it_offers():
         def batches(self, batch_size, device, seed):
             return SampledBatches(lambda n, rng: (torch.randn(n, 2, generator=rng), None), batch_size, device, seed)
 
-    registry = ganzoo.plugins.registry("dataset")
+    registry = ganzoo.plugin.manager.registry("dataset")
     registry.add(Entry("dataset", "promises", Promises, "test"))
     try:
         with pytest.raises(AssertionError, match="offers 'modes' but has no centers, std, mode_weights"):

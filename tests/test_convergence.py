@@ -6,8 +6,15 @@ import random
 
 import pytest
 
-from ganzoo.report.convergence import (AT_PLATEAU, STILL_MOVING, UNSETTLED, cell_plateau, parse_margin,
-                                       row_plateau, windows)
+from ganzoo.report.convergence import (
+    AT_PLATEAU,
+    STILL_MOVING,
+    UNSETTLED,
+    cell_plateau,
+    parse_margin,
+    row_plateau,
+    windows,
+)
 
 STEPS = list(range(0, 100_001, 2_500))  # reproduce-2d-long's evaluations: 41, 13 in each third
 

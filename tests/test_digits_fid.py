@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
+from conftest import need_data_root
 
 import ganzoo
-from conftest import need_data_root
-from ganzoo.metrics import digits
-from ganzoo.metrics.frechet import fid_from_features
+from ganzoo.evaluation import digits
+from ganzoo.evaluation.frechet import fid_from_features
 
 
 class Images(torch.utils.data.Dataset):

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ganzoo import cli
-from ganzoo.distributed import CrossReplicaBatchNorm, Ranks, cross_replica_batch_norm, start
 from ganzoo.errors import GanzooError
+from ganzoo.training.distributed import CrossReplicaBatchNorm, Ranks, cross_replica_batch_norm, start
 
 # PacGAN's G has batch norm in every layer; the 2D ring needs no data files and evaluates fast.
 # On the CPU (gloo) even where a GPU is present: a machine with one GPU cannot hold two
@@ -59,7 +59,7 @@ def test_a_process_that_joined_a_group_leaves_with_its_exit_handlers_run_and_its
     # Without the interpreter's teardown (see distributed.leave): what the teardown did must still happen.
     script = f"""
 import atexit, torch.distributed as dist
-from ganzoo.distributed import leave
+from ganzoo.training.distributed import leave
 dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
 gathered = [None]
 dist.all_gather_object(gathered, "a collective, as a run's last")
@@ -96,7 +96,7 @@ def test_cross_replica_batch_norm_back_propagates_as_one_process_with_the_whole_
     script.write_text("""
 import torch
 from torch import nn
-from ganzoo.distributed import cross_replica_batch_norm, leave, ranks_from_environment, start, synchronised
+from ganzoo.training.distributed import cross_replica_batch_norm, leave, ranks_from_environment, start, synchronised
 
 def model():
     torch.manual_seed(0)

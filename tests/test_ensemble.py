@@ -5,11 +5,12 @@ import statistics
 
 import pytest
 
-from ganzoo.bench import Cell, run_cells, work_units
-from ganzoo.config import TrainConfig
-from ganzoo.ensemble import train_ensemble
+from ganzoo.bench.cells import run_cells, work_units
+from ganzoo.bench.suite import Cell
+from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
-from ganzoo.loop import train
+from ganzoo.training.ensemble import train_ensemble
+from ganzoo.training.loop import train
 
 
 def log(run_dir):
@@ -83,11 +84,11 @@ def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
 
 def test_spectral_norm_is_refused_by_name_rather_than_failing_inside_vmap():
     import torch
-
     from conftest import need_data_root
-    from ganzoo.data.opening import open_dataset
-    from ganzoo.ensemble import build_ensemble
-    from ganzoo.resolve import resolve
+
+    from ganzoo.training.ensemble import build_ensemble
+    from ganzoo.training.opening import open_dataset
+    from ganzoo.training.resolve import resolve
 
     cfgs = [resolve(TrainConfig(arch="sngan-resnet.test", data="mnist", data_options={"resolution": 32},
                                 data_root=str(need_data_root()), batch_size=4, seed=s, device="cpu"))
@@ -111,9 +112,9 @@ def test_the_bench_trains_a_seed_batched_blocks_seeds_together(tmp_path):
 def test_a_stacked_network_is_traced_once_per_kind_of_call_and_computes_what_vmap_computes():
     import torch
 
-    from ganzoo.data.opening import open_dataset
-    from ganzoo.ensemble import build_ensemble
-    from ganzoo.resolve import resolve
+    from ganzoo.training.ensemble import build_ensemble
+    from ganzoo.training.opening import open_dataset
+    from ganzoo.training.resolve import resolve
 
     cfgs = [resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8", batch_size=8, seed=s, device="cpu"))
             for s in range(3)]

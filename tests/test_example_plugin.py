@@ -5,9 +5,9 @@ import json
 import textwrap
 
 import pytest
+from conftest import run_cli
 
 import ganzoo
-from conftest import run_cli
 
 if importlib.util.find_spec("ganzoo_example_plugin") is None:
     pytest.fail("The example plugin is not installed; the README's test command installs it: "
@@ -15,10 +15,10 @@ if importlib.util.find_spec("ganzoo_example_plugin") is None:
 
 
 def test_it_registers_through_the_entry_point_group():
-    plugins = {p.name: p for p in ganzoo.plugins.state().plugins}
+    plugins = {p.name: p for p in ganzoo.plugin.manager.state().plugins}
     assert plugins["example"].package == "ganzoo-example-plugin" and plugins["example"].status == "loaded"
     assert "example-resmlp" in ganzoo.list_architectures("example-*")
-    assert ganzoo.plugins.registry("loss").get("relativistic-average").plugin == "example"
+    assert ganzoo.plugin.manager.registry("loss").get("relativistic-average").plugin == "example"
 
 
 def test_both_appear_in_ganzoo_list_and_train(tmp_path):
@@ -88,7 +88,7 @@ def test_its_own_contract_tests_pass_in_one_line():
 
 
 def test_only_when_selected(monkeypatch):
-    monkeypatch.setenv("GANZOO_PLUGINS", "mlp")
-    ganzoo.plugins.reset()
+    monkeypatch.setenv("GANZOO_PLUGINS", "")
+    ganzoo.plugin.manager.reset()
     assert "example-resmlp" not in ganzoo.list_architectures()
     assert "relativistic-average" not in ganzoo.list_losses()

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from ganzoo.files import load_checkpoint, read_jsonl
-
 from test_train import assert_same_state  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from ganzoo.util.files import load_checkpoint, read_jsonl
 
 TRAIN = ["train", "--arch", "mlp.test", "--data", "ring8", "--steps", "600", "--batch-size", "32",
          "--log-every", "10", "--eval-every", "300", "--eval-samples", "200", "--checkpoint-every", "25",
@@ -83,7 +82,7 @@ def test_sigterm_checkpoints_and_exits_then_resumes(tmp_path, uninterrupted):
 
 KILL_DURING_WRITE = """
 import os, signal, sys
-import ganzoo.files
+import ganzoo.util.files
 real_replace, writes = os.replace, []
 def replace(src, dst):
     if str(dst).endswith("latest.pt"):
@@ -91,7 +90,7 @@ def replace(src, dst):
         if len(writes) == 3:  # the new checkpoint is on disk under its temporary name
             os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
-ganzoo.files.os.replace = replace
+ganzoo.util.files.os.replace = replace
 from ganzoo.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -119,7 +118,7 @@ PACED_LOSS = """
     import time
 
     import ganzoo
-    from ganzoo.losses import NonSaturatingLoss
+    from ganzoo.zoo.losses import NonSaturatingLoss
 
     class Paced(NonSaturatingLoss):
         def discriminator_loss(self, real_logits, fake_logits):
@@ -257,7 +256,7 @@ time.sleep(300)
 WORKER_COUNTING_SIGTERMS = """
 import signal, sys, time
 from pathlib import Path
-from ganzoo.bench import stop_with_parent
+from ganzoo.bench.pool import stop_with_parent
 stop_with_parent()
 told = []
 signal.signal(signal.SIGTERM, lambda signum, frame: told.append(signum))
@@ -291,9 +290,9 @@ def test_a_worker_whose_bench_died_before_it_started_stops_at_once():
     """The kernel sends no parent-death signal for a parent already gone when prctl runs."""
     orphan = """
 import multiprocessing, time, types
-import ganzoo.bench
+import ganzoo.bench.pool
 multiprocessing.parent_process = lambda: types.SimpleNamespace(pid=-1)  # not its parent now
-ganzoo.bench.stop_with_parent()
+ganzoo.bench.pool.stop_with_parent()
 time.sleep(60)
 """
     result = subprocess.run([sys.executable, "-c", orphan], env=ENV, timeout=120)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.flops import StepFlops, device_peak
+from ganzoo.training.flops import StepFlops, device_peak
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_mfu_uses_the_listed_gpus_dense_peak_for_the_arithmetic_in_use(monkeypat
 
 
 def test_the_report_shows_gflops_and_leaves_out_an_empty_mfu_column():
-    from ganzoo.report import Page
+    from ganzoo.report.page import Page
     from ganzoo.report.results import grouped
     from ganzoo.report.write import _data_table
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ganzoo.metrics.frechet import feature_statistics, fid_from_features, frechet_distance
+from ganzoo.evaluation.frechet import feature_statistics, fid_from_features, frechet_distance
 
 
 def test_identical_gaussians_are_at_distance_zero():

@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 import torch
+from conftest import need_data_root, run_cli
 
 import ganzoo
-import ganzoo.data.images as images
-from conftest import need_data_root, run_cli
+import ganzoo.zoo.datasets.images as images
 from ganzoo import TrainConfig, train
-from ganzoo.files import load_checkpoint, read_jsonl
+from ganzoo.util.files import load_checkpoint, read_jsonl
 
 
 @pytest.fixture
@@ -129,8 +129,9 @@ IMAGE_ARCHS = {  # tiny variant -> data options that fit it
 
 
 def test_every_image_architecture_is_covered():
+    modules = {f"ganzoo.zoo.architectures.{name}" for name in ("dcgan", "resnet", "r3gan")}
     image_archs = {n for n in ganzoo.list_architectures("*.test")
-                   if ganzoo.plugins.registry("architecture").get(n).plugin in ("dcgan", "resnet", "r3gan")}
+                   if ganzoo.plugin.manager.registry("architecture").get(n).plugin in modules}
     assert image_archs == set(IMAGE_ARCHS)
 
 

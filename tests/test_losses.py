@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.regularizers import GradientPenalty, R1Penalty, R2Penalty, named_regularizers, penalties
+from ganzoo.core.regularization import penalties
+from ganzoo.plugin.api import named_regularizers
+from ganzoo.zoo.regularizers import GradientPenalty, R1Penalty, R2Penalty
 
 REAL = torch.tensor([2.0, -1.0])  # D(x) logits
 FAKE = torch.tensor([0.5, -3.0])  # D(G(z)) logits
@@ -47,7 +49,9 @@ def test_loss_matches_formula(name):
 
 
 def test_every_core_loss_is_checked():
-    core = [n for n in ganzoo.list_losses() if ganzoo.plugins.registry("loss").get(n).plugin == "ganzoo.losses"]
+    core = [
+        n for n in ganzoo.list_losses() if ganzoo.plugin.manager.registry("loss").get(n).plugin == "ganzoo.zoo.losses"
+    ]
     assert sorted(core) == sorted(EXPECTED)
 
 
@@ -118,7 +122,9 @@ def test_rpgan_pairs_each_real_with_one_fake():
     """Unlike the plain GAN's, its value changes when the fakes are paired differently."""
     loss = ganzoo.create_loss("rpgan")
     assert loss.generator_needs_real
-    assert loss.discriminator_loss(REAL, FAKE).item() != pytest.approx(loss.discriminator_loss(REAL, FAKE.flip(0)).item())
+    assert loss.discriminator_loss(REAL, FAKE).item() != pytest.approx(
+        loss.discriminator_loss(REAL, FAKE.flip(0)).item()
+    )
     assert loss.discriminator_loss(REAL, REAL).item() == pytest.approx(math.log(2))  # indistinguishable pairs
 
 
@@ -136,7 +142,9 @@ def test_r2_penalises_the_gradient_at_the_fakes_and_r1_at_the_reals():
     assert R2Penalty(gamma=2.0)(Squared(), real, fake).item() == pytest.approx(0.5 * 2.0 * 18)  # ||x||^2 = 18
     # A conditional D judges the fakes with their own labels (here 2), the reals with theirs (1).
     real_labels, fake_labels = torch.ones(4, dtype=torch.long), torch.full((4,), 2)
-    both = penalties(named_regularizers("r1,r2", {"gamma": 2.0}).values(), Squared(), real, fake, real_labels, fake_labels)
+    both = penalties(
+        named_regularizers("r1,r2", {"gamma": 2.0}).values(), Squared(), real, fake, real_labels, fake_labels
+    )
     assert both.item() == pytest.approx(0.5 * 2.0 * 2 + 0.5 * 2.0 * 18 * 4)
 
 

@@ -7,15 +7,15 @@ import math
 
 import pytest
 import torch
+from conftest import need_data_root, run_cli
 
 import ganzoo
 import ganzoo.testing
-from conftest import need_data_root, run_cli
-from ganzoo.data import Dataset, SampledBatches
-from ganzoo.evaluation import EvalSettings, applicable_metrics, eval_default_metrics, plan_evaluation
-from ganzoo.metrics import extractors
-from ganzoo.metrics.density_coverage import density_coverage, expected_coverage
-from ganzoo.registry import Entry
+from ganzoo.core.data import Dataset, SampledBatches
+from ganzoo.evaluation import extractors
+from ganzoo.evaluation.density_coverage import density_coverage, expected_coverage
+from ganzoo.evaluation.plan import EvalSettings, applicable_metrics, eval_default_metrics, plan_evaluation
+from ganzoo.plugin.registry import Entry
 
 
 class Square(Dataset):
@@ -39,8 +39,8 @@ class Plain(Square):
 
 
 def test_what_applies_follows_what_the_data_offer_not_their_class():
-    builtin = [m for m in applicable_metrics(Square()) if ganzoo.plugins.registry("metric").get(m).plugin
-               == "ganzoo.metrics.builtin"]
+    builtin = [m for m in applicable_metrics(Square()) if ganzoo.plugin.manager.registry("metric").get(m).plugin
+               == "ganzoo.zoo.metrics"]
     assert builtin == ["mode-coverage"]  # (the example plugin adds one that also needs modes)
     assert applicable_metrics(Plain()) == []
     with pytest.raises(ganzoo.GanzooError, match="needs data that offer modes, and 'square' offers nothing"):
@@ -48,7 +48,7 @@ def test_what_applies_follows_what_the_data_offer_not_their_class():
 
 
 def test_a_data_set_of_any_class_gets_mode_coverage_in_training(tmp_path):
-    registry = ganzoo.plugins.registry("dataset")
+    registry = ganzoo.plugin.manager.registry("dataset")
     registry.add(Entry("dataset", "square", Square, "test"))
     ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="square", steps=4, batch_size=16, eval_every=2),
                  tmp_path / "run", progress=False)
@@ -63,7 +63,7 @@ def test_list_shows_metrics_and_regularizers_with_their_plugins():
     assert result.returncode == 0, result.stderr
     metrics = {e["name"]: e["plugin"] for e in json.loads(result.stdout)}
     assert {"mode-coverage", "fid", "density-coverage", "fd-dinov2", "class-coverage"} <= set(metrics)
-    assert metrics["fid"] == "ganzoo.metrics.builtin"
+    assert metrics["fid"] == "ganzoo.zoo.metrics"
     needs = {e["name"]: e["needs"] for e in json.loads(result.stdout)}
     assert needs["mode-coverage"] == ["modes"] and needs["class-coverage"] == ["images", "digit-classes"]
     result = run_cli("list", "regularizers")
@@ -135,9 +135,9 @@ def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(t
                  progress=False)
     config = json.loads((run / "config.json").read_text())
     used = config["provenance"]
-    assert used["architecture"] == {"name": "mlp.test", "plugin": "mlp", "package": "pyganzoo",
+    assert used["architecture"] == {"name": "mlp.test", "plugin": "ganzoo.zoo.architectures.mlp", "package": "pyganzoo",
                                     "version": used["architecture"]["version"]}
-    assert [r["plugin"] for r in used["regularizer"]] == ["ganzoo.regularizers"]
+    assert [r["plugin"] for r in used["regularizer"]] == ["ganzoo.zoo.regularizers"]
     assert [m["name"] for m in used["metric"]] == ["mode-coverage"]
     assert json.loads((run / "summary.json").read_text())["provenance"] == used
 

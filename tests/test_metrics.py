@@ -6,23 +6,28 @@ import math
 
 import pytest
 import torch
+from conftest import need_data_root, run_cli
 from torch import nn
 
 import ganzoo
-from conftest import need_data_root, run_cli
-from ganzoo.data.images import to_float, to_uint8
-from ganzoo.evaluation import EvalSettings, evaluate, plan_evaluation
-from ganzoo.files import file_sha256, read_jsonl
-from ganzoo.data.opening import open_reference
-from ganzoo.metrics import class_coverage as cc
-from ganzoo.metrics import digits
-from ganzoo.metrics.extractors import Extractor, resolve_extractor
-from ganzoo.metrics.fidelity import (cached_files, extract_features, fidelity_metrics, real_cache_key,
-                                     reference_indices)
-from ganzoo.metrics.frechet import fid_from_features
-from ganzoo.models import Generator
+from ganzoo.core.data import to_float, to_uint8
+from ganzoo.core.models import Generator
+from ganzoo.evaluation import class_coverage as cc
+from ganzoo.evaluation import digits
+from ganzoo.evaluation.extractors import Extractor, resolve_extractor
+from ganzoo.evaluation.fidelity import (
+    cached_files,
+    extract_features,
+    fidelity_metrics,
+    real_cache_key,
+    reference_indices,
+)
+from ganzoo.evaluation.frechet import fid_from_features
+from ganzoo.evaluation.plan import EvalSettings, evaluate, plan_evaluation
 from ganzoo.testing import write_file_that_runs_code as crafted_file
 from ganzoo.testing import write_random_inception_weights
+from ganzoo.training.opening import open_reference
+from ganzoo.util.files import file_sha256, read_jsonl
 
 
 class Replay(Generator):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.metrics.mode_coverage import mode_coverage
+from ganzoo.evaluation.mode_coverage import mode_coverage
 
 
 @pytest.mark.parametrize("name,modes", [("ring8", 8), ("grid25", 25)])

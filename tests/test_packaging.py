@@ -21,4 +21,4 @@ def test_the_wheel_keeps_its_data_files():
     text = (REPO / "pyproject.toml").read_text()
     for pattern in ('"reference/*.pt"', '"suites/*.toml"', '"suites/papers/*.toml"'):
         assert pattern in text
-    assert list((REPO / "ganzoo" / "metrics" / "reference").glob("*.pt"))
+    assert list((REPO / "ganzoo" / "evaluation" / "reference").glob("*.pt"))

@@ -1,14 +1,18 @@
-"""Plugin discovery through the `ganzoo` entry-point group, and the registries."""
+"""Plugin discovery (the built-ins and the `ganzoo` entry-point group), and the registries."""
+
+import importlib
+import pkgutil
 
 import pytest
 
 import ganzoo
-import ganzoo.plugins
-from ganzoo.plugins import PluginLoadWarning
+import ganzoo.plugin.manager
+import ganzoo.zoo
+from ganzoo.plugin.manager import PluginLoadWarning
 
 GOOD_PLUGIN = """
 import ganzoo
-from ganzoo_plugins.mlp import build, DEFAULTS
+from ganzoo.zoo.architectures.mlp import build, DEFAULTS
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
@@ -16,17 +20,26 @@ def ganzoo_register_architectures(register):
 """
 
 
-def test_builtins_load_through_the_entry_point_group():
-    plugins = {p.name: p for p in ganzoo.plugins.state().plugins}
-    assert plugins["mlp"].module == "ganzoo_plugins.mlp"
-    assert plugins["mlp"].package == "pyganzoo" and plugins["mlp"].status == "loaded"
-    assert ganzoo.plugins.registry("architecture").get("mlp").plugin == "mlp"
+def test_builtins_register_through_the_same_hooks():
+    plugins = {p.name: p for p in ganzoo.plugin.manager.state().plugins}
+    mlp = plugins["ganzoo.zoo.architectures.mlp"]
+    assert mlp.module == "ganzoo.zoo.architectures.mlp" and mlp.package == "pyganzoo" and mlp.status == "loaded"
+    assert ganzoo.plugin.manager.registry("architecture").get("mlp").plugin == "ganzoo.zoo.architectures.mlp"
+    # Every module of the zoo that implements a hook is registered (a new built-in needs no reinstall).
+    hooked = set()
+    for module in pkgutil.walk_packages(ganzoo.zoo.__path__, "ganzoo.zoo."):
+        imported = importlib.import_module(module.name)
+        if any(name.startswith("ganzoo_register_") for name in vars(imported)):
+            hooked.add(module.name)
+    assert hooked == set(ganzoo.plugin.manager.BUILTIN_PLUGINS)
 
 
 def test_list_with_wildcards():
     assert ganzoo.list_architectures("mlp*") == ["mlp", "mlp.test"]
     assert ganzoo.list_architectures("*.test") == [n for n in ganzoo.list_architectures() if n.endswith(".test")]
-    assert {"minimax", "non-saturating", "wasserstein", "wgan-gp", "hinge", "least-squares"} <= set(ganzoo.list_losses())
+    assert {"minimax", "non-saturating", "wasserstein", "wgan-gp", "hinge", "least-squares"} <= set(
+        ganzoo.list_losses()
+    )
     assert ganzoo.list_losses("*saturating") == ["non-saturating"]
     assert {"ring8", "grid25"} <= set(ganzoo.list_datasets())
 
@@ -59,26 +72,26 @@ def test_bad_architecture_option():
 
 def test_env_var_selects_plugins(monkeypatch):
     monkeypatch.setenv("GANZOO_PLUGINS", "")
-    ganzoo.plugins.reset()
-    assert ganzoo.list_architectures() == []  # only the core: no architectures...
-    assert "minimax" in ganzoo.list_losses()  # ...but its losses and data sets
-    assert "ring8" in ganzoo.list_datasets()
-    monkeypatch.setenv("GANZOO_PLUGINS", "mlp")
-    ganzoo.plugins.reset()
-    assert "mlp" in ganzoo.list_architectures()
+    ganzoo.plugin.manager.reset()
+    assert "mlp" in ganzoo.list_architectures()  # the built-ins, always...
+    assert "example-resmlp" not in ganzoo.list_architectures()  # ...and no entry point
+    assert "minimax" in ganzoo.list_losses() and "ring8" in ganzoo.list_datasets()
+    monkeypatch.setenv("GANZOO_PLUGINS", "example")
+    ganzoo.plugin.manager.reset()
+    assert "example-resmlp" in ganzoo.list_architectures()
 
 
 def test_env_var_naming_a_missing_plugin(monkeypatch):
-    monkeypatch.setenv("GANZOO_PLUGINS", "mlp,nosuch")
-    ganzoo.plugins.reset()
-    with pytest.raises(ganzoo.GanzooError, match="nosuch.*not installed.*Installed plugins: .*mlp"):
+    monkeypatch.setenv("GANZOO_PLUGINS", "example,nosuch")
+    ganzoo.plugin.manager.reset()
+    with pytest.raises(ganzoo.GanzooError, match="nosuch.*not installed.*Installed plugins: .*example"):
         ganzoo.list_architectures()
 
 
 def test_third_party_plugin_is_discovered(install_fake_plugin):
     install_fake_plugin("thirdparty_ok", GOOD_PLUGIN)
     assert "third-party-mlp" in ganzoo.list_architectures()
-    info = {p.name: p for p in ganzoo.plugins.state().plugins}["thirdparty_ok"]
+    info = {p.name: p for p in ganzoo.plugin.manager.state().plugins}["thirdparty_ok"]
     assert (info.package, info.version, info.status) == ("thirdparty-ok", "1.0", "loaded")
 
 
@@ -87,33 +100,39 @@ def test_plugin_that_fails_to_import_is_reported_and_others_work(install_fake_pl
     with pytest.warns(PluginLoadWarning, match="'broken_import'.*ModuleNotFoundError.*does_not_exist_anywhere"):
         names = ganzoo.list_architectures()
     assert "mlp" in names
-    info = {p.name: p for p in ganzoo.plugins.state().plugins}["broken_import"]
+    info = {p.name: p for p in ganzoo.plugin.manager.state().plugins}["broken_import"]
     assert info.status == "failed" and "does_not_exist_anywhere" in info.error
 
 
 def test_plugin_whose_hook_raises_is_dropped_whole(install_fake_plugin):
-    install_fake_plugin("raising_hook", """
+    install_fake_plugin(
+        "raising_hook",
+        """
         import ganzoo
-        from ganzoo_plugins.mlp import build, DEFAULTS
+        from ganzoo.zoo.architectures.mlp import build, DEFAULTS
 
         @ganzoo.hookimpl
         def ganzoo_register_architectures(register):
             register("half-registered", build, defaults=DEFAULTS)
             raise RuntimeError("boom in the plugin")
-    """)
+    """,
+    )
     with pytest.warns(PluginLoadWarning, match="'raising_hook'.*RuntimeError: boom in the plugin"):
         names = ganzoo.list_architectures()
     assert "half-registered" not in names and "mlp" in names
 
 
 def test_plugin_with_misspelt_hook_is_rejected(install_fake_plugin):
-    install_fake_plugin("misspelt", """
+    install_fake_plugin(
+        "misspelt",
+        """
         import ganzoo
 
         @ganzoo.hookimpl
         def ganzoo_register_architecture(register):  # missing the final "s"
             pass
-    """)
+    """,
+    )
     with pytest.warns(PluginLoadWarning, match="'misspelt'.*ganzoo_register_architecture"):
         assert "mlp" in ganzoo.list_architectures()
 
@@ -133,6 +152,7 @@ def test_names_must_be_kebab_case(install_fake_plugin):
 
 def test_the_plugin_guide_code_works(install_fake_plugin):
     from conftest import REPO
+
     from ganzoo.testing import check_architecture, check_loss
 
     guide = (REPO / "docs" / "plugins.md").read_text()
@@ -146,7 +166,7 @@ def test_the_plugin_guide_code_works(install_fake_plugin):
 FAULTY_PLUGIN = """
 import torch
 import ganzoo
-from ganzoo_plugins.mlp import DEFAULTS, MLPDiscriminator, MLPGenerator, build
+from ganzoo.zoo.architectures.mlp import DEFAULTS, MLPDiscriminator, MLPGenerator, build
 
 
 def build_raises(config):
@@ -185,29 +205,53 @@ def ganzoo_register_losses(register):
 """
 
 
-@pytest.mark.parametrize("arch,loss,message", [
-    ("raising-build", "non-saturating", "architecture 'raising-build' from plugin 'faulty' \\(package faulty 1.0\\) "
-                                        "failed to build: ValueError: forgot to handle data_shape"),
-    ("mlp.test", "raising-loss", "loss 'raising-loss' from plugin 'faulty' .* failed to build: KeyError"),
-    ("wide-generator", "non-saturating", "'wide-generator' from plugin 'faulty' .*: its generator returned "
-                                         "\\(2, 3\\) for 2 samples, but the data are \\(2, 2\\)"),
-    ("column-discriminator", "non-saturating", "its discriminator returned \\(2, 1\\) for 2 inputs; ganzoo needs "
-                                               "one logit per input"),
-], ids=["build-raises", "loss-factory-raises", "generator-wrong-shape", "discriminator-returns-column"])
+@pytest.mark.parametrize(
+    "arch,loss,message",
+    [
+        (
+            "raising-build",
+            "non-saturating",
+            "architecture 'raising-build' from plugin 'faulty' \\(package faulty 1.0\\) "
+            "failed to build: ValueError: forgot to handle data_shape",
+        ),
+        ("mlp.test", "raising-loss", "loss 'raising-loss' from plugin 'faulty' .* failed to build: KeyError"),
+        (
+            "wide-generator",
+            "non-saturating",
+            "'wide-generator' from plugin 'faulty' .*: its generator returned "
+            "\\(2, 3\\) for 2 samples, but the data are \\(2, 2\\)",
+        ),
+        (
+            "column-discriminator",
+            "non-saturating",
+            "its discriminator returned \\(2, 1\\) for 2 inputs; ganzoo needs one logit per input",
+        ),
+    ],
+    ids=["build-raises", "loss-factory-raises", "generator-wrong-shape", "discriminator-returns-column"],
+)
 def test_a_faulty_plugin_is_named_before_training(install_fake_plugin, tmp_path, arch, loss, message):
     install_fake_plugin("faulty", FAULTY_PLUGIN)
     with pytest.raises(ganzoo.GanzooError, match=message):
-        ganzoo.train(ganzoo.TrainConfig(arch=arch, loss=loss, steps=2, device="cpu"), tmp_path / "run",
-                     progress=False)
+        ganzoo.train(ganzoo.TrainConfig(arch=arch, loss=loss, steps=2, device="cpu"), tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "checkpoints").exists()  # refused before anything was trained
 
 
 def test_a_faulty_plugin_fails_its_suite_cell_with_the_same_reason(install_fake_plugin, tmp_path):
-    from ganzoo.bench import Suite, run_suite
+    from ganzoo.bench.run import run_suite
+    from ganzoo.bench.suite import Suite
 
     install_fake_plugin("faulty", FAULTY_PLUGIN)
-    block = {"name": "b", "architectures": ["column-discriminator", "mlp.test"], "losses": ["non-saturating"],
-             "data": ["ring8"], "seeds": [0], "steps": 2, "eval_every": 2, "batch_size": 8, "eval_samples": 100}
+    block = {
+        "name": "b",
+        "architectures": ["column-discriminator", "mlp.test"],
+        "losses": ["non-saturating"],
+        "data": ["ring8"],
+        "seeds": [0],
+        "steps": 2,
+        "eval_every": 2,
+        "batch_size": 8,
+        "eval_samples": 100,
+    }
     records = run_suite(Suite("s", "", "", [block]), tmp_path / "out", echo=lambda *a: None)
     status = {r["arch"]: r for r in records}
     assert status["mlp.test"]["status"] == "ok"

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import ganzoo
-from ganzoo.metrics.frechet import feature_statistics, fid_from_features, frechet_distance
-from ganzoo.metrics.mode_coverage import mode_coverage
+from ganzoo.evaluation.frechet import feature_statistics, fid_from_features, frechet_distance
+from ganzoo.evaluation.mode_coverage import mode_coverage
 
 FAST = settings(max_examples=60, deadline=None)
 

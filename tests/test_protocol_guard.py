@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import ganzoo
-from ganzoo.papers import load_papers
+from ganzoo.report.papers import load_papers
 from ganzoo.report.protocol_guard import cell_protocol, check_protocol_spec, differences
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +25,9 @@ def test_fields_that_match_pass_and_each_kind_of_difference_is_named():
             "arch.pack": 1, "train.precision": "fp32"}
     found = {d.field: d for d in differences(spec, {}, recorded)}
     assert set(found) == {"train.steps", "train.betas", "arch.pack", "train.precision"}
-    assert found["train.steps"].effect == "convergence" and "comparable only at plateau" in found["train.steps"].describe()
+    assert (
+        found["train.steps"].effect == "convergence" and "comparable only at plateau" in found["train.steps"].describe()
+    )
     assert found["train.betas"].effect == "ambiguous" and "(0.2, 0.999) or (0.8, 0.999)" in found["train.betas"].paper
     assert found["arch.pack"].effect == "decisive" and "not comparable" in found["arch.pack"].describe()
     assert found["train.precision"].ours == "not recorded"  # a field the run does not record cannot pass
@@ -43,26 +45,33 @@ def test_a_run_recorded_before_an_option_existed_reads_as_that_options_default()
 
 def test_an_fid_computed_another_way_is_not_set_beside_a_published_fid():
     recorded = cell_protocol(QUICK_RUN, "fid")
-    spec = {"metric.extractor.name": {"value": "inception-v3-compat", "why": "the paper's FID uses InceptionV3"},
-            "metric.real.num_samples": 50_000, "metric.generated.num_samples": 50_000, "metric.real.split": "train"}
+    spec = {
+        "metric.extractor.name": {"value": "inception-v3-compat", "why": "the paper's FID uses InceptionV3"},
+        "metric.real.num_samples": 50_000,
+        "metric.generated.num_samples": 50_000,
+        "metric.real.split": "train",
+    }
     found = {d.field: d for d in differences(spec, {}, recorded)}
     assert set(found) == {"metric.extractor.name", "metric.real.num_samples", "metric.generated.num_samples"}
     assert all(d.effect == "decisive" for d in found.values())
     assert found["metric.extractor.name"].ours == "ganzoo-mnist-classifier"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"steps": 3}, "not a dotted path"),
-    ({"model.width": 3}, "not a dotted path"),
-    ({"train.steps": {"value": 3, "any_of": [3]}}, "exactly one of value or any_of"),
-    ({"train.steps": {"value": 3, "effect": "maybe"}}, "effect 'maybe'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"steps": 3}, "not a dotted path"),
+        ({"model.width": 3}, "not a dotted path"),
+        ({"train.steps": {"value": 3, "any_of": [3]}}, "exactly one of value or any_of"),
+        ({"train.steps": {"value": 3, "effect": "maybe"}}, "effect 'maybe'"),
+    ],
+)
 def test_a_malformed_protocol_is_refused(spec, message):
     with pytest.raises(ganzoo.GanzooError, match=message):
         check_protocol_spec(spec, "papers.toml")
 
 
-ENTRY = '''
+ENTRY = """
 [[reference]]
 block = "gan"
 data = "ring8"
@@ -70,19 +79,25 @@ metric = "mode-coverage"
 protocol = "p"
 source = "s"
 values = { modes_covered = [7.0, 0.1] }
-'''
+"""
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[protocols.p]\nruns = 3\n" + ENTRY.replace('protocol = "p"', 'protocol = "q"'), "protocol 'q' is not defined"),
-    ("[protocols.p]\n[margins.ring8]\nmodes_covered = -1\n" + ENTRY, "give a positive number"),
-    ("[protocols.p]\n[margins.ring8]\nmodes_covered = 'lots'\n" + ENTRY, "give a positive number"),
-    ("[protocols.p]\n" + ENTRY.replace("[[reference]]", "[[reference]]\nseeds = 3"), "unknown key"),
-    ("[protocols.p]\n" + ENTRY.replace('protocol = "p"\n', ""), "missing protocol"),
-    ('extends = "nowhere.toml"\n[protocols.p]\n' + ENTRY, "not a file beside it"),
-    ('extends = "papers.toml"\n[protocols.p]\n' + ENTRY, "itself extended by this file"),
-    ("[protocol.p]\n" + ENTRY, "unknown table"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "[protocols.p]\nruns = 3\n" + ENTRY.replace('protocol = "p"', 'protocol = "q"'),
+            "protocol 'q' is not defined",
+        ),
+        ("[protocols.p]\n[margins.ring8]\nmodes_covered = -1\n" + ENTRY, "give a positive number"),
+        ("[protocols.p]\n[margins.ring8]\nmodes_covered = 'lots'\n" + ENTRY, "give a positive number"),
+        ("[protocols.p]\n" + ENTRY.replace("[[reference]]", "[[reference]]\nseeds = 3"), "unknown key"),
+        ("[protocols.p]\n" + ENTRY.replace('protocol = "p"\n', ""), "missing protocol"),
+        ('extends = "nowhere.toml"\n[protocols.p]\n' + ENTRY, "not a file beside it"),
+        ('extends = "papers.toml"\n[protocols.p]\n' + ENTRY, "itself extended by this file"),
+        ("[protocol.p]\n" + ENTRY, "unknown table"),
+    ],
+)
 def test_a_malformed_papers_file_is_refused_with_what_to_fix(tmp_path, text, message):
     path = tmp_path / "papers.toml"
     path.write_text(text)
@@ -102,8 +117,11 @@ def test_the_report_cli_names_a_broken_papers_file(tmp_path):
     from conftest import run_cli
 
     results = tmp_path / "results"
-    shutil.copytree(REPO / "docs" / "results" / "reproduce-2d-long", results,
-                    ignore=shutil.ignore_patterns("figures", "report.*", "runs"))
+    shutil.copytree(
+        REPO / "docs" / "results" / "reproduce-2d-long",
+        results,
+        ignore=shutil.ignore_patterns("figures", "report.*", "runs"),
+    )
     (tmp_path / "p.toml").write_text("[protocols.p]\n" + ENTRY.replace('protocol = "p"', 'protocol = "x"'))
     result = run_cli("report", str(results), "--papers", str(tmp_path / "p.toml"))
     assert result.returncode == 2 and "protocol 'x' is not defined" in result.stderr

@@ -3,9 +3,9 @@ and its training recipe by options."""
 
 import pytest
 import torch
+from conftest import count, need_data_root, run_cli
 
 import ganzoo
-from conftest import count, need_data_root, run_cli
 
 
 def test_the_cifar10_preset_has_the_official_codes_parameter_counts():
@@ -34,7 +34,7 @@ def test_the_conditional_variant_uses_the_class_in_both_networks():
 def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():
     torch.manual_seed(0)
     G, D, _ = ganzoo.create_architecture("r3gan", width=16, cardinality=4, latent_dim=8)
-    from ganzoo_plugins.r3gan import ResidualBlock
+    from ganzoo.zoo.architectures.r3gan import ResidualBlock
 
     blocks = [m for m in G.modules() if isinstance(m, ResidualBlock)]
     assert len(blocks) == 8  # four stages of two
@@ -48,7 +48,7 @@ def test_widths_per_stage_as_the_official_code_takes_them():
     # WidthPerStage, 4x4 first: wide where the grid is small, narrow at the image's side; D mirrors G.
     G, D, _ = ganzoo.create_architecture("r3gan", widths=[64, 48, 32, 16], cardinality=4, blocks=1, latent_dim=8,
                                          num_classes=10)
-    from ganzoo_plugins.r3gan import ResidualBlock
+    from ganzoo.zoo.architectures.r3gan import ResidualBlock
 
     def block_widths(net):
         return [m.expand.in_channels for m in net.modules() if isinstance(m, ResidualBlock)]
@@ -66,8 +66,8 @@ def test_widths_per_stage_as_the_official_code_takes_them():
 
 
 def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
-    from ganzoo_plugins.r3gan import Resample
-    from ganzoo_plugins.resampling import lowpass_kernel
+    from ganzoo.zoo.architectures.r3gan import Resample
+    from ganzoo.zoo.architectures.resampling import lowpass_kernel
 
     kernel = lowpass_kernel()
     assert kernel.sum().item() == pytest.approx(1.0) and torch.equal(kernel, kernel.T)
@@ -82,12 +82,45 @@ def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
 def test_the_recipe_trains_by_options(tmp_path):
     """R3GAN's training as docs/architectures.md writes it, two steps on MNIST at 32 px."""
     result = run_cli(
-        "train", "--arch", "r3gan.test", "--loss", "rpgan", "--reg", "r1,r2", "--data", "mnist",
-        "--data-root", str(need_data_root()), "--data-opt", "split=test", "--data-opt", "resolution=32",
-        "--augment", "diffaugment", "--augment-opt", "policy=translation,cutout",
-        "--schedule", "lr=cosine:2e-4:5e-5:2e7", "--schedule", "beta2=cosine:0.9:0.99:2e7",
-        "--schedule", "regularizer.gamma=cosine:0.05:0.005:2e7", "--schedule", "augment.p=cosine:0:0.55:2e7",
-        "--ema-decay", "0.999", "--schedule", "ema_half_life=cosine:0:5e6:2e7", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path / "run"), "--no-progress")
+        "train",
+        "--arch",
+        "r3gan.test",
+        "--loss",
+        "rpgan",
+        "--reg",
+        "r1,r2",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(need_data_root()),
+        "--data-opt",
+        "split=test",
+        "--data-opt",
+        "resolution=32",
+        "--augment",
+        "diffaugment",
+        "--augment-opt",
+        "policy=translation,cutout",
+        "--schedule",
+        "lr=cosine:2e-4:5e-5:2e7",
+        "--schedule",
+        "beta2=cosine:0.9:0.99:2e7",
+        "--schedule",
+        "regularizer.gamma=cosine:0.05:0.005:2e7",
+        "--schedule",
+        "augment.p=cosine:0:0.55:2e7",
+        "--ema-decay",
+        "0.999",
+        "--schedule",
+        "ema_half_life=cosine:0:5e6:2e7",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     with pytest.raises(ganzoo.GanzooError, match="power of two.*resolution=32"):
         ganzoo.create_architecture("r3gan.test", data_shape=(1, 28, 28))

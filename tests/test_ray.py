@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
-from ganzoo import cli, ray_cells
-from ganzoo.files import read_jsonl
-from ganzoo.ray_cells import MARKER, StorageNotShared, check_shared
+
+from ganzoo import cli
+from ganzoo.bench import ray_cells
+from ganzoo.bench.ray_cells import MARKER, StorageNotShared, check_shared
+from ganzoo.util.files import read_jsonl
 
 pytest.importorskip("ray")
 
@@ -24,7 +25,7 @@ DIES_ONCE_LOSS = """
     from pathlib import Path
 
     import ganzoo
-    from ganzoo.losses import NonSaturatingLoss
+    from ganzoo.zoo.losses import NonSaturatingLoss
 
     class DiesOnce(NonSaturatingLoss):
         def discriminator_loss(self, real_logits, fake_logits):

@@ -10,13 +10,12 @@ import torch.nn.functional as F
 
 import ganzoo
 from ganzoo import TrainConfig
-from ganzoo.resolve import resolve
-from ganzoo.data.opening import open_dataset
-from ganzoo.distributed import Ranks
-from ganzoo.loop import build_training, train_step
-from ganzoo.metrics.mode_coverage import mode_coverage
-from ganzoo.unrolled import _AdamStep, unrolled_discriminator
-
+from ganzoo.evaluation.mode_coverage import mode_coverage
+from ganzoo.training.distributed import Ranks
+from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.opening import open_dataset
+from ganzoo.training.resolve import resolve
+from ganzoo.training.unrolled import _AdamStep, unrolled_discriminator
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -102,9 +101,10 @@ def test_maxout_takes_the_max_over_each_units_pieces():
 
 
 def test_pacgan_mlp_packs_and_trains_defaults_from_the_paper():
-    entry = ganzoo.api.architecture_entry("pacgan-mlp")
+    entry = ganzoo.plugin.api.architecture_entry("pacgan-mlp")
     assert entry.train_defaults["batch_size"] == 100 and entry.train_defaults["g_lr"] == 1e-4
-    assert entry.train_defaults["betas"] == (0.2, 0.999)  # the first reading of blocks' beta1 = 0.8 (see reproduce-2d-long)
+    # the first reading of blocks' beta1 = 0.8 (see reproduce-2d-long)
+    assert entry.train_defaults["betas"] == (0.2, 0.999)
     _, D, _ = ganzoo.create_architecture("pacgan-mlp", pack=3)
     assert D.inner.body[0].linear.in_features == 6 and D(torch.randn(12, 2)).shape == (4,)
 
@@ -142,6 +142,7 @@ def test_per_group_batch_norm_equals_m_separate_passes_of_the_generator(m):
 
 
 # --- Unrolled GAN -----------------------------------------------------------------------------
+
 
 def _hand_unrolled_generator_grad(theta, real, z, w, b, lr, betas, eps, k, rmsprop_alpha=None):
     """G(z) = theta * z, D(x) = w.x + b, the non-saturating loss, and k Adam steps of D (RMSprop
@@ -181,8 +182,11 @@ def test_unrolled_gradient_equals_a_hand_unrolled_computation(k, optimizer):
     D.forward = lambda x, labels=None: D.linear(x).squeeze(1)
     lr, betas, eps = 0.05, (0.5, 0.9), 1e-8
     alpha = 0.9 if optimizer == "rmsprop" else None
-    d_opt = (torch.optim.RMSprop(D.parameters(), lr=lr, alpha=alpha, eps=eps) if alpha is not None
-             else torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=eps))
+    d_opt = (
+        torch.optim.RMSprop(D.parameters(), lr=lr, alpha=alpha, eps=eps)
+        if alpha is not None
+        else torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=eps)
+    )
     w0, b0 = D.linear.weight.detach()[0].clone(), D.linear.bias.detach()[0].clone()
 
     theta_ours = theta.clone().requires_grad_(True)
@@ -220,8 +224,7 @@ def test_the_unrolled_adam_steps_hand_written_backward_matches_finite_difference
 def test_unrolled_start_from_the_optimisers_state_and_survive_dead_units():
     """After real D steps the unroll continues D's Adam moments; maxout pieces that never win
     have zero gradient (sqrt(0) in Adam) and must not turn G's gradient into NaN."""
-    cfg = resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, unroll_steps=2,
-                              device="cpu"))
+    cfg = resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, unroll_steps=2, device="cpu"))
     t = build_training(cfg, open_dataset(cfg), torch.device("cpu"))
     for _ in range(3):
         d_loss, g_loss = train_step(t)
@@ -232,11 +235,22 @@ def test_unrolled_start_from_the_optimisers_state_and_survive_dead_units():
 
 def test_unroll_steps_is_part_of_the_experiment(tmp_path):
     run = tmp_path / "run"
-    ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=4, eval_every=4, eval_samples=100,
-                             unroll_steps=2, device="cpu"), run, progress=False)
+    ganzoo.train(
+        TrainConfig(
+            arch="mlp.test", data="ring8", steps=4, eval_every=4, eval_samples=100, unroll_steps=2, device="cpu"
+        ),
+        run,
+        progress=False,
+    )
     with pytest.raises(ganzoo.GanzooError, match="unroll_steps"):
-        ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=8, eval_every=4, eval_samples=100,
-                                 unroll_steps=3, device="cpu"), run, resume=True, progress=False)
+        ganzoo.train(
+            TrainConfig(
+                arch="mlp.test", data="ring8", steps=8, eval_every=4, eval_samples=100, unroll_steps=3, device="cpu"
+            ),
+            run,
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(ganzoo.GanzooError, match="unroll-steps"):
         resolve(TrainConfig(unroll_steps=-1))
 
@@ -245,8 +259,17 @@ def test_simultaneous_update_takes_both_gradients_at_the_same_weights():
     """PacGAN's algorithm: one batch, one G forward; D steps on its loss's gradient and G on
     its own, both at the weights before the step (in the alternating step G's is at D's
     new weights). Checked against the two gradients taken by hand on copies of the models."""
-    cfg = resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8-pacgan", batch_size=20, update="simultaneous",
-                              g_lr=0.05, d_lr=0.05, device="cpu"))  # large steps: D0 and D1 far apart
+    cfg = resolve(
+        TrainConfig(
+            arch="pacgan-mlp.test",
+            data="ring8-pacgan",
+            batch_size=20,
+            update="simultaneous",
+            g_lr=0.05,
+            d_lr=0.05,
+            device="cpu",
+        )
+    )  # large steps: D0 and D1 far apart
     t = build_training(cfg, open_dataset(cfg), torch.device("cpu"))
     train_step(t)  # past Adam's first step, whose size does not depend on the gradient
     hand = copy.deepcopy(t)
@@ -278,9 +301,10 @@ def test_simultaneous_update_takes_both_gradients_at_the_same_weights():
 
 # --- the suite, its report beside the papers ------------------------------------------------
 
+
 def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
-    from ganzoo.bench import expand, load_suite
-    from ganzoo.papers import load_references, papers_file_for
+    from ganzoo.bench.suite import expand, load_suite
+    from ganzoo.report.papers import load_references, papers_file_for
 
     suite = load_suite("reproduce-2d")
     cells = expand(suite, {})
@@ -302,7 +326,8 @@ def test_reproduce_2d_suite_has_the_papers_rows_seeds_and_data():
     assert {c.train.get("unroll_steps") for c in cells if c.block == "unrolled"} == {5}
     # PacGAN's code steps both players from one batch; the Unrolled GAN alternates.
     assert {c.train.get("update") for c in cells if c.block == "gan" or c.block.startswith("pacgan")} == {
-        "simultaneous"}
+        "simultaneous"
+    }
     assert {c.train.get("update") for c in cells if c.block == "unrolled"} == {None}
     references = load_references(papers_file_for("reproduce-2d"))
     assert {(r["block"], r["data"]) for r in references} <= {(c.block, c.data) for c in cells}
@@ -312,15 +337,16 @@ def test_the_long_suite_is_reproduce_2d_rows_with_only_the_schedule_changed():
     """`reproduce-2d-long` shows where the GAN and PacGAN rows' curves go: it must train
     exactly those rows, so that its curves explain the short suite's numbers; its only other
     rows are GAN and PacGAN2 under the other reading of PacGAN's Adam beta1."""
-    from ganzoo.bench import expand, load_suite
-    from ganzoo.papers import load_papers, papers_file_for
+    from ganzoo.bench.suite import expand, load_suite
+    from ganzoo.report.papers import load_papers, papers_file_for
 
     schedule = ("steps", "eval_every", "log_every")
     short = {(c.block, c.arch, c.loss, c.data, c.seed): c for c in expand(load_suite("reproduce-2d"), {})}
     long_cells = expand(load_suite("reproduce-2d-long"), {})
     rows = ("gan", "pacgan2", "pacgan3", "pacgan4")
     assert {(c.block, c.data) for c in long_cells} == {
-        (b, d) for b in rows + ("gan-beta1-0.8", "pacgan2-beta1-0.8") for d in ("ring8-pacgan", "grid25")}
+        (b, d) for b in rows + ("gan-beta1-0.8", "pacgan2-beta1-0.8") for d in ("ring8-pacgan", "grid25")
+    }
     seeds = {b: sorted({c.seed for c in long_cells if c.block == b}) for b in rows}
     assert seeds == {"gan": [0, 1, 2, 3, 4], "pacgan2": [0, 1, 2, 3, 4], "pacgan3": [0, 1, 2], "pacgan4": [0, 1, 2]}
     for cell in long_cells:
@@ -333,17 +359,22 @@ def test_the_long_suite_is_reproduce_2d_rows_with_only_the_schedule_changed():
         assert cell.train["steps"] == 20 * twin.train["steps"] == 100_000
     # ... and its report sets the same published rows beside them, and PacGAN's GAN and PacGAN2
     # rows beside both readings of beta1.
-    long_papers, short_papers = load_papers(papers_file_for("reproduce-2d-long")), load_papers(
-        papers_file_for("reproduce-2d"))
-    assert long_papers.references[:long_papers.inherited] == short_papers.references
+    long_papers, short_papers = (
+        load_papers(papers_file_for("reproduce-2d-long")),
+        load_papers(papers_file_for("reproduce-2d")),
+    )
+    assert long_papers.references[: long_papers.inherited] == short_papers.references
     assert long_papers.protocols == short_papers.protocols and long_papers.margins == short_papers.margins
-    own = long_papers.references[long_papers.inherited:]
+    own = long_papers.references[long_papers.inherited :]
     assert {(r["block"], r["data"]) for r in own} == {
-        (b, d) for b in ("gan-beta1-0.8", "pacgan2-beta1-0.8") for d in ("ring8-pacgan", "grid25")}
+        (b, d) for b in ("gan-beta1-0.8", "pacgan2-beta1-0.8") for d in ("ring8-pacgan", "grid25")
+    }
     for r in own:  # the same published numbers as the row it reads differently
-        twin = next(t for t in short_papers.references
-                    if (t["block"], t["data"], t["source"]) == (r["block"].removesuffix("-beta1-0.8"), r["data"],
-                                                                 r["source"]))
+        twin = next(
+            t
+            for t in short_papers.references
+            if (t["block"], t["data"], t["source"]) == (r["block"].removesuffix("-beta1-0.8"), r["data"], r["source"])
+        )
         assert r["values"] == twin["values"] and r.get("protocol_overrides") == twin.get("protocol_overrides")
 
 
@@ -364,10 +395,12 @@ metrics = ["mode-coverage"]
 """
 
 
-TINY_SUITE = ('name = "tiny-reproduce-2d"\ndescription = "PacGAN\'s protocol in miniature"\n'
-              + _tiny_block("gan", 'train = { update = "simultaneous" }')
-              + _tiny_block("pacgan2", 'arch_options = { pack = 2 }\ntrain = { update = "simultaneous" }', batch_size=40)
-              + _tiny_block("unrolled", "train = { unroll_steps = 2 }"))
+TINY_SUITE = (
+    'name = "tiny-reproduce-2d"\ndescription = "PacGAN\'s protocol in miniature"\n'
+    + _tiny_block("gan", 'train = { update = "simultaneous" }')
+    + _tiny_block("pacgan2", 'arch_options = { pack = 2 }\ntrain = { update = "simultaneous" }', batch_size=40)
+    + _tiny_block("unrolled", "train = { unroll_steps = 2 }")
+)
 
 TINY_PAPERS = """
 [margins.ring8-pacgan]
@@ -403,10 +436,11 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     suite, papers, out = tmp_path / "tiny.toml", tmp_path / "papers.toml", tmp_path / "results"
     suite.write_text(TINY_SUITE)
     papers.write_text(TINY_PAPERS)
-    from ganzoo.bench import load_suite, run_suite
+    from ganzoo.bench.run import run_suite
+    from ganzoo.bench.suite import load_suite
 
     run_suite(load_suite(str(suite)), out, overrides={"device": "cpu"}, echo=lambda *_: None)
-    records = [r for r in ganzoo.files.read_jsonl(out / "results.jsonl")]
+    records = [r for r in ganzoo.util.files.read_jsonl(out / "results.jsonl")]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
     assert all("reverse_kl" in r["final"]["mode-coverage"] for r in records)
     result = run_cli("report", str(out), "--papers", str(papers))
@@ -415,12 +449,18 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     # Three rows, told apart by the options that differ (not merged into one pacgan-mlp row).
     rows = [line for line in md.splitlines() if line.startswith("| pacgan-mlp.test |")]
     settings = sorted(line.split(" | ")[2] for line in rows)
-    assert settings == ["batch_size=20, unroll_steps=2", "batch_size=20, update=simultaneous",
-                        "batch_size=40, pack=2, update=simultaneous"], settings
+    assert settings == [
+        "batch_size=20, unroll_steps=2",
+        "batch_size=20, update=simultaneous",
+        "batch_size=40, pack=2, update=simultaneous",
+    ], settings
     # ganzoo's numbers beside the papers', each line with the engine's verdict and its reasons:
     # 6 steps with 3 evaluations cannot show a plateau, and the unrolled row alternates.
-    beside = [line for line in md.splitlines()
-              if line.startswith("| ") and ("PacGAN Table 1 (GAN)" in line or "no error bar" in line)]
+    beside = [
+        line
+        for line in md.splitlines()
+        if line.startswith("| ") and ("PacGAN Table 1 (GAN)" in line or "no error bar" in line)
+    ]
     assert len(beside) == 4
     judged = [line for line in beside if "no ganzoo value" not in line]  # reverse KL: no seed had an HQ sample
     assert judged and all("not comparable" in line and "fewer than 3 evaluations" in line for line in judged)

@@ -16,10 +16,17 @@ import pytest
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import (atomic_write_text, content_sha256, load_checkpoint, previous_checkpoint,
-                       safe_torch_load, save_checkpoint, weights_only_loads)
-from ganzoo.metrics.extractors import resolve_extractor
+from ganzoo.evaluation.extractors import resolve_extractor
 from ganzoo.testing import write_file_that_runs_code as crafted_file
+from ganzoo.util.files import (
+    atomic_write_text,
+    content_sha256,
+    load_checkpoint,
+    previous_checkpoint,
+    safe_torch_load,
+    save_checkpoint,
+    weights_only_loads,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,8 +77,8 @@ def test_no_torch_load_outside_the_safe_loader():
             for match in re.finditer(r"torch\.load\(|pickle\.loads?\(|weights_only\s*=\s*False", text):
                 line = text[:match.start()].count("\n") + 1
                 offenders.append(f"{path.relative_to(REPO)}:{line}")
-    assert all(o.startswith("ganzoo/files.py:") for o in offenders), offenders
-    files_text = (REPO / "ganzoo" / "files.py").read_text()
+    assert all(o.startswith("ganzoo/util/files.py:") for o in offenders), offenders
+    files_text = (REPO / "ganzoo" / "util" / "files.py").read_text()
     [call] = re.findall(r"return _torch_load\((.*)\)", files_text)
     assert "weights_only=True" in call
 
@@ -150,7 +157,7 @@ def test_written_files_respect_the_umask(tmp_path, umask):
     import subprocess
     import sys
 
-    script = ("import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.files import atomic_write_text; "
+    script = ("import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.util.files import atomic_write_text; "
               "atomic_write_text(sys.argv[1], 'x')")
     target = tmp_path / "file.txt"
     subprocess.run([sys.executable, "-c", script, str(target), oct(umask)[2:]], check=True)

@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
+from test_train import assert_same_state, crash_then_resume, tiny
 
 import ganzoo
-from ganzoo.augment import DiffAugment
-from ganzoo.files import read_jsonl
-from ganzoo.schedules import parse_schedule
-from test_train import assert_same_state, crash_then_resume, tiny
+from ganzoo.training.schedules import parse_schedule
+from ganzoo.util.files import read_jsonl
+from ganzoo.zoo.augmentations import DiffAugment
 
 
 def test_cosine_and_linear_move_from_start_to_end_then_hold():

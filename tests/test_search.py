@@ -5,13 +5,13 @@ import random
 import textwrap
 
 import pytest
+from conftest import run_cli
 
 import ganzoo
-from conftest import run_cli
-from ganzoo.bench import expand, load_suite
-from ganzoo.files import read_jsonl
-from ganzoo.report import compare
-from ganzoo.search import parse_search
+from ganzoo.bench.search import parse_search
+from ganzoo.bench.suite import expand, load_suite
+from ganzoo.report.compare import compare
+from ganzoo.util.files import read_jsonl
 
 SEARCH_SUITE = """
 name = "study"

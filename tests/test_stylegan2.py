@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import count, need_data_root, run_cli
 
 import ganzoo
-from conftest import count, need_data_root, run_cli
 
 
 @pytest.mark.parametrize("classes,g_count,d_count", [(0, 19_947_539, 21_507_073), (10, 20_215_315, 23_876_096)])
@@ -22,7 +22,7 @@ def test_the_cifar_configuration_has_the_official_codes_parameter_counts(classes
 
 
 def test_a_modulated_convolution_is_a_demodulated_convolution_of_the_styled_weights():
-    from ganzoo_plugins.stylegan2 import ModulatedConv
+    from ganzoo.zoo.architectures.stylegan2 import ModulatedConv
 
     torch.manual_seed(0)
     layer = ModulatedConv(4, 3, w_dim=5, resolution=6).eval()
@@ -42,7 +42,7 @@ def test_a_modulated_convolution_is_a_demodulated_convolution_of_the_styled_weig
 
 
 def test_minibatch_standard_deviation_by_hand():
-    from ganzoo_plugins.stylegan2 import MinibatchStd
+    from ganzoo.zoo.architectures.stylegan2 import MinibatchStd
 
     x = torch.randn(6, 2, 3, 3)
     out = MinibatchStd(group_size=3)(x)
@@ -78,7 +78,7 @@ def test_the_path_length_penalty_is_lazy_keeps_its_running_mean_and_reaches_the_
 
 
 def test_the_recipe_trains_by_options(tmp_path):
-    from ganzoo.api import architecture_entry
+    from ganzoo.plugin.api import architecture_entry
 
     train = architecture_entry("stylegan2").train_defaults
     assert (train["batch_size"], train["g_lr"], train["betas"]) == (64, 0.0025, (0.0, 0.99))

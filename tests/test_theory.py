@@ -12,9 +12,18 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.data.toy1d import GaussianMixture1D, Uniform1D
-from ganzoo.theory import (disjoint, fixed_point, lab, mle, mode_collapse, numerics, optimal_discriminator,
-                           saturation, value_jsd)
+from ganzoo.theory import (
+    disjoint,
+    fixed_point,
+    lab,
+    mle,
+    mode_collapse,
+    numerics,
+    optimal_discriminator,
+    saturation,
+    value_jsd,
+)
+from ganzoo.zoo.datasets.toy1d import GaussianMixture1D, Uniform1D
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import ganzoo
-import ganzoo.loop
+import ganzoo.training.loop
 from ganzoo import TrainConfig, train
-from ganzoo.resolve import resolve
 from ganzoo.errors import NonFiniteLossError
-from ganzoo.files import load_checkpoint, read_jsonl
+from ganzoo.training.resolve import resolve
+from ganzoo.util.files import load_checkpoint, read_jsonl
 
 
 def tiny(**overrides) -> TrainConfig:
@@ -79,18 +79,18 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
     uninterrupted run's final checkpoint, the step the crashed run had saved,
     and the resumed run's final checkpoint."""
     train(config, tmp_path / "whole", progress=False)
-    real_evaluate = ganzoo.loop.evaluate
+    real_evaluate = ganzoo.training.loop.evaluate
 
     def crash(generator, dataset, step, *args, **kwargs):
         if step == crash_step:
             raise RuntimeError("simulated crash")
         return real_evaluate(generator, dataset, step, *args, **kwargs)
 
-    monkeypatch.setattr(ganzoo.loop, "evaluate", crash)
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(dataclasses.replace(config, eval_every=1), tmp_path / "crashed", progress=False)
     saved_step = weights(tmp_path / "crashed")["step"]
-    monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", real_evaluate)
     train(None, tmp_path / "crashed", resume=True, progress=False)
     return weights(tmp_path / "whole"), saved_step, weights(tmp_path / "crashed")
 
@@ -116,7 +116,7 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch
 def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, monkeypatch):
     """StyleGAN2's lazy R1: with --reg-every 4 the penalty is computed at D steps 0, 4, 8, ...
     (n_d 2: two D steps per G step) and counts 4 times; the loss's own penalty stays every step."""
-    from ganzoo.regularizers import GradientPenalty, R1Penalty
+    from ganzoo.zoo.regularizers import GradientPenalty, R1Penalty
 
     calls = []
     real_r1, real_gp = R1Penalty.__call__, GradientPenalty.__call__
@@ -126,30 +126,34 @@ def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, 
           progress=False)
     assert calls.count("gp") == 12 and calls.count("r1") == 3  # D steps 0, 4, 8 of 12
 
-    t = ganzoo.loop.build_training(resolve(tiny(regularizer="r1", reg_every=4)), ganzoo.data.opening.open_dataset(
-        resolve(tiny())), torch.device("cpu"))
+    t = ganzoo.training.loop.build_training(
+        resolve(tiny(regularizer="r1", reg_every=4)),
+        ganzoo.training.opening.open_dataset(resolve(tiny())),
+        torch.device("cpu"),
+    )
     (r1,) = t.chosen_regularizers
     seen = []
-    monkeypatch.setattr(ganzoo.loop, "penalties", lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
+    monkeypatch.setattr(ganzoo.training.loop, "penalties", lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
     for step in range(4):
         t.step = step
-        ganzoo.loop.train_step(t)
+        ganzoo.training.loop.train_step(t)
     assert [regs for regs in seen if regs] == [[r1]]  # one of the four D steps
 
 
 def test_a_lazily_regularised_run_resumes_exactly(tmp_path, monkeypatch):
     whole, saved_step, resumed = crash_then_resume(
-        monkeypatch, tmp_path, tiny(regularizer="r1", reg_every=3, steps=30), 25)
+        monkeypatch, tmp_path, tiny(regularizer="r1", reg_every=3, steps=30), 25
+    )
     assert saved_step == 20
     assert_same_state(whole, resumed)
 
 
 def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
     cfg = resolve(tiny(steps=10, lr_schedule="linear-decay"))
-    t = ganzoo.loop.build_training(cfg, ganzoo.data.opening.open_dataset(cfg), torch.device("cpu"))
+    t = ganzoo.training.loop.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
     rates = []
     for step in range(cfg.steps):
-        ganzoo.loop.set_learning_rates(t, step)
+        ganzoo.training.loop.set_learning_rates(t, step)
         rates.append((t.g_opt.param_groups[0]["lr"], t.d_opt.param_groups[0]["lr"]))
     assert rates[0] == (cfg.g_lr, cfg.d_lr)
     assert rates[-1] == pytest.approx((cfg.g_lr / 10, cfg.d_lr / 10))
@@ -163,18 +167,18 @@ def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
 def test_ctrl_c_or_sigterm_checkpoints_the_current_step_and_resumes(tmp_path, monkeypatch, stop):
     """Ctrl-C, and the SIGTERM that Slurm, Kubernetes and Ray send, stop the run cleanly."""
     train(tiny(steps=30), tmp_path / "whole", progress=False)
-    real_evaluate = ganzoo.loop.evaluate
+    real_evaluate = ganzoo.training.loop.evaluate
 
     def press_ctrl_c(generator, dataset, step, *args, **kwargs):
         if step == 5:  # an evaluation step between two checkpoints
             os.kill(os.getpid(), stop)  # handled: finish this step, checkpoint, stop
         return real_evaluate(generator, dataset, step, *args, **kwargs)
 
-    monkeypatch.setattr(ganzoo.loop, "evaluate", press_ctrl_c)
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", press_ctrl_c)
     with pytest.raises(KeyboardInterrupt, match="interrupted at step 5; checkpoint saved"):
         train(tiny(steps=30, eval_every=5), tmp_path / "stopped", progress=False)
     assert weights(tmp_path / "stopped")["step"] == 5
-    monkeypatch.setattr(ganzoo.loop, "evaluate", real_evaluate)
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", real_evaluate)
     train(tiny(steps=30, eval_every=5), tmp_path / "stopped", resume=True, progress=False)
     assert_same_state(weights(tmp_path / "whole"), weights(tmp_path / "stopped"))
 
@@ -191,14 +195,14 @@ def test_resume_can_extend_but_not_change_the_experiment(tmp_path):
 
 def test_nan_stops_the_run_with_the_last_good_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = ganzoo.losses.NonSaturatingLoss.generator_loss
+    real = ganzoo.zoo.losses.NonSaturatingLoss.generator_loss
 
     def poisoned(self, fake_logits, real_logits=None):
         calls["n"] += 1
         value = real(self, fake_logits, real_logits)
         return value * float("nan") if calls["n"] > 13 else value
 
-    monkeypatch.setattr(ganzoo.losses.NonSaturatingLoss, "generator_loss", poisoned)
+    monkeypatch.setattr(ganzoo.zoo.losses.NonSaturatingLoss, "generator_loss", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"NaN or infinite between step 10 and step 15.*step 10\)"):
         train(tiny(), tmp_path / "run", progress=False)
     checkpoint = weights(tmp_path / "run")
@@ -241,11 +245,14 @@ def test_resume_removes_what_a_killed_writer_left(tmp_path):
 
 
 def test_bad_values_are_clear_errors(tmp_path):
-    for bad, message in [({"steps": 0}, "steps must be a positive"), ({"g_lr": 5.0}, "g-lr must be"),
-                         ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
-                         ({"arch": "mlpp"}, "Did you mean: mlp"),
-                         ({"data_options": {"std": -1.0}}, "std.*must be a finite number >= 0"),
-                         ({"regularizer": "r3"}, "Unknown regularizer .r3.")]:
+    for bad, message in [
+        ({"steps": 0}, "steps must be a positive"),
+        ({"g_lr": 5.0}, "g-lr must be"),
+        ({"optimizer": "sgd"}, "Unknown optimizer 'sgd'"),
+        ({"arch": "mlpp"}, "Did you mean: mlp"),
+        ({"data_options": {"std": -1.0}}, "std.*must be a finite number >= 0"),
+        ({"regularizer": "r3"}, "Unknown regularizer .r3."),
+    ]:
         with pytest.raises(ganzoo.GanzooError, match=message):
             train(tiny(**bad), tmp_path / "bad", progress=False)
 
@@ -254,13 +261,15 @@ def test_the_loop_adds_the_architectures_own_penalty_to_gs_loss(monkeypatch):
     """Generator.penalty (BigGAN's orthogonal, StyleGAN2's path length) is asked at every G
     step with that step and the batch size, and joins G's loss."""
     cfg = resolve(tiny())
-    t = ganzoo.loop.build_training(cfg, ganzoo.data.opening.open_dataset(cfg), torch.device("cpu"))
+    t = ganzoo.training.loop.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
     asked = []
-    monkeypatch.setattr(type(t.G), "penalty",
-                        lambda self, step, batch_size, generator=None: asked.append((step, batch_size)) or
-                        torch.tensor(1e6))
+    monkeypatch.setattr(
+        type(t.G),
+        "penalty",
+        lambda self, step, batch_size, generator=None: asked.append((step, batch_size)) or torch.tensor(1e6),
+    )
     for step in range(2):
         t.step = step
-        _, g_loss = ganzoo.loop.train_step(t)
+        _, g_loss = ganzoo.training.loop.train_step(t)
         assert g_loss > 1e5
     assert asked == [(0, 32), (1, 32)]

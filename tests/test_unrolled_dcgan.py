@@ -32,15 +32,15 @@ def test_discriminator_is_a_quarter_or_a_half_of_g():
 
 
 def test_training_defaults_are_the_papers():
-    entry = ganzoo.api.architecture_entry("unrolled-dcgan")
+    entry = ganzoo.plugin.api.architecture_entry("unrolled-dcgan")
     assert entry.train_defaults["batch_size"] == 128
     assert (entry.train_defaults["d_lr"], entry.train_defaults["g_lr"]) == (2e-4, 1e-4)
     assert entry.train_defaults["betas"] == (0.5, 0.99)
 
 
 def test_stacked_mnist_suite_has_both_discriminator_sizes_and_the_papers_rows():
-    from ganzoo.bench import expand, load_suite
-    from ganzoo.papers import load_references, papers_file_for
+    from ganzoo.bench.suite import expand, load_suite
+    from ganzoo.report.papers import load_references, papers_file_for
 
     cells = expand(load_suite("reproduce-stacked-mnist"), {})
     widths = {(c.train["arch_options"]["d_width"], c.train["arch_options"].get("pack", 1)) for c in cells}
@@ -60,9 +60,9 @@ def test_pacgans_stacked_mnist_evaluation_batch_statistics_and_float_images():
     --eval-images float: the classifier reads G's float output, not uint8 images."""
     import copy
 
-    from ganzoo.metrics import class_coverage as cc
-    from ganzoo.metrics import digits
-    from ganzoo.resolve import eval_settings
+    from ganzoo.evaluation import class_coverage as cc
+    from ganzoo.evaluation import digits
+    from ganzoo.training.resolve import eval_settings
 
     model, _ = digits.load_classifier(digits.reference_path("mnist", 0))
     G, _, _ = ganzoo.create_architecture("unrolled-dcgan.test")
@@ -93,8 +93,8 @@ def test_pacgans_stacked_mnist_evaluation_batch_statistics_and_float_images():
 def test_the_stacked_mnist_protocol_records_how_it_sampled_and_what_it_classified():
     from types import SimpleNamespace
 
-    from ganzoo.evaluation import EvalSettings
-    from ganzoo.metrics.builtin import StackedMNISTModes
+    from ganzoo.evaluation.plan import EvalSettings
+    from ganzoo.zoo.metrics import StackedMNISTModes
 
     metric = StackedMNISTModes()
     metric.name = "stacked-mnist-modes"

@@ -6,8 +6,17 @@ import math
 import pytest
 from scipy import stats
 
-from ganzoo.report.verdicts import (Comparison, Estimate, difference, estimate, holm, judge, published,
-                                    seeds_needed, tie_floor)
+from ganzoo.report.verdicts import (
+    Comparison,
+    Estimate,
+    difference,
+    estimate,
+    holm,
+    judge,
+    published,
+    seeds_needed,
+    tie_floor,
+)
 
 SEEDS = [6.0, 7.0, 8.0, 6.5, 7.5]
 

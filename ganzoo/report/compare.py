@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import statistics
 
-from ..errors import GanzooError
-from .convergence import parse_margin
-from .judged import metric_conventions
-from .results import fmt_stats, grouped, load, row_names, stats, table_columns, value
-from .study import score_column, trial_records, trials_by_group
-from .verdicts import Comparison, estimate, holm, judge
+from ganzoo.errors import GanzooError
+from ganzoo.report.convergence import parse_margin
+from ganzoo.report.judged import metric_conventions
+from ganzoo.report.results import fmt_stats, grouped, load, row_names, stats, table_columns, value
+from ganzoo.report.study import score_column, trial_records, trials_by_group
+from ganzoo.report.verdicts import Comparison, estimate, holm, judge
 
 
 def _comparable(records: list[dict]) -> list[dict]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .verdicts import Difference, Estimate, difference, estimate
+from ganzoo.report.verdicts import Difference, Estimate, difference, estimate
 
 MIN_EVALUATIONS = 3
 AT_PLATEAU, STILL_MOVING, UNSETTLED = "at plateau", "still moving", "unsettled"

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .convergence import AT_PLATEAU, STILL_MOVING, Plateau, cell_plateau, parse_margin, row_plateau
-from .page import Page
-from .protocol_guard import FieldDifference, cell_protocol, differences
-from .results import metric_series, row_names, table_columns, value
-from .verdicts import Comparison, Estimate, Verdict, estimate, judge, published
+from ganzoo.evaluation.plan import registered_metrics
+from ganzoo.report.convergence import AT_PLATEAU, STILL_MOVING, Plateau, cell_plateau, parse_margin, row_plateau
+from ganzoo.report.page import Page
+from ganzoo.report.protocol_guard import FieldDifference, cell_protocol, differences
+from ganzoo.report.results import metric_series, row_names, table_columns, value
+from ganzoo.report.verdicts import Comparison, Estimate, Verdict, estimate, judge, published
 
 ENGINE_DOC = "docs/benchmarks.md, \"How a verdict is reached\""
 
@@ -20,7 +21,6 @@ ENGINE_DOC = "docs/benchmarks.md, \"How a verdict is reached\""
 def metric_conventions() -> dict[tuple[str, str], tuple[float | None, object]]:
     """(metric, key) -> (resolution, default margin), as each registered metric declares them
     (the resolution defaults to the column's last shown decimal)."""
-    from ..evaluation import registered_metrics
 
     out = {}
     for name, metric in registered_metrics().items():

@@ -32,8 +32,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import GanzooError
-from ..rundir import RunDir
+from ganzoo.errors import GanzooError
+from ganzoo.plugin.api import architecture_entry
+from ganzoo.runs.rundir import RunDir
 
 EFFECTS = ("decisive", "convergence", "noted")
 ROOTS = ("train", "arch", "data", "metric")
@@ -98,8 +99,6 @@ def cell_protocol(run_dir, metric: str) -> dict:
 
 
 def _current_defaults(name: str | None) -> dict:
-    from ..api import architecture_entry
-
     try:
         return dict(architecture_entry(name).defaults) if name else {}
     except GanzooError:  # an architecture no longer installed: nothing to fill in

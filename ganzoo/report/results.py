@@ -9,15 +9,17 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from ..errors import GanzooError
-from ..metrics.mode_coverage import reverse_kl_of
-from ..rundir import RunDir
+from ganzoo.core.config import TrainConfig
+from ganzoo.errors import GanzooError
+from ganzoo.evaluation.mode_coverage import reverse_kl_of
+from ganzoo.evaluation.plan import registered_metrics
+from ganzoo.runs.resultsdir import completed, read_bench_meta
+from ganzoo.runs.rundir import RunDir
 
 
 def table_columns() -> list[tuple[str, str, str, int, int]]:
     """Table columns: (metric, result key, label, decimals, better: +1 higher, -1 lower, 0
     neither), as each registered metric declares them (a plugin's too), then throughput."""
-    from ..evaluation import registered_metrics
 
     return [(name, *column) for name, metric in registered_metrics().items() for column in metric.columns] + [
         ("throughput", "images_per_s", "img/s", 0, 1), ("throughput", "gflops_per_s", "GFLOP/s", 2, 1),
@@ -27,7 +29,6 @@ def table_columns() -> list[tuple[str, str, str, int, int]]:
 def curve_specs() -> list[tuple[str, str, str]]:
     """Curves over training steps: (metric, result key, axis label). The first curve of a
     metric keeps the plain file name (figures/DATA-METRIC.png)."""
-    from ..evaluation import registered_metrics
 
     return [(name, *curve) for name, metric in registered_metrics().items() for curve in metric.curves]
 
@@ -38,7 +39,6 @@ def load(results_dir) -> tuple[dict, list[dict]]:
     if not meta_path.is_file():
         raise GanzooError(f"{results_dir} holds no bench results (no bench.json). "
                           "Pass the --out folder of a `ganzoo bench` run.")
-    from ..bench import completed, read_bench_meta
 
     meta = read_bench_meta(results_dir)
     latest = completed(results_dir)
@@ -96,7 +96,6 @@ def _canonical(setting: dict) -> dict:
 def _config_defaults() -> dict:
     import dataclasses
 
-    from ..config import TrainConfig
 
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)
             if f.default is not dataclasses.MISSING and f.default is not None}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import random
 import statistics
 
-from .page import Page
-from .results import table_columns, value
+from ganzoo.report.page import Page
+from ganzoo.report.results import table_columns, value
+from ganzoo.util.plots import plt, save_figure
 
 BOOTSTRAP_DRAWS = 2000
 
@@ -93,8 +94,6 @@ def _short(v) -> str:
 
 
 def _figures(page: Page, data: str, groups: dict, label: str, better: int, figures) -> None:
-    from ..plots import plt, save_figure
-
     named = [(f"{block}: {loss}" if block != loss else loss, [t["score"] for t in trials if t["score"] is not None])
              for (block, _, loss), trials in groups.items()]
     named = [(name, scores) for name, scores in named if scores]

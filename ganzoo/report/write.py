@@ -9,20 +9,31 @@ import json
 import textwrap
 from pathlib import Path
 
-from ..errors import GanzooError
-from ..files import atomic_write_bytes, atomic_write_text
-from ..rundir import RunDir
-from .judged import convergence_table, paper_rows, render_paper_rows
-from .page import Page
-from .study import study_section
-from .results import (curve_specs, fmt_stats, grouped, load, metric_series, row_names, setting_labels, stats,
-                      table_columns, value)
+from ganzoo.errors import GanzooError
+from ganzoo.report.judged import convergence_table, paper_rows, render_paper_rows
+from ganzoo.report.page import Page
+from ganzoo.report.papers import load_papers, papers_file_for
+from ganzoo.report.results import (
+    curve_specs,
+    fmt_stats,
+    grouped,
+    load,
+    metric_series,
+    row_names,
+    setting_labels,
+    stats,
+    table_columns,
+    value,
+)
+from ganzoo.report.study import study_section
+from ganzoo.runs.rundir import RunDir
+from ganzoo.util.files import atomic_write_bytes, atomic_write_text
+from ganzoo.util.plots import plt, save_figure
 
 
 def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder).
     `papers`: a reference file of published numbers (default: the built-in suite's own, if any)."""
-    from ..papers import load_papers, papers_file_for
 
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
@@ -146,8 +157,6 @@ def _seed_list(seeds: list[int]) -> str:
 
 
 def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
-    from ..plots import plt, save_figure
-
     names = row_names(groups)
     specs = curve_specs()
     first_key = {}

@@ -10,13 +10,13 @@ decays to zero on a cosine so that D settles instead of jittering around it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..api import create_architecture, create_loss
-from ..regularizers import penalties
+from ganzoo.core.regularization import penalties
+from ganzoo.plugin.api import create_architecture, create_loss
 
 #: draws n samples of shape (n, 1) from a generator of random numbers
 Sampler = Callable[[int, torch.Generator], torch.Tensor]

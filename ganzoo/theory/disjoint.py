@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data.toy1d import Uniform1D
-from . import discriminators, numerics
+from ganzoo.theory import discriminators, numerics
+from ganzoo.util.plots import save_figure
+from ganzoo.zoo.datasets.toy1d import Uniform1D
 
 NAME = "disjoint-supports"
 TITLE = "Disjoint supports: JSD stays log 2, W1 grows"
@@ -41,8 +42,8 @@ class Settings:
 def generator_gradients(D, critic, noise: torch.Tensor, theta: float) -> dict:
     """d(generator loss)/d theta for G(z) = z + theta, for the three generator losses."""
     out = {}
-    for name, model, loss in (("minimax", D, lambda l: -F.softplus(l).mean()),
-                              ("non-saturating", D, lambda l: F.softplus(-l).mean()),
+    for name, model, loss in (("minimax", D, lambda logits: -F.softplus(logits).mean()),
+                              ("non-saturating", D, lambda logits: F.softplus(-logits).mean()),
                               ("wgan critic", critic, lambda f: -f.mean())):
         shift = torch.tensor(theta, requires_grad=True)
         (grad,) = torch.autograd.grad(loss(model(noise + shift)), shift)
@@ -91,39 +92,71 @@ def run(settings: Settings, figures) -> dict:
                       numerics.w1(data, generated, grid)))
     _figure(figures / f"{NAME}.png", points, curve, settings)
     return {
-        "claim": (f"For every distance d: JSD within {settings.tolerance_jsd:g} of log 2 (quadrature), V(G, D) with the "
-                  f"trained D within {settings.tolerance_value} of 0, the minimax generator gradient below "
-                  f"{settings.max_minimax_gradient}; W1 = d, and the WGAN-GP critic's estimate grows with d with a "
-                  f"generator gradient above {settings.min_critic_gradient}."),
-        "passed": (jsd_gap <= settings.tolerance_jsd and value_gap <= settings.tolerance_value
-                   and minimax_grad < settings.max_minimax_gradient and critic_grad > settings.min_critic_gradient
-                   and critic_grows and w1_exact < 1e-6),
-        "measured": {"max_abs_jsd_minus_log2": jsd_gap, "max_abs_value": value_gap,
-                     "max_abs_minimax_gradient": minimax_grad, "min_abs_critic_gradient": critic_grad,
-                     "critic_estimate_grows": critic_grows, "max_abs_w1_minus_d": w1_exact, "points": points},
-        "summary": (f"|JSD − log 2| ≤ {jsd_gap:.1e} and |V| ≤ {value_gap:.4f} at every d: the divergence cannot tell "
-                    f"d = {settings.distances[0]:g} from d = {settings.distances[-1]:g}. The minimax gradient on θ is at "
-                    f"most {minimax_grad:.1e}; the critic's is at least {critic_grad:.2f} and its estimate grows with d. "
-                    f"The estimate exceeds W1 = d by the factor 1 + d/(2λ), λ = {settings.gp_weight:g}: a linear critic "
-                    "of slope s gains s·d and pays λ(s − 1)² on the interpolates, so the penalty settles at "
-                    "s = 1 + d/(2λ), not at 1. The non-saturating gradient is large here, but it comes from how D "
-                    "extrapolates between the supports, which the theory does not fix."),
-        "table": (["d", "JSD − log 2", "V(G, D)", "W1 (quadrature)", "critic estimate", "d(1 + d/2λ)",
-                   "|∂/∂θ| minimax", "|∂/∂θ| non-sat.", "|∂/∂θ| critic"], rows),
-        "figures": [(f"{NAME}.png", "Left: JSD and W1 between U[0, 1] and U[θ, θ + 1] against θ; JSD saturates at "
-                     "log 2 once the supports separate (θ ≥ 1). Middle: V(G, D) with the trained D and the WGAN-GP "
-                     "critic's estimate against d. Right: the size of each generator loss's gradient with respect to "
-                     "G's shift θ.")],
-        "settings_note": (f"D and critic: ganzoo's `mlp` discriminator (64 × 2), {settings.steps} steps of "
-                          f"{settings.batch_size} fresh samples; D with the `minimax` loss's objective, the critic "
-                          f"with `wgan-gp` (gradient penalty {settings.gp_weight:g}), both starting flat."),
+        "claim": (
+            f"For every distance d: JSD within {settings.tolerance_jsd:g} of log 2 (quadrature), V(G, D) with the "
+            f"trained D within {settings.tolerance_value} of 0, the minimax generator gradient below "
+            f"{settings.max_minimax_gradient}; W1 = d, and the WGAN-GP critic's estimate grows with d with a "
+            f"generator gradient above {settings.min_critic_gradient}."
+        ),
+        "passed": (
+            jsd_gap <= settings.tolerance_jsd
+            and value_gap <= settings.tolerance_value
+            and minimax_grad < settings.max_minimax_gradient
+            and critic_grad > settings.min_critic_gradient
+            and critic_grows
+            and w1_exact < 1e-6
+        ),
+        "measured": {
+            "max_abs_jsd_minus_log2": jsd_gap,
+            "max_abs_value": value_gap,
+            "max_abs_minimax_gradient": minimax_grad,
+            "min_abs_critic_gradient": critic_grad,
+            "critic_estimate_grows": critic_grows,
+            "max_abs_w1_minus_d": w1_exact,
+            "points": points,
+        },
+        "summary": (
+            f"|JSD − log 2| ≤ {jsd_gap:.1e} and |V| ≤ {value_gap:.4f} at every d: the divergence cannot tell "
+            f"d = {settings.distances[0]:g} from d = {settings.distances[-1]:g}. The minimax gradient on θ is at "
+            f"most {minimax_grad:.1e}; the critic's is at least {critic_grad:.2f} and its estimate grows with d. "
+            f"The estimate exceeds W1 = d by the factor 1 + d/(2λ), λ = {settings.gp_weight:g}: a linear critic "
+            "of slope s gains s·d and pays λ(s − 1)² on the interpolates, so the penalty settles at "
+            "s = 1 + d/(2λ), not at 1. The non-saturating gradient is large here, but it comes from how D "
+            "extrapolates between the supports, which the theory does not fix."
+        ),
+        "table": (
+            [
+                "d",
+                "JSD − log 2",
+                "V(G, D)",
+                "W1 (quadrature)",
+                "critic estimate",
+                "d(1 + d/2λ)",
+                "|∂/∂θ| minimax",
+                "|∂/∂θ| non-sat.",
+                "|∂/∂θ| critic",
+            ],
+            rows,
+        ),
+        "figures": [
+            (
+                f"{NAME}.png",
+                "Left: JSD and W1 between U[0, 1] and U[θ, θ + 1] against θ; JSD saturates at "
+                "log 2 once the supports separate (θ ≥ 1). Middle: V(G, D) with the trained D and the WGAN-GP "
+                "critic's estimate against d. Right: the size of each generator loss's gradient with respect to "
+                "G's shift θ.",
+            )
+        ],
+        "settings_note": (
+            f"D and critic: ganzoo's `mlp` discriminator (64 × 2), {settings.steps} steps of "
+            f"{settings.batch_size} fresh samples; D with the `minimax` loss's objective, the critic "
+            f"with `wgan-gp` (gradient penalty {settings.gp_weight:g}), both starting flat."
+        ),
     }
 
 
 def _figure(path, points, curve, settings) -> None:
     import matplotlib.pyplot as plt
-
-    from ..plots import save_figure
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     ax = axes[0]
@@ -138,16 +171,24 @@ def _figure(path, points, curve, settings) -> None:
     ds = [p["d"] for p in points]
     ax = axes[1]
     ax.plot(ds, ds, color="tab:purple", lw=1.5, label="W1 = d (quadrature)")
-    ax.plot(ds, [d * (1 + d / (2 * settings.gp_weight)) for d in ds], color="tab:purple", ls=":", lw=1.2,
-            label="d(1 + d/2λ): the GP critic's optimum")
+    ax.plot(
+        ds,
+        [d * (1 + d / (2 * settings.gp_weight)) for d in ds],
+        color="tab:purple",
+        ls=":",
+        lw=1.2,
+        label="d(1 + d/2λ): the GP critic's optimum",
+    )
     ax.plot(ds, [p["critic"] for p in points], "s", color="tab:purple", label="WGAN-GP critic estimate")
-    ax.plot(ds, [p["value"] for p in points], "o", color="black",
-            label="V(G, D), trained D (−log 4 + 2·JSD = 0)")
+    ax.plot(ds, [p["value"] for p in points], "o", color="black", label="V(G, D), trained D (−log 4 + 2·JSD = 0)")
     ax.set_xlabel("distance d")
     ax.legend(fontsize=8)
     ax = axes[2]
-    for name, marker, color in (("minimax", "o", "tab:red"), ("non-saturating", "^", "tab:blue"),
-                                ("wgan critic", "s", "tab:purple")):
+    for name, marker, color in (
+        ("minimax", "o", "tab:red"),
+        ("non-saturating", "^", "tab:blue"),
+        ("wgan critic", "s", "tab:purple"),
+    ):
         ax.semilogy(ds, [max(abs(p["gradients"][name]), 1e-8) for p in points], marker + "-", color=color, label=name)
     ax.set_xlabel("distance d")
     ax.set_ylabel("|∂ generator loss / ∂θ|")

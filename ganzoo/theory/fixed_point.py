@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..api import create_architecture, create_loss
-from ..config import TrainConfig
-from ..data.toy1d import GaussianMixture1D
-from ..loop import Training, train_step
-from . import discriminators, numerics
+from ganzoo.core.config import TrainConfig
+from ganzoo.plugin.api import create_architecture, create_loss
+from ganzoo.theory import discriminators, numerics
+from ganzoo.training.loop import Training, train_step
+from ganzoo.util.plots import save_figure
+from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
 NAME = "fixed-point"
 TITLE = "The fixed point: D → 1/2, V → −log 4"
@@ -101,34 +102,48 @@ def run(settings: Settings, figures) -> dict:
             for r in track if r["step"] in snaps]
     rows.append([f"{settings.steps}, fresh D", f"{last['jsd']:.4f}", f"{fresh_value:.4f}", f"{fresh_flat:.4f}"])
     return {
-        "claim": (f"After training, a freshly trained D gives V(G, D) within {settings.tolerance_value} nats of −log 4, "
-                  f"and both the GAN's D and the fresh D stay within {settings.tolerance_flat} of 1/2 on average "
-                  "under P_data."),
+        "claim": (
+            f"After training, a freshly trained D gives V(G, D) within {settings.tolerance_value} nats of −log 4, "
+            f"and both the GAN's D and the fresh D stay within {settings.tolerance_flat} of 1/2 on average "
+            "under P_data."
+        ),
         "passed": passed,
-        "measured": {"final_jsd_histogram": last["jsd"], "jsd_estimator_floor": floor,
-                     "final_value_gan_d": last["value"], "final_flatness_gan_d": last["flat"],
-                     "fresh_d_value": fresh_value, "fresh_d_flatness": fresh_flat,
-                     "value_minus_minus_log4": fresh_value + numerics.LOG4,
-                     "track": track},
-        "summary": (f"JSD(P_data ‖ P_g) fell from {track[0]['jsd']:.3f} to {last['jsd']:.4f} (the histogram "
-                    f"estimator reads {floor:.4f} on real samples). A fresh D trained against the final G gives "
-                    f"V = {fresh_value:.4f} (−log 4 = {-numerics.LOG4:.4f}) and E_data|D − 1/2| = {fresh_flat:.4f}; "
-                    f"the GAN's own D: {last['flat']:.4f}."),
+        "measured": {
+            "final_jsd_histogram": last["jsd"],
+            "jsd_estimator_floor": floor,
+            "final_value_gan_d": last["value"],
+            "final_flatness_gan_d": last["flat"],
+            "fresh_d_value": fresh_value,
+            "fresh_d_flatness": fresh_flat,
+            "value_minus_minus_log4": fresh_value + numerics.LOG4,
+            "track": track,
+        },
+        "summary": (
+            f"JSD(P_data ‖ P_g) fell from {track[0]['jsd']:.3f} to {last['jsd']:.4f} (the histogram "
+            f"estimator reads {floor:.4f} on real samples). A fresh D trained against the final G gives "
+            f"V = {fresh_value:.4f} (−log 4 = {-numerics.LOG4:.4f}) and E_data|D − 1/2| = {fresh_flat:.4f}; "
+            f"the GAN's own D: {last['flat']:.4f}."
+        ),
         "table": (["step", "JSD(P_data ‖ P_g)", "V(G, D)", "E_data |D − 1/2|"], rows),
-        "figures": [(f"{NAME}.png", "Top: P_data (black), P_g (green, histogram of generated samples) and the GAN's "
-                     "D (blue, dashed) at four steps; D flattens to 1/2 as P_g reaches P_data. Bottom: "
-                     "JSD(P_data ‖ P_g) and E_data|D − 1/2| (log scale), and V(G, D) with the GAN's D, over "
-                     "training.")],
-        "settings_note": (f"G and D: ganzoo's `mlp` ({settings.hidden} units × 2 layers, {settings.latent_dim}-d latent), "
-                          f"`{settings.loss}` loss, ganzoo's train_step, Adam {settings.lr} (β1 0.5) with cosine decay, "
-                          f"batch {settings.batch_size}, {settings.steps} steps."),
+        "figures": [
+            (
+                f"{NAME}.png",
+                "Top: P_data (black), P_g (green, histogram of generated samples) and the GAN's "
+                "D (blue, dashed) at four steps; D flattens to 1/2 as P_g reaches P_data. Bottom: "
+                "JSD(P_data ‖ P_g) and E_data|D − 1/2| (log scale), and V(G, D) with the GAN's D, over "
+                "training.",
+            )
+        ],
+        "settings_note": (
+            f"G and D: ganzoo's `mlp` ({settings.hidden} units × 2 layers, {settings.latent_dim}-d latent), "
+            f"`{settings.loss}` loss, ganzoo's train_step, Adam {settings.lr} (β1 0.5) with cosine decay, "
+            f"batch {settings.batch_size}, {settings.steps} steps."
+        ),
     }
 
 
 def _figure(path, x, p, snaps, track) -> None:
     import matplotlib.pyplot as plt
-
-    from ..plots import save_figure
 
     fig = plt.figure(figsize=(15, 7.5), layout="constrained")
     snapshots, curves = fig.subfigures(2, 1)  # a row per snapshot step above two curves: no shared grid

@@ -18,9 +18,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import GanzooError, UnknownNameError
-from ..files import append_jsonl, read_jsonl
-from . import disjoint, fixed_point, mle, mode_collapse, optimal_discriminator, saturation, value_jsd
+from ganzoo.bench.cells import run_cell
+from ganzoo.bench.pool import stop_with_parent
+from ganzoo.errors import GanzooError, UnknownNameError
+from ganzoo.report.page import Page
+from ganzoo.runs.resultsdir import RESULTS as CELL_RESULTS
+from ganzoo.theory import disjoint, fixed_point, mle, mode_collapse, optimal_discriminator, saturation, value_jsd
+from ganzoo.util.environment import environment
+from ganzoo.util.files import append_jsonl, atomic_write_text, read_jsonl
 
 EXPERIMENTS = (mle, optimal_discriminator, value_jsd, fixed_point, saturation, disjoint, mode_collapse)
 RECORDS = "theory.jsonl"
@@ -53,7 +58,6 @@ def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None
     """Run one experiment (in a worker process or here) and return its record."""
     import torch
 
-    from ..environment import environment
 
     if threads:
         torch.set_num_threads(threads)  # tiny models: one thread each is fastest
@@ -74,7 +78,6 @@ def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None
 def _worker(args):
     kind, payload, out_dir = args
     if kind == "cell":
-        from ..bench import run_cell
 
         cell, threads = payload
         return kind, run_cell(cell, out_dir / mode_collapse.RESULTS / "runs" / cell.id, threads)
@@ -90,7 +93,6 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
             rerun: bool = False, echo=print) -> list[dict]:
     """Run the chosen experiments not yet recorded (all of them with `rerun`); returns the
     latest record of every chosen experiment, in order."""
-    from ..bench import RESULTS as CELL_RESULTS
 
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
@@ -129,7 +131,6 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        from ..bench import stop_with_parent
 
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=stop_with_parent) as pool:
@@ -157,8 +158,6 @@ def _line(record: dict) -> str:
 
 def write_report(out_dir, records: list[dict] | None = None) -> tuple[Path, Path]:
     """report.md (figures in figures/) and a self-contained report.html from the records."""
-    from ..files import atomic_write_text
-    from ..report import Page
 
     out_dir = Path(out_dir)
     if records is None:

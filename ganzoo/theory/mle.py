@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.toy1d import GaussianMixture1D
-from . import numerics
+from ganzoo.theory import numerics
+from ganzoo.util.plots import save_figure
+from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
 NAME = "mle-is-min-kl"
 TITLE = "Maximum likelihood is minimum KL"
@@ -69,7 +70,7 @@ def run(settings: Settings, figures) -> dict:
         for _ in range(settings.repeats):
             samples = data.draw(m, rng)
             first_samples = samples if first_samples is None else first_samples
-            mu_ml, sigma_ml = fit(lambda mu, ls: -gaussian_log_pdf(samples, mu, ls).mean())
+            mu_ml, sigma_ml = fit(lambda mu, ls: -gaussian_log_pdf(samples, mu, ls).mean())  # noqa: B023 - fit() calls it at once
             # The closed form of the Gaussian MLE checks the optimiser: sample mean, biased std.
             closed_form_gap = max(closed_form_gap, abs(mu_ml - float(samples.mean())),
                                   abs(sigma_ml - float(samples.std(correction=0))))
@@ -111,7 +112,6 @@ def run(settings: Settings, figures) -> dict:
 def _figure(path, data, grid, p, entropy, kl_fit, fits, gaps) -> None:
     import matplotlib.pyplot as plt
 
-    from ..plots import save_figure
 
     mu_kl, sigma_kl = kl_fit
     largest = max(fits)

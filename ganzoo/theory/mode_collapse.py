@@ -3,7 +3,7 @@
 The notes' "Helvetica scenario": G maps many z to the same x, fooling D with a few
 samples. In practice collapse is often a phase: the whole generated distribution sits
 on one or two modes and moves between them while D chases it. Mode coverage over
-training (the VEEGAN/PacGAN protocol of `ganzoo.metrics.mode_coverage`) shows it for
+training (the VEEGAN/PacGAN protocol of `ganzoo.evaluation.mode_coverage`) shows it for
 the minimax and non-saturating losses, WGAN-GP, and PacGAN, whose discriminator judges
 m samples at once: a collapsed batch of m near-identical samples is easy to tell from m
 real ones, so packing penalises collapse directly.
@@ -19,8 +19,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import bench
-from ..report import load, metric_series
+from ganzoo.bench import run as bench_run
+from ganzoo.bench import suite as bench_suite
+from ganzoo.report.results import load, metric_series
+from ganzoo.runs import resultsdir
+from ganzoo.util.plots import save_figure
 
 NAME = "mode-collapse"
 TITLE = "Mode collapse on the ring and the grid"
@@ -38,20 +41,20 @@ def variant(record: dict) -> str:
     return "PacGAN, pack 2 (non-saturating)" if record["block"] == "pacgan" else record["loss"]
 
 
-def pending_cells(settings: Settings, out_dir: Path, jobs: int = 1) -> tuple[bench.Suite, list]:
+def pending_cells(settings: Settings, out_dir: Path, jobs: int = 1) -> tuple[bench_suite.Suite, list]:
     """The suite and its cells not yet recorded in the lab's results folder."""
-    suite = bench.load_suite(settings.suite)
-    return suite, bench.prepare(suite, out_dir / RESULTS, overrides={"device": "cpu"}, jobs=jobs)[0]
+    suite = bench_suite.load_suite(settings.suite)
+    return suite, bench_run.prepare(suite, out_dir / RESULTS, overrides={"device": "cpu"}, jobs=jobs)[0]
 
 
 def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
     out_dir = out_dir or figures.parent
     results = out_dir / RESULTS
-    suite = bench.load_suite(settings.suite)
-    recorded = bench.completed(results)
-    if any(c.id not in recorded for c in bench.expand(suite, {"device": "cpu"})):
+    suite = bench_suite.load_suite(settings.suite)
+    recorded = resultsdir.completed(results)
+    if any(c.id not in recorded for c in bench_suite.expand(suite, {"device": "cpu"})):
         # run alone (not from the lab's pool): train what is missing here
-        bench.run_suite(suite, results, overrides={"device": "cpu"}, jobs=1, echo=lambda *_: None)
+        bench_run.run_suite(suite, results, overrides={"device": "cpu"}, jobs=1, echo=lambda *_: None)
     _, records = load(results)
     curves: dict = {}  # data -> variant -> [per-seed series of (step, modes, high quality %)]
     finals: dict = {}
@@ -75,7 +78,7 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
     rows = []
     for (data, name), fs in sorted(finals.items()):
         def mean(key, decimals):  # KL is undefined (None) for a run with no high-quality sample
-            values = [f[key] for f in fs if f.get(key) is not None]
+            values = [f[key] for f in fs if f.get(key) is not None]  # noqa: B023 - called in this iteration
             return f"{sum(values) / len(values):.{decimals}f}" if values else "–"
 
         rows.append([data, name, f"{len(fs)}", f"{mean('modes_covered', 1)} / {fs[0]['num_modes']}",
@@ -114,7 +117,6 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
 def _figure(path, curves) -> None:
     import matplotlib.pyplot as plt
 
-    from ..plots import save_figure
 
     data_sets = sorted(curves)
     fig, axes = plt.subplots(2, len(data_sets), figsize=(7 * len(data_sets), 7.5), squeeze=False)

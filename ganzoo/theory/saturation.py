@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..api import create_architecture, create_loss
-from ..config import TrainConfig
-from ..data.toy1d import GaussianMixture1D
-from ..loop import Training, train_step
-from . import discriminators
+from ganzoo.core.config import TrainConfig
+from ganzoo.plugin.api import create_architecture, create_loss
+from ganzoo.theory import discriminators
+from ganzoo.training.loop import Training, train_step
+from ganzoo.util.plots import save_figure
+from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
 NAME = "saturation"
 TITLE = "Saturation: minimax against non-saturating"
@@ -113,40 +114,67 @@ def run(settings: Settings, figures) -> dict:
              f"{s['minimax'] / s['non-saturating']:.2e}" if s["non-saturating"] > 0 else "–"] for s in sweep]
     end = {f"{o}/{n}": {"w1_end": c[-1]["w1"], "mean_d_fake_end": c[-1]["mean_d_fake"]} for (o, n), c in curves.items()}
     return {
-        "claim": (f"When D is confident (mean D(G(z)) < {settings.confident}), the minimax loss's gradient on G's "
-                  f"weights is under {settings.max_ratio:.0%} of the non-saturating loss's. From the same start with "
-                  f"SGD, minimax removes less than {settings.stuck:.0%} of the W1 distance to the data in "
-                  f"{settings.train_steps} steps while non-saturating removes more than {settings.escaped:.0%}."),
+        "claim": (
+            f"When D is confident (mean D(G(z)) < {settings.confident}), the minimax loss's gradient on G's "
+            f"weights is under {settings.max_ratio:.0%} of the non-saturating loss's. From the same start with "
+            f"SGD, minimax removes less than {settings.stuck:.0%} of the W1 distance to the data in "
+            f"{settings.train_steps} steps while non-saturating removes more than {settings.escaped:.0%}."
+        ),
         "passed": passed,
-        "measured": {"max_ratio_when_confident": ratio, "w1_start": w1_start,
-                     "fraction_of_w1_removed": {f"{o}/{n}": moved((o, n)) for (o, n) in curves}, "end": end,
-                     "sweep": sweep},
-        "summary": (f"With D confident, ‖∇ minimax‖/‖∇ non-saturating‖ ≤ {ratio:.1e}. Trained from W1 = {w1_start:.2f} "
-                    f"with SGD: minimax ends at W1 = {curves[('sgd', 'minimax')][-1]['w1']:.2f}, non-saturating at "
-                    f"{curves[('sgd', 'non-saturating')][-1]['w1']:.2f}. With Adam both escape "
-                    f"(W1 {curves[('adam', 'minimax')][-1]['w1']:.2f} and "
-                    f"{curves[('adam', 'non-saturating')][-1]['w1']:.2f}): Adam divides each weight's step by the "
-                    "running size of its gradient, so a uniformly small gradient still moves G. Saturation is a "
-                    "statement about the gradient, which optimisers like Adam partly undo."),
+        "measured": {
+            "max_ratio_when_confident": ratio,
+            "w1_start": w1_start,
+            "fraction_of_w1_removed": {f"{o}/{n}": moved((o, n)) for (o, n) in curves},
+            "end": end,
+            "sweep": sweep,
+        },
+        "summary": (
+            f"With D confident, ‖∇ minimax‖/‖∇ non-saturating‖ ≤ {ratio:.1e}. Trained from W1 = {w1_start:.2f} "
+            f"with SGD: minimax ends at W1 = {curves[('sgd', 'minimax')][-1]['w1']:.2f}, non-saturating at "
+            f"{curves[('sgd', 'non-saturating')][-1]['w1']:.2f}. With Adam both escape "
+            f"(W1 {curves[('adam', 'minimax')][-1]['w1']:.2f} and "
+            f"{curves[('adam', 'non-saturating')][-1]['w1']:.2f}): Adam divides each weight's step by the "
+            "running size of its gradient, so a uniformly small gradient still moves G. Saturation is a "
+            "statement about the gradient, which optimisers like Adam partly undo."
+        ),
         "table": (["D steps", "mean D(G(z))", "‖∇θ‖ minimax", "‖∇θ‖ non-saturating", "ratio"], rows),
-        "figures": [(f"{NAME}.png", "Left: the gradient norm reaching G's weights against D's mean output on "
-                     "generated samples (D pre-trained for more and more steps against the frozen G). Middle and "
-                     "right: W1(P_g, P_data) over training from the same start, with SGD and with Adam.")],
-        "settings_note": (f"G and D: ganzoo's `mlp` (64 units × 2); G's output bias starts at {settings.start_offset}; "
-                          f"D pre-trained {settings.pretrain_d_steps} steps (Adam 1e-3); then ganzoo's train_step, "
-                          f"batch {settings.batch_size}, D Adam 1e-3, G SGD {settings.sgd_lr} or Adam {settings.adam_lr}."),
+        "figures": [
+            (
+                f"{NAME}.png",
+                "Left: the gradient norm reaching G's weights against D's mean output on "
+                "generated samples (D pre-trained for more and more steps against the frozen G). Middle and "
+                "right: W1(P_g, P_data) over training from the same start, with SGD and with Adam.",
+            )
+        ],
+        "settings_note": (
+            f"G and D: ganzoo's `mlp` (64 units × 2); G's output bias starts at {settings.start_offset}; "
+            f"D pre-trained {settings.pretrain_d_steps} steps (Adam 1e-3); then ganzoo's train_step, "
+            f"batch {settings.batch_size}, D Adam 1e-3, G SGD {settings.sgd_lr} or Adam {settings.adam_lr}."
+        ),
     }
 
 
 def _train_from(G0, D0, data, loss_name, optimizer_name, settings, z) -> list[dict]:
     G, D = copy.deepcopy(G0), copy.deepcopy(D0)
-    g_opt = (torch.optim.SGD(G.parameters(), lr=settings.sgd_lr) if optimizer_name == "sgd"
-             else torch.optim.Adam(G.parameters(), lr=settings.adam_lr, betas=(0.5, 0.999)))
-    t = Training(cfg=TrainConfig(loss=loss_name, batch_size=settings.batch_size, n_d=1, ema_decay=0.0),
-                 device=torch.device("cpu"), G=G, D=D, arch_config={}, loss=create_loss(loss_name), regularizers=[],
-                 g_opt=g_opt, d_opt=torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999)), ema=None,
-                 batches=data.batches(settings.batch_size, "cpu", seed=settings.seed + 5),
-                 latent_rng=torch.Generator().manual_seed(settings.seed + 6))
+    g_opt = (
+        torch.optim.SGD(G.parameters(), lr=settings.sgd_lr)
+        if optimizer_name == "sgd"
+        else torch.optim.Adam(G.parameters(), lr=settings.adam_lr, betas=(0.5, 0.999))
+    )
+    t = Training(
+        cfg=TrainConfig(loss=loss_name, batch_size=settings.batch_size, n_d=1, ema_decay=0.0),
+        device=torch.device("cpu"),
+        G=G,
+        D=D,
+        arch_config={},
+        loss=create_loss(loss_name),
+        regularizers=[],
+        g_opt=g_opt,
+        d_opt=torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999)),
+        ema=None,
+        batches=data.batches(settings.batch_size, "cpu", seed=settings.seed + 5),
+        latent_rng=torch.Generator().manual_seed(settings.seed + 6),
+    )
     curve = []
     for step in range(settings.train_steps + 1):
         if step % settings.track_every == 0:
@@ -161,14 +189,13 @@ def _train_from(G0, D0, data, loss_name, optimizer_name, settings, z) -> list[di
 def _figure(path, sweep, curves, settings) -> None:
     import matplotlib.pyplot as plt
 
-    from ..plots import save_figure
-
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     ax = axes[0]
     d_fake = [s["mean_d_fake"] for s in sweep[1:]]  # step 0: D is flat, both gradients are 0
     ax.loglog(d_fake, [s["minimax"] for s in sweep[1:]], "o-", color="tab:red", label="minimax  log(1 − D(G(z)))")
-    ax.loglog(d_fake, [s["non-saturating"] for s in sweep[1:]], "s-", color="tab:blue",
-              label="non-saturating  −log D(G(z))")
+    ax.loglog(
+        d_fake, [s["non-saturating"] for s in sweep[1:]], "s-", color="tab:blue", label="non-saturating  −log D(G(z))"
+    )
     ax.set_xlabel("mean D(G(z))  (← D more confident)")
     ax.set_ylabel("‖∇θ_G loss‖")
     ax.invert_xaxis()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..data.toy1d import GaussianMixture1D
-from . import discriminators, numerics
+from ganzoo.theory import discriminators, numerics
+from ganzoo.util.plots import save_figure
+from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
 NAME = "value-is-jsd"
 TITLE = "What D* measures: V(G, D*) = −log 4 + 2·JSD"
@@ -51,28 +52,37 @@ def run(settings: Settings, figures) -> dict:
 
     _figure(figures / f"{NAME}.png", points, dense, curve)
     return {
-        "claim": (f"For every shift δ, V(G, D) with the trained D, estimated on {settings.eval_samples:,} fresh samples "
-                  f"of each distribution, is within {settings.tolerance} nats of −log 4 + 2·JSD(P_data ‖ P_g) "
-                  "computed by quadrature."),
+        "claim": (
+            f"For every shift δ, V(G, D) with the trained D, estimated on {settings.eval_samples:,} fresh samples "
+            f"of each distribution, is within {settings.tolerance} nats of −log 4 + 2·JSD(P_data ‖ P_g) "
+            "computed by quadrature."
+        ),
         "passed": worst <= settings.tolerance,
-        "measured": {"max_abs_difference": worst,
-                     "points": [{"shift": d, "jsd": j, "exact": x, "estimate": e} for d, j, x, e in points]},
-        "summary": (f"Largest |V(G, D) − (−log 4 + 2·JSD)| over {len(points)} shifts: {worst:.4f} nats. At δ = 0, "
-                    f"V = {points[0][3]:.4f} (−log 4 = {-numerics.LOG4:.4f}); for the farthest shift V approaches 0, "
-                    "the value when JSD reaches log 2. JSD is not monotone in δ here: shifting a bimodal density by "
-                    "about the distance between its modes lays one mode over the other."),
+        "measured": {
+            "max_abs_difference": worst,
+            "points": [{"shift": d, "jsd": j, "exact": x, "estimate": e} for d, j, x, e in points],
+        },
+        "summary": (
+            f"Largest |V(G, D) − (−log 4 + 2·JSD)| over {len(points)} shifts: {worst:.4f} nats. At δ = 0, "
+            f"V = {points[0][3]:.4f} (−log 4 = {-numerics.LOG4:.4f}); for the farthest shift V approaches 0, "
+            "the value when JSD reaches log 2. JSD is not monotone in δ here: shifting a bimodal density by "
+            "about the distance between its modes lays one mode over the other."
+        ),
         "table": (["shift δ", "JSD (quadrature)", "−log 4 + 2·JSD", "V(G, D) trained", "difference"], rows),
-        "figures": [(f"{NAME}.png", "Left: V(G, D) with the trained D and −log 4 + 2·JSD against the shift δ. Right: "
-                     "the same pairs, estimate against exact, on the diagonal.")],
+        "figures": [
+            (
+                f"{NAME}.png",
+                "Left: V(G, D) with the trained D and −log 4 + 2·JSD against the shift δ. Right: "
+                "the same pairs, estimate against exact, on the diagonal.",
+            )
+        ],
         "settings_note": f"one D per shift, {settings.steps} steps of {settings.batch_size} fresh samples each, "
-                         "as in experiment 2.",
+        "as in experiment 2.",
     }
 
 
 def _figure(path, points, dense, curve) -> None:
     import matplotlib.pyplot as plt
-
-    from ..plots import save_figure
 
     shifts = [p[0] for p in points]
     exact = [p[2] for p in points]

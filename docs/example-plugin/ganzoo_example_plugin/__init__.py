@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
-from ganzoo.data import Dataset, SampledBatches
+from ganzoo.core.data import Dataset, SampledBatches
 
 
 class ResidualGenerator(ganzoo.Generator):

@@ -1,1 +1,0 @@
-"""Evaluation metrics. Each returns plain numbers plus the protocol used."""

@@ -1,0 +1,142 @@
+"""From a TrainConfig as given to the one a run trains with: defaults filled from the
+registered entries' papers, every value checked, the device picked."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ganzoo.core.config import GLOBAL_DEFAULTS, LR_SCHEDULES, UPDATES, TrainConfig
+from ganzoo.errors import GanzooError, UnknownNameError
+from ganzoo.evaluation.extractors import extractor_names
+from ganzoo.evaluation.plan import EvalSettings
+from ganzoo.plugin.api import architecture_entry, loss_entry
+from ganzoo.plugin.manager import registry
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """A copy with every None filled from the loss's, then the architecture's training
+    defaults, then GLOBAL_DEFAULTS; the intervals from the length; then validated."""
+
+    layers = [GLOBAL_DEFAULTS, architecture_entry(config.arch).train_defaults, loss_entry(config.loss).train_defaults]
+    values = dataclasses.asdict(config)
+    for key in GLOBAL_DEFAULTS:
+        if values[key] is None:
+            for layer in layers:
+                if key in layer:
+                    values[key] = layer[key]
+    cfg = TrainConfig(**values)
+    if cfg.eval_every is None:
+        cfg.eval_every = max(1, cfg.steps // 5)
+    if cfg.checkpoint_every is None:
+        cfg.checkpoint_every = cfg.eval_every
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Values a resolved config must have; a one-paragraph error for the first that is wrong."""
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise GanzooError(message)
+
+    for name in ("steps", "batch_size", "n_d", "reg_every", "log_every", "eval_every", "checkpoint_every",
+                 "eval_samples", "eval_real_samples"):
+        value = getattr(cfg, name)
+        need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
+             f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
+    need(cfg.eval_real_split in ("train", "test"),
+         f"eval-real-split must be train or test, got {cfg.eval_real_split!r}.")
+    need(cfg.eval_batch_norm in ("running", "batch"),
+         f"eval-batch-norm must be running or batch, got {cfg.eval_batch_norm!r}.")
+    need(cfg.eval_images in ("uint8", "float"), f"eval-images must be uint8 or float, got {cfg.eval_images!r}.")
+    need(cfg.lr_schedule in LR_SCHEDULES,
+         f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
+
+    optimizers = registry("optimizer").entries
+    if cfg.optimizer not in optimizers:
+        raise UnknownNameError(
+            "optimizer",
+            cfg.optimizer,
+            optimizers,
+            hint="Choose one with --optimizer; `ganzoo list optimizers` shows them with their plugins.",
+        )
+    for name in ("g_lr", "d_lr"):
+        value = getattr(cfg, name)
+        need(
+            isinstance(value, (int, float)) and 0 < value < 1,
+            f"{name.replace('_', '-')} must be a learning rate in (0, 1), got {value!r}.",
+        )
+    need(
+        len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas),
+        f"betas must be two numbers in [0, 1), got {cfg.betas!r}.",
+    )
+    need(0 <= cfg.ema_decay < 1, f"ema-decay must be in [0, 1) (0 turns EMA off), got {cfg.ema_decay!r}.")
+    need(
+        isinstance(cfg.unroll_steps, int) and not isinstance(cfg.unroll_steps, bool) and cfg.unroll_steps >= 0,
+        f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {cfg.unroll_steps!r}.",
+    )
+    need(cfg.update in UPDATES, f"Unknown update '{cfg.update}'. Choose one of: {', '.join(UPDATES)}.")
+    simultaneous = cfg.update == "simultaneous"
+    need(
+        not simultaneous or cfg.n_d == 1,
+        f"update simultaneous takes one D step per G step, from the same batch; n-d is {cfg.n_d}. Drop --n-d "
+        "(or set it to 1), or use --update alternating.",
+    )
+    need(
+        not simultaneous or not cfg.unroll_steps,
+        "update simultaneous and unroll-steps do not go together: the Unrolled GAN's G step looks ahead of a D "
+        "that has not stepped yet. Use --update alternating with --unroll-steps.",
+    )
+    need(isinstance(cfg.seed, int) and cfg.seed >= 0, f"seed must be a whole number >= 0, got {cfg.seed!r}.")
+    need(
+        cfg.regularizer is not None or not cfg.regularizer_options,
+        f"regularizer options {cfg.regularizer_options} were given without a regulariser; add --reg NAME "
+        "(`ganzoo list regularizers`), or drop --reg-opt.",
+    )
+    need(
+        cfg.augment is not None or not cfg.augment_options,
+        f"augmentation options {cfg.augment_options} were given without an augmentation; add --augment NAME "
+        "(`ganzoo list augmentations`), or drop --augment-opt.",
+    )
+
+    need(
+        cfg.extractor == "auto" or cfg.extractor in extractor_names(),
+        f"Unknown feature extractor '{cfg.extractor}'. Choose auto or one of: {', '.join(extractor_names())}.",
+    )
+    need(
+        cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),
+        f"Unknown device '{cfg.device}'. Use auto, cpu, cuda or cuda:N.",
+    )
+
+
+def eval_settings(cfg: TrainConfig):
+    """What the run's evaluations measure, and on how many samples."""
+
+    pack = cfg.arch_options.get("pack", 1) if isinstance(cfg.arch_options, dict) else 1
+    return EvalSettings(
+        metrics=cfg.eval_metrics,
+        num_samples=cfg.eval_samples,
+        real_samples=cfg.eval_real_samples,
+        real_split=cfg.eval_real_split,
+        extractor=cfg.extractor,
+        inception_weights=cfg.inception_weights,
+        data_root=cfg.data_root or "",
+        sampler_batch=(
+            cfg.batch_size // max(1, int(pack)) if cfg.eval_batch_norm == "batch" and cfg.batch_size else None
+        ),
+        float_images=cfg.eval_images == "float",
+    )
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError(
+            f"--device {name} was asked for, but PyTorch sees no CUDA GPU here. "
+            "Use --device cpu, or --device auto to pick what is available."
+        )
+    return device

@@ -1,0 +1,3 @@
+"""The built-in data sets: 1D densities (`toy1d`), 2D Gaussian mixtures (`toy2d`) and image
+data sets (`images`).
+"""
