@@ -112,6 +112,7 @@ def test_bad_suites_say_what_is_wrong(tmp_path, text, message):
         expand(load_suite(str(write_suite(tmp_path, text))), {})
 
 
+@pytest.mark.slow
 def test_bench_runs_records_failures_resumes_and_reports(tmp_path):
     suite, out = write_suite(tmp_path), tmp_path / "results"
     # An interrupted first attempt at one cell: its checkpoint at step 6 must be resumed.
@@ -231,6 +232,7 @@ def fake_results(folder: Path, fids: list[float], modes: list[int]) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_compare_tells_real_differences_from_noise(tmp_path):
     a = fake_results(tmp_path / "a", [10.0, 11.0, 12.0], [990, 995, 1000])
     b = fake_results(tmp_path / "b", [20.0, 21.0, 22.5], [1000, 985, 998])
@@ -319,6 +321,7 @@ CRASHING_LOSS = """
 """
 
 
+@pytest.mark.slow
 def test_a_cell_that_kills_its_worker_fails_alone(tmp_path, install_fake_plugin):
     site = install_fake_plugin("crashing_loss", CRASHING_LOSS)
     crash = (
@@ -375,6 +378,7 @@ TWO_BLOCKS = (
 )
 
 
+@pytest.mark.slow
 def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_suite_order(tmp_path):
     from ganzoo.bench.run import run_suite
 
@@ -398,6 +402,7 @@ def test_a_run_first_block_starts_before_the_others_and_the_report_keeps_the_sui
         load_suite(str(write_suite(tmp_path, text.replace("run_first = true", 'seed_batched = "false"'))))
 
 
+@pytest.mark.slow
 def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp_path):
     """`--data`: the cells of the chosen data sets alone, from every block (and with
     --blocks, only those in both); a name the suite does not train is refused with its list."""
@@ -422,6 +427,7 @@ def test_data_runs_one_data_set_of_a_suite_and_refuses_one_it_does_not_train(tmp
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_blocks_run_part_of_a_suite_and_a_later_run_adds_the_rest(tmp_path):
     """`--blocks`: a long suite in parts, into one folder. Only the chosen blocks train; the
     report calls itself partial; the next run without --blocks trains just what is missing,

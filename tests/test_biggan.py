@@ -75,6 +75,7 @@ def test_orthogonal_regularisation_has_the_official_gradient():
     assert ganzoo.create_architecture("biggan.test", ortho=0.0)[0].penalty(0, 4) is None
 
 
+@pytest.mark.slow
 def test_the_recipe_trains_by_options(tmp_path):
     from ganzoo.plugin.api import architecture_entry
 

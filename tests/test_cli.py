@@ -18,6 +18,7 @@ def assert_user_error(result, *fragments):
         assert fragment in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_list_json():
     result = run_cli("list", "--json")
     assert result.returncode == 0, result.stderr
@@ -31,6 +32,7 @@ def test_list_json():
     assert "mlp.test" in names and "mlp" not in names
 
 
+@pytest.mark.slow
 def test_help_everywhere(capsys):
     assert run_cli("--help").returncode == 0  # the installed entry point itself
     for command in (["list"], ["train"], ["sample"], ["eval"], ["bench"], ["report"], ["compare"], ["theory"]):
@@ -39,6 +41,7 @@ def test_help_everywhere(capsys):
         assert done.value.code == 0 and "usage: ganzoo" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_train_then_sample(tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "--arch", "mlp.test", "--data", "grid25", "--steps", "10", "--eval-every", "5",
@@ -58,6 +61,7 @@ def test_train_then_sample(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_unknown_names_and_bad_values(tmp_path):
     """Through the installed command, as a user runs it: a clear error, no traceback, exit 2.
     tests/data/bad_inputs.toml holds the full corpus, run in-process (test_bad_inputs.py)."""
@@ -68,6 +72,7 @@ def test_unknown_names_and_bad_values(tmp_path):
     assert "Traceback" not in argparse_error.stderr and not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint(tmp_path):
     out = tmp_path / "run"
     assert run_cli("train", "--arch", "mlp.test", "--steps", "5", "--out", str(out), "--no-progress").returncode == 0
@@ -82,6 +87,7 @@ def test_corrupt_checkpoint(tmp_path):
     assert "weights_only" not in result.stderr  # never advise loading untrusted pickles
 
 
+@pytest.mark.slow
 def test_broken_plugin_is_reported_by_name_and_the_rest_works(install_fake_plugin):
     site = install_fake_plugin("broken_plugin", BROKEN_PLUGIN)
     result = run_cli("list", "architectures", env={"PYTHONPATH": str(site)})

@@ -66,7 +66,9 @@ def test_optimizer_contract(name):
 METRIC_DATA = {"mode-coverage": "ring8", "stacked-mnist-modes": "stacked-mnist"}
 
 
-@pytest.mark.parametrize("name", ganzoo.list_metrics())
+# fd-dinov2's stand-in network takes seconds to build: outside the fast subset.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "fd-dinov2" else n
+                                  for n in ganzoo.list_metrics()])
 def test_metric_contract(name, request):
     from conftest import need_data_root
 

@@ -46,6 +46,7 @@ def torch_fidelity_fid(path, images1, images2):
         save_cpu_ram=True, cache=False, verbose=False)["frechet_inception_distance"]
 
 
+@pytest.mark.slow
 def test_classifier_is_recorded_with_its_hash_and_accuracy(quick_classifier):
     _, path, _, info = quick_classifier
     record = json.loads(path.with_suffix(".json").read_text())
@@ -67,6 +68,7 @@ def test_a_tampered_classifier_is_refused(quick_classifier, tmp_path):
         digits.load_classifier(copy)
 
 
+@pytest.mark.slow
 def test_training_is_seeded(quick_classifier, tmp_path):
     root, path, _, info = quick_classifier
     _, again = digits.train_classifier("mnist", root=str(root), seed=0, epochs=1, max_train=3840,
@@ -74,6 +76,7 @@ def test_training_is_seeded(quick_classifier, tmp_path):
     assert again["sha256"] == info["sha256"]
 
 
+@pytest.mark.slow
 def test_torch_fidelity_fid_agrees_with_the_independent_computation(quick_classifier):
     root, path, model, _ = quick_classifier
     test = ganzoo.create_dataset("mnist", root=str(root), split="test", download=False)
@@ -85,6 +88,7 @@ def test_torch_fidelity_fid_agrees_with_the_independent_computation(quick_classi
     assert fid == pytest.approx(fid_from_features(fa, fb), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_fid_orders_near_and_far_data(quick_classifier):
     root, path, _, _ = quick_classifier
     train = ganzoo.create_dataset("mnist", root=str(root), split="train", download=False)

@@ -34,6 +34,7 @@ def losses(run_dir):
     return [(r["step"], r["d_loss"], r["g_loss"]) for r in lines]
 
 
+@pytest.mark.slow
 def test_two_processes_with_half_batches_train_as_one_and_resume(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli.main(["train", *RUN, "--steps", "40", "--out", str(one)]) == 0
@@ -89,6 +90,7 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused():
         start(Ranks(rank=0, world=3), torch.device("cpu"), 64)
 
 
+@pytest.mark.slow
 def test_cross_replica_batch_norm_back_propagates_as_one_process_with_the_whole_batch(tmp_path):
     # Each rank's samples move the shared batch statistics, so each rank's inputs get gradient
     # from every rank's outputs: summed over the ranks in the backward pass.

@@ -42,6 +42,7 @@ def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch, options)
         assert saved["train"]["seed"] == seed and saved["ensemble"]["seeds"] == seeds
 
 
+@pytest.mark.slow
 def test_an_ensemble_matches_separate_runs_in_distribution_on_the_ring(tmp_path):
     """Long enough for float differences to grow: the seeds' outcomes, not their trajectories."""
     seeds = [0, 1, 2]

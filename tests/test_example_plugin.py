@@ -21,6 +21,7 @@ def test_it_registers_through_the_entry_point_group():
     assert ganzoo.plugin.manager.registry("loss").get("relativistic-average").plugin == "example"
 
 
+@pytest.mark.slow
 def test_both_appear_in_ganzoo_list_and_train(tmp_path):
     listing = run_cli("list")
     assert listing.returncode == 0, listing.stderr
@@ -31,6 +32,7 @@ def test_both_appear_in_ganzoo_list_and_train(tmp_path):
     assert "mode-coverage" in result.stdout and (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
 
 
+@pytest.mark.slow
 def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report(tmp_path):
     """A third-party 2D data set with known modes gets ganzoo's mode coverage (by what it
     offers, not by its class); a third-party metric lands in the results and the report."""
@@ -72,6 +74,7 @@ def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report
     assert (out / "figures" / "example-triangle-example-mode-distance.png").is_file()
 
 
+@pytest.mark.slow
 def test_its_own_contract_tests_pass_in_one_line():
     """docs/example-plugin/tests_example.py: `contract_tests("example")` checks everything the
     plugin registers, as its author would run it."""

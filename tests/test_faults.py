@@ -50,6 +50,7 @@ def uninterrupted(tmp_path_factory):
     return load_checkpoint(run / "checkpoints" / "latest.pt")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_steps_then_resume_is_bit_exact(tmp_path, uninterrupted):
     run = tmp_path / "run"
     rng = random.Random(11)
@@ -66,6 +67,7 @@ def test_sigkill_at_random_steps_then_resume_is_bit_exact(tmp_path, uninterrupte
     assert steps == sorted({*range(10, 601, 10), *range(25, 601, 25)})  # each log and checkpoint once
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_then_resumes(tmp_path, uninterrupted):
     run = tmp_path / "run"
     process = ganzoo(*TRAIN, "--out", str(run))
@@ -96,6 +98,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_checkpoint_write_loses_nothing(tmp_path, uninterrupted):
     run = tmp_path / "run"
     killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, *TRAIN, "--out", str(run)], env=ENV,
@@ -182,6 +185,7 @@ def start_two_cell_bench(tmp_path: Path, install_fake_plugin):
     return suite, out, process, runs, env
 
 
+@pytest.mark.slow
 def test_a_bench_stopped_by_sigterm_checkpoints_its_running_cells_and_resumes(tmp_path, install_fake_plugin):
     suite, out, process, runs, env = start_two_cell_bench(tmp_path, install_fake_plugin)
     process.send_signal(signal.SIGTERM)  # to the bench alone, as a scheduler would
@@ -206,6 +210,7 @@ def _small_tmpfs(path: Path, options: str = "size=40k") -> bool:
                           capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
     disk = tmp_path / "disk"
     if not _small_tmpfs(disk):
@@ -220,6 +225,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
         subprocess.run(["umount", str(disk)], check=False)
 
 
+@pytest.mark.slow
 def test_a_bench_killed_mid_suite_leaves_no_worker_training_and_resumes(tmp_path, install_fake_plugin):
     """SIGKILL to the bench: no handler runs in it, but its workers are told (SIGTERM on the
     parent's death, once), checkpoint and stop; a re-run finishes every cell."""
@@ -268,6 +274,7 @@ Path(sys.argv[1]).write_text(str(len(told)))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's (prctl)")
 def test_a_killed_bench_tells_its_worker_to_stop_once_not_once_per_thread(tmp_path):
     """Twice would be "stop at once": the cell would stop without its checkpoint."""
@@ -299,6 +306,7 @@ time.sleep(60)
     assert result.returncode == -signal.SIGTERM
 
 
+@pytest.mark.slow
 def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
     run = tmp_path / "run"
     long = [("1000000" if arg == "600" else arg) for arg in TRAIN]  # still training when the second asks
@@ -313,6 +321,7 @@ def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
     assert resumed.wait(timeout=300) == 0  # the lock went with the process
 
 
+@pytest.mark.slow
 def test_a_read_only_folder_is_a_clear_error(tmp_path):
     """Root writes through permissions, not through a read-only file system."""
     disk = tmp_path / "readonly"

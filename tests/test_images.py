@@ -187,6 +187,7 @@ def test_pacgan_trains_and_checks_the_batch(tmp_path):
               tmp_path / "run2", progress=False)
 
 
+@pytest.mark.slow
 def test_conditional_generator_produces_the_class_asked_for(tmp_path):
     """Train a conditional MLP (class embedding in G, projection D) on a labelled ring:
     asked for class k, it must put its samples on mode k."""
@@ -205,6 +206,7 @@ def test_conditional_generator_produces_the_class_asked_for(tmp_path):
     assert accuracy > 0.9, f"only {accuracy:.0%} of samples land on the mode of their class"
 
 
+@pytest.mark.slow
 def test_sample_command_writes_an_image_grid(mnist_root, tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "--arch", "dcgan.test", "--data", "mnist", "--data-root", str(mnist_root),

@@ -58,6 +58,7 @@ def test_a_data_set_of_any_class_gets_mode_coverage_in_training(tmp_path):
     assert (tmp_path / "run" / "samples" / "step-00000004.png").is_file()
 
 
+@pytest.mark.slow
 def test_list_shows_metrics_and_regularizers_with_their_plugins():
     result = run_cli("list", "metrics", "--json")
     assert result.returncode == 0, result.stderr
@@ -114,6 +115,7 @@ def test_fd_dinov2_offline_says_what_to_put_where(tmp_path, monkeypatch):
     assert str(tmp_path / "hub" / "facebookresearch_dinov2_main") in message and "$TORCH_HOME" in message
 
 
+@pytest.mark.slow
 def test_fd_dinov2_from_a_local_hub_cache(dinov2_stand_in):
     """The whole path (hub cache, torch-fidelity's DINOv2 forward, the Frechet distance) with a
     stand-in network in place of the 1.2 GB one."""
@@ -129,6 +131,7 @@ def test_fd_dinov2_from_a_local_hub_cache(dinov2_stand_in):
 
 # --- provenance ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(tmp_path):
     run = tmp_path / "run"
     ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="ring8", steps=2, batch_size=16, regularizer="r1"), run,

@@ -124,6 +124,7 @@ def _retrained_copy(extractor, tmp_path) -> Extractor:
     return Extractor(extractor.name, path, info["sha256"], False, "mnist", info)
 
 
+@pytest.mark.slow
 def test_real_features_are_cached_under_the_weights_hash(mnist, tmp_path):
     _, test_set = mnist
     generator = Replay(test_set.images[5000:5300])
@@ -188,6 +189,7 @@ def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
     assert real_like["precision-recall"]["recall"] > 0.5 > collapsed["precision-recall"]["recall"]
 
 
+@pytest.mark.slow
 def test_inception_path_end_to_end_with_a_local_weights_file(trained_run, tmp_path):
     _, run = trained_run
     weights = write_random_inception_weights(tmp_path / "inception-random.pth")
@@ -222,6 +224,7 @@ def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
     assert resolve_extractor("inception-v3-compat", "cifar10").weights_path == hub_copy
 
 
+@pytest.mark.slow
 def test_eval_cli_rejects_a_missing_weights_file_without_traceback(trained_run, tmp_path):
     _, run = trained_run
     result = run_cli("eval", str(run), "--extractor", "inception-v3-compat",
@@ -230,6 +233,7 @@ def test_eval_cli_rejects_a_missing_weights_file_without_traceback(trained_run, 
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
     _, run = trained_run
     before = len(read_jsonl(run / "metrics.jsonl"))
@@ -282,6 +286,7 @@ def test_metrics_that_do_not_fit_fail_before_training(metrics, data, message, tm
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_stacked_mnist_counting_on_real_triples_covers_every_mode():
     root = need_data_root()
     stacked = ganzoo.create_dataset("stacked-mnist", root=str(root), split="test", download=False)

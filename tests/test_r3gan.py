@@ -79,6 +79,7 @@ def test_resampling_doubles_and_halves_the_side_and_keeps_a_flat_image_flat():
     assert Resample(2, 5, up=True)(flat).shape == (1, 5, 16, 16)  # a 1x1 convolution changes the width
 
 
+@pytest.mark.slow
 def test_the_recipe_trains_by_options(tmp_path):
     """R3GAN's training as docs/architectures.md writes it, two steps on MNIST at 32 px."""
     result = run_cli(

@@ -95,6 +95,7 @@ def ray_head(install_fake_plugin):
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_cells_run_as_ray_tasks_a_dead_worker_reruns_and_the_bench_resumes(tmp_path, ray_head, monkeypatch, capsys):
     address, site = ray_head
     suite = tmp_path / "suite.toml"

@@ -430,6 +430,7 @@ values = { modes_covered = [7.6] }
 """
 
 
+@pytest.mark.slow
 def test_tiny_reproduce_2d_end_to_end(tmp_path):
     from conftest import run_cli
 

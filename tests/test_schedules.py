@@ -45,6 +45,7 @@ def test_a_run_follows_its_schedules_and_logs_them(tmp_path):
     assert group["lr"] == pytest.approx(1e-3 + (1e-4 - 1e-3) * 19 * 32 / 640) and group["betas"][1] < 0.99
 
 
+@pytest.mark.slow
 def test_a_scheduled_run_resumes_exactly(tmp_path, monkeypatch):
     config = tiny(loss="rpgan", regularizer="r1,r2", steps=30, schedules={
         "lr": "cosine:2e-3:5e-4:800", "regularizer.gamma": "cosine:0.5:0.05:800"})

@@ -96,6 +96,7 @@ def test_bad_search_spaces_say_what_is_wrong(tmp_path, space, message):
         expand(load_suite(str(suite_file(tmp_path, 2, text))), {})
 
 
+@pytest.mark.slow
 def test_a_search_runs_records_its_draws_reruns_its_best_and_resumes_without_redrawing(tmp_path):
     best = SEARCH_SUITE.replace(
         "seed = 7\n", "seed = 7\nbest_seeds = [1, 2]\nbest_by = \"mode-coverage.high_quality_pct\"\n")

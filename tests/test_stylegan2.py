@@ -77,6 +77,7 @@ def test_the_path_length_penalty_is_lazy_keeps_its_running_mean_and_reaches_the_
     assert ganzoo.create_architecture("stylegan2.test", pl_weight=0.0)[0].penalty(0, 8) is None
 
 
+@pytest.mark.slow
 def test_the_recipe_trains_by_options(tmp_path):
     from ganzoo.plugin.api import architecture_entry
 

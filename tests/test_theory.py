@@ -109,6 +109,7 @@ def test_2_trained_discriminator_is_the_optimal_one(tmp_path):
     assert result["measured"]["weighted_abs_error"] <= 0.01
 
 
+@pytest.mark.slow
 def test_3_value_with_trained_d_is_minus_log4_plus_2jsd(tmp_path):
     settings = value_jsd.Settings(shifts=(0.0, 1.0, 6.0), steps=600, eval_samples=100_000)
     result = value_jsd.run(settings, tmp_path)
@@ -118,6 +119,7 @@ def test_3_value_with_trained_d_is_minus_log4_plus_2jsd(tmp_path):
     assert points[-1]["jsd"] == pytest.approx(math.log(2), abs=1e-3)  # far apart: JSD -> log 2, V -> 0
 
 
+@pytest.mark.slow
 def test_4_gan_reaches_the_fixed_point(tmp_path):
     settings = fixed_point.Settings(steps=1200, snapshots=(0, 300), track_every=300, fresh_d_steps=600)
     result = fixed_point.run(settings, tmp_path)
@@ -128,6 +130,7 @@ def test_4_gan_reaches_the_fixed_point(tmp_path):
     assert m["track"][0]["jsd"] > 0.5 > 0.02 > m["final_jsd_histogram"]
 
 
+@pytest.mark.slow
 def test_5_minimax_saturates_and_non_saturating_does_not(tmp_path):
     # exact: per sample, d loss / d logit is -D for minimax and -(1 - D) for non-saturating
     logits = torch.linspace(-12, 12, 49, requires_grad=True)
@@ -144,6 +147,7 @@ def test_5_minimax_saturates_and_non_saturating_does_not(tmp_path):
     assert m["fraction_of_w1_removed"]["sgd/minimax"] < 0.05 < 0.5 < m["fraction_of_w1_removed"]["sgd/non-saturating"]
 
 
+@pytest.mark.slow
 def test_6_disjoint_supports(tmp_path):
     result = disjoint.run(disjoint.Settings(distances=(2.0, 4.0, 8.0), steps=500), tmp_path)
     m = result["measured"]
@@ -156,6 +160,7 @@ def test_6_disjoint_supports(tmp_path):
         assert p["critic"] == pytest.approx(p["d"] * (1 + p["d"] / 20), rel=0.03)
 
 
+@pytest.mark.slow
 def test_7_packing_counters_early_collapse_on_the_ring(tmp_path):
     suite = tmp_path / "modes.toml"
     block = 'architectures = ["mlp"]\ndata = ["ring8"]\nseeds = [1]\nsteps = 600\neval_every = 100\n' \
@@ -173,6 +178,7 @@ def test_7_packing_counters_early_collapse_on_the_ring(tmp_path):
 
 # --- the command -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_theory_command_writes_report_and_resumes(tmp_path):
     out = tmp_path / "theory"
     command = [sys.executable, "-m", "ganzoo", "theory", "--out", str(out), "--only", "1", "--jobs", "1"]

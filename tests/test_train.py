@@ -95,6 +95,7 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
     return weights(tmp_path / "whole"), saved_step, weights(tmp_path / "crashed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
                                         ("wgan-gp", {}),
                                         ("rpgan", {"regularizer": "r1,r2", "regularizer_options": {"gamma": 0.1}}),
@@ -140,6 +141,7 @@ def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, 
     assert [regs for regs in seen if regs] == [[r1]]  # one of the four D steps
 
 
+@pytest.mark.slow
 def test_a_lazily_regularised_run_resumes_exactly(tmp_path, monkeypatch):
     whole, saved_step, resumed = crash_then_resume(
         monkeypatch, tmp_path, tiny(regularizer="r1", reg_every=3, steps=30), 25
