@@ -140,7 +140,12 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     assert (cfg.arch, cfg.steps, cfg.betas, cfg.regularizer, cfg.regularizer_options) == (
         "dcgan", 7, (0.1, 0.9), "r1", {"gamma": 2})
     assert cfg.arch_options == {"g_width": 8} and cfg.channels_last and cfg.eval_metrics == ["fid", "kid"]
-    assert (cfg.lr_schedule, cfg.g_lr, cfg.tensorboard, cfg.data) == ("linear-decay", 0.001, False, "ring8")
+    # A flag not given leaves its field unset (None), for the loss's, the architecture's or the field's default.
+    assert (cfg.lr_schedule, cfg.g_lr, cfg.tensorboard, cfg.data) == ("linear-decay", 0.001, None, "ring8")
+    # Every field but those naming a cell is a suite block key too.
+    from ganzoo.bench.suite import BLOCK_KEYS
+
+    assert set(fields) - {"arch", "loss", "data", "seed", "eval_metrics"} <= BLOCK_KEYS
     assert {"arch", "seed", "betas", "regularizer_options", "lr_schedule"} <= set(IDENTITY_FIELDS)
     assert not {"steps", "device", "eval_every", "channels_last"} & set(IDENTITY_FIELDS)
     # channels-last: on, off, or (neither flag) the architecture's choice, resolved from its train defaults.

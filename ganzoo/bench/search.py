@@ -59,6 +59,8 @@ class Distribution:
     def draw(self, rng: random.Random):
         if self.kind == "choice":
             return copy.deepcopy(self.choices[rng.randrange(len(self.choices))])
+        # parse_search gives every kind but "choice" both ends
+        assert self.low is not None and self.high is not None
         if self.kind == "uniform":
             return rng.uniform(self.low, self.high)
         if self.kind == "intuniform":

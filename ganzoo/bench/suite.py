@@ -13,7 +13,6 @@ configuration is unchanged keep their results and only the others run again
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -21,24 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganzoo.bench.search import apply_draws, best_trial, parse_search
-from ganzoo.core.config import TrainConfig
+from ganzoo.core.config import CELL_FIELDS, FIELDS, NOT_PROTOCOL
 from ganzoo.errors import GanzooError, UnknownNameError, did_you_mean
 from ganzoo.plugin import api
 
 SUITES_DIR = Path(__file__).parents[1] / "suites"
-BLOCK_KEYS = {
-    "name", "architectures", "losses", "data", "seeds", "steps", "eval_every", "log_every", "metrics",
-    "eval_samples", "eval_real_samples", "batch_size", "arch_options", "loss_options", "data_options",
-    "train", "optional", "search", "seed_batched", "run_first", "tuning_seeds",
-}
-
-
+#: What a block says about its cells besides their training settings.
+STRUCTURE_KEYS = {"name", "architectures", "losses", "data", "seeds", "metrics", "train", "optional", "search",
+                  "seed_batched", "run_first", "tuning_seeds"}
+#: Training settings a block may give as keys of its own (or inside `train = {...}`): every
+#: TrainConfig field but those that name a cell (the block's lists name them) and
+#: `eval_metrics` (a block's `metrics`).
+SETTING_KEYS = set(FIELDS) - set(CELL_FIELDS) - {"eval_metrics"}
+BLOCK_KEYS = STRUCTURE_KEYS | SETTING_KEYS
 SUITE_KEYS = {"name", "description", "block"}
-
-
-#: TrainConfig fields that change how a run is executed or logged, not what it measures.
-NOT_PROTOCOL = {"device", "data_root", "data_on_device", "channels_last", "tensorboard", "checkpoint_every",
-                "log_every"}
 
 
 @dataclass
@@ -124,6 +119,15 @@ def load_suite(name_or_path: str) -> Suite:
         if unknown:
             raise GanzooError(f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}."
                               f"{did_you_mean(unknown, BLOCK_KEYS)} Allowed: {', '.join(sorted(BLOCK_KEYS))}.")
+        train = block.get("train", {})
+        if not isinstance(train, dict):
+            raise GanzooError(f"{path}, block {i + 1}: 'train' must be a table of training settings, "
+                              f"e.g. train = {{ update = \"simultaneous\" }}.")
+        twice = sorted(set(block) & set(train)) + (["metrics"] if "metrics" in block and "eval_metrics" in train
+                                                    else [])
+        if twice:
+            raise GanzooError(f"{path}, block {i + 1}: {', '.join(twice)} given both as a block key and inside "
+                              "train = {...}; one would silently win over the other. Give each once.")
         for key in ("architectures", "losses", "data", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
@@ -193,8 +197,7 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
         archs = _match(block["architectures"], api.list_architectures(), "architecture")
         losses = _match(block["losses"], api.list_losses(), "loss")
         datasets = _match(block["data"], api.list_datasets(), "dataset")
-        train = {k: block[k] for k in ("steps", "eval_every", "log_every", "eval_samples", "eval_real_samples",
-                                       "batch_size", "arch_options", "loss_options", "data_options") if k in block}
+        train = {k: block[k] for k in SETTING_KEYS if k in block}
         if "metrics" in block:
             train["eval_metrics"] = list(block["metrics"])
         train.update(block.get("train", {}))
@@ -203,7 +206,7 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
         trials = [(None, train)] if search is None else [
             ({"index": k, "draws": draws}, apply_draws(where, train, draws))
             for k, draws in ((k, search.draw(name, k)) for k in range(search.trials))]
-        fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "loss", "data", "seed"}
+        fields = set(FIELDS) - set(CELL_FIELDS)
         for trial, options in trials:
             options = {**options, **overrides}
             unknown = sorted(set(options) - fields)

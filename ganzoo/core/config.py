@@ -1,180 +1,391 @@
 """The training configuration: plain data, each field declared once.
 
-A field left as None is filled when the configuration is resolved
+Each field's declaration (`setting`) is the one source of what ganzoo knows about it: its
+type and the words an error uses for it, its `ganzoo train` flag, whether it is a suite key
+(every field but the four that name a cell is), whether it defines the experiment
+(`identity`: a resumed run may not change it), whether it changes what a run measures
+(`protocol`: a bench cell's configuration hash covers it), its allowed values, and its
+`fallback`.
+
+A field left unset (None) is filled when the configuration is resolved
 (`ganzoo.training.resolve.resolve`), in order of precedence, from: the user's value > the
-loss's paper defaults > the architecture's paper defaults > `GLOBAL_DEFAULTS`.
-The resolved configuration is what a run directory stores.
+loss's registered training defaults > the architecture's > the field's fallback. Any field
+but `arch`, `loss`, `data` and `seed` may be defaulted so; a plugin that defaults a field
+that does not exist is refused when it registers (`ganzoo.plugin.manager`). The resolved
+configuration is what a run directory stores.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from ganzoo.errors import GanzooError
+from ganzoo.core.settings import (
+    COUNT_OR_NONE,
+    NAME,
+    NAME_OR_NONE,
+    OPTIONS,
+    PATH_OR_NONE,
+    RATE_OR_NONE,
+    SWITCH_OR_NONE,
+    accepts_value,
+    jsonable,
+    setting,
+)
+from ganzoo.errors import GanzooError, did_you_mean
 
-GLOBAL_DEFAULTS = {
-    "steps": 10_000,
-    "batch_size": 64,
-    "n_d": 1,
-    "optimizer": "adam",
-    "g_lr": 2e-4,
-    "d_lr": 2e-4,
-    "betas": (0.5, 0.999),
-    "ema_decay": 0.0,
-    "channels_last": False,  # architectures whose step it makes faster turn it on in their train defaults
-}
 LR_SCHEDULES = ("constant", "linear-decay")
 UPDATES = ("alternating", "simultaneous")
 
-
-def setting(default=None, *, accepts: tuple, words: str, help: str = "", identity: bool = False,
-            cli: str = "value", flag: str | None = None, argument: str = "", choices: tuple | None = None,
-            metavar: str | None = None, factory=None):
-    """One TrainConfig field, declared once: its default, the values it accepts (with the
-    words an error uses), whether it defines the experiment (a resumed run may not change
-    it), and its command-line flag. `ganzoo train`'s flags and the suite keys of `ganzoo
-    bench` are generated from these.
-
-    cli: "value" (a flag taking one value; `argument` names its parser: positive, whole,
-    float, text), "switch" (a flag that sets True), "on-off" (--x and --no-x; neither: the
-    architecture's default), "options" (repeatable KEY=VALUE),
-    "pair" (two floats), "names" (comma-separated), or None (no flag)."""
-    metadata = {"accepts": accepts, "words": words, "help": help, "identity": identity, "cli": cli,
-                "flag": flag, "argument": argument, "choices": choices, "metavar": metavar}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-NAME = ((str,), "a name (a string)")
-OPTIONS = ((dict,), "a dict of options ({} for none)")
-COUNT_OR_NONE = ((int, None), "a whole number or None")
-RATE_OR_NONE = ((float, None), "a number or None")
-SWITCH = ((bool,), "True or False")
-SWITCH_OR_NONE = ((bool, None), "True, False or None")
-PATH_OR_NONE = ((str, Path, None), "a path or None")
 
 
 @dataclass
 class TrainConfig:
     """Everything a run is trained from. A None is filled when the config is resolved
-    (`ganzoo.training.resolve`): from the loss's paper, then the architecture's, then GLOBAL_DEFAULTS."""
+    (`ganzoo.training.resolve`): from the loss's paper, then the architecture's, then the field's fallback."""
 
     arch: str = setting("mlp", accepts=NAME[0], words=NAME[1], identity=True, help="architecture name (default mlp)")
-    loss: str = setting("non-saturating", accepts=NAME[0], words=NAME[1], identity=True,
-                        help="loss name (default non-saturating)")
+    loss: str = setting(
+        "non-saturating", accepts=NAME[0], words=NAME[1], identity=True, help="loss name (default non-saturating)"
+    )
     data: str = setting("ring8", accepts=NAME[0], words=NAME[1], identity=True, help="data set name (default ring8)")
-    arch_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
-                                 flag="--arch-opt",
-                                 help="override an architecture option, e.g. g_hidden=256 (repeatable)")
-    loss_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
-                                 flag="--loss-opt", help="override a loss option (repeatable)")
-    data_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
-                                 flag="--data-opt", help="override a data set option, e.g. std=0.1 for ring8")
-    regularizer: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True, flag="--reg",
-                                      metavar="NAME",
-                                      help="extra D regularisers: a name, e.g. r1, or several joined by commas, "
-                                           "e.g. r1,r2 (R3GAN's pair; `ganzoo list regularizers`)")
-    regularizer_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True,
-                                        cli="options", flag="--reg-opt",
-                                        help="e.g. gamma=1: to every regulariser with a gamma; r2.gamma=1: to r2 only")
-    reg_every: int = setting(1, accepts=(int,), words="a whole number", identity=True, argument="positive",
-                             metavar="K", help="lazy regularisation (StyleGAN2): the --reg penalties at every K-th D "
-                                               "step only, weighted by K (1: every step)")
-    augment: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True, flag="--augment",
-                                  metavar="NAME", help="augment every image D sees, real and fake, differentiably, "
-                                                       "e.g. diffaugment (`ganzoo list augmentations`)")
-    augment_options: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True,
-                                    cli="options", flag="--augment-opt",
-                                    help="e.g. policy=translation,cutout for diffaugment")
-    schedules: dict = setting(factory=dict, accepts=OPTIONS[0], words=OPTIONS[1], identity=True, cli="options",
-                              flag="--schedule", help="a setting as a function of images seen, "
-                              "KEY=SHAPE:FROM:TO:OVER, e.g. g_lr=cosine:2e-4:5e-5:2e7 "
-                              "(repeatable; see ganzoo/training/schedules.py)")
-    steps: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",
-                                help="generator steps")
-    batch_size: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], identity=True,
-                                     argument="positive", help="samples per batch (of each kind, real and generated)")
-    n_d: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], identity=True,
-                              argument="positive", help="discriminator steps per generator step")
-    optimizer: str | None = setting(None, accepts=(str, None), words="a name or None", identity=True,
-                                    metavar="NAME", help="adam or rmsprop, or a plugin's (`ganzoo list optimizers`)")
-    g_lr: float | None = setting(None, accepts=RATE_OR_NONE[0], words=RATE_OR_NONE[1], identity=True,
-                                 argument="float", help="G's learning rate")
-    d_lr: float | None = setting(None, accepts=RATE_OR_NONE[0], words=RATE_OR_NONE[1], identity=True,
-                                 argument="float", help="D's learning rate")
-    betas: tuple[float, float] | None = setting(None, accepts=("pair", None), words="two numbers, like (0.5, 0.999), "
-                                                "or None", identity=True, cli="pair", metavar=("BETA1", "BETA2"),
-                                                help="Adam's betas")
-    ema_decay: float | None = setting(None, accepts=RATE_OR_NONE[0], words=RATE_OR_NONE[1], identity=True,
-                                      argument="float", help="EMA of G's weights, e.g. 0.999 (0: off)")
+    arch_options: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--arch-opt",
+        help="override an architecture option, e.g. g_hidden=256 (repeatable)",
+    )
+    loss_options: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--loss-opt",
+        help="override a loss option (repeatable)",
+    )
+    data_options: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--data-opt",
+        help="override a data set option, e.g. std=0.1 for ring8",
+    )
+    regularizer: str | None = setting(
+        None,
+        accepts=(str, None),
+        words="a name or None",
+        identity=True,
+        flag="--reg",
+        metavar="NAME",
+        help="extra D regularisers: a name, e.g. r1, or several joined by commas, "
+        "e.g. r1,r2 (R3GAN's pair; `ganzoo list regularizers`)",
+    )
+    regularizer_options: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--reg-opt",
+        help="e.g. gamma=1: to every regulariser with a gamma; r2.gamma=1: to r2 only",
+    )
+    reg_every: int | None = setting(
+        None,
+        fallback=1,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        identity=True,
+        argument="positive",
+        metavar="K",
+        help="lazy regularisation (StyleGAN2): the --reg penalties at every K-th D "
+        "step only, weighted by K (1: every step)",
+    )
+    augment: str | None = setting(
+        None,
+        accepts=(str, None),
+        words="a name or None",
+        identity=True,
+        flag="--augment",
+        metavar="NAME",
+        help="augment every image D sees, real and fake, differentiably, "
+        "e.g. diffaugment (`ganzoo list augmentations`)",
+    )
+    augment_options: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--augment-opt",
+        help="e.g. policy=translation,cutout for diffaugment",
+    )
+    schedules: dict = setting(
+        factory=dict,
+        accepts=OPTIONS[0],
+        words=OPTIONS[1],
+        identity=True,
+        cli="options",
+        flag="--schedule",
+        help="a setting as a function of images seen, "
+        "KEY=SHAPE:FROM:TO:OVER, e.g. g_lr=cosine:2e-4:5e-5:2e7 "
+        "(repeatable; see ganzoo/training/schedules.py)",
+    )
+    steps: int | None = setting(
+        None,
+        fallback=10_000,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        help="generator steps",
+    )
+    batch_size: int | None = setting(
+        None,
+        fallback=64,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        identity=True,
+        argument="positive",
+        help="samples per batch (of each kind, real and generated)",
+    )
+    n_d: int | None = setting(
+        None,
+        fallback=1,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        identity=True,
+        argument="positive",
+        help="discriminator steps per generator step",
+    )
+    optimizer: str | None = setting(
+        None,
+        fallback="adam",
+        accepts=(str, None),
+        words="a name or None",
+        identity=True,
+        metavar="NAME",
+        help="adam or rmsprop, or a plugin's (`ganzoo list optimizers`)",
+    )
+    g_lr: float | None = setting(
+        None,
+        fallback=2e-4,
+        accepts=RATE_OR_NONE[0],
+        words=RATE_OR_NONE[1],
+        identity=True,
+        argument="float",
+        help="G's learning rate",
+    )
+    d_lr: float | None = setting(
+        None,
+        fallback=2e-4,
+        accepts=RATE_OR_NONE[0],
+        words=RATE_OR_NONE[1],
+        identity=True,
+        argument="float",
+        help="D's learning rate",
+    )
+    betas: tuple[float, float] | None = setting(
+        None,
+        fallback=(0.5, 0.999),
+        accepts=("pair", None),
+        words="two numbers, like (0.5, 0.999), or None",
+        identity=True,
+        cli="pair",
+        metavar=("BETA1", "BETA2"),
+        help="Adam's betas",
+    )
+    ema_decay: float | None = setting(
+        None,
+        fallback=0.0,
+        accepts=RATE_OR_NONE[0],
+        words=RATE_OR_NONE[1],
+        identity=True,
+        argument="float",
+        help="EMA of G's weights, e.g. 0.999 (0: off)",
+    )
     # Unrolled GAN (Metz et al. 2017): G's loss looks k D steps ahead.
-    unroll_steps: int = setting(0, accepts=(int,), words="a whole number", identity=True, argument="whole",
-                                metavar="K", help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more "
-                                                  "differentiable optimiser steps (0: off)")
+    unroll_steps: int | None = setting(
+        None,
+        fallback=0,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        identity=True,
+        argument="whole",
+        metavar="K",
+        help="Unrolled GAN (Metz et al. 2017): G's loss uses D after K more differentiable optimiser steps (0: off)",
+    )
     # How the players' steps interleave. simultaneous: PacGAN's and ALI's code, and many TF1 codes.
-    update: str = setting("alternating", accepts=NAME[0], words=NAME[1], identity=True, choices=UPDATES,
-                          help="alternating (default): n_d D steps, then a G step on its own batch "
-                               "(Goodfellow et al.'s algorithm); simultaneous: one batch, one G forward, and D's and "
-                               "G's gradients both taken at the current weights, then both steps (PacGAN's code)")
-    lr_schedule: str = setting("constant", accepts=NAME[0], words=NAME[1], identity=True,
-                               choices=LR_SCHEDULES,
-                               help="constant (default), or linear-decay: both learning rates fall linearly to 0 "
-                                    "at --steps")
-    seed: int = setting(0, accepts=(int,), words="a whole number", identity=True, argument="whole",
-                        help="fixes the initial weights, the batches and the latent vectors")
-    device: str = setting("auto", accepts=(str,), words="a device name: auto, cpu, cuda or cuda:N",
-                          help="auto (default), cpu, cuda, cuda:N")
-    data_root: str | None = setting(None, accepts=PATH_OR_NONE[0], words=PATH_OR_NONE[1],
-                                    help="folder holding local data sets, e.g. ../shared/data "
-                                         "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)")
-    data_on_device: bool = setting(False, accepts=SWITCH[0], words=SWITCH[1], cli="switch",
-                                   help="keep the whole data set on the GPU (fast training when it fits)")
-    channels_last: bool | None = setting(None, accepts=SWITCH_OR_NONE[0], words=SWITCH_OR_NONE[1], cli="on-off",
-                                         help="image models and batches in channels-last memory: the same model, "
-                                              "faster convolutions where the architecture's step gains from it "
-                                              "(default: the architecture's choice, see docs/architectures.md)")
-    log_every: int = setting(100, accepts=(int,), words="a whole number", argument="positive",
-                             help="steps between log lines (default 100)")
-    eval_every: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",
-                                     help="steps between evaluations (default: 5 over the run)")
-    eval_metrics: list[str] | None = setting(None, accepts=("names", None), words="a list of metric names or None",
-                                             cli="names", metavar="M1,M2",
-                                             help="comma-separated metric names (`ganzoo list metrics`; default: "
-                                                  "those cheap enough for every evaluation, mode-coverage on data "
-                                                  "with known modes; none on images)")
-    eval_samples: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1], argument="positive",
-                                       metavar="N", help="generated samples per metric (default: each metric's "
-                                                         "standard count, e.g. 10,000 for FID)")
-    eval_real_samples: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1],
-                                            argument="positive", metavar="N",
-                                            help="real images FID & co. compare with (default: the split, at most "
-                                                 "50,000)")
-    eval_real_split: str = setting("train", accepts=NAME[0], words=NAME[1], choices=("train", "test"),
-                                   help="real split to compare with (default train)")
-    eval_batch_norm: str = setting("running", accepts=NAME[0], words=NAME[1], choices=("running", "batch"),
-                                   help="G's batch norm when sampling for metrics: running statistics (default), "
-                                        "or the statistics of each sampling batch of batch-size / pack latents, "
-                                        "as PacGAN's Stacked MNIST sampler does")
-    eval_images: str = setting("uint8", accepts=NAME[0], words=NAME[1], choices=("uint8", "float"),
-                               help="what classifier metrics read: generated images quantised to uint8 as real "
-                                    "ones are (default), or G's float output, as PacGAN's Stacked MNIST code does")
-    extractor: str = setting("auto", accepts=NAME[0], words=NAME[1],
-                             help="FID features: auto (default: the data's digit classifier, else "
-                                  "inception-v3-compat), inception-v3-compat, dinov2-vit-l-14, "
-                                  "ganzoo-mnist-classifier, ganzoo-fashion-mnist-classifier")
-    inception_weights: str | None = setting(None, accepts=PATH_OR_NONE[0], words=PATH_OR_NONE[1], metavar="PATH",
-                                            help="local InceptionV3 weights (default $GANZOO_INCEPTION_WEIGHTS, "
-                                                 "torch's hub cache, else a download)")
-    checkpoint_every: int | None = setting(None, accepts=COUNT_OR_NONE[0], words=COUNT_OR_NONE[1],
-                                           argument="positive", help="steps between checkpoints (default: at each "
-                                                                     "evaluation)")
-    tensorboard: bool = setting(False, accepts=SWITCH[0], words=SWITCH[1], cli="switch",
-                                help="also log losses, metrics and samples to OUT/tensorboard "
-                                     "(pip install 'pyganzoo[tensorboard]')")
+    update: str | None = setting(
+        None,
+        fallback="alternating",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
+        choices=UPDATES,
+        help="alternating (default): n_d D steps, then a G step on its own batch "
+        "(Goodfellow et al.'s algorithm); simultaneous: one batch, one G forward, and D's and "
+        "G's gradients both taken at the current weights, then both steps (PacGAN's code)",
+    )
+    lr_schedule: str | None = setting(
+        None,
+        fallback="constant",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
+        choices=LR_SCHEDULES,
+        help="constant (default), or linear-decay: both learning rates fall linearly to 0 at --steps",
+    )
+    seed: int = setting(
+        0,
+        accepts=(int,),
+        words="a whole number",
+        identity=True,
+        argument="whole",
+        help="fixes the initial weights, the batches and the latent vectors",
+    )
+    device: str | None = setting(
+        None,
+        fallback="auto",
+        protocol=False,
+        accepts=(str, None),
+        words="a device name: auto, cpu, cuda or cuda:N",
+        help="auto (default), cpu, cuda, cuda:N",
+    )
+    data_root: str | None = setting(
+        None,
+        protocol=False,
+        accepts=PATH_OR_NONE[0],
+        words=PATH_OR_NONE[1],
+        help="folder holding local data sets, e.g. ../shared/data "
+        "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)",
+    )
+    data_on_device: bool | None = setting(
+        None,
+        fallback=False,
+        protocol=False,
+        accepts=SWITCH_OR_NONE[0],
+        words=SWITCH_OR_NONE[1],
+        cli="switch",
+        help="keep the whole data set on the GPU (fast training when it fits)",
+    )
+    channels_last: bool | None = setting(
+        None,
+        fallback=False,
+        protocol=False,
+        accepts=SWITCH_OR_NONE[0],
+        words=SWITCH_OR_NONE[1],
+        cli="on-off",
+        help="image models and batches in channels-last memory: the same model, "
+        "faster convolutions where the architecture's step gains from it "
+        "(default: the architecture's choice, see docs/architectures.md)",
+    )
+    log_every: int | None = setting(
+        None,
+        fallback=100,
+        protocol=False,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        help="steps between log lines (default 100)",
+    )
+    eval_every: int | None = setting(
+        None,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        help="steps between evaluations (default: 5 over the run)",
+    )
+    eval_metrics: list[str] | None = setting(
+        None,
+        accepts=("names", None),
+        words="a list of metric names or None",
+        cli="names",
+        metavar="M1,M2",
+        help="comma-separated metric names (`ganzoo list metrics`; default: "
+        "those cheap enough for every evaluation, mode-coverage on data "
+        "with known modes; none on images)",
+    )
+    eval_samples: int | None = setting(
+        None,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        metavar="N",
+        help="generated samples per metric (default: each metric's standard count, e.g. 10,000 for FID)",
+    )
+    eval_real_samples: int | None = setting(
+        None,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        metavar="N",
+        help="real images FID & co. compare with (default: the split, at most 50,000)",
+    )
+    eval_real_split: str | None = setting(
+        None,
+        fallback="train",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        choices=("train", "test"),
+        help="real split to compare with (default train)",
+    )
+    eval_batch_norm: str | None = setting(
+        None,
+        fallback="running",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        choices=("running", "batch"),
+        help="G's batch norm when sampling for metrics: running statistics (default), "
+        "or the statistics of each sampling batch of batch-size / pack latents, "
+        "as PacGAN's Stacked MNIST sampler does",
+    )
+    eval_images: str | None = setting(
+        None,
+        fallback="uint8",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        choices=("uint8", "float"),
+        help="what classifier metrics read: generated images quantised to uint8 as real "
+        "ones are (default), or G's float output, as PacGAN's Stacked MNIST code does",
+    )
+    extractor: str | None = setting(
+        None,
+        fallback="auto",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        help="FID features: auto (default: the data's digit classifier, else "
+        "inception-v3-compat), inception-v3-compat, dinov2-vit-l-14, "
+        "ganzoo-mnist-classifier, ganzoo-fashion-mnist-classifier",
+    )
+    inception_weights: str | None = setting(
+        None,
+        accepts=PATH_OR_NONE[0],
+        words=PATH_OR_NONE[1],
+        metavar="PATH",
+        help="local InceptionV3 weights (default $GANZOO_INCEPTION_WEIGHTS, torch's hub cache, else a download)",
+    )
+    checkpoint_every: int | None = setting(
+        None,
+        protocol=False,
+        accepts=COUNT_OR_NONE[0],
+        words=COUNT_OR_NONE[1],
+        argument="positive",
+        help="steps between checkpoints (default: at each evaluation)",
+    )
+    tensorboard: bool | None = setting(
+        None,
+        fallback=False,
+        protocol=False,
+        accepts=SWITCH_OR_NONE[0],
+        words=SWITCH_OR_NONE[1],
+        cli="switch",
+        help="also log losses, metrics and samples to OUT/tensorboard (pip install 'pyganzoo[tensorboard]')",
+    )
 
     def __post_init__(self):
         for field_ in dataclasses.fields(self):
@@ -182,18 +393,20 @@ class TrainConfig:
             kinds, wanted = field_.metadata["accepts"], field_.metadata["words"]
             if value is None and None in kinds:
                 continue
-            if not any(_is(value, kind) for kind in kinds if kind is not None):
-                raise GanzooError(f"TrainConfig({field_.name}={value!r}): {field_.name} must be {wanted}, "
-                                  f"not a {type(value).__name__}.")
+            if not any(accepts_value(value, kind) for kind in kinds if kind is not None):
+                raise GanzooError(
+                    f"TrainConfig({field_.name}={value!r}): {field_.name} must be {wanted}, "
+                    f"not a {type(value).__name__}."
+                )
         if self.betas is not None:
             self.betas = tuple(self.betas)
 
     def identity(self) -> dict:
         """The fields that define the experiment: a resumed run must not change them."""
-        return {k: _jsonable(getattr(self, k)) for k in IDENTITY_FIELDS}
+        return {k: jsonable(getattr(self, k)) for k in IDENTITY_FIELDS}
 
     def to_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
+        return jsonable(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -201,21 +414,34 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-IDENTITY_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["identity"])
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+IDENTITY_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["identity"])
+#: The fields that name a bench cell (and a run): given by the user or a suite, never defaulted.
+CELL_FIELDS = ("arch", "loss", "data", "seed")
+#: How a run executes or logs, not what it measures: left out of a bench cell's configuration hash.
+NOT_PROTOCOL = frozenset(name for name, f in FIELDS.items() if not f.metadata["protocol"])
+#: What an unset field becomes when no loss or architecture sets it.
+FALLBACKS = {name: f.metadata["fallback"] for name, f in FIELDS.items() if f.metadata["fallback"] is not None}
 
 
-def _is(value, kind) -> bool:
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "pair":
-        return isinstance(value, (list, tuple)) and len(value) == 2 and all(_is(v, float) for v in value)
-    if kind == "names":
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-    return isinstance(value, kind)
-
-
-def _jsonable(value):
-    """Round-trip through JSON so tuples and lists compare equal."""
-    return json.loads(json.dumps(value))
+def check_defaults(defaults: dict, owner: str) -> None:
+    """Training defaults a loss or an architecture registers must name TrainConfig fields that
+    may be defaulted, with values of the right type; `owner` names who registers them."""
+    unknown = sorted(set(defaults) - set(FIELDS))
+    if unknown:
+        raise ValueError(
+            f"{owner} sets training default(s) {', '.join(repr(k) for k in unknown)}, which "
+            f"{'is not a training setting' if len(unknown) == 1 else 'are not training settings'}."
+            f"{did_you_mean(unknown, FIELDS)} Its `train_defaults` may set any TrainConfig field "
+            "(`ganzoo train --help` lists them)."
+        )
+    fixed = sorted(set(defaults) & set(CELL_FIELDS))
+    if fixed:
+        raise ValueError(
+            f"{owner} sets training default(s) {', '.join(fixed)}, which name a run and are the "
+            "user's to choose; leave them out of its `train_defaults`."
+        )
+    try:
+        TrainConfig(**defaults)
+    except GanzooError as exc:
+        raise ValueError(f"{owner} sets a training default of the wrong type: {exc}") from None

@@ -61,7 +61,8 @@ class Extractor:
 
     def describe(self) -> dict:
         name = DINOV2 if self.name == DINOV2_TORCH_FIDELITY else self.name
-        out = {"name": name, "weights_sha256": self.weights_sha256, "weights_file": self.weights_path.name}
+        out: dict[str, object] = {"name": name, "weights_sha256": self.weights_sha256,
+                                  "weights_file": self.weights_path.name}
         if self.info:
             out["classifier"] = {k: self.info[k] for k in ("dataset", "seed", "test_accuracy", "epochs")}
         return out

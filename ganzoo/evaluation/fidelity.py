@@ -174,7 +174,7 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
         "images": "uint8, grey repeated to RGB" if rgb and generator.output_shape[0] == 1 else "uint8",
         "torch_fidelity": torch_fidelity.__version__,
     }
-    details = {
+    details: dict[str, dict[str, object]] = {
         "fid": {"layer": extractor.layer("fid")},
         "kid": {"layer": extractor.layer("kid"), "subsets": kid_subsets, "subset_size": kid_subset_size,
                 "kernel": "polynomial, degree 3"},

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pluggy
 
+from ganzoo.core.config import check_defaults
 from ganzoo.core.regularization import regularizer_names
 from ganzoo.errors import GanzooError
 from ganzoo.plugin import hookspecs
@@ -148,6 +149,8 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
     def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
         if defaults is None and kind not in ("architecture", "optimizer"):  # an optimiser takes no options
             defaults = signature_defaults(factory)
+        if train_defaults:  # a misspelt setting would otherwise be ignored without a word
+            check_defaults(train_defaults, f"The {kind} '{name}'")
         staged.append(Entry(
             kind=kind, name=name, factory=factory, plugin=plugin,
             defaults=dict(defaults or {}), train_defaults=dict(train_defaults or {}),
@@ -204,8 +207,9 @@ def provenance(kind: str, name: str) -> dict:
 
 def run_provenance(cfg, metrics: list[str]) -> dict:
     """The plugin and package behind each named thing a run (a TrainConfig) uses."""
-    used = {"architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
-            "dataset": provenance("dataset", cfg.data)}
+    used: dict[str, dict | list[dict]] = {  # one entry per kind; a list for the kinds a run uses several of
+        "architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
+        "dataset": provenance("dataset", cfg.data)}
     if cfg.regularizer:
         used["regularizer"] = [provenance("regularizer", name) for name in regularizer_names(cfg.regularizer)]
     if cfg.augment:

@@ -9,6 +9,7 @@ as a family of their own."""
 from __future__ import annotations
 
 import statistics
+from typing import cast
 
 from ganzoo.errors import GanzooError
 from ganzoo.report.convergence import parse_margin
@@ -107,7 +108,8 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
             found.append((data, [" / ".join(group), label, f"{median_a:,.{decimals}f} ({len(sa)})",
                                  f"{median_b:,.{decimals}f} ({len(sb)})", f"{median_b - median_a:+,.{decimals}f}"],
                           p, median_b - median_a, better))
-    adjusted = holm([p for _, _, p, _, _ in found])
+    # holm gives None only for a None p-value, and every search found has one
+    adjusted = cast("list[float]", holm([p for _, _, p, _, _ in found]))
     lines = []
     for data in dict.fromkeys(d for d, *_ in found):
         rows = [cells + [f"{p:.3g}", _verdict(p, alpha, diff, better)]

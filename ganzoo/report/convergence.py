@@ -46,6 +46,7 @@ class Plateau:
     def describe(self, decimals: int = 2) -> str:
         if self.drift is None:
             return f"{self.status} ({self.reason})"
+        assert self.interval is not None  # a plateau with a drift always has its interval
         low, high = self.interval
         return (f"{self.status}: drift over the last third {self.drift:+.{decimals}f} "
                 f"[{low:+.{decimals}f}, {high:+.{decimals}f}], margin ±{self.margin:g}")
@@ -78,6 +79,7 @@ def cell_plateau(steps: list[int], values: list[float], margin: float, resolutio
                        f"fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds")
     a = estimate([values[i] for i in middle], resolution)
     b = estimate([values[i] for i in last], resolution)
+    assert a is not None and b is not None  # each window holds MIN_EVALUATIONS values or more
     d = _welch(a, b)
     interval = d.interval(0.95)
     return Plateau(_decide(d.diff, interval, margin), d.diff, interval, margin,
@@ -96,7 +98,9 @@ def row_plateau(curves: list[tuple[list[int], list[float]]], margin: float,
         return Plateau(UNSETTLED, None, None, margin, None,
                        f"a seed has fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds")
     drifts = estimate([c.drift for c in measured])
+    assert drifts is not None  # measured holds two seeds or more, each with a drift
     interval = drifts.interval(0.95) if drifts.se else (drifts.mean, drifts.mean)
+    assert interval is not None  # two drifts or more give an error bar
     return Plateau(_decide(drifts.mean, interval, margin), drifts.mean, interval, margin, measured[0].windows)
 
 

@@ -22,7 +22,7 @@ def metric_conventions() -> dict[tuple[str, str], tuple[float | None, object]]:
     """(metric, key) -> (resolution, default margin), as each registered metric declares them
     (the resolution defaults to the column's last shown decimal)."""
 
-    out = {}
+    out: dict[tuple[str, str], tuple[float | None, object]] = {}
     for name, metric in registered_metrics().items():
         for key, _label, decimals, _better in metric.columns:
             out[name, key] = (metric.resolutions.get(key, 10.0 ** -decimals), metric.margins.get(key))
@@ -47,7 +47,7 @@ class RowConvergence:
         return sum(c.status == STILL_MOVING for c in self.cells)
 
     def summary(self) -> str:
-        counts = {}
+        counts: dict[str, int] = {}
         for c in self.cells:
             counts[c.status] = counts.get(c.status, 0) + 1
         return ", ".join(f"{n} {status}" for status, n in counts.items())
@@ -116,8 +116,8 @@ def paper_rows(papers, plain: dict, results_dir: Path) -> list[PaperRow]:
                 if ours is not None:
                     row.comparison = Comparison(paper, ours, margin, better, row.reasons)
                 rows.append(row)
-    judged = [r for r in rows if r.comparison is not None]
-    for row, verdict in zip(judged, judge([r.comparison for r in judged])):
+    judged = [(r, r.comparison) for r in rows if r.comparison is not None]
+    for (row, _), verdict in zip(judged, judge([c for _, c in judged])):
         row.verdict = verdict
     return rows
 
@@ -207,8 +207,9 @@ def convergence_table(page: Page, groups, results_dir: Path, margins: dict) -> N
             values = [value(r, metric, key) for r in good]
             if not any(v is not None for v in values):
                 continue
-            level = estimate(values).mean
-            margin = parse_margin(margins.get(key, default_margin), level=level)
+            overall = estimate(values)
+            assert overall is not None  # one value or more exists
+            margin = parse_margin(margins.get(key, default_margin), level=overall.mean)
             if margin is None:
                 continue
             conv = convergence(good, results_dir, metric, key, margin, resolution)

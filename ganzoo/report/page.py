@@ -12,7 +12,8 @@ class Page:
     """A report as a list of blocks, rendered to Markdown and to self-contained HTML."""
 
     def __init__(self, title: str):
-        self.title, self.blocks = title, []
+        self.title = title
+        self.blocks: list[tuple] = []  # (kind, *content): ("h", level, text), ("p", text), ("table", header, rows)...
 
     def heading(self, text, level=2):
         self.blocks.append(("h", level, text))

@@ -9,7 +9,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from ganzoo.core.config import TrainConfig
+from ganzoo.core.config import FALLBACKS
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.mode_coverage import reverse_kl_of
 from ganzoo.evaluation.plan import registered_metrics
@@ -92,13 +92,16 @@ def _canonical(setting: dict) -> dict:
     return {k: v for k, v in setting.items() if k not in defaults or v != defaults[k]}
 
 
+#: Settings a paper sets (the architectures' and losses' training defaults do): a row is labelled
+#: with them even at their fallback, as rows that differ in batch or rate must show it.
+PAPER_SETTINGS = ("steps", "batch_size", "n_d", "optimizer", "g_lr", "d_lr", "betas", "ema_decay", "channels_last")
+
+
 @functools.cache
 def _config_defaults() -> dict:
-    import dataclasses
-
-
-    return {f.name: f.default for f in dataclasses.fields(TrainConfig)
-            if f.default is not dataclasses.MISSING and f.default is not None}
+    """The values a row's label leaves out: each other setting at its fallback (unroll_steps=0,
+    update=alternating...), which a run holds whenever nobody set it."""
+    return {name: value for name, value in FALLBACKS.items() if name not in PAPER_SETTINGS}
 
 
 def _flatten(setting: dict) -> dict:

@@ -77,6 +77,7 @@ def study_section(page: Page, data: str, records: list[dict], figures) -> None:
             rows.append([block, arch, loss, f"0/{len(trials)}", "–", "–", "–", "–"])
             continue
         best = best_of(trials, better)
+        assert best is not None  # scored is not empty
         rows.append([block, arch, loss, f"{len(scored)}/{len(trials)}",
                      f"{best['score']:,.{decimals}f} (trial {best['index']})",
                      f"{statistics.median(t['score'] for t in scored):,.{decimals}f}",

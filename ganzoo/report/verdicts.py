@@ -119,14 +119,14 @@ class Difference:
 
 def difference(a: Estimate, b: Estimate) -> Difference | None:
     """B − A; None when neither side has an error bar (nothing to test against)."""
-    parts = [e for e in (a, b) if e.se is not None]
+    parts = [(e.se, e.df) for e in (a, b) if e.se is not None]  # (se, df) of each side with an error bar
     if not parts:
         return None
-    var = sum(e.se**2 for e in parts)
+    var = sum(se**2 for se, _ in parts)
     if var == 0:
         return Difference(b.mean - a.mean, 0.0, math.inf)
     # Welch-Satterthwaite; a side without n (a published se alone) has unlimited df.
-    denominator = sum(e.se**4 / e.df for e in parts if e.df < math.inf)
+    denominator = sum(se**4 / df for se, df in parts if df < math.inf)
     df = var**2 / denominator if denominator > 0 else math.inf
     return Difference(b.mean - a.mean, math.sqrt(var), df)
 
@@ -189,9 +189,11 @@ def judge(comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "g
             verdicts.append(Verdict("no error bar", f"one seed on {who}: no error bar, no test"))
             continue
         if pe is not None and pe < alpha:
+            assert c.margin is not None  # an equivalence p-value is computed only against a margin
             text = f"agrees (within ±{_num(c.margin)})"
             verdicts.append(Verdict("agrees", text, d, pd, pe))
             continue
+        assert pd is not None  # d is not None: its difference test has a p-value
         if pd < alpha:
             direction = "higher" if d.diff > 0 else "lower"
             quality = "" if not c.better else (" (better)" if d.diff * c.better > 0 else " (worse)")
@@ -216,6 +218,7 @@ def seeds_needed(c: Comparison, alpha: float, both_sides: bool = False) -> int |
     than Holm's); None if none up to MAX_SEEDS would."""
     t = _t()
     sd = c.ours.sd
+    assert sd is not None, "B must be runs with an error bar (verdicts.estimate of two or more)"
     diff = c.ours.mean - c.reference.mean
     n_now = max(c.ours.n or 1, c.reference.n or 1) if both_sides else c.ours.n or 1
     for n in _candidate_counts(n_now + 1):

@@ -159,7 +159,7 @@ def _seed_list(seeds: list[int]) -> str:
 def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> None:
     names = row_names(groups)
     specs = curve_specs()
-    first_key = {}
+    first_key: dict[str, str] = {}
     for metric, key, _ in specs:
         first_key.setdefault(metric, key)
     for metric, key, label in specs:
@@ -245,7 +245,7 @@ def _protocol(page: Page, meta: dict, records: list[dict], results_dir: Path) ->
     page.heading("Environment", 3)
     page.code(json.dumps({k: meta[k] for k in ("environment", "jobs", "threads_per_job", "cpu_count", "overrides")},
                          indent=2), "json")
-    seen = {}
+    seen: dict[tuple[str, str], tuple[str, dict]] = {}  # (data, metric) -> (cell, protocol)
     for r in records:
         if r["status"] != "ok":
             continue

@@ -24,7 +24,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows: no run-directory lock
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # RunDir.lock checks for None
 
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError

@@ -11,6 +11,7 @@ decays to zero on a cosine so that D settles instead of jittering around it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -40,8 +41,9 @@ def new_discriminator(seed: int, hidden: int = 64, layers: int = 2) -> torch.nn.
     # slope, pick the sign of D's slope. In 1D a critic under WGAN-GP's two-sided penalty
     # cannot flip a wrong initial sign: its slope would pass through 0, which costs the
     # penalty weight (10) and is more than the 2 * W1 it would gain for nearby densities.
-    torch.nn.init.zeros_(discriminator.head.weight)
-    torch.nn.init.zeros_(discriminator.head.bias)
+    head = cast(torch.nn.Linear, discriminator.head)  # the mlp discriminator's output layer
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
     return discriminator
 
 

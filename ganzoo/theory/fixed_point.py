@@ -18,6 +18,7 @@ from ganzoo.core.config import TrainConfig
 from ganzoo.plugin.api import create_architecture, create_loss
 from ganzoo.theory import discriminators, numerics
 from ganzoo.training.loop import Training, train_step
+from ganzoo.training.resolve import resolve
 from ganzoo.util.plots import save_figure
 from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
@@ -50,7 +51,7 @@ def build(settings: Settings, data) -> Training:
     D = discriminators.new_discriminator(settings.seed, hidden=settings.hidden)
     betas = (0.5, 0.999)
     return Training(
-        cfg=TrainConfig(loss=settings.loss, batch_size=settings.batch_size, n_d=settings.n_d, ema_decay=0.0),
+        cfg=resolve(TrainConfig(loss=settings.loss, batch_size=settings.batch_size, n_d=settings.n_d, ema_decay=0.0)),
         device=torch.device("cpu"), G=G, D=D, arch_config={}, loss=create_loss(settings.loss), regularizers=[],
         g_opt=torch.optim.Adam(G.parameters(), settings.lr, betas=betas),
         d_opt=torch.optim.Adam(D.parameters(), settings.d_lr, betas=betas),
@@ -146,7 +147,8 @@ def _figure(path, x, p, snaps, track) -> None:
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(15, 7.5), layout="constrained")
-    snapshots, curves = fig.subfigures(2, 1)  # a row per snapshot step above two curves: no shared grid
+    # a row per snapshot step above two curves: no shared grid (squeeze=False: always an array, of 2 x 1)
+    snapshots, curves = fig.subfigures(2, 1, squeeze=False)[:, 0]
     steps = sorted(snaps)
     for i, step in enumerate(steps):
         ax = snapshots.add_subplot(1, len(steps), i + 1)

@@ -120,7 +120,7 @@ def _figure(path, curves) -> None:
 
     data_sets = sorted(curves)
     fig, axes = plt.subplots(2, len(data_sets), figsize=(7 * len(data_sets), 7.5), squeeze=False)
-    colors = {}
+    colors: dict[str, str] = {}
     for col, data in enumerate(data_sets):
         for name, runs in sorted(curves[data].items()):
             color = colors.setdefault(name, f"C{len(colors)}")

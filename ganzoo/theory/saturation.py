@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -22,6 +23,7 @@ from ganzoo.core.config import TrainConfig
 from ganzoo.plugin.api import create_architecture, create_loss
 from ganzoo.theory import discriminators
 from ganzoo.training.loop import Training, train_step
+from ganzoo.training.resolve import resolve
 from ganzoo.util.plots import save_figure
 from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 
@@ -68,8 +70,10 @@ def run(settings: Settings, figures) -> dict:
     data = GaussianMixture1D()
     torch.manual_seed(settings.seed)
     G, _, _ = create_architecture("mlp", data_shape=(1,), latent_dim=4, g_hidden=64)
+    # torch types a submodule attribute as Tensor | Module: the mlp generator's `net` ends in its output layer
+    output = cast(torch.nn.Linear, cast(torch.nn.Sequential, G.net)[-1])
     with torch.no_grad():
-        G.net[-1].bias.fill_(settings.start_offset)
+        output.bias.fill_(settings.start_offset)
     D = discriminators.new_discriminator(settings.seed)
     losses = {name: create_loss(name) for name in LOSSES}
     z = G.sample_latent(8192, generator=torch.Generator().manual_seed(settings.seed + 7))
@@ -96,6 +100,7 @@ def run(settings: Settings, figures) -> dict:
     ratio = max((s["minimax"] / s["non-saturating"] for s in confident), default=float("nan"))
 
     # (b) both losses trained from the same G and the same pre-trained D
+    assert start is not None, "pretrain_d_steps must not exceed the last of d_checkpoints"
     D.load_state_dict(start)
     curves = {}
     for optimizer_name in ("sgd", "adam"):
@@ -162,7 +167,7 @@ def _train_from(G0, D0, data, loss_name, optimizer_name, settings, z) -> list[di
         else torch.optim.Adam(G.parameters(), lr=settings.adam_lr, betas=(0.5, 0.999))
     )
     t = Training(
-        cfg=TrainConfig(loss=loss_name, batch_size=settings.batch_size, n_d=1, ema_decay=0.0),
+        cfg=resolve(TrainConfig(loss=loss_name, batch_size=settings.batch_size, n_d=1, ema_decay=0.0)),
         device=torch.device("cpu"),
         G=G,
         D=D,

@@ -36,8 +36,9 @@ import torch
 from torch.func import functional_call, stack_module_state
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from ganzoo.core.config import TrainConfig, _jsonable
+from ganzoo.core.config import TrainConfig
 from ganzoo.core.models import Generator
+from ganzoo.core.settings import jsonable
 from ganzoo.errors import GanzooError, NonFiniteLossError
 from ganzoo.evaluation.plan import evaluate, plan_evaluation
 from ganzoo.plugin.manager import run_provenance
@@ -287,7 +288,7 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
     for c, t, run in zip(cfgs, seeds, runs):  # written as `ganzoo train` writes a run, with the ensemble named
         run.path.mkdir(parents=True, exist_ok=True)
         run.lock()
-        run.write_config({"train": c.to_dict(), "architecture": _jsonable(t.arch_config), "data": dataset.describe(),
+        run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config), "data": dataset.describe(),
                           "environment": environment(device), "provenance": used,
                           "ensemble": {"seeds": [x.seed for x in cfgs], "method": "torch.func.vmap"}})
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from ganzoo.core.config import TrainConfig, _jsonable
+from ganzoo.core.config import TrainConfig
 from ganzoo.core.regularization import penalties
+from ganzoo.core.settings import jsonable
 from ganzoo.errors import GanzooError, NonFiniteLossError
 from ganzoo.evaluation.extractors import check_given_weights
 from ganzoo.evaluation.plan import evaluate, plan_evaluation
@@ -119,7 +120,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             run.drop_records_after(start_step)
         run.path.mkdir(parents=True, exist_ok=True)
         run.lock()
-        config = {"train": cfg.to_dict(), "architecture": _jsonable(t.arch_config), "data": dataset.describe(),
+        config = {"train": cfg.to_dict(), "architecture": jsonable(t.arch_config), "data": dataset.describe(),
                   "environment": environment(device), "provenance": used}
         if ranks.active:
             config["distributed"] = ranks.describe()

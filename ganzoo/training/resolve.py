@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from ganzoo.core.config import GLOBAL_DEFAULTS, LR_SCHEDULES, UPDATES, TrainConfig
+from ganzoo.core.config import FALLBACKS, FIELDS, TrainConfig
 from ganzoo.errors import GanzooError, UnknownNameError
 from ganzoo.evaluation.extractors import extractor_names
 from ganzoo.evaluation.plan import EvalSettings
@@ -16,16 +16,13 @@ from ganzoo.plugin.manager import registry
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A copy with every None filled from the loss's, then the architecture's training
-    defaults, then GLOBAL_DEFAULTS; the intervals from the length; then validated."""
-
-    layers = [GLOBAL_DEFAULTS, architecture_entry(config.arch).train_defaults, loss_entry(config.loss).train_defaults]
+    """A copy with every unset (None) field filled from the loss's training defaults, then the
+    architecture's, then the field's fallback; the intervals from the length; then validated."""
+    layers = [loss_entry(config.loss).train_defaults, architecture_entry(config.arch).train_defaults, FALLBACKS]
     values = dataclasses.asdict(config)
-    for key in GLOBAL_DEFAULTS:
-        if values[key] is None:
-            for layer in layers:
-                if key in layer:
-                    values[key] = layer[key]
+    for key, value in values.items():
+        if value is None:
+            values[key] = next((layer[key] for layer in layers if layer.get(key) is not None), None)
     cfg = TrainConfig(**values)
     if cfg.eval_every is None:
         cfg.eval_every = max(1, cfg.steps // 5)
@@ -46,13 +43,11 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
              f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
-    need(cfg.eval_real_split in ("train", "test"),
-         f"eval-real-split must be train or test, got {cfg.eval_real_split!r}.")
-    need(cfg.eval_batch_norm in ("running", "batch"),
-         f"eval-batch-norm must be running or batch, got {cfg.eval_batch_norm!r}.")
-    need(cfg.eval_images in ("uint8", "float"), f"eval-images must be uint8 or float, got {cfg.eval_images!r}.")
-    need(cfg.lr_schedule in LR_SCHEDULES,
-         f"Unknown lr-schedule '{cfg.lr_schedule}'. Choose one of: {', '.join(LR_SCHEDULES)}.")
+    for name, field_ in FIELDS.items():  # the values a field declares (config.py's `choices`)
+        choices = field_.metadata["choices"]
+        value = getattr(cfg, name)
+        need(choices is None or value in choices,
+             f"Unknown {name.replace('_', '-')} '{value}'. Choose one of: {', '.join(choices or ())}.")
 
     optimizers = registry("optimizer").entries
     if cfg.optimizer not in optimizers:
@@ -77,7 +72,6 @@ def validate(cfg: TrainConfig) -> None:
         isinstance(cfg.unroll_steps, int) and not isinstance(cfg.unroll_steps, bool) and cfg.unroll_steps >= 0,
         f"unroll-steps must be a whole number >= 0 (0: no unrolling), got {cfg.unroll_steps!r}.",
     )
-    need(cfg.update in UPDATES, f"Unknown update '{cfg.update}'. Choose one of: {', '.join(UPDATES)}.")
     simultaneous = cfg.update == "simultaneous"
     need(
         not simultaneous or cfg.n_d == 1,

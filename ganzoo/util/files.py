@@ -96,7 +96,7 @@ def _numpy_globals() -> list:
     try:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]  # the same function, older path
     dtypes = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
                                            np.uint8, np.bool_)]
     return [np.ndarray, np.dtype, _reconstruct, *dtypes]

@@ -14,6 +14,7 @@ the `ganzoo_register_augmentations` hook, like a plugin's; `--augment NAME` (or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -112,10 +113,13 @@ class DiffAugment:
         self.p = 0.0 if ada_target else float(p)
         self.adaptive = bool(ada_target)
         self.ada_target, self.ada_images = float(ada_target), int(ada_images)
-        self._signs, self._seen, self._observed = 0.0, 0, 0
+        # D's summed signs: a tensor between two reads (summed on D's device, read once an interval)
+        self._signs: torch.Tensor | float = 0.0
+        self._seen, self._observed = 0, 0
         self.policy = ",".join(words)
-        operations = {"brightness": brightness, "saturation": saturation, "contrast": contrast,
-                      "translation": partial(translate, ratio=translation), "cutout": partial(cut_out, ratio=cutout)}
+        operations: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+            "brightness": brightness, "saturation": saturation, "contrast": contrast,
+            "translation": partial(translate, ratio=translation), "cutout": partial(cut_out, ratio=cutout)}
         self.operations = [operations[op] for word in words for op in POLICY_WORDS[word]]
 
     def __call__(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:

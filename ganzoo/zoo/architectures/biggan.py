@@ -37,11 +37,12 @@ import ganzoo
 from ganzoo.zoo.architectures.resnet import DBlock, GBlock  # SNGAN's residual blocks, with BigGAN's layers
 
 
-def _sn(layer: nn.Module) -> nn.Module:
+def _sn(layer: nn.Conv2d | nn.Linear | nn.Embedding) -> nn.Module:
     """Orthogonal initialisation (BigGAN's `G_init`/`D_init` default), then spectral norm."""
     nn.init.orthogonal_(layer.weight)
-    if getattr(layer, "bias", None) is not None:
-        nn.init.zeros_(layer.bias)
+    bias = getattr(layer, "bias", None)  # an Embedding has none; a layer built with bias=False holds None
+    if bias is not None:
+        nn.init.zeros_(bias)
     return spectral_norm(layer)
 
 

@@ -33,7 +33,7 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.trunc_normal_(module.weight, 0.0, 0.02, -0.04, 0.04)
     elif isinstance(module, (nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and module.bias is not None:
         nn.init.zeros_(module.bias)
 
 

@@ -35,6 +35,7 @@ DiffAugment with a scheduled probability in its place).
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +46,10 @@ from ganzoo.zoo.architectures.resampling import check_power_of_two_side, downsam
 
 LEAK = 0.2
 ACTIVATION_GAIN = math.sqrt(2 / (1 + LEAK**2))  # He's gain for leaky ReLU 0.2
+_Layer = TypeVar("_Layer", nn.Conv2d, nn.Linear)  # _he_normal returns the layer it was given, of the same type
 
 
-def _he_normal(layer: nn.Module, gain: float = 1.0) -> nn.Module:
+def _he_normal(layer: _Layer, gain: float = 1.0) -> _Layer:
     fan_in = layer.weight[0].numel()  # input channels per group x kernel area (or in_features)
     nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
     return layer

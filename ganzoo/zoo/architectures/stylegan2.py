@@ -78,6 +78,8 @@ class FullyConnected(nn.Module):
 class Conv(nn.Module):
     """Equalised-learning-rate convolution; `down=True` low-passes, then strides by 2."""
 
+    lowpass: torch.Tensor  # a buffer: register_buffer's attributes are otherwise typed Tensor | Module
+
     def __init__(self, c_in: int, c_out: int, kernel: int, activation: bool = True, down: bool = False,
                  bias: bool = True):
         super().__init__()
@@ -126,6 +128,9 @@ class ModulatedConv(nn.Module):
     by the style, convolve with the shared weight, scale each output channel by the
     demodulation coefficient."""
 
+    lowpass: torch.Tensor  # buffers, as in Conv
+    noise_const: torch.Tensor
+
     def __init__(self, c_in: int, c_out: int, w_dim: int, resolution: int, up: bool = False):
         super().__init__()
         self.affine = FullyConnected(w_dim, c_in, bias_init=1.0)
@@ -169,6 +174,8 @@ class ToImage(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """One resolution of the skip generator: (up-sampling conv,) conv, toRGB."""
+
+    lowpass: torch.Tensor  # a buffer, as in Conv
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, resolution: int, channels: int):
         super().__init__()
