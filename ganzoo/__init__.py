@@ -19,7 +19,7 @@ _PUBLIC = {
     **{name: "ganzoo.plugin.api" for name in (
         "create_architecture", "create_augmentation", "create_dataset", "create_loss", "create_metric",
         "create_optimizer", "create_regularizer", "list_architectures", "list_augmentations", "list_datasets",
-        "list_losses", "list_metrics", "list_optimizers", "list_regularizers")},
+        "list_losses", "list_metrics", "list_optimizers", "list_recipes", "list_regularizers")},
     "train": "ganzoo.training.loop",
 }
 
@@ -46,6 +46,7 @@ __all__ = [
     "list_losses",
     "list_metrics",
     "list_optimizers",
+    "list_recipes",
     "list_regularizers",
     "train",
 ]

@@ -38,9 +38,10 @@ from ganzoo.util.files import atomic_torch_save, atomic_write_text
 from ganzoo.util.plots import sample_grid, scatter_2d
 
 LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "augmentations", "optimizers",
-              "plugins")
+              "recipes", "plugins")
 REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
-               "regularizers": "regularizer", "augmentations": "augmentation", "optimizers": "optimizer"}
+               "regularizers": "regularizer", "augmentations": "augmentation", "optimizers": "optimizer",
+               "recipes": "recipe"}
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict:
@@ -128,7 +129,7 @@ def cmd_list(args) -> int:
             table = [(p["name"], f"{p['package']} {p['version']}",
                       p["status"] + (f" ({p['error']})" if p["error"] else "")) for p in rows]
         else:
-            table = [(e["name"], e["plugin"], e["description"]
+            table = [(e["name"] + (f" (v{e['version']})" if e.get("version") else ""), e["plugin"], e["description"]
                       + (f" [needs: {', '.join(e['needs'])}]" if e.get("needs") else "")) for e in rows]
         if not table:
             print("  (none)")
@@ -206,7 +207,8 @@ def cmd_train(args) -> int:
     if args.out is None:
         if args.resume:
             raise GanzooError("--resume needs --out DIR, the run directory to continue.")
-        name = f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}-seed{args.seed or 0}"
+        what = args.recipe or f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}"
+        name = f"{what}-seed{args.seed or 0}"
         args.out = f"runs/{name}"
     config = config_from_args(args)
     summary = train(config, args.out, resume=args.resume, progress=not args.no_progress)

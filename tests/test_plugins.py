@@ -286,7 +286,7 @@ def test_a_plugins_training_defaults_may_set_any_field_and_the_user_still_wins(i
 
 @pytest.mark.parametrize("defaults, problem", [
     ({"reg_evry": 16}, "'reg_evry', which is not a training setting. Did you mean 'reg_every' for 'reg_evry'?"),
-    ({"seed": 3}, "seed, which name a run"),
+    ({"seed": 3}, "training default\\(s\\) seed: they name a run"),
     ({"steps": "many"}, "wrong type: .*steps must be a whole number or None"),
 ])
 def test_a_training_default_that_is_no_setting_drops_its_plugin_by_name(install_fake_plugin, defaults, problem):

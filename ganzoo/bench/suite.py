@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganzoo.bench.search import apply_draws, best_trial, parse_search
-from ganzoo.core.config import CELL_FIELDS, FIELDS, NOT_PROTOCOL
+from ganzoo.core.config import CELL_FIELDS, FALLBACKS, FIELDS, NOT_PROTOCOL
 from ganzoo.errors import GanzooError, UnknownNameError, did_you_mean
 from ganzoo.plugin import api
 
@@ -128,7 +128,10 @@ def load_suite(name_or_path: str) -> Suite:
         if twice:
             raise GanzooError(f"{path}, block {i + 1}: {', '.join(twice)} given both as a block key and inside "
                               "train = {...}; one would silently win over the other. Give each once.")
+        recipe = block.get("recipe", train.get("recipe"))
         for key in ("architectures", "losses", "data", "seeds"):
+            if recipe is not None and key != "seeds" and key not in block:
+                continue  # the recipe's
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
         for key in ("optional", "seed_batched", "run_first"):  # a string "false" would read as true
@@ -194,9 +197,13 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
     cells = []
     for i, block in enumerate(suite.blocks):
         name = block_name(i, block)
-        archs = _match(block["architectures"], api.list_architectures(), "architecture")
-        losses = _match(block["losses"], api.list_losses(), "loss")
-        datasets = _match(block["data"], api.list_datasets(), "dataset")
+        recipe = block.get("recipe", block.get("train", {}).get("recipe"))
+        chosen = api.recipe_entry(recipe).defaults if recipe is not None else {}
+        fallback = {key: [chosen.get(field, FALLBACKS[field])]
+                    for key, field in (("architectures", "arch"), ("losses", "loss"), ("data", "data"))}
+        archs = _match(block.get("architectures", fallback["architectures"]), api.list_architectures(), "architecture")
+        losses = _match(block.get("losses", fallback["losses"]), api.list_losses(), "loss")
+        datasets = _match(block.get("data", fallback["data"]), api.list_datasets(), "dataset")
         train = {k: block[k] for k in SETTING_KEYS if k in block}
         if "metrics" in block:
             train["eval_metrics"] = list(block["metrics"])

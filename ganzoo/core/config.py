@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from ganzoo.core.settings import (
     COUNT_OR_NONE,
-    NAME,
     NAME_OR_NONE,
     OPTIONS,
     PATH_OR_NONE,
@@ -44,11 +43,23 @@ class TrainConfig:
     """Everything a run is trained from. A None is filled when the config is resolved
     (`ganzoo.training.resolve`): from the loss's paper, then the architecture's, then the field's fallback."""
 
-    arch: str = setting("mlp", accepts=NAME[0], words=NAME[1], identity=True, help="architecture name (default mlp)")
-    loss: str = setting(
-        "non-saturating", accepts=NAME[0], words=NAME[1], identity=True, help="loss name (default non-saturating)"
+    # arch, loss and data: a recipe's when unset, else their fallbacks (resolve.py).
+    arch: str | None = setting(
+        None, fallback="mlp", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        help="architecture name (default: the recipe's, else mlp)",
     )
-    data: str = setting("ring8", accepts=NAME[0], words=NAME[1], identity=True, help="data set name (default ring8)")
+    loss: str | None = setting(
+        None, fallback="non-saturating", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        help="loss name (default: the recipe's, else non-saturating)",
+    )
+    data: str | None = setting(
+        None, fallback="ring8", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        help="data set name (default: the recipe's, else ring8)",
+    )
+    recipe: str | None = setting(
+        None, accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True, metavar="NAME",
+        help="train a paper's whole configuration (`ganzoo list recipes`); the flags given beside it win over it",
+    )
     arch_options: dict = setting(
         factory=dict,
         accepts=OPTIONS[0],
@@ -424,24 +435,33 @@ NOT_PROTOCOL = frozenset(name for name, f in FIELDS.items() if not f.metadata["p
 FALLBACKS = {name: f.metadata["fallback"] for name, f in FIELDS.items() if f.metadata["fallback"] is not None}
 
 
+def check_recipe(settings: dict, owner: str) -> None:
+    """A recipe's settings: TrainConfig fields (any but `seed` and `recipe`), of the right types."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"{owner} is registered with {type(settings).__name__} settings; a recipe's settings are "
+                         "a dict of TrainConfig fields.")
+    _check_fields(settings, owner, "recipe settings", refused=("seed", "recipe"),
+                  why="a recipe does not choose the seed or another recipe")
+
+
 def check_defaults(defaults: dict, owner: str) -> None:
     """Training defaults a loss or an architecture registers must name TrainConfig fields that
     may be defaulted, with values of the right type; `owner` names who registers them."""
-    unknown = sorted(set(defaults) - set(FIELDS))
+    _check_fields(defaults, owner, "training default(s)", refused=(*CELL_FIELDS, "recipe"),
+                  why="they name a run and are the user's (or a recipe's) to choose")
+
+
+def _check_fields(values: dict, owner: str, what: str, refused: tuple, why: str) -> None:
+    unknown = sorted(set(values) - set(FIELDS))
     if unknown:
-        raise ValueError(
-            f"{owner} sets training default(s) {', '.join(repr(k) for k in unknown)}, which "
-            f"{'is not a training setting' if len(unknown) == 1 else 'are not training settings'}."
-            f"{did_you_mean(unknown, FIELDS)} Its `train_defaults` may set any TrainConfig field "
-            "(`ganzoo train --help` lists them)."
-        )
-    fixed = sorted(set(defaults) & set(CELL_FIELDS))
+        raise ValueError(f"{owner} sets {what} {', '.join(repr(k) for k in unknown)}, which "
+                         f"{'is not a training setting' if len(unknown) == 1 else 'are not training settings'}."
+                         f"{did_you_mean(unknown, FIELDS)} Any TrainConfig field may be set "
+                         "(`ganzoo train --help` lists them).")
+    fixed = sorted(set(values) & set(refused))
     if fixed:
-        raise ValueError(
-            f"{owner} sets training default(s) {', '.join(fixed)}, which name a run and are the "
-            "user's to choose; leave them out of its `train_defaults`."
-        )
+        raise ValueError(f"{owner} sets {what} {', '.join(fixed)}: {why}; leave them out.")
     try:
-        TrainConfig(**defaults)
+        TrainConfig(**values)
     except GanzooError as exc:
-        raise ValueError(f"{owner} sets a training default of the wrong type: {exc}") from None
+        raise ValueError(f"{owner} sets {what} of the wrong type: {exc}") from None

@@ -45,6 +45,15 @@ def list_optimizers(pattern: str = "*") -> list[str]:
     return registry("optimizer").names(pattern)
 
 
+def list_recipes(pattern: str = "*") -> list[str]:
+    return registry("recipe").names(pattern)
+
+
+def recipe_entry(name: str) -> Entry:
+    """A recipe by name: its `defaults` are the settings it trains with, `version` its version."""
+    return registry("recipe").get(name)
+
+
 def architecture_entry(name: str) -> Entry:
     return registry("architecture").get(name)
 

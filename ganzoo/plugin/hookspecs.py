@@ -81,3 +81,15 @@ def ganzoo_register_optimizers(register):
     ``register(name, factory, *, description="", paper="")`` where
     ``factory(params, lr=..., betas=...) -> torch.optim.Optimizer``.
     """
+
+
+@hookspec
+def ganzoo_register_recipes(register):
+    """Register recipes: a paper's training configuration, trained by `--recipe NAME`.
+
+    ``register(name, settings, *, description="", paper="", version="1")`` where
+    `settings` maps TrainConfig fields (any but `seed`; `arch`, `loss` and `data` too) to
+    values. The user's flags win over a recipe; a recipe wins over the architecture's and
+    the loss's training defaults. Change `version` whenever the settings change: each run
+    records the recipe's name and version.
+    """

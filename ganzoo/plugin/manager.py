@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pluggy
 
-from ganzoo.core.config import check_defaults
+from ganzoo.core.config import check_defaults, check_recipe
 from ganzoo.core.regularization import regularizer_names
 from ganzoo.errors import GanzooError
 from ganzoo.plugin import hookspecs
@@ -33,8 +33,9 @@ ENTRY_POINT_GROUP = "ganzoo"
 ARCHITECTURES = ("mlp", "dcgan", "resnet", "pacgan_mlp", "unrolled_dcgan", "r3gan", "biggan", "stylegan2", "infogan")
 BUILTIN_PLUGINS = ("ganzoo.zoo.losses", "ganzoo.zoo.regularizers", "ganzoo.zoo.augmentations", "ganzoo.zoo.optimizers",
                    "ganzoo.zoo.datasets.toy1d", "ganzoo.zoo.datasets.toy2d", "ganzoo.zoo.datasets.images",
-                   "ganzoo.zoo.metrics", *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES))
-KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer")
+                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes",
+                   *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES))
+KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer", "recipe")
 
 
 class PluginLoadWarning(UserWarning):
@@ -119,6 +120,7 @@ class PluginState:
             "regularizer": self.pm.hook.ganzoo_register_regularizers,
             "augmentation": self.pm.hook.ganzoo_register_augmentations,
             "optimizer": self.pm.hook.ganzoo_register_optimizers,
+            "recipe": self.pm.hook.ganzoo_register_recipes,
         }
         try:
             for kind, hook in hooks.items():
@@ -146,6 +148,9 @@ class PluginState:
 
 
 def _register_callback(kind: str, plugin: str, staged: list[Entry]):
+    if kind == "recipe":
+        return _register_recipe(plugin, staged)
+
     def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
         if defaults is None and kind not in ("architecture", "optimizer"):  # an optimiser takes no options
             defaults = signature_defaults(factory)
@@ -157,6 +162,15 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
             description=description, paper=paper,
         ))
     register.__doc__ = f"Register a {kind} (see ganzoo.plugin.hookspecs)."
+    return register
+
+
+def _register_recipe(plugin: str, staged: list[Entry]):
+    def register(name, settings, *, description="", paper="", version="1"):
+        check_recipe(settings, f"The recipe '{name}'")
+        staged.append(Entry(kind="recipe", name=name, factory=dict, plugin=plugin, defaults=dict(settings),
+                            description=description, paper=paper, version=str(version)))
+    register.__doc__ = "Register a recipe (see ganzoo.plugin.hookspecs.ganzoo_register_recipes)."
     return register
 
 
@@ -201,8 +215,11 @@ def provenance(kind: str, name: str) -> dict:
     record carry this for each architecture, loss, data set, regulariser and metric used."""
     entry = registry(kind).get(name)
     info = next((p for p in state().plugins if p.name == entry.plugin), None)
-    return {"name": name, "plugin": entry.plugin, "package": info.package if info else "?",
+    made = {"name": name, "plugin": entry.plugin, "package": info.package if info else "?",
             "version": info.version if info else "?"}
+    if entry.version:  # a recipe's own version, beside its package's
+        made["recipe_version"] = entry.version
+    return made
 
 
 def run_provenance(cfg, metrics: list[str]) -> dict:
@@ -214,6 +231,8 @@ def run_provenance(cfg, metrics: list[str]) -> dict:
         used["regularizer"] = [provenance("regularizer", name) for name in regularizer_names(cfg.regularizer)]
     if cfg.augment:
         used["augmentation"] = provenance("augmentation", cfg.augment)
+    if cfg.recipe:
+        used["recipe"] = provenance("recipe", cfg.recipe)
     used["metric"] = [provenance("metric", name) for name in metrics]
     return used
 

@@ -29,6 +29,7 @@ class Entry:
     train_defaults: dict = field(default_factory=dict)
     description: str = ""
     paper: str = ""
+    version: str = ""  # a recipe's own version (its settings change, its name stays)
 
     def info(self) -> dict:
         """A JSON-friendly summary, as `ganzoo list --json` prints it; a metric class also
@@ -41,6 +42,9 @@ class Entry:
             "defaults": self.defaults,
             "train_defaults": self.train_defaults,
         }
+        if self.kind == "recipe":  # a recipe's settings are its defaults
+            out = {k: v for k, v in out.items() if k not in ("defaults", "train_defaults")}
+            out.update(settings=self.defaults, version=self.version)
         if self.kind == "metric":
             for key in ("needs", "uses", "num_samples"):
                 if hasattr(self.factory, key):

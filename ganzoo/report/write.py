@@ -242,6 +242,11 @@ def _protocol(page: Page, meta: dict, records: list[dict], results_dir: Path) ->
               "holds the resolved configuration (`config.json`), logs, metric records and samples. "
               f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`.")
     page.code(meta["suite"]["text"], "toml")
+    recipes = sorted({(p["name"], p.get("recipe_version", "?"), p.get("package", "?"))
+                      for r in records if isinstance(p := (r.get("provenance") or {}).get("recipe"), dict)})
+    if recipes:
+        page.para("Recipes: " + "; ".join(f"`{name}` version {version} ({package})"
+                                          for name, version, package in recipes) + ".")
     page.heading("Environment", 3)
     page.code(json.dumps({k: meta[k] for k in ("environment", "jobs", "threads_per_job", "cpu_count", "overrides")},
                          indent=2), "json")

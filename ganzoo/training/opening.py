@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 def open_dataset(cfg: TrainConfig, **overrides):
     """The run's data set; `data_root` reaches the factories that read files."""
+    assert cfg.data is not None, "a resolved config names its data set (resolve.py)"
     options = {**cfg.data_options, **overrides}
     if cfg.data_root and "root" in dataset_entry(cfg.data).defaults:
         options.setdefault("root", cfg.data_root)
@@ -23,6 +24,7 @@ def open_reference(cfg: TrainConfig, dataset, split: str):
     """The real data that FID & co. compare with: the training set itself, or another split of it."""
     if getattr(dataset, "split", None) == split:
         return dataset
+    assert cfg.data is not None, "a resolved config names its data set (resolve.py)"
     if "split" not in dataset_entry(cfg.data).defaults:
         raise GanzooError(f"Data set '{cfg.data}' has no '{split}' split to compare with; "
                           "use --eval-real-split train.")

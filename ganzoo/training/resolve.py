@@ -11,17 +11,26 @@ from ganzoo.core.config import FALLBACKS, FIELDS, TrainConfig
 from ganzoo.errors import GanzooError, UnknownNameError
 from ganzoo.evaluation.extractors import extractor_names
 from ganzoo.evaluation.plan import EvalSettings
-from ganzoo.plugin.api import architecture_entry, loss_entry
+from ganzoo.plugin.api import architecture_entry, loss_entry, recipe_entry
 from ganzoo.plugin.manager import registry
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A copy with every unset (None) field filled from the loss's training defaults, then the
-    architecture's, then the field's fallback; the intervals from the length; then validated."""
-    layers = [loss_entry(config.loss).train_defaults, architecture_entry(config.arch).train_defaults, FALLBACKS]
+    """A copy with every unset (None) field filled: from the recipe, then the loss's training
+    defaults, then the architecture's, then the field's fallback (a recipe's option tables lie
+    under the user's: `--arch-opt pack=3` beside a recipe's pack=2 and bn_groups=2 keeps the
+    latter); the intervals from the length; then validated."""
     values = dataclasses.asdict(config)
+    recipe = recipe_entry(config.recipe).defaults if config.recipe else {}
+    for key in ("arch", "loss", "data"):  # the layers below depend on these
+        if values[key] is None:
+            values[key] = recipe.get(key, FALLBACKS[key])
+    layers = [recipe, loss_entry(values["loss"]).train_defaults, architecture_entry(values["arch"]).train_defaults,
+              FALLBACKS]
     for key, value in values.items():
-        if value is None:
+        if isinstance(value, dict):
+            values[key] = {**recipe.get(key, {}), **value}
+        elif value is None:
             values[key] = next((layer[key] for layer in layers if layer.get(key) is not None), None)
     cfg = TrainConfig(**values)
     if cfg.eval_every is None:
