@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 _PUBLIC = {
     "GanzooError": "ganzoo.errors", "UnknownNameError": "ganzoo.errors",
     "TrainConfig": "ganzoo.core.config", "Dataset": "ganzoo.core.data", "Loss": "ganzoo.core.losses",
-    "Metric": "ganzoo.core.metrics", "Generator": "ganzoo.core.models", "Discriminator": "ganzoo.core.models",
+    "Metric": "ganzoo.core.metrics", "Column": "ganzoo.core.metrics", "Curve": "ganzoo.core.metrics",
+    "Generator": "ganzoo.core.models", "Discriminator": "ganzoo.core.models",
     "hookimpl": "ganzoo.plugin.hookspecs",
     **{name: "ganzoo.plugin.api" for name in (
         "create_architecture", "create_augmentation", "create_dataset", "create_loss", "create_metric",
@@ -24,6 +25,8 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "Column",
+    "Curve",
     "Dataset",
     "Discriminator",
     "GanzooError",
@@ -68,7 +71,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see
     from ganzoo.core.config import TrainConfig
     from ganzoo.core.data import Dataset
     from ganzoo.core.losses import Loss
-    from ganzoo.core.metrics import Metric
+    from ganzoo.core.metrics import Column, Curve, Metric
     from ganzoo.core.models import Discriminator, Generator
     from ganzoo.errors import GanzooError, UnknownNameError
     from ganzoo.plugin.api import (

@@ -21,7 +21,7 @@ from pathlib import Path
 from ganzoo.bench.run import failed_cells, run_suite
 from ganzoo.bench.suite import builtin_suites, load_suite
 from ganzoo.core.config import TrainConfig
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, PluginError
 from ganzoo.evaluation.extractors import check_given_weights
 from ganzoo.evaluation.plan import EVAL_SEED_OFFSET, evaluate, plan_evaluation
 from ganzoo.plugin.manager import PluginLoadWarning, state
@@ -650,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         return args.func(args)
+    except PluginError as exc:  # a plugin's own bug: its traceback, for its author, then who to tell
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except GanzooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -49,5 +49,11 @@ def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
     return f" Did you mean {', '.join(pairs)}?" if pairs else ""
 
 
+class PluginError(GanzooError):
+    """A plugin's own code raised while ganzoo ran it: the message names the plugin, its
+    package and the line; the original exception (its traceback) is the `__cause__`, which
+    the command line prints above the message so that the plugin's author can find the line."""
+
+
 class NonFiniteLossError(GanzooError):
     """Training produced a NaN or infinite loss; the message names the last good checkpoint."""

@@ -87,7 +87,7 @@ def test_no_torch_load_outside_the_safe_loader():
 
 def _state(value: float) -> dict:
     return {"step": int(value), "generator": {"w": torch.full((64, 64), value), "b": torch.arange(3)},
-            "config": {"lr": 1e-4, "betas": (0.5, 0.999)}, "note": None}
+            "discriminator": {}, "config": {"lr": 1e-4, "betas": (0.5, 0.999)}, "note": None}
 
 
 def _flip_a_tensor_bit(path: Path) -> None:

@@ -74,3 +74,19 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 [0, 255], rounded as a saved PNG would be, so that
     generated images are quantised exactly like the real ones they are compared with."""
     return images.detach().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def batch_problem(dataset: Dataset, x, labels) -> str | None:
+    """What is wrong with a batch for the data set that made it (None: nothing): samples must
+    be a floating-point tensor of the declared `sample_shape`, labels (when the data have
+    classes) one whole number per sample."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        return f"holds {type(x).__name__} {getattr(x, 'dtype', '')} samples, not a floating-point torch tensor"
+    if tuple(x.shape[1:]) != tuple(dataset.sample_shape):
+        return (f"holds samples of shape {tuple(x.shape[1:])} where it declares `sample_shape` "
+                f"{tuple(dataset.sample_shape)}")
+    if dataset.num_classes > 0 and not (isinstance(labels, torch.Tensor) and labels.shape == x.shape[:1]
+                                        and not labels.is_floating_point()):
+        return (f"declares {dataset.num_classes} classes but gives {type(labels).__name__} labels, not one whole "
+                "number per sample")
+    return None

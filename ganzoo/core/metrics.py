@@ -27,6 +27,7 @@ a missing file fails at the start rather than at the first evaluation:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
@@ -42,6 +43,43 @@ OFFERS = tuple(PROMISES)
 USES = ("reference", "extractor", "classifier")
 
 
+class Column(NamedTuple):
+    """One column of the report's tables: a result key of the metric, its label, the decimals
+    shown, and which way is better (+1 higher, -1 lower, 0 neither)."""
+
+    key: str
+    label: str
+    decimals: int
+    better: int
+
+
+class Curve(NamedTuple):
+    """One curve of the report's figures over training steps: a result key and its axis label."""
+
+    key: str
+    label: str
+
+
+def declaration_problems(metric) -> list[str]:
+    """What is wrong with a metric's declarations (its class attributes): `needs`, `uses`,
+    `columns` and `curves`; [] when nothing is. Checked when a plugin registers a metric class
+    and when a factory first makes one."""
+    problems = []
+    needs, uses = tuple(getattr(metric, "needs", ())), tuple(getattr(metric, "uses", ()))
+    if unknown := [n for n in needs if n not in OFFERS]:
+        problems.append(f"needs {unknown}, which no data set can offer (one of {', '.join(OFFERS)})")
+    if unknown := [u for u in uses if u not in USES]:
+        problems.append(f"uses {unknown}, which evaluation does not prepare (one of {', '.join(USES)})")
+    for column in getattr(metric, "columns", ()):
+        if not (isinstance(column, tuple) and len(column) == 4 and isinstance(column[0], str)
+                and isinstance(column[1], str) and isinstance(column[2], int) and column[3] in (-1, 0, 1)):
+            problems.append(f"has the column {column!r}, not a Column(key, label, decimals, better: +1, -1 or 0)")
+    for curve in getattr(metric, "curves", ()):
+        if not (isinstance(curve, tuple) and len(curve) == 2 and all(isinstance(c, str) for c in curve)):
+            problems.append(f"has the curve {curve!r}, not a Curve(key, label)")
+    return problems
+
+
 class Metric:
     """A metric: `compute(context)` returns ``{"results": {...}, "protocol": {...}}``
     (plain numbers, and how they were computed); evaluation adds the metric's name,
@@ -53,10 +91,10 @@ class Metric:
     num_samples: int = 10_000  # generated samples in the metric's standard protocol
     during_training: bool = False  # computed at each evaluation by default during training
     by_default: bool = True  # computed by `ganzoo eval` when no metrics are named
-    #: The report's table columns: (result key, label, decimals, better: +1 higher, -1 lower, 0 neither).
-    columns: tuple[tuple[str, str, int, int], ...] = ()
-    #: The report's curves over training steps: (result key, axis label).
-    curves: tuple[tuple[str, str], ...] = ()
+    #: The report's table columns: Column(result key, label, decimals, better: +1 higher, -1 lower, 0 neither).
+    columns: tuple[Column, ...] = ()
+    #: The report's curves over training steps: Curve(result key, axis label).
+    curves: tuple[Curve, ...] = ()
     #: The step on which a result is recorded (1 for a count): the verdict engine's tie rule
     #: floors a standard deviation at resolution / sqrt(12). Default: 10 ** -decimals.
     resolutions: dict[str, float] = {}

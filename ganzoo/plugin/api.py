@@ -8,7 +8,7 @@ import torch
 
 from ganzoo.core.data import Dataset
 from ganzoo.core.losses import Loss
-from ganzoo.core.metrics import Metric
+from ganzoo.core.metrics import Metric, declaration_problems
 from ganzoo.core.models import Discriminator, Generator, PackedDiscriminator
 from ganzoo.core.regularization import regularizer_names
 from ganzoo.errors import GanzooError, did_you_mean
@@ -115,6 +115,9 @@ def create_metric(name: str, **options):
     """A metric by name (see `ganzoo list metrics`), ready for `evaluation.evaluate`."""
     metric = create_entry("metric", name, options, made_right=lambda made: isinstance(made, Metric),
                           noun="Metric", wrong="did not return a ganzoo.Metric")
+    if problems := declaration_problems(metric):
+        raise GanzooError(f"The metric '{name}' from {origin(registry('metric').get(name))} "
+                          + "; ".join(problems) + ". Fix its class attributes (docs/plugins.md).")
     metric.name = name
     return metric
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import pluggy
 
 from ganzoo.core.config import check_defaults, check_recipe
+from ganzoo.core.metrics import declaration_problems
 from ganzoo.core.regularization import regularizer_names
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, PluginError
 from ganzoo.plugin import hookspecs
 from ganzoo.plugin.registry import Entry, Registry, check_options, signature_defaults
 from ganzoo.util.environment import DISTRIBUTION, ganzoo_version
@@ -156,6 +157,11 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
             defaults = signature_defaults(factory)
         if train_defaults:  # a misspelt setting would otherwise be ignored without a word
             check_defaults(train_defaults, f"The {kind} '{name}'")
+        if kind == "architecture" and not {"data_shape", "num_classes"} <= set(defaults or {}):
+            raise ValueError(f"The architecture '{name}' is registered without data_shape and num_classes in its "
+                             "defaults; the training loop fills them from the data, and needs them there.")
+        if kind == "metric" and isinstance(factory, type) and (problems := declaration_problems(factory)):
+            raise ValueError(f"The metric '{name}' " + "; ".join(problems) + ".")
         staged.append(Entry(
             kind=kind, name=name, factory=factory, plugin=plugin,
             defaults=dict(defaults or {}), train_defaults=dict(train_defaults or {}),
@@ -282,3 +288,24 @@ def call_factory(entry, *args, passthrough: tuple = (), **kwargs):
             f"The {entry.kind} '{entry.name}' from {origin(entry)} failed to build: {type(exc).__name__}: "
             f"{exc}. This is a bug in that plugin, not in your command: report it to its authors, or use "
             "another entry (`ganzoo list`).") from None
+
+
+def blame(exc: BaseException, doing: str) -> PluginError | None:
+    """A PluginError naming the third-party plugin whose own code raised `exc` (the deepest
+    frame of its traceback in one of the plugins' modules), with the file and line; None when
+    no plugin's code is in the traceback (then it is ganzoo's, or torch's, to report)."""
+    modules = {info.module.split(".")[0]: info for info in state().plugins
+               if info.status == "loaded" and info.package != DISTRIBUTION}
+    culprit, where = None, None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name.split(".")[0] in modules:
+            culprit = modules[name.split(".")[0]]
+            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno} (in {tb.tb_frame.f_code.co_name})"
+        tb = tb.tb_next
+    if culprit is None:
+        return None
+    return PluginError(f"Plugin '{culprit.name}' (package {culprit.package} {culprit.version}) raised "
+                       f"{type(exc).__name__}: {exc} at {where}, {doing}. This is a bug in that plugin, not in "
+                       "your command: its traceback is above; report it to its authors, or train without it.")

@@ -8,6 +8,7 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 from ganzoo.core.config import FALLBACKS
 from ganzoo.errors import GanzooError
@@ -17,13 +18,22 @@ from ganzoo.runs.resultsdir import completed, read_bench_meta
 from ganzoo.runs.rundir import RunDir
 
 
-def table_columns() -> list[tuple[str, str, str, int, int]]:
-    """Table columns: (metric, result key, label, decimals, better: +1 higher, -1 lower, 0
-    neither), as each registered metric declares them (a plugin's too), then throughput."""
+class TableColumn(NamedTuple):
+    """A column of a report's tables: the metric, and its `Column` (key, label, decimals, better)."""
 
-    return [(name, *column) for name, metric in registered_metrics().items() for column in metric.columns] + [
-        ("throughput", "images_per_s", "img/s", 0, 1), ("throughput", "gflops_per_s", "GFLOP/s", 2, 1),
-        ("throughput", "mfu_pct", "MFU %", 1, 1)]
+    metric: str
+    key: str
+    label: str
+    decimals: int
+    better: int
+
+
+def table_columns() -> list[TableColumn]:
+    """Table columns as each registered metric declares them (a plugin's too), then throughput."""
+    return [TableColumn(name, *column) for name, metric in registered_metrics().items()
+            for column in metric.columns] + [
+        TableColumn("throughput", "images_per_s", "img/s", 0, 1),
+        TableColumn("throughput", "gflops_per_s", "GFLOP/s", 2, 1), TableColumn("throughput", "mfu_pct", "MFU %", 1, 1)]
 
 
 def curve_specs() -> list[tuple[str, str, str]]:

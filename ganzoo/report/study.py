@@ -10,7 +10,7 @@ import random
 import statistics
 
 from ganzoo.report.page import Page
-from ganzoo.report.results import table_columns, value
+from ganzoo.report.results import TableColumn, table_columns, value
 from ganzoo.util.plots import plt, save_figure
 
 BOOTSTRAP_DRAWS = 2000
@@ -20,14 +20,14 @@ def trial_records(records: list[dict]) -> list[dict]:
     return [r for r in records if "trial" in r]
 
 
-def scored_columns() -> list[tuple[str, str, str, int, int]]:
+def scored_columns() -> list[TableColumn]:
     """The metrics' table columns with a direction (lower or higher is better)."""
-    return [column for column in table_columns() if column[0] != "throughput" and column[4]]
+    return [column for column in table_columns() if column.metric != "throughput" and column.better]
 
 
 def score_column(records: list[dict]) -> tuple[str, str, str, int, int] | None:
     """The first scored column that these runs have."""
-    return next((c for c in scored_columns() if any(value(r, c[0], c[1]) is not None for r in records)), None)
+    return next((c for c in scored_columns() if any(value(r, c.metric, c.key) is not None for r in records)), None)
 
 
 def trials_by_group(records: list[dict], metric: str, key: str) -> dict[tuple, list[dict]]:

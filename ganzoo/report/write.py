@@ -105,11 +105,11 @@ def _hardware(meta: dict, records: list[dict], results_dir: Path) -> str:
 
 def _data_table(page: Page, groups) -> None:
     all_records = [r for rs in groups.values() for r in rs]
-    columns = [c for c in table_columns() if any(value(r, c[0], c[1]) is not None for r in all_records)]
+    columns = [c for c in table_columns() if any(value(r, c.metric, c.key) is not None for r in all_records)]
     labels = setting_labels(groups)
     with_setting = any(labels.values())
     header = ["architecture", "loss"] + (["setting"] if with_setting else []) + ["seeds ok", "failed"]
-    header += [c[2] for c in columns]
+    header += [c.label for c in columns]
     rows = []
     for key, rs in groups.items():
         good = [r for r in rs if r["status"] == "ok"]

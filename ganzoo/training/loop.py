@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ganzoo.core.config import TrainConfig
+from ganzoo.core.data import batch_problem
 from ganzoo.core.regularization import penalties
 from ganzoo.core.settings import jsonable
 from ganzoo.errors import GanzooError, NonFiniteLossError
@@ -32,9 +33,10 @@ from ganzoo.plugin.api import (
     create_augmentation,
     create_loss,
     create_optimizer,
+    dataset_entry,
     named_regularizers,
 )
-from ganzoo.plugin.manager import origin, run_provenance
+from ganzoo.plugin.manager import blame, origin, run_provenance
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.clock import TrainingClock
 from ganzoo.training.distributed import (
@@ -68,6 +70,13 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     ranks = ranks_from_environment()
     try:
         return _train(config, run, resume, progress, ranks)
+    except (GanzooError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a plugin's own bug is named, with its traceback kept as the cause
+        failure = blame(exc, "while training")
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         if ranks.main:
             run.unlock()
@@ -302,7 +311,8 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device, ranks: Ranks
     if getattr(augment, "needs_images", False) and len(dataset.sample_shape) != 3:
         raise GanzooError(f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
                           f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set.")
-    batches = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
+    batches = _FirstBatchChecked(dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1), dataset,
+                                 f"The data set '{cfg.data}' from {origin(dataset_entry(cfg.data))}")
     if ranks.active:
         batches = _RankSlice(batches, ranks)
     if channels_last:
@@ -329,6 +339,30 @@ def build_training(cfg: TrainConfig, dataset, device: torch.device, ranks: Ranks
                      if augment is not None else None),
         schedules=schedules,
     )
+
+
+class _FirstBatchChecked:
+    """Checks the first batch a data set hands out against what it declares (shape, dtype,
+    labels), so that a plugin's mistake is named instead of surfacing as a shape error deep
+    in D; then gets out of the way (its `next` becomes the source's own)."""
+
+    def __init__(self, batches, dataset, owner: str):
+        self.inner, self.dataset, self.owner = batches, dataset, owner
+
+    def next(self):
+        samples, labels = self.inner.next()
+        problem = batch_problem(self.dataset, samples, labels)
+        if problem is not None:
+            raise GanzooError(f"{self.owner}: its first batch {problem}. Fix the data set's batches() or its "
+                              "declaration (docs/plugins.md, data sets).")
+        self.next = self.inner.next  # type: ignore[method-assign]  # checked once: no cost per step after
+        return samples, labels
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
 
 
 class _RankSlice:

@@ -189,6 +189,10 @@ def save_checkpoint(state: dict, path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+#: What every checkpoint `ganzoo train` writes holds (`training.loop.training_state`).
+CHECKPOINT_KEYS = ("step", "generator", "discriminator")
+
+
 def _read_checkpoint(path: Path, map_location) -> dict:
     """The checkpoint at `path`, checksum verified; GanzooError if it is unreadable or damaged."""
     try:
@@ -201,6 +205,12 @@ def _read_checkpoint(path: Path, map_location) -> dict:
             "while reading it)") from None
     if not isinstance(state, dict):
         raise GanzooError(f"The checkpoint {path} is not a ganzoo checkpoint (it holds a {type(state).__name__})")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        held = ", ".join(repr(k) for k in list(state)[:6]) or "nothing"
+        raise GanzooError(f"The file {path} is not a ganzoo checkpoint: it lacks {', '.join(map(repr, missing))} "
+                          f"(it holds {held}): ganzoo reads only the checkpoints `ganzoo train` writes in a run "
+                          "directory's checkpoints/ folder")
     expected = state.pop(CHECKSUM_KEY, None)
     if expected is not None and content_sha256(state) != expected:
         raise GanzooError(f"The checkpoint {path} is damaged: its contents do not match the checksum "

@@ -5,7 +5,7 @@ off a digit classifier."""
 
 from __future__ import annotations
 
-from ganzoo.core.metrics import Metric, MetricContext, offers
+from ganzoo.core.metrics import Column, Curve, Metric, MetricContext, offers
 from ganzoo.evaluation import class_coverage as cc
 from ganzoo.evaluation import density_coverage as dc
 from ganzoo.evaluation import mode_coverage as mc
@@ -21,9 +21,9 @@ class ModeCoverage(Metric):
     needs = ("modes",)
     num_samples = mc.NUM_SAMPLES
     during_training = True
-    columns = (("modes_covered", "modes", 1, 1), ("high_quality_pct", "HQ %", 1, 1),
-               ("reverse_kl", "reverse KL", 3, -1))
-    curves = (("modes_covered", "modes covered"), ("high_quality_pct", "high-quality samples, %"))
+    columns = (Column("modes_covered", "modes", 1, 1), Column("high_quality_pct", "HQ %", 1, 1),
+               Column("reverse_kl", "reverse KL", 3, -1))
+    curves = (Curve("modes_covered", "modes covered"), Curve("high_quality_pct", "high-quality samples, %"))
     resolutions = {"modes_covered": 1, "high_quality_pct": 100 / mc.NUM_SAMPLES}
     margins = {"modes_covered": "5%", "high_quality_pct": 5.0, "reverse_kl": 0.1}
 
@@ -76,26 +76,26 @@ class FidelityMetric(Metric):
 
 
 class FID(FidelityMetric):
-    columns = (("fid", "FID", 2, -1),)
-    curves = (("fid", "FID"),)
+    columns = (Column("fid", "FID", 2, -1),)
+    curves = (Curve("fid", "FID"),)
     margins = {"fid": "5%"}
 
 
 class KID(FidelityMetric):
-    columns = (("kid_mean", "KID", 4, -1),)
+    columns = (Column("kid_mean", "KID", 4, -1),)
 
 
 class PrecisionRecall(FidelityMetric):
     """Kynkaanniemi et al. 2019 compare equal counts of real and generated samples."""
 
-    columns = (("precision", "precision", 3, 1), ("recall", "recall", 3, 1))
+    columns = (Column("precision", "precision", 3, 1), Column("recall", "recall", 3, 1))
 
     def real_samples(self, context: MetricContext, generated: int) -> int:
         return real_count(context.plan, generated)
 
 
 class InceptionScore(FidelityMetric):
-    columns = (("is_mean", "IS", 2, 1),)
+    columns = (Column("is_mean", "IS", 2, 1),)
 
     def check(self, plan) -> str | None:
         """IS needs a classifier whose classes are the data's own: the digit classifier on
@@ -121,8 +121,8 @@ class FDDinov2(Metric):
     uses = ("reference",)
     num_samples = 10_000
     by_default = False
-    columns = (("fd_dinov2", "FD-DINOv2", 2, -1),)
-    curves = (("fd_dinov2", "FD-DINOv2"),)
+    columns = (Column("fd_dinov2", "FD-DINOv2", 2, -1),)
+    curves = (Curve("fd_dinov2", "FD-DINOv2"),)
     margins = {"fd_dinov2": "5%"}
 
     def prepare(self, plan) -> None:
@@ -147,7 +147,7 @@ class DensityCoverage(Metric):
     needs = ("images",)
     uses = ("reference", "extractor")
     num_samples = dc.NUM_SAMPLES
-    columns = (("density", "density", 3, 0), ("coverage", "coverage", 3, 1))
+    columns = (Column("density", "density", 3, 0), Column("coverage", "coverage", 3, 1))
 
     def compute(self, context: MetricContext) -> dict:
         plan = context.plan
@@ -198,7 +198,7 @@ class ClassCoverage(ClassifierMetric):
     needs = ("images", "digit-classes")
     uses = ("reference", "classifier")
     num_samples = cc.CLASS_COVERAGE_SAMPLES
-    columns = (("classes_covered", "classes", 1, 1), ("kl_real", "KL(classes‖real)", 3, -1))
+    columns = (Column("classes_covered", "classes", 1, 1), Column("kl_real", "KL(classes‖real)", 3, -1))
     resolutions = {"classes_covered": 1}
 
     def compute(self, context: MetricContext) -> dict:
@@ -217,8 +217,8 @@ class ClassCoverage(ClassifierMetric):
 class StackedMNISTModes(ClassifierMetric):
     needs = ("images", "stacked-digits")
     num_samples = cc.STACKED_MNIST_SAMPLES
-    columns = (("modes_covered", "modes /1000", 1, 1), ("kl_uniform", "KL(modes‖U)", 3, -1))
-    curves = (("modes_covered", "modes covered (of 1,000)"),)
+    columns = (Column("modes_covered", "modes /1000", 1, 1), Column("kl_uniform", "KL(modes‖U)", 3, -1))
+    curves = (Curve("modes_covered", "modes covered (of 1,000)"),)
     resolutions = {"modes_covered": 1}
     margins = {"modes_covered": 50.0, "kl_uniform": 0.25}
 

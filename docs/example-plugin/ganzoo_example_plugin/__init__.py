@@ -151,8 +151,8 @@ class ModeDistance(ganzoo.Metric):
     num_samples = 2_500
     during_training = False  # True: computed at every evaluation of every run it applies to
     # The report's table column and curve: (result key, label, decimals, better: 0 = neither).
-    columns = (("median_std_to_nearest_mode", "median dist. (std)", 2, 0),)
-    curves = (("median_std_to_nearest_mode", "median distance to the nearest mode, std"),)
+    columns = (ganzoo.Column("median_std_to_nearest_mode", "median dist. (std)", 2, 0),)
+    curves = (ganzoo.Curve("median_std_to_nearest_mode", "median distance to the nearest mode, std"),)
 
     def compute(self, context):
         data = context.dataset
