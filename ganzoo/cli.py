@@ -19,12 +19,12 @@ import warnings
 from pathlib import Path
 
 from ganzoo.bench.run import failed_cells, run_suite
-from ganzoo.bench.suite import builtin_suites, load_suite
+from ganzoo.bench.suite import SUITES_DIR, builtin_suites, load_suite
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError, PluginError
 from ganzoo.evaluation.extractors import check_given_weights
 from ganzoo.evaluation.plan import EVAL_SEED_OFFSET, evaluate, plan_evaluation
-from ganzoo.plugin.manager import PluginLoadWarning, state
+from ganzoo.plugin.manager import PluginLoadWarning, registry, state
 from ganzoo.report.compare import compare
 from ganzoo.report.write import write_report
 from ganzoo.runs.rundir import RunDir
@@ -494,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         "suite",
         nargs="?",
         default="quick",
-        help=f"a built-in suite ({', '.join(builtin_suites())}) or a .toml/.yaml suite file (default quick)",
+        help=f"a built-in suite ({', '.join(_suite_names())}) or a .toml/.yaml suite file (default quick)",
     )
     p.add_argument("--out", type=folder, help="results folder (default results/SUITE)")
     p.add_argument("--jobs", type=positive_int, help="cells run at once (default: one per CPU core on CPU, 1 on a GPU)")
@@ -587,7 +587,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=file_path, help="write the Markdown here instead of printing it")
     p.set_defaults(func=cmd_compare)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _suite_names() -> list[str]:
+    """For the help text: ganzoo's and the plugins' suites (ganzoo's alone while plugins cannot
+    load: the command run next says why, in one paragraph)."""
+    try:
+        return builtin_suites()
+    except GanzooError:
+        return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def _add_plugin_commands(sub) -> None:
+    """The commands plugins register (`ganzoo_register_commands`); one whose name ganzoo
+    already uses is left out, with a warning naming its plugin."""
+    try:
+        commands = registry("command").entries
+    except GanzooError:  # plugins that cannot load: the command run next says so, in one paragraph
+        return
+    for name, entry in commands.items():
+        if name in sub.choices:
+            warnings.warn(f"Plugin '{entry.plugin}' registers the command '{name}', which ganzoo already has; "
+                          "it is left out. Rename it in the plugin.", PluginLoadWarning, stacklevel=2)
+            continue
+        p = sub.add_parser(name, help=entry.description or f"a command of plugin '{entry.plugin}'",
+                           description=entry.description or None)
+        if entry.factory.arguments is not None:
+            entry.factory.arguments(p)
+        p.set_defaults(func=entry.factory.handler)
 
 
 def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -639,6 +668,7 @@ _default_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning  # before the parser: it loads the plugins (their commands)
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -647,7 +677,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    warnings.showwarning = _show_warning
     try:
         return args.func(args)
     except PluginError as exc:  # a plugin's own bug: its traceback, for its author, then who to tell

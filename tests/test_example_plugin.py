@@ -95,3 +95,41 @@ def test_only_when_selected(monkeypatch):
     ganzoo.plugin.manager.reset()
     assert "example-resmlp" not in ganzoo.list_architectures()
     assert "relativistic-average" not in ganzoo.list_losses()
+
+
+def test_its_tracker_sees_a_run_through_the_lifecycle_hooks(monkeypatch, tmp_path):
+    """The example tracker observes a run as an experiment tracker would: started, log lines,
+    evaluations, checkpoints, finished, in that order; its command shows them; its suite runs."""
+    log = tmp_path / "tracked.jsonl"
+    monkeypatch.setenv("GANZOO_EXAMPLE_TRACKER", str(log))
+    ganzoo.plugin.manager.reset()
+    ganzoo.train(ganzoo.TrainConfig(arch="example-resmlp.test", steps=4, eval_every=2, log_every=2, device="cpu"),
+                 tmp_path / "run", progress=False)
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["started", "checkpoint", "evaluation", "log", "evaluation", "checkpoint",
+                                            "log", "evaluation", "checkpoint", "finished"]
+    assert events[0]["config"]["arch"] == "example-resmlp.test" and events[-1]["steps"] == 4
+    from ganzoo import cli
+
+    assert cli.main(["example-tracked", str(log)]) == 0
+    from ganzoo.bench.suite import builtin_suites, expand, load_suite
+
+    assert "example-triangle" in builtin_suites()
+    assert {c.loss for c in expand(load_suite("example-triangle"), {})} == {"non-saturating", "relativistic-average"}
+
+
+def test_a_lifecycle_hook_that_raises_stops_the_run_naming_its_plugin(install_fake_plugin, tmp_path):
+    install_fake_plugin("bad_tracker", """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def ganzoo_after_log(run, record):
+            raise ConnectionError("the tracking server is down")
+    """)
+    with pytest.raises(ganzoo.GanzooError, match=r"Plugin 'bad_tracker' \(package bad-tracker 1.0\) raised "
+                                                 r"ConnectionError: the tracking server is down in its "
+                                                 r"ganzoo_after_log hook") as raised:
+        ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=4, log_every=2, device="cpu"), tmp_path / "run",
+                     progress=False)
+    assert isinstance(raised.value.__cause__, ConnectionError)
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()  # what was trained before it is kept

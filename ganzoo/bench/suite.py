@@ -23,6 +23,7 @@ from ganzoo.bench.search import apply_draws, best_trial, parse_search
 from ganzoo.core.config import CELL_FIELDS, FALLBACKS, FIELDS, NOT_PROTOCOL
 from ganzoo.errors import GanzooError, UnknownNameError, did_you_mean
 from ganzoo.plugin import api
+from ganzoo.plugin.manager import registry
 
 SUITES_DIR = Path(__file__).parents[1] / "suites"
 #: What a block says about its cells besides their training settings.
@@ -75,15 +76,18 @@ class Suite:
 
 
 def builtin_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    """ganzoo's own suites and those plugins register (`ganzoo_register_suites`)."""
+    return sorted({p.stem for p in SUITES_DIR.glob("*.toml")} | set(registry("suite").entries))
 
 
 def load_suite(name_or_path: str) -> Suite:
     """A built-in suite by name (`quick`, `standard`) or a suite file."""
     path = Path(name_or_path)
     if not path.is_file():
-        if name_or_path in builtin_suites():
+        if (SUITES_DIR / f"{name_or_path}.toml").is_file():
             path = SUITES_DIR / f"{name_or_path}.toml"
+        elif name_or_path in registry("suite").entries:
+            path = registry("suite").get(name_or_path).factory
         else:
             raise GanzooError(f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
                               f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file.")

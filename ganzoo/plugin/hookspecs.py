@@ -93,3 +93,60 @@ def ganzoo_register_recipes(register):
     the loss's training defaults. Change `version` whenever the settings change: each run
     records the recipe's name and version.
     """
+
+
+# --- a run's lifecycle: observe it, and act on it ----------------------------------------
+# Each is handed `run`, a ganzoo.core.lifecycle.RunContext. A hook that raises stops the run
+# with an error naming its plugin (its traceback kept); the checkpoint before it is kept.
+
+
+@hookspec
+def ganzoo_run_started(run):
+    """A run starts or resumes (`run.start_step`), its configuration written, before step 0's evaluation."""
+
+
+@hookspec
+def ganzoo_after_step(run, step):
+    """After each generator step; `step` counts the steps done. Called only where some plugin
+    implements it (it runs every step: keep it cheap)."""
+
+
+@hookspec
+def ganzoo_after_log(run, record):
+    """After each line of the training log: `record` holds step, d_loss, g_loss, steps_per_second,
+    train_seconds (and scheduled values)."""
+
+
+@hookspec
+def ganzoo_after_evaluation(run, step, records, picture):
+    """After an evaluation: `records` are its metric records (metric, results, protocol),
+    `picture` the samples' image file."""
+
+
+@hookspec
+def ganzoo_after_checkpoint(run, step, path):
+    """After a checkpoint is written at `path` (on the writing process)."""
+
+
+@hookspec
+def ganzoo_run_finished(run, summary):
+    """After the last step: `summary` is what `ganzoo.train` returns."""
+
+
+# --- the command line and bench -------------------------------------------------------------
+
+
+@hookspec
+def ganzoo_register_commands(register):
+    """Add `ganzoo` commands, as simonw/llm's register_commands does.
+
+    ``register(name, handler, *, help="", arguments=None)``: `arguments(parser)` adds the
+    command's options to its argparse parser; `handler(args)` runs it and returns the exit
+    status. A name ganzoo already uses is refused, naming the plugin.
+    """
+
+
+@hookspec
+def ganzoo_register_suites(register):
+    """Add suites that `ganzoo bench NAME` runs: ``register(name, path, *, description="")``,
+    `path` a suite file (TOML, or YAML with PyYAML) shipped with the plugin."""

@@ -17,7 +17,9 @@ import importlib
 import importlib.metadata
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
@@ -34,9 +36,10 @@ ENTRY_POINT_GROUP = "ganzoo"
 ARCHITECTURES = ("mlp", "dcgan", "resnet", "pacgan_mlp", "unrolled_dcgan", "r3gan", "biggan", "stylegan2", "infogan")
 BUILTIN_PLUGINS = ("ganzoo.zoo.losses", "ganzoo.zoo.regularizers", "ganzoo.zoo.augmentations", "ganzoo.zoo.optimizers",
                    "ganzoo.zoo.datasets.toy1d", "ganzoo.zoo.datasets.toy2d", "ganzoo.zoo.datasets.images",
-                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes",
+                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes", "ganzoo.training.tensorboard_log",
                    *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES))
-KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer", "recipe")
+KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer", "recipe", "command",
+         "suite")
 
 
 class PluginLoadWarning(UserWarning):
@@ -122,6 +125,8 @@ class PluginState:
             "augmentation": self.pm.hook.ganzoo_register_augmentations,
             "optimizer": self.pm.hook.ganzoo_register_optimizers,
             "recipe": self.pm.hook.ganzoo_register_recipes,
+            "command": self.pm.hook.ganzoo_register_commands,
+            "suite": self.pm.hook.ganzoo_register_suites,
         }
         try:
             for kind, hook in hooks.items():
@@ -148,9 +153,31 @@ class PluginState:
         )
 
 
+@dataclass
+class Command:
+    """A plugin's `ganzoo` command: `arguments(parser)` adds its options, `handler(args)` runs it."""
+
+    handler: Callable
+    arguments: Callable | None = None
+
+
 def _register_callback(kind: str, plugin: str, staged: list[Entry]):
     if kind == "recipe":
         return _register_recipe(plugin, staged)
+    if kind == "command":
+        def register_command(name, handler, *, help="", arguments=None):
+            if not callable(handler) or (arguments is not None and not callable(arguments)):
+                raise ValueError(f"The command '{name}' is registered with a handler or arguments that cannot be "
+                                 "called; register(name, handler, help=..., arguments=...) takes functions.")
+            staged.append(Entry(kind="command", name=name, factory=Command(handler, arguments), plugin=plugin,
+                                description=help))
+        return register_command
+    if kind == "suite":
+        def register_suite(name, path, *, description=""):
+            if not Path(path).is_file():
+                raise ValueError(f"The suite '{name}' is registered with {path}, which is not a file.")
+            staged.append(Entry(kind="suite", name=name, factory=Path(path), plugin=plugin, description=description))
+        return register_suite
 
     def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
         if defaults is None and kind not in ("architecture", "optimizer"):  # an optimiser takes no options
@@ -309,3 +336,26 @@ def blame(exc: BaseException, doing: str) -> PluginError | None:
     return PluginError(f"Plugin '{culprit.name}' (package {culprit.package} {culprit.version}) raised "
                        f"{type(exc).__name__}: {exc} at {where}, {doing}. This is a bug in that plugin, not in "
                        "your command: its traceback is above; report it to its authors, or train without it.")
+
+
+def has_implementations(hook: str) -> bool:
+    """Whether some plugin implements a lifecycle hook (the loop calls `ganzoo_after_step`
+    only then: it would run every step)."""
+    return bool(getattr(state().pm.hook, hook).get_hookimpls())
+
+
+def lifecycle(hook: str, **arguments) -> None:
+    """Call each plugin's implementation of a run's lifecycle hook, in the order the plugins
+    loaded (ganzoo's own first). One that raises stops the run with a PluginError naming it,
+    its traceback kept as the cause."""
+    for impl in reversed(getattr(state().pm.hook, hook).get_hookimpls()):  # pluggy keeps them last-first
+        try:
+            impl.function(*[arguments[name] for name in impl.argnames])
+        except (GanzooError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            info = next((p for p in state().plugins if p.name == impl.plugin_name), None)
+            package = f"{info.package} {info.version}" if info else "?"
+            raise PluginError(f"Plugin '{impl.plugin_name}' (package {package}) raised {type(exc).__name__}: {exc} "
+                              f"in its {hook} hook. This is a bug in that plugin, not in your command: its "
+                              "traceback is above; report it to its authors, or run without it.") from exc

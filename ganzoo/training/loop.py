@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ganzoo.core.config import TrainConfig
 from ganzoo.core.data import batch_problem
+from ganzoo.core.lifecycle import RunContext
 from ganzoo.core.regularization import penalties
 from ganzoo.core.settings import jsonable
 from ganzoo.errors import GanzooError, NonFiniteLossError
@@ -36,7 +37,7 @@ from ganzoo.plugin.api import (
     dataset_entry,
     named_regularizers,
 )
-from ganzoo.plugin.manager import blame, origin, run_provenance
+from ganzoo.plugin.manager import blame, has_implementations, lifecycle, origin, run_provenance
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.clock import TrainingClock
 from ganzoo.training.distributed import (
@@ -52,7 +53,6 @@ from ganzoo.training.flops import StepFlops
 from ganzoo.training.opening import open_dataset, open_reference
 from ganzoo.training.resolve import eval_settings, pick_device, resolve
 from ganzoo.training.schedules import Schedules
-from ganzoo.training.tensorboard_log import TensorBoard
 from ganzoo.training.unrolled import unrolled_discriminator
 from ganzoo.util.environment import environment
 
@@ -134,7 +134,10 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
         if ranks.active:
             config["distributed"] = ranks.describe()
         run.write_config(config)
-    board = TensorBoard(run.tensorboard_dir) if cfg.tensorboard and ranks.main else None
+    # What plugins observing the run see (lifecycle hooks; TensorBoard logging is one of them).
+    context = RunContext(config=cfg, out_dir=run.path, start_step=start_step, training=t, main=ranks.main)
+    lifecycle("ganzoo_run_started", run=context)
+    observe_steps = has_implementations("ganzoo_after_step")
 
     def run_evaluation(step: int) -> list[dict]:
         if not ranks.main:
@@ -145,8 +148,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
                            generator_kind="ema" if ema is not None else "raw", plan=plan)
         for record in records:
             run.append_metrics(record)
-        if board:
-            board.evaluation(step, records, picture)
+        lifecycle("ganzoo_after_evaluation", run=context, step=step, records=records, picture=picture)
         ranks.barrier()
         return records
 
@@ -157,6 +159,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             state["ranks"] = ranks.gather(_own_random_state(t))
         if ranks.main:
             run.save_checkpoint(state)
+            lifecycle("ganzoo_after_checkpoint", run=context, step=step, path=run.checkpoint_path)
 
     if start_step == 0:
         save_checkpoint(0)  # so even a run that diverges at once has a good checkpoint
@@ -191,6 +194,8 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
             d_loss_sum, g_loss_sum = d_loss_sum + d_loss, g_loss_sum + g_loss
             clock.count_step()
             bar.update(1)
+            if observe_steps:
+                lifecycle("ganzoo_after_step", run=context, step=done)
             at_end = done == cfg.steps
             log_now = done % cfg.log_every == 0 or at_end
             eval_now = done % cfg.eval_every == 0 or at_end
@@ -219,8 +224,7 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
                 if ranks.main:
                     run.append_train_log(record)
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
-                if board:
-                    board.scalars(done, {"loss/d": mean_d, "loss/g": mean_g, "speed/steps_per_s": speed})
+                lifecycle("ganzoo_after_log", run=context, record=record)
                 d_loss_sum = g_loss_sum = torch.zeros((), device=device)
             if eval_now:
                 last_eval = run_evaluation(done)
@@ -237,13 +241,12 @@ def _train(config: TrainConfig | None, run: RunDir, resume: bool, progress: bool
                     f"ganzoo train --out {run} --resume"
                 )
     bar.close()
-    if board:
-        board.close()
     summary = {"out_dir": str(run), "steps": cfg.steps, "train_seconds": round(clock.train_seconds, 3),
                "throughput": flops.add_to(clock.throughput(cfg, device), device),
                "metrics": {r["metric"]: r["results"] for r in last_eval}, "provenance": used}
     if ranks.main:
         run.write_summary(summary)
+    lifecycle("ganzoo_run_finished", run=context, summary=summary)
     return summary
 
 

@@ -1,10 +1,14 @@
 """An example ganzoo plugin: an architecture, a loss, a regulariser, a 2D data set
-with known modes and a metric.
+with known modes and a metric; a tracker that observes runs through the lifecycle hooks,
+a command (`ganzoo example-tracked`) and a suite (`ganzoo bench example-triangle`).
 
 Copy this package to start your own; docs/plugins.md walks through it.
 """
 
+import json
 import math
+import os
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -167,3 +171,70 @@ class ModeDistance(ganzoo.Metric):
 def ganzoo_register_metrics(register):
     register("example-mode-distance", ModeDistance,
              description="median distance to the nearest mode, in stds (example plugin)")
+
+
+# --- a tracker: what an experiment tracker (Weights & Biases, MLflow...) would do ----------
+# It observes every run through the lifecycle hooks; here it appends what it sees to the JSON
+# lines file named by GANZOO_EXAMPLE_TRACKER (unset: it does nothing). A real tracker would
+# open its run in ganzoo_run_started (run.config.to_dict() is the configuration to log),
+# send run.state's handle the metrics in the other hooks, and close it when the run finishes.
+TRACKER_ENV = "GANZOO_EXAMPLE_TRACKER"
+
+
+def _track(event: str, **fields) -> None:
+    path = os.environ.get(TRACKER_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"event": event, **fields}) + "\n")
+
+
+@ganzoo.hookimpl
+def ganzoo_run_started(run):
+    if run.main:
+        _track("started", out_dir=str(run.out_dir), start_step=run.start_step, config=run.config.to_dict())
+
+
+@ganzoo.hookimpl
+def ganzoo_after_log(run, record):
+    if run.main:
+        _track("log", step=record["step"], d_loss=record["d_loss"], g_loss=record["g_loss"])
+
+
+@ganzoo.hookimpl
+def ganzoo_after_evaluation(run, step, records):
+    _track("evaluation", step=step, metrics={r["metric"]: r["results"] for r in records})
+
+
+@ganzoo.hookimpl
+def ganzoo_after_checkpoint(run, step, path):
+    _track("checkpoint", step=step, path=str(path))
+
+
+@ganzoo.hookimpl
+def ganzoo_run_finished(run, summary):
+    if run.main:
+        _track("finished", steps=summary["steps"], metrics=summary["metrics"])
+
+
+def _tracked(args) -> int:
+    """`ganzoo example-tracked [FILE]`: what the tracker saw, one line per event."""
+    path = Path(args.file or os.environ.get(TRACKER_ENV, ""))
+    if not path.is_file():
+        print(f"nothing tracked yet: set {TRACKER_ENV}=FILE, train, then run this again")
+        return 1
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        print(event["event"], {k: v for k, v in event.items() if k not in ("event", "config")})
+    return 0
+
+
+@ganzoo.hookimpl
+def ganzoo_register_commands(register):
+    register("example-tracked", _tracked, help="show what the example tracker recorded (example plugin)",
+             arguments=lambda parser: parser.add_argument("file", nargs="?", help=f"default ${TRACKER_ENV}"))
+
+
+@ganzoo.hookimpl
+def ganzoo_register_suites(register):
+    register("example-triangle", Path(__file__).parent / "suites" / "example-triangle.toml",
+             description="the example plugin's architecture and loss on its triangle")
