@@ -7,60 +7,35 @@ no traceback; Ctrl-C during training checkpoints and exits with 130.
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import difflib
 import errno
-import json
 import os
 import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any, cast
 
-from ganzoo.bench.run import failed_cells, run_suite
-from ganzoo.bench.suite import SUITES_DIR, builtin_suites, load_suite
+from ganzoo.bench.suite import SUITES_DIR, builtin_suites
+from ganzoo.commands import (
+    EVAL_FIELDS,
+    LIST_KINDS,
+    cmd_bench,
+    cmd_compare,
+    cmd_eval,
+    cmd_list,
+    cmd_report,
+    cmd_sample,
+    cmd_theory,
+    cmd_train,
+    flag_of,
+)
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError, PluginError
-from ganzoo.evaluation.extractors import check_given_weights
-from ganzoo.evaluation.plan import EVAL_SEED_OFFSET, evaluate, plan_evaluation
-from ganzoo.plugin.manager import PluginLoadWarning, registry, state
-from ganzoo.report.compare import compare
-from ganzoo.report.write import write_report
-from ganzoo.runs.rundir import RunDir
-from ganzoo.theory.lab import run_lab
-from ganzoo.theory.lab import write_report as write_theory_report
+from ganzoo.plugin.manager import Command, PluginLoadWarning, registry
 from ganzoo.training import distributed
-from ganzoo.training.loop import train
-from ganzoo.training.opening import open_dataset, open_reference
-from ganzoo.training.resolve import eval_settings, pick_device, validate
-from ganzoo.util.files import atomic_torch_save, atomic_write_text
-from ganzoo.util.plots import sample_grid, scatter_2d
 
-LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "augmentations", "optimizers",
-              "recipes", "plugins")
-REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
-               "regularizers": "regularizer", "augmentations": "augmentation", "optimizers": "optimizer",
-               "recipes": "recipe"}
-
-
-def parse_options(pairs: list[str] | None, flag: str) -> dict:
-    """`["hidden=64", "name=x"]` -> `{"hidden": 64, "name": "x"}` (Python literals, else strings)."""
-    options = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise GanzooError(f"{flag} expects KEY=VALUE (for example {flag} std=0.1), got '{pair}'.")
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        options[key.strip().replace("-", "_")] = value
-    return options
-
-
-# Argument types: a bad value is refused by argparse (usage and one line, exit 2), before
-# anything is read or written.
 
 def _whole_number_at_least(text: str, least: int) -> int:
     try:
@@ -108,52 +83,12 @@ def file_path(text: str) -> str:
     return text
 
 
-# --- list --------------------------------------------------------------------------------
-
-def cmd_list(args) -> int:
-    kinds = [args.kind] if args.kind else list(LIST_KINDS)
-    out = {}
-    for kind in kinds:
-        if kind == "plugins":
-            out[kind] = [p.as_dict() for p in state().plugins]
-        else:
-            reg = state().registries[REGISTRY_OF[kind]]
-            out[kind] = [reg.entries[name].info() for name in reg.names(args.pattern)]
-    if args.json:
-        print(json.dumps(out if len(kinds) > 1 else out[kinds[0]], indent=2, default=list))
-        return 0
-    for kind in kinds:
-        print(f"{kind}:")
-        rows = out[kind]
-        if kind == "plugins":
-            table = [(p["name"], f"{p['package']} {p['version']}",
-                      p["status"] + (f" ({p['error']})" if p["error"] else "")) for p in rows]
-        else:
-            table = [(e["name"] + (f" (v{e['version']})" if e.get("version") else ""), e["plugin"], e["description"]
-                      + (f" [needs: {', '.join(e['needs'])}]" if e.get("needs") else "")) for e in rows]
-        if not table:
-            print("  (none)")
-        widths = [max((len(r[i]) for r in table), default=0) for i in range(2)]
-        for row in table:
-            print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
-    return 0
-
-
-# --- train -------------------------------------------------------------------------------
-
 def metric_list(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
 #: How a TrainConfig field's value is parsed on the command line (`setting(argument=...)`).
 ARGUMENT_TYPES = {"positive": positive_int, "whole": whole_number, "float": float, "": str}
-#: The TrainConfig fields that `ganzoo eval` also takes: what to measure, and how.
-EVAL_FIELDS = ("eval_metrics", "eval_samples", "eval_real_samples", "eval_real_split", "eval_batch_norm",
-               "eval_images", "extractor", "inception_weights")
-
-
-def flag_of(field_) -> str:
-    return field_.metadata["flag"] or "--" + field_.name.replace("_", "-")
 
 
 def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None,
@@ -165,7 +100,7 @@ def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None
         meta = field_.metadata
         if meta["cli"] is None or (names is not None and field_.name not in names):
             continue
-        kwargs = {"dest": field_.name, "help": (helps or {}).get(field_.name, meta["help"]) or None}
+        kwargs: dict[str, Any] = {"dest": field_.name, "help": (helps or {}).get(field_.name, meta["help"]) or None}
         if meta["cli"] == "switch":
             kwargs["action"] = "store_true"
         elif meta["cli"] == "on-off":
@@ -179,242 +114,6 @@ def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None
         else:
             kwargs.update(type=ARGUMENT_TYPES[meta["argument"]], choices=meta["choices"], metavar=meta["metavar"])
         p.add_argument(flag_of(field_), **kwargs)
-
-
-def config_from_args(args) -> TrainConfig:
-    """The TrainConfig fields given on the command line (the others keep their defaults)."""
-    given = {}
-    for field_ in dataclasses.fields(TrainConfig):
-        kind, value = field_.metadata["cli"], getattr(args, field_.name, None)
-        if kind is None or value is None or (value is False and kind != "on-off"):
-            continue
-        if kind == "options":
-            value = parse_options(value, flag_of(field_))
-            if not value:
-                continue
-        elif kind == "pair":
-            value = tuple(value)
-        given[field_.name] = value
-    if args.resume:
-        # Start from the saved experiment; flags given now override it, and
-        # `train` refuses any that would change what is being trained.
-        saved = RunDir(args.out).read_config()["train"]
-        return TrainConfig.from_dict({**saved, **given})
-    return TrainConfig(**given)
-
-
-def cmd_train(args) -> int:
-    if args.out is None:
-        if args.resume:
-            raise GanzooError("--resume needs --out DIR, the run directory to continue.")
-        what = args.recipe or f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}"
-        name = f"{what}-seed{args.seed or 0}"
-        args.out = f"runs/{name}"
-    config = config_from_args(args)
-    summary = train(config, args.out, resume=args.resume, progress=not args.no_progress)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
-        return 0
-    print(f"run directory: {summary['out_dir']}")
-    for metric, results in summary["metrics"].items():
-        print(f"{metric}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in results.items()))
-    samples = RunDir(args.out).sample_pictures()
-    if samples:
-        print(f"latest samples: {samples[-1]}")
-    if not summary["metrics"] and config.eval_metrics is None:
-        # Image data get sample grids only while training (FID & co. cost more than a short run).
-        print(
-            f"metrics: none during training by default for this data; `ganzoo eval {summary['out_dir']}` "
-            "computes them for the latest checkpoint, and --eval-metrics (e.g. fid) during training"
-        )
-    return 0
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-# --- sample ------------------------------------------------------------------------------
-
-
-def cmd_sample(args) -> int:
-    import torch
-
-    generator, saved, step, kind = RunDir(args.run_dir).load_generator(args.no_ema)
-    rng = torch.Generator().manual_seed(args.seed)
-    out = Path(args.out or Path(args.run_dir) / f"samples-step{step}.png")
-    data = saved["data"]
-    if args.n is None:
-        args.n = 64 if len(generator.output_shape) == 3 else 2500
-    if out.suffix == ".pt":
-        atomic_torch_save(generator.sample(args.n, generator=rng), out)
-    elif out.suffix == ".png" and "centers" in data:  # a 2D mixture: samples over its modes
-        scatter_2d(
-            generator.sample(args.n, generator=rng),
-            torch.tensor(data["centers"]),
-            data["std"],
-            out,
-            f"{saved['train']['arch']} / {saved['train']['loss']} on {data['name']}, step {step}",
-        )
-    elif out.suffix == ".png" and len(generator.output_shape) == 3:
-        sample_grid(generator, out, rng, n=args.n)
-    else:
-        raise GanzooError(f"--out must end in .png (a plot or image grid) or .pt (the raw tensor), got '{out}'.")
-    print(f"wrote samples from step {step} ({'EMA' if kind == 'ema' else 'raw'} generator) to {out}")
-    return 0
-
-
-# --- eval --------------------------------------------------------------------------------
-
-
-def cmd_eval(args) -> int:
-    """Every metric that applies to the run's data (or those asked), on the standard
-    sample counts, appended to the run's metrics.jsonl."""
-
-    run = RunDir(args.run_dir)
-    generator, saved, step, kind = run.load_generator(args.no_ema)
-    run.check_installed(("dataset",), saved)
-    cfg = TrainConfig.from_dict(saved["train"])
-    for name in ("data_root", "extractor", "inception_weights", "eval_real_split", "eval_batch_norm", "eval_images"):
-        if getattr(args, name) is not None:
-            setattr(cfg, name, getattr(args, name))
-    validate(cfg)
-    check_given_weights(cfg.inception_weights)
-    settings = dataclasses.replace(
-        eval_settings(cfg),
-        metrics=args.eval_metrics,
-        num_samples=args.eval_samples,
-        real_samples=args.eval_real_samples,
-    )
-    device = pick_device(args.device or "auto")
-    generator.to(device)
-    dataset = open_dataset(cfg)
-    plan = plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split), for_training=False)
-    seed = cfg.seed if args.seed is None else args.seed
-    records = evaluate(generator, dataset, step, run.sample_picture(step), seed=seed, generator_kind=kind, plan=plan)
-    for record in records:
-        record["source"] = "ganzoo eval"
-        record["protocol"]["device"] = str(device)
-        run.append_metrics(record)
-    if args.json:
-        print(json.dumps(records, indent=2))
-        return 0
-    print(f"{args.run_dir}, step {step} ({kind} generator, sample seed {seed + EVAL_SEED_OFFSET}):")
-    for record in records:
-        shown = {k: v for k, v in record["results"].items() if k != "histogram"}
-        print(f"  {record['metric']}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
-    print(f"appended {len(records)} records to {run.metrics_path}")
-    return 0
-
-
-# --- bench, report, compare ---------------------------------------------------------------
-
-
-def cmd_bench(args) -> int:
-    if args.ray_address and args.executor != "ray":
-        raise GanzooError(
-            "--ray-address names the Ray cluster of --executor ray; add --executor ray, or drop "
-            "--ray-address to run the cells here."
-        )
-    suite = load_suite(args.suite)
-    overrides = {}
-    if args.device:
-        overrides["device"] = args.device
-    if args.data_root:
-        overrides["data_root"] = args.data_root
-    if args.tensorboard:
-        overrides["tensorboard"] = True
-    jobs = args.jobs
-    if jobs is None:  # small CPU models use one core each well; a GPU runs one cell at a time
-        jobs = 1 if pick_device(args.device or "auto").type != "cpu" else max(1, os.cpu_count() or 1)
-    if jobs < 1:
-        raise GanzooError(f"--jobs must be at least 1, got {jobs}.")
-    out = Path(args.out or Path("results") / suite.name)
-    try:
-        run_suite(
-            suite,
-            out,
-            overrides=overrides,
-            jobs=jobs,
-            retry_failed=args.retry_failed,
-            executor=args.executor,
-            ray_address=args.ray_address,
-            blocks=_names(args.blocks),
-            data=_names(args.data),
-        )
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(
-            f"interrupted; finished cells are recorded in {out}. Run the same command again to resume."
-        ) from None
-    if not args.no_report:
-        md, page = write_report(out)
-        print(f"report: {md}\n        {page}")
-    failed = failed_cells(out, suite, overrides)
-    if failed:
-        print(
-            f"{len(failed)} cell(s) failed: {', '.join(r['cell'] for r in failed[:5])}"
-            f"{' ...' if len(failed) > 5 else ''}. Their reasons are in {out / 'results.jsonl'} and the "
-            "report; fix the cause and run the same command with --retry-failed.",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def cmd_report(args) -> int:
-    md, page = write_report(args.results_dir, args.out, papers=args.papers)
-    print(f"report: {md}\n        {page}")
-    return 0
-
-
-def cmd_compare(args) -> int:
-    margins = parse_options(args.margin, "--margin")
-    for key, margin in margins.items():
-        if not (
-            isinstance(margin, (int, float))
-            and not isinstance(margin, bool)
-            and margin > 0
-            or isinstance(margin, str)
-            and margin.endswith("%")
-            and margin[:-1].replace(".", "", 1).isdigit()
-        ):
-            raise GanzooError(
-                f"--margin {key}={margin}: a margin is a positive number (--margin modes_covered=0.5) "
-                "or a percentage of A's mean (--margin fid=5%)."
-            )
-    text = compare(args.a, args.b, alpha=args.alpha, margins=margins)
-    if args.out:
-        atomic_write_text(args.out, text + "\n")
-        print(f"wrote {args.out}")
-    else:
-        print(text)
-    return 0
-
-
-def cmd_theory(args) -> int:
-    only = [item.strip() for item in args.only.split(",") if item.strip()] if args.only else None
-    out = Path(args.out)
-    try:
-        records = run_lab(out, only=only, jobs=args.jobs, seed=args.seed, rerun=args.rerun)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(
-            f"interrupted; finished experiments are recorded in {out}. Run the same command again to resume."
-        ) from None
-    md, page = write_theory_report(out)  # every experiment recorded there, not only those run now
-    failed = [r for r in records if not r["passed"]]
-    print(
-        f"{len(records) - len(failed)} of {len(records)} claims hold"
-        + (": " + ", ".join(f"{r['number']}. {r['title']} does not" for r in failed) if failed else ".")
-    )
-    print(f"report: {md}\n        {page}")
-    return 1 if failed else 0
-
-
-# --- parser ------------------------------------------------------------------------------
-
-
-def _names(text: str | None) -> list[str] | None:
-    """A comma-separated option (--blocks, --data) as a list; None when not given."""
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -614,15 +313,18 @@ def _add_plugin_commands(sub) -> None:
             continue
         p = sub.add_parser(name, help=entry.description or f"a command of plugin '{entry.plugin}'",
                            description=entry.description or None)
-        if entry.factory.arguments is not None:
-            entry.factory.arguments(p)
-        p.set_defaults(func=entry.factory.handler)
+        command = cast(Command, entry.factory)
+        if command.arguments is not None:
+            command.arguments(p)
+        p.set_defaults(func=command.handler)
 
 
 def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """build_parser()'s commands by name, each with its own parser (argparse keeps them in a
     private attribute; this is the one place that reads it)."""
-    return parser._subparsers._group_actions[0].choices
+    group = parser._subparsers
+    assert group is not None, "build_parser() adds the commands"
+    return cast(dict[str, argparse.ArgumentParser], group._group_actions[0].choices)
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:
@@ -695,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        advice = FILE_SYSTEM_ADVICE.get(exc.errno)
+        advice = FILE_SYSTEM_ADVICE.get(exc.errno) if exc.errno is not None else None
         if advice is None:
             raise  # not a place the user chose: a bug, keep its traceback
         where = f" {exc.filename}" if exc.filename else ""
@@ -735,7 +437,3 @@ FILE_SYSTEM_ADVICE = {
     errno.ENOTDIR: "A part of that path is a file, not a folder: pass an --out that names a folder.",
     errno.EISDIR: "That path is a folder where a file belongs: pass another --out.",
 }
-
-
-if __name__ == "__main__":
-    entry_point()

@@ -126,7 +126,8 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     from it, and a flag given on the command line lands in that field."""
     import dataclasses
 
-    from ganzoo.cli import build_parser, commands, config_from_args, flag_of
+    from ganzoo.cli import build_parser, commands
+    from ganzoo.commands import config_from_args, flag_of
     from ganzoo.core.config import IDENTITY_FIELDS, TrainConfig
 
     parser = build_parser()
