@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import difflib
 import errno
+import functools
 import os
 import sys
 import traceback
@@ -33,7 +34,7 @@ from ganzoo.commands import (
 )
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError, PluginError
-from ganzoo.plugin.manager import Command, PluginLoadWarning, registry
+from ganzoo.plugin.manager import Command, PluginLoadWarning, blame, registry
 from ganzoo.training import distributed
 
 
@@ -311,12 +312,33 @@ def _add_plugin_commands(sub) -> None:
             warnings.warn(f"Plugin '{entry.plugin}' registers the command '{name}', which ganzoo already has; "
                           "it is left out. Rename it in the plugin.", PluginLoadWarning, stacklevel=2)
             continue
+        command = cast(Command, entry.factory)
+        try:  # on a parser of its own first: one whose options cannot be added breaks no other command
+            if command.arguments is not None:
+                command.arguments(argparse.ArgumentParser(prog=name, add_help=False))
+        except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
+            warnings.warn(f"Plugin '{entry.plugin}' failed to add the options of its command '{name}' "
+                          f"({type(exc).__name__}: {exc}); the command is left out, everything else works.",
+                          PluginLoadWarning, stacklevel=2)
+            continue
         p = sub.add_parser(name, help=entry.description or f"a command of plugin '{entry.plugin}'",
                            description=entry.description or None)
-        command = cast(Command, entry.factory)
         if command.arguments is not None:
             command.arguments(p)
-        p.set_defaults(func=command.handler)
+        p.set_defaults(func=functools.partial(_run_plugin_command, command, name))
+
+
+def _run_plugin_command(command: Command, name: str, args) -> int:
+    """A plugin's command; its own bug is named (with its traceback), as during training."""
+    try:
+        return command.handler(args)
+    except (GanzooError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        failure = blame(exc, f"running its command `ganzoo {name}`")
+        if failure is None:
+            raise
+        raise failure from exc
 
 
 def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

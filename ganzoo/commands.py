@@ -119,7 +119,9 @@ def cmd_train(args) -> int:
     if args.out is None:
         if args.resume:
             raise GanzooError("--resume needs --out DIR, the run directory to continue.")
-        what = args.recipe or f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}"
+        named = [args.arch, args.loss, args.data]  # a recipe's run is named by it and what the flags change
+        what = ("-".join(filter(None, [args.recipe, *named])) if args.recipe
+                else f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}")
         name = f"{what}-seed{args.seed or 0}"
         args.out = f"runs/{name}"
     config = config_from_args(args)

@@ -529,3 +529,13 @@ def test_a_setting_given_as_a_block_key_and_in_train_is_refused(tmp_path):
     suite.write_text(suite.read_text().replace("train = { steps = 10 }", "train = { g_lr = 1e-3 }"))
     [cell] = expand(load_suite(str(suite)), {})
     assert cell.train == {"steps": 5, "update": "simultaneous", "g_lr": 1e-3}
+
+
+def test_rows_group_records_written_before_and_after_a_setting_existed():
+    """A record whose setting holds `recipe: None` (written after recipes came) and one without
+    the key (before) are one experiment: one row."""
+    from ganzoo.report.results import grouped
+
+    old = {"data": "ring8", "arch": "mlp", "loss": "minimax", "setting": {"betas": [0.5, 0.999]}}
+    new = {**old, "setting": {"betas": [0.5, 0.999], "recipe": None, "schedules": {}}}
+    assert len(grouped([old, new])["ring8"]) == 1

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 from ganzoo.cli import main
 
@@ -180,8 +180,6 @@ def test_every_option_the_docs_show_exists():
     options, by its full name (abbreviations are refused)."""
     import re
 
-    from conftest import REPO
-
     from ganzoo.cli import build_parser, commands, option_names
 
     parsers = commands(build_parser())
@@ -195,3 +193,42 @@ def test_every_option_the_docs_show_exists():
                     if option not in options[command]:
                         wrong.append(f"{path.relative_to(REPO)}:{number}: ganzoo {command} {option}")
     assert shown > 50 and not wrong, wrong
+
+
+def test_a_saved_config_from_before_a_setting_existed_takes_its_fallback():
+    """Committed Stacked MNIST runs predate `update`, `eval_images`, `reg_every`...: read back,
+    they hold the values every run had then, so --resume and `ganzoo eval` work on them."""
+    from ganzoo.core.config import TrainConfig
+    from ganzoo.runs.rundir import RunDir
+    from ganzoo.training.resolve import resolve
+
+    run = REPO / "docs" / "results" / "reproduce-stacked-mnist" / "runs"
+    saved = RunDir(next(run.iterdir())).read_config()["train"]
+    assert "update" not in saved and "eval_images" not in saved
+    cfg = TrainConfig.from_dict(saved)
+    assert (cfg.update, cfg.eval_images, cfg.reg_every, cfg.channels_last) == ("alternating", "uint8", 1, False)
+    assert resolve(cfg).identity() == cfg.identity()
+
+
+def test_a_plugin_command_that_breaks_is_named_and_the_others_work(install_fake_plugin):
+    site = install_fake_plugin("cmds", """
+        import ganzoo
+
+        def bad_options(parser):
+            raise RuntimeError("no options today")
+
+        def crash(args):
+            return 1 // 0
+
+        @ganzoo.hookimpl
+        def ganzoo_register_commands(register):
+            register("cmds-broken", lambda args: 0, arguments=bad_options)
+            register("cmds-crash", crash, help="divides by zero")
+    """)
+    result = run_cli("list", "losses", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0 and "minimax" in result.stdout
+    assert "Plugin 'cmds' failed to add the options of its command 'cmds-broken'" in result.stderr
+    result = run_cli("cmds-crash", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 2 and "ZeroDivisionError" in result.stderr
+    assert "error: Plugin 'cmds' (package cmds 1.0) raised ZeroDivisionError" in result.stderr
+    assert "running its command `ganzoo cmds-crash`" in result.stderr

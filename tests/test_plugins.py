@@ -274,11 +274,15 @@ def test_a_plugins_training_defaults_may_set_any_field_and_the_user_still_wins(i
         @ganzoo.hookimpl
         def ganzoo_register_architectures(register):
             register("lazy-mlp", build, defaults=DEFAULTS,
-                     train_defaults={"reg_every": 16, "update": "simultaneous", "eval_samples": 500, "steps": 7})
+                     train_defaults={"reg_every": 16, "update": "simultaneous", "eval_samples": 500, "steps": 7,
+                                     "regularizer": "r1", "regularizer_options": {"gamma": 0.5}})
     """)
     resolved = resolve(ganzoo.TrainConfig(arch="lazy-mlp"))
     assert (resolved.reg_every, resolved.update, resolved.eval_samples, resolved.steps) == (16, "simultaneous", 500, 7)
+    assert (resolved.regularizer, resolved.regularizer_options) == ("r1", {"gamma": 0.5})  # option tables too
     assert resolve(ganzoo.TrainConfig(arch="lazy-mlp", reg_every=2)).reg_every == 2  # the user's value wins
+    assert resolve(ganzoo.TrainConfig(arch="lazy-mlp", regularizer_options={"gamma": 2.0})).regularizer_options == {
+        "gamma": 2.0}
     assert resolve(ganzoo.TrainConfig(arch="mlp")).reg_every == 1  # the field's fallback
     summary = ganzoo.train(ganzoo.TrainConfig(arch="lazy-mlp", steps=2, device="cpu"), tmp_path / "run",
                            progress=False)

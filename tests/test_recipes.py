@@ -105,3 +105,14 @@ def test_a_recipe_with_a_setting_that_does_not_exist_drops_its_plugin(install_fa
                                                ".*Did you mean 'g_lr'"):
         names = ganzoo.list_recipes()
     assert "my-recipe" not in names and "pacgan-2d" in names
+
+
+def test_a_cells_hash_covers_what_its_recipe_trains(monkeypatch, tmp_path):
+    """A recipe whose settings change retires the cells trained with it, as a changed block does."""
+    suite_file = tmp_path / "recipe.toml"
+    suite_file.write_text('name = "r"\n[[block]]\nrecipe = "pacgan-2d"\nseeds = [0]\nsteps = 4\n')
+    [cell] = expand(load_suite(str(suite_file)), {})
+    before = cell.protocol_sha
+    entry = recipe_entry("pacgan-2d")
+    monkeypatch.setattr(entry, "defaults", {**entry.defaults, "batch_size": 400})
+    assert cell.protocol_sha != before

@@ -60,6 +60,9 @@ class Cell:
         """Hash of everything that decides this cell's results (not the device or log intervals)."""
         fields = {k: v for k, v in self.train.items() if k not in NOT_PROTOCOL}
         fields.update(arch=self.arch, loss=self.loss, data=self.data, seed=self.seed)
+        if self.train.get("recipe"):  # what the recipe trains, not only its name (cells without one: unchanged)
+            entry = api.recipe_entry(self.train["recipe"])
+            fields["recipe_settings"], fields["recipe_version"] = entry.defaults, entry.version
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 

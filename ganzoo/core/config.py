@@ -421,8 +421,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
+        """A saved (resolved) configuration read back. A field the file lacks was written before
+        the field existed: it takes the field's fallback, the value every run had then (not
+        None, which would leave it unset for a resumed run or `ganzoo eval`)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        missing = {k: v for k, v in FALLBACKS.items() if k not in data}
+        return cls(**missing, **{k: v for k, v in data.items() if k in names})
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

@@ -348,7 +348,7 @@ def lifecycle(hook: str, **arguments) -> None:
     """Call each plugin's implementation of a run's lifecycle hook, in the order the plugins
     loaded (ganzoo's own first). One that raises stops the run with a PluginError naming it,
     its traceback kept as the cause."""
-    for impl in reversed(getattr(state().pm.hook, hook).get_hookimpls()):  # pluggy keeps them last-first
+    for impl in getattr(state().pm.hook, hook).get_hookimpls():  # in registration order
         try:
             impl.function(*[arguments[name] for name in impl.argnames])
         except (GanzooError, KeyboardInterrupt):

@@ -99,7 +99,8 @@ def _canonical(setting: dict) -> dict:
     """The setting without options at TrainConfig's own defaults (unroll_steps=0...), so records
     written before an option existed group with those written after."""
     defaults = _config_defaults()
-    return {k: v for k, v in setting.items() if k not in defaults or v != defaults[k]}
+    return {k: v for k, v in setting.items()
+            if v is not None and v != {} and (k not in defaults or v != defaults[k])}
 
 
 #: Settings a paper sets (the architectures' and losses' training defaults do): a row is labelled

@@ -136,6 +136,8 @@ def check_supported(cfg: TrainConfig, t) -> None:
         reasons.append("augmentation")
     if cfg.schedules:
         reasons.append("setting schedules")
+    if cfg.tensorboard:
+        reasons.append("TensorBoard logging (a seed-batched run calls no lifecycle hooks yet)")
     if type(t.G).penalty is not Generator.penalty:
         reasons.append("a generator penalty of the architecture's own")
     if _spectrally_normed(t.G) or _spectrally_normed(t.D):

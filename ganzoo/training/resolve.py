@@ -17,9 +17,10 @@ from ganzoo.plugin.manager import registry
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every unset (None) field filled: from the recipe, then the loss's training
-    defaults, then the architecture's, then the field's fallback (a recipe's option tables lie
-    under the user's: `--arch-opt pack=3` beside a recipe's pack=2 and bn_groups=2 keeps the
-    latter); the intervals from the length; then validated."""
+    defaults, then the architecture's, then the field's fallback. Option tables (arch_options,
+    schedules...) merge in the same order, the user's keys over all (`--arch-opt pack=3` beside
+    a recipe's pack=2 and bn_groups=2 keeps the latter). Then the intervals from the length,
+    and every value checked."""
     values = dataclasses.asdict(config)
     recipe = recipe_entry(config.recipe).defaults if config.recipe else {}
     for key in ("arch", "loss", "data"):  # the layers below depend on these
@@ -28,8 +29,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     layers = [recipe, loss_entry(values["loss"]).train_defaults, architecture_entry(values["arch"]).train_defaults,
               FALLBACKS]
     for key, value in values.items():
-        if isinstance(value, dict):
-            values[key] = {**recipe.get(key, {}), **value}
+        if isinstance(value, dict):  # option tables merge, the higher layer's keys over the lower's
+            values[key] = {k: v for layer in reversed(layers[:3]) for k, v in layer.get(key, {}).items()} | value
         elif value is None:
             values[key] = next((layer[key] for layer in layers if layer.get(key) is not None), None)
     cfg = TrainConfig(**values)

@@ -5,8 +5,8 @@ A recipe is a named training configuration: the architecture and its options, th
 regularisers, augmentation, schedules, update rule and data. Everything it leaves out comes
 from the architecture's and the loss's registered training defaults (batch, rates, betas,
 steps, EMA: each paper's, see docs/architectures.md), so `ganzoo train --recipe NAME` trains
-the paper's whole configuration; a flag given beside it wins over the recipe. Each recipe
-says where it departs from the paper (`notes`), and its `version` changes whenever its
+the paper's whole configuration; a flag given beside it wins over the recipe. Each recipe's
+description says where it departs from the paper, and its `version` changes whenever its
 settings do, so that a run records which recipe trained it.
 """
 
@@ -43,9 +43,9 @@ RECIPES = {
         "attention kept on, as the paper's ImageNet models have them",
         "Brock et al. 2019 (BigGAN), code ajbrock/BigGAN-PyTorch", "1"),
     "sngan-cifar10": (
-        {"arch": "sngan-resnet", "loss": "hinge", "data": "cifar10"},
-        "SNGAN's CIFAR-10 ResNet: hinge loss, spectral norm in D, 5 D steps per G step, Adam 2e-4 (0, 0.9), "
-        "batch 64",
+        {"arch": "sngan-resnet", "loss": "hinge", "data": "cifar10", "lr_schedule": "linear-decay"},
+        "SNGAN's CIFAR-10 ResNet: hinge loss, spectral norm in D, 5 D steps per G step, Adam 2e-4 (0, 0.9) "
+        "falling linearly to 0, batch 64",
         "Miyato et al. 2018 (SNGAN)", "1"),
     "pacgan-2d": (
         {"arch": "pacgan-mlp", "loss": "non-saturating", "data": "ring8-pacgan", "update": "simultaneous",
