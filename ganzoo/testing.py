@@ -16,6 +16,7 @@ AssertionError with a message saying which part of the contract broke.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -180,24 +181,25 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     for offer in sorted(offered):
         absent = [a for a in PROMISES[offer] if getattr(dataset, a, None) is None]
         assert not absent, f"{name}: offers '{offer}' but has no {', '.join(absent)}"
+    promised: Any = dataset  # the attributes its offers promise (checked present above), which Dataset does not declare
     if "modes" in offered:
-        centers, weights = dataset.centers, torch.as_tensor(dataset.mode_weights, dtype=torch.float64)
+        centers, weights = promised.centers, torch.as_tensor(promised.mode_weights, dtype=torch.float64)
         assert centers.dim() == 2 and centers.shape[0] >= 1 and centers.shape[1:] == dataset.sample_shape, (
             f"{name}: centers must be (modes, *sample_shape), got {tuple(centers.shape)}"
         )
-        assert float(dataset.std) > 0, f"{name}: std must be positive"
+        assert float(promised.std) > 0, f"{name}: std must be positive"
         assert weights.shape == (centers.shape[0],) and abs(float(weights.sum()) - 1) < 1e-6 and (weights >= 0).all(), (
             f"{name}: mode_weights must be one probability per mode"
         )
     if "density" in offered:
-        low, high = dataset.span()
+        low, high = promised.span()
         assert low < high, f"{name}: span() must be (low, high) with low < high"
-        pdf = dataset.pdf(torch.linspace(low, high, 101, dtype=torch.float64))
+        pdf = promised.pdf(torch.linspace(low, high, 101, dtype=torch.float64))
         assert pdf.shape == (101,) and torch.isfinite(pdf).all() and (pdf >= 0).all(), f"{name}: pdf not a density"
     if "images" in offered:
         assert len(dataset.sample_shape) == 3, f"{name}: offers images but samples are {dataset.sample_shape}"
-        images, _ = dataset.get(torch.tensor([0]))
-        assert len(dataset) > 0 and images.dtype == torch.uint8 and images.shape == (1, *dataset.sample_shape), (
+        images, _ = promised.get(torch.tensor([0]))
+        assert len(promised) > 0 and images.dtype == torch.uint8 and images.shape == (1, *dataset.sample_shape), (
             f"{name}: get() must return uint8 images of the sample shape"
         )
     if offered & {"digit-classes", "stacked-digits"}:
@@ -205,7 +207,7 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
             f"{name}: digit_classifier must be one of {DATASETS}, got {dataset.digit_classifier!r}"
         )
     if "digit-classes" in offered:
-        assert dataset.labels is not None and dataset.num_classes > 0, f"{name}: digit-classes needs labels"
+        assert promised.labels is not None and dataset.num_classes > 0, f"{name}: digit-classes needs labels"
 
 
 def check_metric(

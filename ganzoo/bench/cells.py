@@ -14,6 +14,7 @@ import torch
 from ganzoo.bench.suite import Cell
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
+from ganzoo.runs.resultsdir import ResultsDir
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.ensemble import train_ensemble
 from ganzoo.training.loop import train
@@ -24,7 +25,7 @@ from ganzoo.training.resolve import resolve
 def _record_of(cell: Cell) -> dict:
     """What a cell's line in results.jsonl says about the cell itself."""
     record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
-              "seed": cell.seed, "run_dir": str(Path("runs") / cell.id), "protocol_sha": cell.protocol_sha}
+              "seed": cell.seed, "run_dir": ResultsDir.run_dir_of(cell.id), "protocol_sha": cell.protocol_sha}
     if cell.trial is not None:
         record["trial"] = cell.trial
     if cell.best_of is not None:
@@ -45,7 +46,7 @@ def work_units(cells: list[Cell]) -> list[list[Cell]]:
     architecture x loss x data set (x trial) together."""
     units: dict[str, list[Cell]] = {}
     for cell in cells:
-        key = cell.id.rsplit("--seed", 1)[0] if cell.seed_batched else cell.id
+        key = cell.experiment if cell.seed_batched else cell.id
         units.setdefault(key, []).append(cell)
     return list(units.values())
 
@@ -64,7 +65,7 @@ def run_cells(cells: list[Cell], runs: Path, threads: int | None = None) -> list
         if exc is not None:
             fields.update(reason=reason or str(exc), error=type(exc).__name__)
         return [{**record, "status": status, **fields, "wall_seconds": round(time.perf_counter() - started, 2),
-                 "finished": _now()} for record in records]
+                 "finished": now()} for record in records]
 
     try:
         cfgs = [TrainConfig(arch=c.arch, loss=c.loss, data=c.data, seed=c.seed, **c.train) for c in cells]
@@ -90,7 +91,7 @@ def run_cells(cells: list[Cell], runs: Path, threads: int | None = None) -> list
     wall = round(time.perf_counter() - started, 2)
     return [{**record, "status": "ok", "steps": summary["steps"], "final": summary["metrics"],
              "throughput": summary["throughput"], "train_seconds": summary["train_seconds"],
-             "provenance": summary.get("provenance"), "wall_seconds": wall, "finished": _now()}
+             "provenance": summary.get("provenance"), "wall_seconds": wall, "finished": now()}
             for record, summary in zip(records, summaries)]
 
 
@@ -104,12 +105,12 @@ def setting_of(cfg) -> dict:
     return {**identity, "steps": resolved.steps}
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _worker_died(cell: Cell, reason: str | None = None) -> dict:
-    return {**_record_of(cell), "status": "failed", "error": "WorkerDied", "finished": _now(),
+def died_record(cell: Cell, reason: str | None = None) -> dict:
+    return {**_record_of(cell), "status": "failed", "error": "WorkerDied", "finished": now(),
             "reason": reason or "its worker process died while training it, beside other cells and again on its "
                       "own: a crash below Python (a segfault, the out-of-memory killer, os._exit), not an "
                       "exception. Its last checkpoint is kept; --retry-failed tries it again."}

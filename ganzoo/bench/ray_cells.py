@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ganzoo.bench.cells import run_cells
 from ganzoo.errors import GanzooError
+from ganzoo.runs.resultsdir import ResultsDir
 
 #: Times Ray runs a cell again after its worker process (or node) died while training it.
 RETRIES_AFTER_A_DEATH = 2
@@ -54,7 +55,7 @@ def check_shared(out_dir: str, token: str) -> None:
 
 def _unit_task(cells, out_dir: str, token: str, threads: int | None):
     check_shared(out_dir, token)
-    return run_cells(cells, Path(out_dir) / "runs", threads)
+    return run_cells(cells, ResultsDir(out_dir).runs, threads)
 
 
 def _import_ray():

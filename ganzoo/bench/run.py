@@ -14,24 +14,35 @@ so one folder never holds two protocols for one cell.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
-from ganzoo.bench.cells import _now, _worker_died, run_cells, work_units
-from ganzoo.bench.pool import _run_pool
+from ganzoo.bench.cells import died_record, now, work_units
+from ganzoo.bench.pool import run_locally
 from ganzoo.bench.ray_cells import RETRIES_AFTER_A_DEATH, cluster_has_gpus, run_on_ray, start_ray
 from ganzoo.bench.suite import Cell, Part, Suite, _awaited_reruns, block_name, expand, select_blocks, select_data
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
-from ganzoo.runs.resultsdir import RESULTS, completed, read_bench_meta
+from ganzoo.runs.resultsdir import ResultsDir, completed, read_bench_meta
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.resolve import pick_device, resolve
 from ganzoo.util.environment import environment
-from ganzoo.util.files import append_jsonl, atomic_write_json
+from ganzoo.util.files import atomic_write_json
+
+
+class Executor(Protocol):
+    """Runs work units (a cell, or a seed-batched ensemble's cells) from a results folder,
+    calling `finish(record)` for each cell as it ends: `pool.run_locally`, `ray_cells.run_on_ray`."""
+
+    def __call__(self, units: list[list[Cell]], out_dir: Path, *, threads: int | None,
+                 finish: Callable[[dict], None]) -> None: ...
 
 
 def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
@@ -41,7 +52,8 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
 
     out_dir = Path(out_dir)
     overrides = overrides or {}
-    meta_path = out_dir / "bench.json"
+    folder = ResultsDir(out_dir)
+    meta_path = folder.bench_json
     done = completed(out_dir)
     cells = expand(suite, overrides, done)
     history = []
@@ -69,7 +81,7 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     atomic_write_json(meta_path, {
         "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
         "overrides": overrides, "jobs": jobs, "threads_per_job": threads or torch.get_num_threads(),
-        "environment": environment(device), "cpu_count": cores, "updated": _now(), "history": history,
+        "environment": environment(device), "cpu_count": cores, "updated": now(), "history": history,
         "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
         # ... and records of a cell whose configuration has changed since (retired, not yet re-run)
         "cell_protocols": {c.id: c.protocol_sha for c in cells},
@@ -82,11 +94,12 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
 def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict]) -> dict[str, dict]:
     """Records whose cell now has another configuration no longer count; their run directories
     move to `runs-superseded/` so that the new run starts clean (and nothing is deleted)."""
+    folder = ResultsDir(out_dir)
 
     def retire(cell_id: str, tag: str) -> None:
-        old_dir = out_dir / "runs" / cell_id
+        old_dir = folder.run_dir(cell_id)
         if old_dir.exists():
-            target = out_dir / "runs-superseded" / f"{cell_id}--{tag}-{time.time_ns()}"
+            target = folder.superseded / f"{cell_id}--{tag}-{time.time_ns()}"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(old_dir), str(target))
 
@@ -98,10 +111,10 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
                 kept[cell.id] = record
             else:
                 retire(cell.id, record.get("protocol_sha", "old"))
-        elif RunDir(out_dir / "runs" / cell.id).config_path.is_file():
+        elif RunDir(folder.run_dir(cell.id)).config_path.is_file():
             # An interrupted attempt: resume it only if it trains the same experiment.
             try:
-                saved = RunDir(out_dir / "runs" / cell.id).train_config().identity()
+                saved = RunDir(folder.run_dir(cell.id)).train_config().identity()
                 now = resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
                                           **cell.train)).identity()
             except GanzooError:
@@ -134,7 +147,8 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
 
 def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray,
                part: Part | None = None) -> list[dict]:
-    records, ran = [], set()
+    records: list[dict] = []
+    ran: set[str] = set()  # the ids of the cells run
     # Long cells first (a block's `run_first`), so that short ones fill the cores at the end
     # instead of one long cell running alone; reports keep the suite's order whatever ran first.
     first = {block_name(i, block) for i, block in enumerate(suite.blocks) if block.get("run_first")}
@@ -167,56 +181,28 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
 
 def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo, ray=None,
                device: str = "auto") -> list[dict]:
-    """Run the cells: in this process for one job, else in `jobs` long-lived worker processes
-    (each imports torch and the plugins once, then trains cell after cell). A cell that kills
-    its worker (a segfault, the out-of-memory killer, os._exit) fails alone: the pool is
-    rebuilt, the cells that were in flight when it broke are each run again on their own
-    (resuming their checkpoints), and the one whose lone worker dies too is recorded as failed."""
+    """Run the cells with an executor, `executor(units, out_dir, threads=..., finish=...)`: worker
+    processes here (`pool.run_locally`) or Ray tasks (`ray_cells.run_on_ray`). Each calls
+    `finish(record)` once per cell, as it ends; here that appends the record and says so."""
     records = []
     number = iter(range(1, len(todo) + 1))
 
     def finish(record: dict) -> None:
-        append_jsonl(out_dir / RESULTS, record)
+        ResultsDir(out_dir).append(record)
         records.append(record)
         echo(f"[{next(number):>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
              f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
 
+    units = work_units(todo)  # a cell, or the cells of a seed-batched ensemble
     if ray is not None:
-
         gpu = device.startswith("cuda") or (device == "auto" and cluster_has_gpus(ray))
         reason = (f"its Ray worker died while training it, {RETRIES_AFTER_A_DEATH + 1} times: a crash below Python "
                   "(a segfault, the out-of-memory killer, a lost node), not an exception. Its last checkpoint is "
                   "kept; --retry-failed tries it again.")
-        run_on_ray(ray, work_units(todo), out_dir, threads=threads, gpu=gpu, finish=finish,
-                   died=lambda cell: _worker_died(cell, reason))
-        return records
-    if jobs <= 1:
-        for unit in work_units(todo):
-            for record in run_cells(unit, out_dir / "runs"):
-                finish(record)
-        return records
-    queue, alone = work_units(todo), []  # units: a cell, or a seed-batched ensemble's cells
-    while queue or alone:
-        if alone:  # suspected of killing a worker: on its own, so a crash names its cell
-            batch, workers = [alone.pop(0)], 1
-        else:
-            batch, workers, queue = queue, min(jobs, len(queue)), []
-        # Fewer units than jobs: the threads of the workers not started go to the others (a lone
-        # 5-seed ensemble of PacGAN's networks trains 1.4x faster on 2 threads than on 1). Not
-        # at a long queue's end: a unit's threads are set when it starts.
-        shared = max(1, threads * jobs // workers) if threads else None
-        broken = _run_pool(batch, out_dir, workers, shared, finish)
-        if broken is None:
-            continue
-        in_flight, not_started = broken
-        if workers == 1:
-            for cell in batch[0]:
-                finish(_worker_died(cell))
-        elif in_flight:
-            alone += in_flight
-            queue = not_started + queue
-        else:  # no cell named itself: a worker died between cells; try each alone, so none loops forever
-            alone += not_started
+        executor: Executor = functools.partial(run_on_ray, ray, gpu=gpu, died=lambda cell: died_record(cell, reason))
+    else:
+        executor = functools.partial(run_locally, jobs=jobs)
+    executor(units, out_dir, threads=threads, finish=finish)
     return records
 
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ganzoo.bench.search import apply_draws, best_trial, parse_search
 from ganzoo.core.config import CELL_FIELDS, FALLBACKS, FIELDS, NOT_PROTOCOL
@@ -51,9 +52,14 @@ class Cell:
     seed_batched: bool = False  # trained with the block's other seeds as one ensemble (ensemble.py)
 
     @property
-    def id(self) -> str:
+    def experiment(self) -> str:
+        """What every seed of this cell shares (a seed-batched ensemble trains them together)."""
         block = self.block if self.trial is None else f"{self.block}-trial{self.trial['index']:03d}"
-        return f"{block}--{self.arch}--{self.loss}--{self.data}--seed{self.seed}"
+        return f"{block}--{self.arch}--{self.loss}--{self.data}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.experiment}--seed{self.seed}"
 
     @property
     def protocol_sha(self) -> str:
@@ -90,7 +96,7 @@ def load_suite(name_or_path: str) -> Suite:
         if (SUITES_DIR / f"{name_or_path}.toml").is_file():
             path = SUITES_DIR / f"{name_or_path}.toml"
         elif name_or_path in registry("suite").entries:
-            path = registry("suite").get(name_or_path).factory
+            path = cast(Path, registry("suite").get(name_or_path).factory)  # a plugin's suite file
         else:
             raise GanzooError(f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
                               f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file.")
@@ -247,15 +253,17 @@ def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results
     combos = dict.fromkeys((c.arch, c.loss, c.data) for c in trial_cells)
     for arch, loss, data in combos:
         cells = [c for c in trial_cells if (c.arch, c.loss, c.data) == (arch, loss, data)]
-        records = [results.get(c.id) for c in cells]
-        if any(r is None or r.get("protocol_sha") != c.protocol_sha or r["status"] == "skipped"
-               for r, c in zip(records, cells)):
+        found = [results.get(c.id) for c in cells]
+        records = [r for r, c in zip(found, cells)
+                   if r is not None and r.get("protocol_sha") == c.protocol_sha and r["status"] != "skipped"]
+        if len(records) < len(cells):
             continue  # the search is not finished
         best = best_trial(where, search, records)
         if best is None:
             continue
         index, score, by = best
-        source = next(c for c in cells if c.trial["index"] == index)
+        source = next(c for c in cells if c.trial is not None and c.trial["index"] == index)
+        assert source.trial is not None, "a search's cells are its trials"
         for seed in search.best_seeds:
             out.append(Cell(f"{name}-best", arch, loss, data, int(seed), dict(source.train), source.optional,
                             best_of={"block": name, "trial": index, "draws": source.trial["draws"], "score": score,

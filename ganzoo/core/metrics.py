@@ -27,9 +27,12 @@ a missing file fails at the start rather than at the first evaluation:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
+
+from ganzoo.core.data import Dataset
+from ganzoo.core.models import Generator
 
 #: What a data set can offer, and the attributes each promises.
 PROMISES = {
@@ -119,9 +122,11 @@ class Metric:
 class MetricContext:
     """What a metric is handed at one evaluation."""
 
-    generator: torch.nn.Module  # the generator evaluated (the EMA copy when EMA is on)
-    dataset: object  # the training data set
-    plan: object  # evaluation.EvalPlan: settings, reference, extractor, classifier
+    generator: Generator  # the generator evaluated (the EMA copy when EMA is on)
+    dataset: Dataset  # the training data set, with the attributes its offers promise (PROMISES)
+    # evaluation.plan.EvalPlan: settings, reference, extractor, classifier. Any, not object: a metric reads
+    # its attributes, and core, below evaluation, cannot name the class (a metric may annotate it so).
+    plan: Any
     num_samples: int  # generated samples to use (the standard count unless the user chose one)
     sample_seed: int  # the seed of the latent vectors; the same at every evaluation
     generator_kind: str  # "raw" or "ema"

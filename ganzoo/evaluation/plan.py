@@ -20,14 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ganzoo.core.metrics import Metric, MetricContext, missing_needs, offers
 from ganzoo.errors import GanzooError, UnknownNameError
 from ganzoo.evaluation import mode_coverage as mc
-from ganzoo.evaluation.digits import get_classifier
-from ganzoo.evaluation.extractors import resolve_extractor
+from ganzoo.evaluation.digits import DigitClassifier, get_classifier
+from ganzoo.evaluation.extractors import Extractor, resolve_extractor
 from ganzoo.plugin.api import create_metric
 from ganzoo.plugin.manager import BUILTIN_PLUGINS, origin, registry
 from ganzoo.util.plots import density_1d, sample_grid, scatter_2d
@@ -60,9 +61,11 @@ class EvalPlan:
     settings: EvalSettings
     dataset: object = None
     instances: dict[str, Metric] = field(default_factory=dict)  # name -> the metric, created once
-    reference: object = None  # the real data FID & co. compare with
-    extractor: object = None  # metrics.extractors.Extractor, when a FID-like metric is asked
-    classifier: object = None  # (model, info) of the digit classifier, for class metrics
+    # The real data FID & co. compare with: a data set offering "images" (len, get; labels with
+    # "digit-classes"), which Dataset itself does not declare.
+    reference: Any = None
+    extractor: Extractor | None = None  # when a metric uses "extractor"
+    classifier: tuple[DigitClassifier, dict] | None = None  # (model, info) of the digit classifier, for class metrics
     cache: dict = field(default_factory=dict)  # what metrics keep between evaluations (real features)
 
 
@@ -144,7 +147,7 @@ def evaluate(generator, dataset, step: int, picture: Path, *, seed: int, generat
     """Compute the planned metrics at `step` and save its picture (a PNG at `picture`);
     one record per metric."""
     sample_seed = seed + EVAL_SEED_OFFSET
-    shared = {}  # one evaluation's common work, e.g. the feature pass FID, KID and PR share
+    shared: dict = {}  # one evaluation's common work, e.g. the feature pass FID, KID and PR share
     records = []
     for name in plan.metrics:
         metric = plan.instances[name]

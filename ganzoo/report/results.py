@@ -14,7 +14,7 @@ from ganzoo.core.config import FALLBACKS
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.mode_coverage import reverse_kl_of
 from ganzoo.evaluation.plan import registered_metrics
-from ganzoo.runs.resultsdir import completed, read_bench_meta
+from ganzoo.runs.resultsdir import ResultsDir, completed, read_bench_meta
 from ganzoo.runs.rundir import RunDir
 
 
@@ -45,7 +45,7 @@ def curve_specs() -> list[tuple[str, str, str]]:
 
 def load(results_dir) -> tuple[dict, list[dict]]:
     results_dir = Path(results_dir)
-    meta_path = results_dir / "bench.json"
+    meta_path = ResultsDir(results_dir).bench_json
     if not meta_path.is_file():
         raise GanzooError(f"{results_dir} holds no bench results (no bench.json). "
                           "Pass the --out folder of a `ganzoo bench` run.")

@@ -14,12 +14,43 @@ import json
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
-from ganzoo.util.files import read_jsonl
+from ganzoo.util.files import append_jsonl, read_jsonl
 
 RESULTS = "results.jsonl"
-
-
+BENCH_JSON = "bench.json"
+RUNS = "runs"
+SUPERSEDED = "runs-superseded"
 IN_FLIGHT = ".in-flight"  # one file per busy worker process, naming its cell
+
+
+class ResultsDir:
+    """A results folder, as `RunDir` is a run directory: its files by name, read and appended
+    here only."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        self.bench_json = self.path / BENCH_JSON
+        self.results = self.path / RESULTS
+        self.runs = self.path / RUNS
+        self.superseded = self.path / SUPERSEDED
+        self.in_flight = self.path / IN_FLIGHT
+
+    @staticmethod
+    def run_dir_of(cell_id: str) -> str:
+        """A cell's run directory relative to the folder, as its record names it."""
+        return f"{RUNS}/{cell_id}"
+
+    def run_dir(self, cell_id: str) -> Path:
+        return self.runs / cell_id
+
+    def completed(self) -> dict[str, dict]:
+        return completed(self.path)
+
+    def meta(self) -> dict:
+        return read_bench_meta(self.path)
+
+    def append(self, record: dict) -> None:
+        append_jsonl(self.results, record)
 
 
 #: What every line of results.jsonl holds, whatever happened to its cell.
@@ -33,7 +64,7 @@ def completed(out_dir: Path) -> dict[str, dict]:
     """The latest record of each cell in `results.jsonl`; a line that is not a cell's record
     (edited by hand, written by another tool) is a user error naming the line."""
     path = Path(out_dir) / RESULTS
-    latest = {}
+    latest: dict[str, dict] = {}
     for number, record in enumerate(read_jsonl(path), 1):
         missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
         if missing or record["status"] not in STATUSES:
@@ -48,7 +79,7 @@ def completed(out_dir: Path) -> dict[str, dict]:
 
 def read_bench_meta(out_dir) -> dict:
     """bench.json of a results folder; a damaged one is a user error."""
-    path = Path(out_dir) / "bench.json"
+    path = Path(out_dir) / BENCH_JSON
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or not isinstance(meta.get("suite"), dict) or "name" not in meta["suite"]:

@@ -22,7 +22,7 @@ from ganzoo.bench.cells import run_cell
 from ganzoo.bench.pool import stop_with_parent
 from ganzoo.errors import GanzooError, UnknownNameError
 from ganzoo.report.page import Page
-from ganzoo.runs.resultsdir import RESULTS as CELL_RESULTS
+from ganzoo.runs.resultsdir import ResultsDir
 from ganzoo.theory import disjoint, fixed_point, mle, mode_collapse, optimal_discriminator, saturation, value_jsd
 from ganzoo.util.environment import environment
 from ganzoo.util.files import append_jsonl, atomic_write_text, read_jsonl
@@ -80,7 +80,7 @@ def _worker(args):
     if kind == "cell":
 
         cell, threads = payload
-        return kind, run_cell(cell, out_dir / mode_collapse.RESULTS / "runs" / cell.id, threads)
+        return kind, run_cell(cell, ResultsDir(out_dir / mode_collapse.RESULTS).run_dir(cell.id), threads)
     name, settings = payload
     return kind, run_experiment(name, settings, out_dir)
 
@@ -118,7 +118,7 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
 
     def finish(kind: str, record: dict) -> None:
         if kind == "cell":
-            append_jsonl(out_dir / mode_collapse.RESULTS / CELL_RESULTS, record)
+            ResultsDir(out_dir / mode_collapse.RESULTS).append(record)
             echo(f"  cell {record['cell']}: {record['status']} ({record['wall_seconds']:.0f} s)")
         else:
             append_jsonl(out_dir / RECORDS, record)

@@ -35,6 +35,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
             values[key] = next((layer[key] for layer in layers if layer.get(key) is not None), None)
     cfg = TrainConfig(**values)
     if cfg.eval_every is None:
+        assert cfg.steps is not None, "steps has a fallback (core.config), so it is filled above"
         cfg.eval_every = max(1, cfg.steps // 5)
     if cfg.checkpoint_every is None:
         cfg.checkpoint_every = cfg.eval_every
@@ -60,6 +61,7 @@ def validate(cfg: TrainConfig) -> None:
              f"Unknown {name.replace('_', '-')} '{value}'. Choose one of: {', '.join(choices or ())}.")
 
     optimizers = registry("optimizer").entries
+    assert cfg.optimizer is not None, "a resolved config names its optimizer (its fallback at least)"
     if cfg.optimizer not in optimizers:
         raise UnknownNameError(
             "optimizer",
@@ -73,6 +75,7 @@ def validate(cfg: TrainConfig) -> None:
             isinstance(value, (int, float)) and 0 < value < 1,
             f"{name.replace('_', '-')} must be a learning rate in (0, 1), got {value!r}.",
         )
+    assert cfg.betas is not None and cfg.ema_decay is not None, "a resolved config has them (their fallbacks at least)"
     need(
         len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas),
         f"betas must be two numbers in [0, 1), got {cfg.betas!r}.",
@@ -109,6 +112,7 @@ def validate(cfg: TrainConfig) -> None:
         cfg.extractor == "auto" or cfg.extractor in extractor_names(),
         f"Unknown feature extractor '{cfg.extractor}'. Choose auto or one of: {', '.join(extractor_names())}.",
     )
+    assert cfg.device is not None, "a resolved config names its device (auto at least)"
     need(
         cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),
         f"Unknown device '{cfg.device}'. Use auto, cpu, cuda or cuda:N.",
@@ -123,8 +127,9 @@ def eval_settings(cfg: TrainConfig):
         metrics=cfg.eval_metrics,
         num_samples=cfg.eval_samples,
         real_samples=cfg.eval_real_samples,
-        real_split=cfg.eval_real_split,
-        extractor=cfg.extractor,
+        # Set on a resolved config, the run's; an unresolved one's None passes through as it always has.
+        real_split=cfg.eval_real_split,  # type: ignore[arg-type]
+        extractor=cfg.extractor,  # type: ignore[arg-type]
         inception_weights=cfg.inception_weights,
         data_root=cfg.data_root or "",
         sampler_batch=(

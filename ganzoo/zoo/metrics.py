@@ -5,6 +5,8 @@ off a digit classifier."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ganzoo.core.metrics import Column, Curve, Metric, MetricContext, offers
 from ganzoo.evaluation import class_coverage as cc
 from ganzoo.evaluation import density_coverage as dc
@@ -13,6 +15,9 @@ from ganzoo.evaluation.digits import extractor_name
 from ganzoo.evaluation.extractors import DINOV2, INCEPTION, resolve_extractor
 from ganzoo.evaluation.fidelity import MAX_REAL_SAMPLES, REFERENCE_SELECTION, extract_features, fidelity_metrics
 from ganzoo.plugin.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # for annotations only: at run time evaluation.plan would import matplotlib with the plugins
+    from ganzoo.evaluation.plan import EvalPlan
 
 
 class ModeCoverage(Metric):
@@ -28,7 +33,7 @@ class ModeCoverage(Metric):
     margins = {"modes_covered": "5%", "high_quality_pct": 5.0, "reverse_kl": 0.1}
 
     def compute(self, context: MetricContext) -> dict:
-        data = context.dataset
+        data: Any = context.dataset  # it offers "modes": centers, std and mode_weights, which Dataset does not declare
         results = mc.mode_coverage(context.sample(), data.centers, data.std, weights=data.mode_weights)
         described = {"name": data.name, "num_classes": data.num_classes, "num_modes": int(data.centers.shape[0]),
                      "sample_shape": list(data.sample_shape), "std": float(data.std)}
@@ -36,7 +41,7 @@ class ModeCoverage(Metric):
                                                   **context.common_protocol()}}
 
 
-def real_count(plan, default: int) -> int:
+def real_count(plan: EvalPlan, default: int) -> int:
     """Real images a metric compares with: the user's count (--eval-real-samples), else
     `default`; never more than the real split holds."""
     chosen = plan.settings.real_samples
@@ -57,7 +62,7 @@ class FidelityMetric(Metric):
         return real_count(context.plan, MAX_REAL_SAMPLES)
 
     def compute(self, context: MetricContext) -> dict:
-        plan = context.plan
+        plan: EvalPlan = context.plan
         sizes = (context.num_samples, self.real_samples(context, context.num_samples))
         key = ("fidelity", *sizes)
         if key not in context.shared:
@@ -67,6 +72,7 @@ class FidelityMetric(Metric):
                     n = plan.settings.num_samples or metric.num_samples
                     if (n, metric.real_samples(context, n)) == sizes:
                         group.append(name)
+            assert plan.extractor is not None, "plan_evaluation prepares the extractor of every metric that uses it"
             records = fidelity_metrics(
                 context.generator, plan.reference, group, extractor=plan.extractor, num_samples=sizes[0],
                 real_samples=sizes[1], split=plan.settings.real_split, seed=context.sample_seed,
@@ -129,7 +135,7 @@ class FDDinov2(Metric):
         self.extractor = resolve_extractor(DINOV2)
 
     def compute(self, context: MetricContext) -> dict:
-        plan = context.plan
+        plan: EvalPlan = context.plan
         real = real_count(plan, MAX_REAL_SAMPLES)
         (record,) = fidelity_metrics(context.generator, plan.reference, ["fid"], extractor=self.extractor,
                                      num_samples=context.num_samples, real_samples=real,
@@ -150,7 +156,8 @@ class DensityCoverage(Metric):
     columns = (Column("density", "density", 3, 0), Column("coverage", "coverage", 3, 1))
 
     def compute(self, context: MetricContext) -> dict:
-        plan = context.plan
+        plan: EvalPlan = context.plan
+        assert plan.extractor is not None, "plan_evaluation prepares the extractor of every metric that uses it"
         real = real_count(plan, context.num_samples)
         key = ("real-features", plan.extractor.weights_sha256, "prc", real)
         if key not in plan.cache:  # the same real images, so the same balls, at every evaluation of the run
@@ -172,12 +179,14 @@ class DensityCoverage(Metric):
 class ClassifierMetric(Metric):
     """Classes of generated images, read off the data's digit classifier."""
 
-    uses = ("classifier",)
+    uses: tuple[str, ...] = ("classifier",)
 
     def classified(self, context: MetricContext, grey: bool):
-        model, info = context.plan.classifier
+        plan: EvalPlan = context.plan
+        assert plan.classifier is not None, "plan_evaluation loads the digit classifier for every metric that uses it"
+        model, info = plan.classifier
         model.to(context.generator.device)
-        settings = context.plan.settings
+        settings = plan.settings
         predicted, asked = cc.generated_classes(context.generator, model, context.num_samples, context.rng(),
                                                 grey=grey, sampler_batch=settings.sampler_batch,
                                                 float_images=settings.float_images)
@@ -203,7 +212,7 @@ class ClassCoverage(ClassifierMetric):
 
     def compute(self, context: MetricContext) -> dict:
         predicted, asked, classifier = self.classified(context, grey=True)
-        plan = context.plan
+        plan: EvalPlan = context.plan
         labels = plan.reference.labels
         results = cc.class_coverage(predicted[:, 0], labels, context.dataset.num_classes, asked)
         return {"results": results, "protocol": self.protocol(
