@@ -145,3 +145,21 @@ def test_a_stacked_network_is_traced_once_per_kind_of_call_and_computes_what_vma
         for k in mine:
             torch.testing.assert_close(mine[k], theirs[k])
     assert not torch.equal(traced[2]["net.1.running_mean"], G.buffers["net.1.running_mean"])  # it did update
+
+
+def test_each_seed_of_an_ensemble_is_a_run_to_the_lifecycle_hooks(tmp_path, monkeypatch):
+    """Trackers and TensorBoard see a seed-batched cell's seeds as they see `ganzoo train` runs."""
+    import ganzoo.plugin.manager
+
+    log = tmp_path / "tracked.jsonl"
+    monkeypatch.setenv("GANZOO_EXAMPLE_TRACKER", str(log))
+    ganzoo.plugin.manager.reset()
+    train_ensemble([config(s, tensorboard=True) for s in (0, 1)], [tmp_path / f"e{s}" for s in (0, 1)])
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["event"] for e in events[:2]] == ["started", "started"]
+    assert {e["out_dir"] for e in events[:2]} == {str(tmp_path / "e0"), str(tmp_path / "e1")}
+    checkpoints = {e["path"] for e in events if e["event"] == "checkpoint"}
+    assert checkpoints == {str(tmp_path / f"e{s}" / "checkpoints" / "latest.pt") for s in (0, 1)}
+    assert [e["event"] for e in events].count("finished") == 2 and events[-1]["event"] == "finished"
+    for seed in (0, 1):
+        assert list((tmp_path / f"e{seed}" / "tensorboard").glob("events.out.tfevents.*"))

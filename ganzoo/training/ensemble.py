@@ -37,11 +37,12 @@ from torch.func import functional_call, stack_module_state
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from ganzoo.core.config import TrainConfig
+from ganzoo.core.lifecycle import RunContext
 from ganzoo.core.models import Generator
 from ganzoo.core.settings import jsonable
 from ganzoo.errors import GanzooError, NonFiniteLossError
 from ganzoo.evaluation.plan import evaluate, plan_evaluation
-from ganzoo.plugin.manager import run_provenance
+from ganzoo.plugin.manager import has_implementations, lifecycle, run_provenance
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.loop import (
     _check_same_experiment,
@@ -136,8 +137,6 @@ def check_supported(cfg: TrainConfig, t) -> None:
         reasons.append("augmentation")
     if cfg.schedules:
         reasons.append("setting schedules")
-    if cfg.tensorboard:
-        reasons.append("TensorBoard logging (a seed-batched run calls no lifecycle hooks yet)")
     if type(t.G).penalty is not Generator.penalty:
         reasons.append("a generator penalty of the architecture's own")
     if _spectrally_normed(t.G) or _spectrally_normed(t.D):
@@ -293,6 +292,14 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
         run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config), "data": dataset.describe(),
                           "environment": environment(device), "provenance": used,
                           "ensemble": {"seeds": [x.seed for x in cfgs], "method": "torch.func.vmap"}})
+    # Each seed is a run to the lifecycle hooks (trackers, TensorBoard), as under `ganzoo train`.
+    # Its `training` holds that seed's own models, up to date at each log line, evaluation and
+    # checkpoint (the stacked networks train in between).
+    contexts = [RunContext(config=c, out_dir=run.path, start_step=start_step, training=t)
+                for c, t, run in zip(cfgs, seeds, runs)]
+    for context in contexts:
+        lifecycle("ganzoo_run_started", run=context)
+    observe_steps = has_implementations("ganzoo_after_step")
 
     def unstack(step: int) -> None:
         """The stacked state into each seed's plain models and optimisers (for evaluation and checkpoints)."""
@@ -307,17 +314,20 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
 
     def evaluate_all(step: int) -> list[list[dict]]:
         out = []
-        for c, t, run in zip(cfgs, seeds, runs):
+        for c, t, run, context in zip(cfgs, seeds, runs, contexts):
             records = evaluate(t.ema if t.ema is not None else t.G, dataset, step, run.sample_picture(step),
                                seed=c.seed, generator_kind="ema" if t.ema is not None else "raw", plan=plan)
             for record in records:
                 run.append_metrics(record)
+            lifecycle("ganzoo_after_evaluation", run=context, step=step, records=records,
+                      picture=run.sample_picture(step))
             out.append(records)
         return out
 
     def checkpoint(step: int) -> None:
-        for t, run in zip(seeds, runs):
+        for t, run, context in zip(seeds, runs, contexts):
             run.save_checkpoint(training_state(t, step))
+            lifecycle("ganzoo_after_checkpoint", run=context, step=step, path=run.checkpoint_path)
 
     if start_step == 0:
         unstack(0)
@@ -339,6 +349,9 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
         timed += time.perf_counter() - started
 
         done = step + 1
+        if observe_steps:
+            for context in contexts:
+                lifecycle("ganzoo_after_step", run=context, step=done)
         at_end = done == cfg.steps
         log_now, eval_now = done % cfg.log_every == 0 or at_end, done % cfg.eval_every == 0 or at_end
         checkpoint_now = done % cfg.checkpoint_every == 0 or at_end
@@ -352,9 +365,11 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
         if log_now or checkpoint_now:
             count = done - logged_from
             train_seconds += timed
-            for run, d, g in zip(runs, (d_sum / count).tolist(), (g_sum / count).tolist()):
-                run.append_train_log({"step": done, "d_loss": d, "g_loss": g, "steps_per_second": count / timed,
-                                      "train_seconds": round(train_seconds, 3), "ensemble_size": n})
+            for run, context, d, g in zip(runs, contexts, (d_sum / count).tolist(), (g_sum / count).tolist()):
+                record = {"step": done, "d_loss": d, "g_loss": g, "steps_per_second": count / timed,
+                          "train_seconds": round(train_seconds, 3), "ensemble_size": n}
+                run.append_train_log(record)
+                lifecycle("ganzoo_after_log", run=context, record=record)
             d_sum = g_sum = torch.zeros(n, device=device)
             logged_from, timed = done, 0.0
         unstack(done)
@@ -376,4 +391,6 @@ def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
                    "metrics": {r["metric"]: r["results"] for r in records}, "provenance": used}
         run.write_summary(summary)
         summaries.append(summary)
+    for context, summary in zip(contexts, summaries):
+        lifecycle("ganzoo_run_finished", run=context, summary=summary)
     return summaries
