@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from ganzoo.bench.suite import expand, load_suite
+from ganzoo.core.config import TrainConfig
 from ganzoo.core.data import Dataset
 from ganzoo.core.metrics import OFFERS, PROMISES, missing_needs
 from ganzoo.core.models import Discriminator, Generator
@@ -36,6 +38,7 @@ from ganzoo.plugin.api import (
     create_regularizer,
 )
 from ganzoo.plugin.manager import registry
+from ganzoo.training.resolve import resolve
 
 BATCH = 4
 
@@ -364,10 +367,11 @@ GENERATED_DATA = ("ring8", "grid25", "mixture1d")
 def contract_cases(plugin: str) -> list[tuple[str, str]]:
     """(kind, name) of everything `plugin` (its entry-point name) registers that has a
     contract check: architectures' tiny `.test` variants, losses, regularisers, augmentations, optimisers,
-    data sets and metrics."""
+    data sets, metrics, recipes and suites."""
 
     cases = []
-    for kind in ("architecture", "loss", "regularizer", "augmentation", "optimizer", "dataset", "metric"):
+    for kind in ("architecture", "loss", "regularizer", "augmentation", "optimizer", "dataset", "metric", "recipe",
+                 "suite"):
         for name in registry(kind).names():
             entry = registry(kind).get(name)
             if entry.plugin == plugin and (kind != "architecture" or name.endswith(".test")):
@@ -410,8 +414,31 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
             )
         for data in candidates:
             check_metric(name, data)
+    elif kind == "recipe":
+        check_recipe(name)
+    elif kind == "suite":
+        check_suite(name)
     else:
         raise ValueError(f"no contract check for kind {kind!r}")
+
+
+def check_recipe(name: str) -> None:
+    """A recipe resolves: the architecture, loss, data set and metrics it names are registered,
+    and every value it sets is one a run accepts."""
+    cfg = resolve(TrainConfig(recipe=name))
+    unknown = [m for m in cfg.eval_metrics or () if m not in registry("metric").entries]
+    assert not unknown, f"recipe '{name}' names metrics {unknown} that no plugin registers"
+
+
+def check_suite(name: str) -> None:
+    """A suite loads and expands: its names match registered entries, its keys are known, and
+    every cell's configuration resolves and names registered metrics."""
+    cells = expand(load_suite(name), {})
+    assert cells, f"suite '{name}' has no cells"
+    for cell in cells:
+        cfg = resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train))
+        unknown = [m for m in cfg.eval_metrics or () if m not in registry("metric").entries]
+        assert not unknown, f"suite '{name}', cell {cell.id}: metrics {unknown} that no plugin registers"
 
 
 def contract_tests(plugin: str, options: dict | None = None):
@@ -426,8 +453,8 @@ def contract_tests(plugin: str, options: dict | None = None):
     cases = contract_cases(plugin)
     if not cases:
         raise AssertionError(
-            f"plugin '{plugin}' registers nothing ganzoo can check; is it installed, and is "
-            "that its entry-point name (`ganzoo list plugins`)?"
+            f"plugin '{plugin}' registers nothing ganzoo can check (its commands and lifecycle hooks have no "
+            "contract check); is it installed, and is that its entry-point name (`ganzoo list plugins`)?"
         )
     options = options or {}
 

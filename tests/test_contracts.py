@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import ganzoo
+import ganzoo.plugin.manager
 from ganzoo.testing import (
     check_architecture,
     check_augmentation,
@@ -135,3 +136,17 @@ def test_dataset_check_holds_a_data_set_to_what_it_offers():
             check_dataset("promises")
     finally:
         del registry.entries["promises"]
+
+
+@pytest.mark.parametrize("name", ganzoo.list_recipes())
+def test_recipe_contract(name):
+    from ganzoo.testing import check_recipe
+
+    check_recipe(name)
+
+
+@pytest.mark.parametrize("name", ganzoo.plugin.manager.registry("suite").names())
+def test_plugin_suite_contract(name):
+    from ganzoo.testing import check_suite
+
+    check_suite(name)

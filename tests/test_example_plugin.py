@@ -87,7 +87,7 @@ def test_its_own_contract_tests_pass_in_one_line():
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
                             capture_output=True, text=True, timeout=300, cwd=tests.parent)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout, result.stdout  # architecture, loss, regulariser, data set, metric
+    assert "6 passed" in result.stdout, result.stdout  # architecture, loss, regulariser, data set, metric, suite
 
 
 def test_only_when_selected(monkeypatch):
