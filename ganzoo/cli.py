@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any, cast
 
-from ganzoo.bench.suite import SUITES_DIR, builtin_suites
+from ganzoo.bench.suite import builtin_suites, own_suites
 from ganzoo.commands import (
     EVAL_FIELDS,
     LIST_KINDS,
@@ -297,7 +297,7 @@ def _suite_names() -> list[str]:
     try:
         return builtin_suites()
     except GanzooError:
-        return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+        return own_suites()
 
 
 def _add_plugin_commands(sub) -> None:

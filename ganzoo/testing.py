@@ -425,9 +425,7 @@ def check_entry(kind: str, name: str, options: dict | None = None) -> None:
 def check_recipe(name: str) -> None:
     """A recipe resolves: the architecture, loss, data set and metrics it names are registered,
     and every value it sets is one a run accepts."""
-    cfg = resolve(TrainConfig(recipe=name))
-    unknown = [m for m in cfg.eval_metrics or () if m not in registry("metric").entries]
-    assert not unknown, f"recipe '{name}' names metrics {unknown} that no plugin registers"
+    _check_metric_names(resolve(TrainConfig(recipe=name)), f"recipe '{name}'")
 
 
 def check_suite(name: str) -> None:
@@ -437,8 +435,12 @@ def check_suite(name: str) -> None:
     assert cells, f"suite '{name}' has no cells"
     for cell in cells:
         cfg = resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train))
-        unknown = [m for m in cfg.eval_metrics or () if m not in registry("metric").entries]
-        assert not unknown, f"suite '{name}', cell {cell.id}: metrics {unknown} that no plugin registers"
+        _check_metric_names(cfg, f"suite '{name}', cell {cell.id}")
+
+
+def _check_metric_names(cfg: TrainConfig, what: str) -> None:
+    unknown = [m for m in cfg.eval_metrics or () if m not in registry("metric").entries]
+    assert not unknown, f"{what} names metrics {unknown} that no plugin registers"
 
 
 def contract_tests(plugin: str, options: dict | None = None):

@@ -86,7 +86,12 @@ class Suite:
 
 def builtin_suites() -> list[str]:
     """ganzoo's own suites and those plugins register (`ganzoo_register_suites`)."""
-    return sorted({p.stem for p in SUITES_DIR.glob("*.toml")} | set(registry("suite").entries))
+    return sorted(set(own_suites()) | set(registry("suite").entries))
+
+
+def own_suites() -> list[str]:
+    """ganzoo's own suites (ganzoo/suites/*.toml), without loading any plugin."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 
 
 def load_suite(name_or_path: str) -> Suite:
