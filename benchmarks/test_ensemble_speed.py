@@ -2,8 +2,8 @@
 
     pytest benchmarks/test_ensemble_speed.py --benchmark-only
 
-For each network and batch: the time of one `loop.train_step` of one seed, and of one
-`ensemble.ensemble_step` of 5 seeds stacked under torch.vmap (traced once per kind of call,
+For each network and batch: the time of one `step.train_step` of one seed, and of one
+`step.train_step` on an `ensemble.Ensemble` of 5 seeds stacked under torch.vmap (traced once per kind of call,
 as ganzoo trains them, and untraced). `extra_info["gain"]` is the
 throughput of the ensemble over that of 5 separate runs trained one after the other with
 the same threads: 5 * t(single step) / t(ensemble step). (Two separate runs at a time on 2
@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from ganzoo.core.config import TrainConfig
-from ganzoo.training.ensemble import build_ensemble, ensemble_step
-from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.ensemble import build_ensemble
 from ganzoo.training.opening import open_dataset
+from ganzoo.training.players import build_training
 from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 SEEDS = 5
@@ -62,7 +63,7 @@ def test_five_seeds_batched(benchmark, arch, data, batch, traced):
         for stacked in (ensemble.G, ensemble.D):
             stacked._trace = lambda *args: None
     benchmark.group = f"ensemble-{arch}-batch{batch}"
-    seconds = timed(benchmark, lambda: (ensemble_step(ensemble), sync()))
+    seconds = timed(benchmark, lambda: (train_step(ensemble), sync()))
     benchmark.extra_info.update(device=str(DEVICE), batch_size=batch, seeds=SEEDS, threads=torch.get_num_threads(),
                                 traced=traced)
     if (arch, batch) in single_step_seconds:

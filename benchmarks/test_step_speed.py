@@ -3,7 +3,7 @@
     pytest benchmarks/ --benchmark-only --benchmark-save=NAME
     pytest-benchmark compare 0001 0002     # see docs/benchmarks.md
 
-Each benchmark runs ganzoo's own `loop.train_step` on the objects `loop.build_training`
+Each benchmark runs ganzoo's own `step.train_step` on the objects `players.build_training`
 builds, so it measures the code `ganzoo train` runs. Real batches are random tensors of
 the data's shape: a step's cost does not depend on the values, and no data set is needed.
 Beside ganzoo's `dcgan-64` step sits the step of the PyTorch DCGAN example, written as
@@ -17,8 +17,9 @@ from torch import nn
 import ganzoo
 from ganzoo.core.config import TrainConfig
 from ganzoo.plugin.api import architecture_entry
-from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.players import build_training
 from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 LOSSES = ["non-saturating", "minimax", "wgan-gp", "hinge"]

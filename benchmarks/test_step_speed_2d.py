@@ -2,7 +2,7 @@
 
     pytest benchmarks/test_step_speed_2d.py --benchmark-only
 
-ganzoo's `loop.train_step` on PacGAN's networks (`pacgan-mlp`, batch 100) at pack 1, 2
+ganzoo's `step.train_step` on PacGAN's networks (`pacgan-mlp`, batch 100) at pack 1, 2
 and 4, alternating (Goodfellow et al.) and simultaneous (PacGAN's code), and with 5 unrolled
 D steps, and the same networks trained by the few lines of
 PyTorch anyone would write (Adam as PyTorch builds it by default, one D step on
@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.core.config import TrainConfig
-from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.players import build_training
 from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
 from ganzoo.zoo.datasets.toy2d import ring_pacgan
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,16 +1,19 @@
 """Seed-batched training: N seeds in one vmapped model train as N separate runs would."""
 
 import json
+import os
+import signal
 import statistics
 
 import pytest
+import torch
 
 from ganzoo.bench.cells import run_cells, work_units
 from ganzoo.bench.suite import Cell
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
-from ganzoo.training.ensemble import train_ensemble
-from ganzoo.training.loop import train
+from ganzoo.training.loop import train, train_ensemble
+from ganzoo.util.files import load_checkpoint
 
 
 def log(run_dir):
@@ -25,6 +28,8 @@ def config(seed, **options):
 @pytest.mark.parametrize("arch, options", [
     ("mlp.test", {}), ("pacgan-mlp.test", {}),  # pacgan-mlp: batch norm in G, per seed
     ("pacgan-mlp.test", {"arch_options": {"pack": 2, "bn_groups": 2}, "batch_size": 32}),  # ... and per group
+    ("pacgan-mlp.test", {"update": "simultaneous", "arch_options": {"pack": 2}, "batch_size": 32}),  # PacGAN's
+    ("mlp.test", {"n_d": 2, "ema_decay": 0.9}),
 ])
 def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch, options):
     seeds = [0, 1]
@@ -75,12 +80,60 @@ def test_an_interrupted_ensemble_resumes_from_its_seeds_checkpoints(tmp_path):
 def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
     with pytest.raises(GanzooError, match="does not support D penalties.*drop seed_batched"):
         train_ensemble([config(s, arch="mlp.test", loss="wgan-gp") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
-    with pytest.raises(GanzooError, match="does not support the simultaneous update"):
-        train_ensemble([config(s, arch="mlp.test", update="simultaneous") for s in (0, 1)],
-                       [tmp_path / "e", tmp_path / "f"])
+    with pytest.raises(GanzooError, match="does not support unrolled D steps"):
+        train_ensemble([config(s, arch="mlp.test", unroll_steps=2) for s in (0, 1)], [tmp_path / "e", tmp_path / "f"])
     with pytest.raises(GanzooError, match="differ in more than their seed"):
         train_ensemble([config(0, arch="mlp.test"), config(1, arch="mlp.test", g_lr=1e-2)],
                        [tmp_path / "c", tmp_path / "d"])
+
+
+def test_an_ensemble_refuses_torchrun_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(GanzooError, match="ensemble runs in one process"):
+        train_ensemble([config(s, arch="mlp.test") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_checkpoints_an_ensemble_and_it_resumes_exactly(tmp_path, monkeypatch, stop):
+    """The loop that trains one run trains the ensemble: a stop signal checkpoints every seed at
+    the current step, and the resumed seeds end where uninterrupted ones do, bit for bit."""
+    import ganzoo.training.loop
+
+    seeds = (0, 1)
+    train_ensemble([config(s, arch="pacgan-mlp.test", ema_decay=0.9) for s in seeds],
+                   [tmp_path / f"whole{s}" for s in seeds])
+    real_evaluate = ganzoo.training.loop.evaluate
+    pressed = []
+
+    def press_ctrl_c(generator, dataset, step, *args, **kwargs):
+        if step == 10 and not pressed:  # the first seed's evaluation, once (a second signal stops at once)
+            pressed.append(step)
+            os.kill(os.getpid(), stop)
+        return real_evaluate(generator, dataset, step, *args, **kwargs)
+
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", press_ctrl_c)
+    stopped = [config(s, arch="pacgan-mlp.test", ema_decay=0.9, eval_every=10, checkpoint_every=30) for s in seeds]
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 10; checkpoint saved"):
+        train_ensemble(stopped, [tmp_path / f"stopped{s}" for s in seeds])
+    assert [load_checkpoint(tmp_path / f"stopped{s}" / "checkpoints" / "latest.pt")["step"] for s in seeds] == [10, 10]
+    monkeypatch.setattr(ganzoo.training.loop, "evaluate", real_evaluate)
+    train_ensemble(stopped, [tmp_path / f"stopped{s}" for s in seeds])
+    for s in seeds:
+        whole = load_checkpoint(tmp_path / f"whole{s}" / "checkpoints" / "latest.pt")
+        resumed = load_checkpoint(tmp_path / f"stopped{s}" / "checkpoints" / "latest.pt")
+        for part in ("generator", "discriminator", "ema"):
+            for name, value in whole[part].items():
+                assert torch.equal(value, resumed[part][name]), (s, part, name)
+
+
+def test_an_ensemble_counts_its_flops_and_records_its_throughput(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_FLOPS", "1")
+    summaries = train_ensemble([config(s, arch="mlp.test") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
+    throughput = summaries[0]["throughput"]
+    assert throughput["flops_per_step"] > 0 and throughput["ensemble_size"] == 2
+    assert throughput["ensemble_images_per_s"] == pytest.approx(2 * throughput["images_per_s"])
 
 
 def test_spectral_norm_is_refused_by_name_rather_than_failing_inside_vmap():

@@ -133,3 +133,34 @@ def test_a_lifecycle_hook_that_raises_stops_the_run_naming_its_plugin(install_fa
                      progress=False)
     assert isinstance(raised.value.__cause__, ConnectionError)
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()  # what was trained before it is kept
+
+
+def test_a_plugin_acts_on_a_run_through_the_step_hooks(install_fake_plugin, tmp_path):
+    """The hooks schedules and ADA use are open to any plugin: one that sets D's learning rate
+    before each step, watches D's logits on the reals after each D update and adds a value to
+    the training log does all three, as the built-ins do."""
+    install_fake_plugin("lr_warmup", """
+        import ganzoo
+
+        seen = []
+
+        @ganzoo.hookimpl
+        def ganzoo_before_step(run, step):
+            for group in run.training.d_opt.param_groups:
+                group["lr"] = 1e-4 * min(1.0, (step + 1) / 4)
+
+        @ganzoo.hookimpl
+        def ganzoo_after_discriminator_step(run, real_logits):
+            seen.append(tuple(real_logits.shape))
+
+        @ganzoo.hookimpl
+        def ganzoo_log_values(run, step):
+            return {"d_lr": run.training.d_opt.param_groups[0]["lr"], "d_updates": len(seen)}
+    """)
+    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=6, n_d=2, batch_size=16, log_every=2, eval_every=6,
+                                    device="cpu"), tmp_path / "run", progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["d_lr"], r["d_updates"]) for r in lines] == [(2, 5e-5, 4), (4, 1e-4, 8), (6, 1e-4, 12)]
+    import lr_warmup
+
+    assert set(lr_warmup.seen) == {(16,)}  # one logit per real sample, n_d = 2 per step

@@ -33,7 +33,8 @@ def test_builtins_register_through_the_same_hooks():
             hooked.add(module.name)
     builtins = set(ganzoo.plugin.manager.BUILTIN_PLUGINS)
     assert hooked == {m for m in builtins if m.startswith("ganzoo.zoo.")}
-    assert builtins - hooked == {"ganzoo.training.tensorboard_log"}  # the one built-in observer of runs
+    # The training's own users of the lifecycle hooks: schedules and TensorBoard logging.
+    assert builtins - hooked == {"ganzoo.training.schedules", "ganzoo.training.tensorboard_log"}
 
 
 def test_list_with_wildcards():

@@ -12,9 +12,10 @@ import ganzoo
 from ganzoo import TrainConfig
 from ganzoo.evaluation.mode_coverage import mode_coverage
 from ganzoo.training.distributed import Ranks
-from ganzoo.training.loop import build_training, train_step
 from ganzoo.training.opening import open_dataset
+from ganzoo.training.players import build_training
 from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
 from ganzoo.training.unrolled import _AdamStep, unrolled_discriminator
 
 # --- data -------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import torch
 
 import ganzoo
 import ganzoo.training.loop
+import ganzoo.training.players
+import ganzoo.training.step
 from ganzoo import TrainConfig, train
 from ganzoo.errors import NonFiniteLossError
 from ganzoo.training.resolve import resolve
@@ -127,17 +129,18 @@ def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, 
           progress=False)
     assert calls.count("gp") == 12 and calls.count("r1") == 3  # D steps 0, 4, 8 of 12
 
-    t = ganzoo.training.loop.build_training(
+    t = ganzoo.training.players.build_training(
         resolve(tiny(regularizer="r1", reg_every=4)),
         ganzoo.training.opening.open_dataset(resolve(tiny())),
         torch.device("cpu"),
     )
     (r1,) = t.chosen_regularizers
     seen = []
-    monkeypatch.setattr(ganzoo.training.loop, "penalties", lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
+    monkeypatch.setattr(ganzoo.training.players, "penalties",
+                        lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
     for step in range(4):
         t.step = step
-        ganzoo.training.loop.train_step(t)
+        ganzoo.training.step.train_step(t)
     assert [regs for regs in seen if regs] == [[r1]]  # one of the four D steps
 
 
@@ -152,10 +155,10 @@ def test_a_lazily_regularised_run_resumes_exactly(tmp_path, monkeypatch):
 
 def test_linear_decay_reaches_zero_and_fixes_the_length(tmp_path):
     cfg = resolve(tiny(steps=10, lr_schedule="linear-decay"))
-    t = ganzoo.training.loop.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
+    t = ganzoo.training.players.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
     rates = []
     for step in range(cfg.steps):
-        ganzoo.training.loop.set_learning_rates(t, step)
+        ganzoo.training.step.set_learning_rates(t, step)
         rates.append((t.g_opt.param_groups[0]["lr"], t.d_opt.param_groups[0]["lr"]))
     assert rates[0] == (cfg.g_lr, cfg.d_lr)
     assert rates[-1] == pytest.approx((cfg.g_lr / 10, cfg.d_lr / 10))
@@ -263,7 +266,7 @@ def test_the_loop_adds_the_architectures_own_penalty_to_gs_loss(monkeypatch):
     """Generator.penalty (BigGAN's orthogonal, StyleGAN2's path length) is asked at every G
     step with that step and the batch size, and joins G's loss."""
     cfg = resolve(tiny())
-    t = ganzoo.training.loop.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
+    t = ganzoo.training.players.build_training(cfg, ganzoo.training.opening.open_dataset(cfg), torch.device("cpu"))
     asked = []
     monkeypatch.setattr(
         type(t.G),
@@ -272,6 +275,6 @@ def test_the_loop_adds_the_architectures_own_penalty_to_gs_loss(monkeypatch):
     )
     for step in range(2):
         t.step = step
-        _, g_loss = ganzoo.training.loop.train_step(t)
+        _, g_loss = ganzoo.training.step.train_step(t)
         assert g_loss > 1e5
     assert asked == [(0, 32), (1, 32)]

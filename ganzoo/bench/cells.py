@@ -16,8 +16,7 @@ from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.runs.resultsdir import ResultsDir
 from ganzoo.runs.rundir import RunDir
-from ganzoo.training.ensemble import train_ensemble
-from ganzoo.training.loop import train
+from ganzoo.training.loop import train, train_ensemble
 from ganzoo.training.opening import open_dataset
 from ganzoo.training.resolve import resolve
 

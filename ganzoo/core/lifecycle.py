@@ -17,6 +17,8 @@ class RunContext:
     config: TrainConfig  # resolved: every setting filled
     out_dir: Path  # the run directory
     start_step: int  # 0, or the step a resumed run starts from
-    training: object  # ganzoo.training.loop.Training: G, D, their optimisers, the batches (read, do not replace)
+    # ganzoo.training.players.Training (in an ensemble, this seed's own): G, D, their optimisers,
+    # the batches, the augmentation (read them; do not replace them)
+    training: object
     main: bool = True  # the process that writes (rank 0 under torchrun, or the only one)
     state: dict = field(default_factory=dict)  # what a plugin keeps between its calls, under a key of its own

@@ -106,6 +106,24 @@ def ganzoo_run_started(run):
 
 
 @hookspec
+def ganzoo_before_step(run, step):
+    """Before generator step `step` (0-based) trains: set what moves with the step (the
+    schedules' learning rates, betas, penalty weights are set here). Runs every step: keep it cheap."""
+
+
+@hookspec
+def ganzoo_after_discriminator_step(run, real_logits):
+    """After each update of D, with D's logits on the real batch it saw (still on the device;
+    read them lazily). ADA's controller adapts its probability here. Runs every D step."""
+
+
+@hookspec
+def ganzoo_log_values(run, step):
+    """Values to add to the training-log line at `step`: return a dict (or None). The schedules
+    add the values the step trained with (`scheduled`), ADA its probability (`augment_p`)."""
+
+
+@hookspec
 def ganzoo_after_step(run, step):
     """After each generator step; `step` counts the steps done. Called only where some plugin
     implements it (it runs every step: keep it cheap)."""
@@ -114,7 +132,7 @@ def ganzoo_after_step(run, step):
 @hookspec
 def ganzoo_after_log(run, record):
     """After each line of the training log: `record` holds step, d_loss, g_loss, steps_per_second,
-    train_seconds (and scheduled values)."""
+    train_seconds (and what `ganzoo_log_values` added)."""
 
 
 @hookspec

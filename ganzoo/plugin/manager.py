@@ -36,7 +36,8 @@ ENTRY_POINT_GROUP = "ganzoo"
 ARCHITECTURES = ("mlp", "dcgan", "resnet", "pacgan_mlp", "unrolled_dcgan", "r3gan", "biggan", "stylegan2", "infogan")
 BUILTIN_PLUGINS = ("ganzoo.zoo.losses", "ganzoo.zoo.regularizers", "ganzoo.zoo.augmentations", "ganzoo.zoo.optimizers",
                    "ganzoo.zoo.datasets.toy1d", "ganzoo.zoo.datasets.toy2d", "ganzoo.zoo.datasets.images",
-                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes", "ganzoo.training.tensorboard_log",
+                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes", "ganzoo.training.schedules",
+                   "ganzoo.training.tensorboard_log",
                    *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES))
 KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer", "recipe", "command",
          "suite")
@@ -333,9 +334,15 @@ def blame(exc: BaseException, doing: str) -> PluginError | None:
         tb = tb.tb_next
     if culprit is None:
         return None
-    return PluginError(f"Plugin '{culprit.name}' (package {culprit.package} {culprit.version}) raised "
-                       f"{type(exc).__name__}: {exc} at {where}, {doing}. This is a bug in that plugin, not in "
-                       "your command: its traceback is above; report it to its authors, or train without it.")
+    return plugin_bug(culprit.name, f"{culprit.package} {culprit.version}", exc, f"at {where}, {doing}",
+                      "train without it")
+
+
+def plugin_bug(plugin: str, package: str, exc: BaseException, where: str, otherwise: str) -> PluginError:
+    """The one-paragraph error for a plugin's own exception; raise it `from exc` to keep the traceback."""
+    return PluginError(f"Plugin '{plugin}' (package {package}) raised {type(exc).__name__}: {exc} {where}. This is "
+                       "a bug in that plugin, not in your command: its traceback is above; report it to its "
+                       f"authors, or {otherwise}.")
 
 
 def has_implementations(hook: str) -> bool:
@@ -344,18 +351,20 @@ def has_implementations(hook: str) -> bool:
     return bool(getattr(state().pm.hook, hook).get_hookimpls())
 
 
-def lifecycle(hook: str, **arguments) -> None:
+def lifecycle(hook: str, **arguments) -> list:
     """Call each plugin's implementation of a run's lifecycle hook, in the order the plugins
-    loaded (ganzoo's own first). One that raises stops the run with a PluginError naming it,
-    its traceback kept as the cause."""
+    loaded (ganzoo's own first); returns what they returned, None left out. One that raises
+    stops the run with a PluginError naming it, its traceback kept as the cause."""
+    results = []
     for impl in getattr(state().pm.hook, hook).get_hookimpls():  # in registration order
         try:
-            impl.function(*[arguments[name] for name in impl.argnames])
+            result = impl.function(*[arguments[name] for name in impl.argnames])
         except (GanzooError, KeyboardInterrupt):
             raise
         except Exception as exc:
             info = next((p for p in state().plugins if p.name == impl.plugin_name), None)
             package = f"{info.package} {info.version}" if info else "?"
-            raise PluginError(f"Plugin '{impl.plugin_name}' (package {package}) raised {type(exc).__name__}: {exc} "
-                              f"in its {hook} hook. This is a bug in that plugin, not in your command: its "
-                              "traceback is above; report it to its authors, or run without it.") from exc
+            raise plugin_bug(impl.plugin_name, package, exc, f"in its {hook} hook", "run without it") from exc
+        if result is not None:
+            results.append(result)
+    return results

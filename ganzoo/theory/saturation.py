@@ -22,8 +22,9 @@ import torch
 from ganzoo.core.config import TrainConfig
 from ganzoo.plugin.api import create_architecture, create_loss
 from ganzoo.theory import discriminators
-from ganzoo.training.loop import Training, train_step
+from ganzoo.training.players import Training
 from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
 from ganzoo.util.plots import save_figure
 from ganzoo.zoo.datasets.toy1d import GaussianMixture1D
 

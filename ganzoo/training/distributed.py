@@ -30,7 +30,7 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -52,7 +52,7 @@ class Ranks:
     world: int = 1
     local_rank: int = 0
     backend: str | None = None
-    flags_group: object = None  # a gloo group for the per-step stop flag (no GPU sync)
+    flags_group: Any = None  # a gloo group for the per-step stop flag (no GPU sync)
 
     @property
     def main(self) -> bool:
@@ -168,9 +168,9 @@ def leave(code: int) -> NoReturn:
 
 # torch 2.14 renamed broadcast_buffers to forward_sync_buffers, which also broadcasts the buffers
 # once when DDP starts: harmless here, as every rank builds (or loads) the same weights.
-_NO_BUFFER_BROADCAST = ({"forward_sync_buffers": False}
-                        if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
-                        else {"broadcast_buffers": False})
+_DDP_OPTIONS = inspect.signature(nn.parallel.DistributedDataParallel).parameters
+_NO_BUFFER_BROADCAST: dict[str, Any] = ({"forward_sync_buffers": False} if "forward_sync_buffers" in _DDP_OPTIONS
+                                        else {"broadcast_buffers": False})
 
 
 def synchronised(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
@@ -216,6 +216,8 @@ class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
         mean = totals[:channels] / n
         var = (totals[channels:2 * channels] / n - mean * mean).clamp_min(0)  # biased, as batch norm uses
         if self.track_running_stats:
+            assert self.num_batches_tracked is not None and self.running_mean is not None \
+                and self.running_var is not None, "tracked statistics are buffers batch norm made"
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)

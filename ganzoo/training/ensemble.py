@@ -17,43 +17,34 @@ The seeds differ from separate runs only in floating-point summation order (and 
 drawn inside the models from torch's global generator, shared here: none of the 2D nets
 draws any).
 
-Each seed gets its own run directory, written as `ganzoo train` writes one (config, logs,
-metrics, checkpoints in the same format, summary), so `ganzoo sample` and the reports read
-it as any run, and an interrupted ensemble resumes from its seeds' checkpoints.
+An `Ensemble` is the step's `Players` (training/step.py) for all seeds at once, and the loop
+(training/loop.py) drives it as it drives one run: each seed gets its own run directory,
+written as `ganzoo train` writes one (config, logs, metrics, checkpoints in the same format,
+summary), so `ganzoo sample` and the reports read it as any run, and an interrupted ensemble
+resumes from its seeds' checkpoints.
 
 Not supported, refused by name: D penalties (the loss's own, as WGAN-GP's, or --reg),
 unrolled D, augmentation, setting schedules, G's own penalty (StyleGAN2, BigGAN), spectral
-norm (SNGAN, BigGAN).
+norm (SNGAN, BigGAN), torchrun.
 """
 
 from __future__ import annotations
 
 import copy
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import torch
 from torch.func import functional_call, stack_module_state
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from ganzoo.core.config import TrainConfig
-from ganzoo.core.lifecycle import RunContext
 from ganzoo.core.models import Generator
-from ganzoo.core.settings import jsonable
-from ganzoo.errors import GanzooError, NonFiniteLossError
-from ganzoo.evaluation.plan import evaluate, plan_evaluation
-from ganzoo.plugin.manager import has_implementations, lifecycle, run_provenance
-from ganzoo.runs.rundir import RunDir
-from ganzoo.training.loop import (
-    _check_same_experiment,
-    build_training,
-    restore_training_state,
-    set_learning_rates,
-    training_state,
-)
-from ganzoo.training.opening import open_dataset, open_reference
-from ganzoo.training.resolve import eval_settings, pick_device, resolve
-from ganzoo.util.environment import environment
+from ganzoo.errors import GanzooError
+from ganzoo.training.players import Training, build_training
+from ganzoo.training.resolve import Resolved
 
 
 class Stacked:
@@ -125,14 +116,12 @@ def _spectrally_normed(model: torch.nn.Module) -> bool:
     return False
 
 
-def check_supported(cfg: TrainConfig, t) -> None:
+def check_supported(cfg: Resolved, t) -> None:
     reasons = []
     if t.regularizers:
         reasons.append("D penalties (the loss's own or --reg)")
     if cfg.unroll_steps:
         reasons.append("unrolled D steps")
-    if cfg.update != "alternating":
-        reasons.append(f"the {cfg.update} update")
     if t.augment is not None:
         reasons.append("augmentation")
     if cfg.schedules:
@@ -169,228 +158,109 @@ def _stack_optimizer(stacked: torch.optim.Optimizer, plains: list[torch.optim.Op
 
 @dataclass
 class Ensemble:
-    """Everything one seed-batched step touches: the seeds' own Training objects (their
-    models serve as each seed's plain view, for evaluation and checkpoints), the stacked
-    networks and their optimisers."""
+    """Everything one seed-batched step touches (`training.step.Players`): the seeds' own
+    Training objects (their models serve as each seed's plain view, for evaluation and
+    checkpoints), the stacked networks and their optimisers. Losses come back per seed."""
 
-    cfg: TrainConfig
-    seeds: list  # loop.Training, one per seed
-    G: Stacked
-    D: Stacked
+    cfg: Resolved
+    members: list[Training]  # one per seed, in the ensemble's order
+    G: Any  # Stacked
+    D: Any  # Stacked
     g_opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer
     ema: dict | None  # stacked EMA weights of G
+    loss: Any
+    regularizers: tuple = ()  # refused (check_supported)
+    step: int = 0
 
+    # --- what the loop reads (as of a run's Training, players.py) -----------------------------
+    def per_member(self, values: torch.Tensor) -> list[torch.Tensor]:
+        """Each seed's share of a tensor with the seed axis first (losses, logits)."""
+        return list(values.unbind(0))
+
+    def describe(self) -> dict:
+        """What config.json records of the ensemble, beside each seed's own configuration."""
+        return {"ensemble": {"seeds": [t.cfg.seed for t in self.members], "method": "torch.func.vmap"}}
+
+    def log_fields(self) -> dict:
+        return {"ensemble_size": len(self.members)}
+
+    def describe_throughput(self, throughput: dict) -> dict:
+        """Each seed trained every step beside the others: its own rate is the ensemble's step
+        rate; the ensemble's images per second are N times a seed's."""
+        images = throughput.get("images_per_s")
+        return {**throughput, "ensemble_size": len(self.members),
+                "ensemble_images_per_s": images * len(self.members) if images else None}
+
+    # --- what the step reads and moves (training.step.Players) -------------------------------
     def draw(self, kind: str):
         """Every seed's latents (kind "sample_latent") or labels from its own generator, stacked."""
-        drawn = [getattr(t.G, kind)(self.cfg.batch_size, t.device, t.latent_rng) for t in self.seeds]
+        drawn = [getattr(t.G, kind)(self.cfg.batch_size, t.device, t.latent_rng) for t in self.members]
         return None if drawn[0] is None else torch.stack(drawn)
 
     def real_batch(self):
-        batches = [t.batches.next() for t in self.seeds]
-        labels = torch.stack([b[1] for b in batches]) if self.seeds[0].G.num_classes else None
+        batches = [t.batches.next() for t in self.members]
+        labels = torch.stack([b[1] for b in batches]) if self.members[0].G.num_classes else None
         return torch.stack([b[0] for b in batches]), labels
 
+    def fake_batch(self, for_gradients: bool):
+        labels = self.draw("sample_labels")
+        return self.G(self.draw("sample_latent"), labels), labels
 
-def build_ensemble(cfgs: list[TrainConfig], dataset, device: torch.device) -> Ensemble:
+    def seen(self, images: torch.Tensor) -> torch.Tensor:
+        return images  # augmentation is refused
+
+    def discriminate(self, x, labels):
+        return self.D(x, labels)
+
+    @contextmanager
+    def discriminator_fixed(self) -> Iterator:
+        yield partial(self.D, params=self.D.detached())  # gradients reach G through it, none are kept for D
+
+    def discriminator_loss(self, real_logits, fake_logits, real, fake, labels, fake_labels, d_step: int):
+        return torch.vmap(self.loss.discriminator_loss)(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits, real_logits):
+        if real_logits is None:
+            return torch.vmap(self.loss.generator_loss)(fake_logits)
+        return torch.vmap(self.loss.generator_loss)(fake_logits, real_logits)
+
+    def step_ema(self) -> None:
+        if self.ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.ema.values()), [p.detach() for p in self.G.params.values()],
+                                     1 - self.cfg.ema_decay)
+
+    def sync_members(self) -> None:
+        """The stacked state into each seed's plain models and optimisers (for evaluation,
+        checkpoints and the lifecycle hooks)."""
+        for i, t in enumerate(self.members):
+            self.G.write_to(t.G, i)
+            self.D.write_to(t.D, i)
+            _unstack_optimizer(self.g_opt, t.g_opt, i)
+            _unstack_optimizer(self.d_opt, t.d_opt, i)
+            if self.ema is not None:
+                t.ema.load_state_dict({**{k: v[i] for k, v in self.ema.items()},  # type: ignore[union-attr]
+                                       **{k: v[i] for k, v in self.G.buffers.items()}}, strict=False)
+
+    def load_members(self) -> None:
+        """The seeds' restored state (a resumed run) into the stacked networks and optimisers."""
+        self.G.read_from([t.G for t in self.members])
+        self.D.read_from([t.D for t in self.members])
+        _stack_optimizer(self.g_opt, [t.g_opt for t in self.members])
+        _stack_optimizer(self.d_opt, [t.d_opt for t in self.members])
+        if self.ema is not None:
+            emas = [t.ema for t in self.members if t.ema is not None]
+            self.ema = {k: v.detach() for k, v in stack_module_state(emas)[0].items()}
+
+
+def build_ensemble(cfgs: list[Resolved], dataset, device: torch.device) -> Ensemble:
     """Each seed built as its own run builds it (weights, data stream, latent generator), then stacked."""
-    seeds = [build_training(c, dataset, device) for c in cfgs]
-    check_supported(cfgs[0], seeds[0])
-    G, D = Stacked([t.G for t in seeds]), Stacked([t.D for t in seeds])
-    first = seeds[0]
-    return Ensemble(cfg=cfgs[0], seeds=seeds, G=G, D=D,
+    members = [build_training(c, dataset, device) for c in cfgs]
+    check_supported(cfgs[0], members[0])
+    G, D = Stacked([t.G for t in members]), Stacked([t.D for t in members])
+    first = members[0]
+    return Ensemble(cfg=cfgs[0], members=members, G=G, D=D, loss=first.loss,
                     g_opt=type(first.g_opt)(G.parameters(), **first.g_opt.defaults),
                     d_opt=type(first.d_opt)(D.parameters(), **first.d_opt.defaults),
                     ema=copy.deepcopy(G.detached()) if cfgs[0].ema_decay > 0 else None)
-
-
-def ensemble_step(e: Ensemble) -> tuple[torch.Tensor, torch.Tensor]:
-    """loop.train_step for every seed at once, drawing in the same order; returns each seed's
-    last D loss and G loss (shape N), on the device."""
-    cfg, G, D, loss = e.cfg, e.G, e.D, e.seeds[0].loss
-    for _ in range(cfg.n_d):
-        real, labels = e.real_batch()
-        fake_labels = e.draw("sample_labels")
-        with torch.no_grad():
-            fake = G(e.draw("sample_latent"), fake_labels)
-        d_losses = torch.vmap(loss.discriminator_loss)(D(real, labels), D(fake, fake_labels))
-        e.d_opt.zero_grad(set_to_none=True)
-        d_losses.sum().backward()  # each seed's gradient is its own loss's
-        e.d_opt.step()
-        with torch.no_grad():
-            loss.after_discriminator_step(D)  # weight clipping works element by element
-    fake_labels = e.draw("sample_labels")
-    judge = D.detached()  # D fixed: gradients reach G through it, none are kept for D
-    fake_logits = D(G(e.draw("sample_latent"), fake_labels), fake_labels, params=judge)
-    if loss.generator_needs_real:
-        g_losses = torch.vmap(loss.generator_loss)(fake_logits, D(real, labels, params=judge))
-    else:
-        g_losses = torch.vmap(loss.generator_loss)(fake_logits)
-    e.g_opt.zero_grad(set_to_none=True)
-    g_losses.sum().backward()
-    e.g_opt.step()
-    if e.ema is not None:
-        with torch.no_grad():
-            torch._foreach_lerp_(list(e.ema.values()), [p.detach() for p in G.params.values()], 1 - cfg.ema_decay)
-    return d_losses.detach(), g_losses.detach()
-
-
-def train_ensemble(configs: list[TrainConfig], out_dirs: list) -> list[dict]:
-    """Train configurations that differ only in their seed as one seed-batched model, into
-    one run directory each; returns their summaries, as `loop.train` would return each."""
-    cfgs = [resolve(c) for c in configs]
-    base = cfgs[0].identity() | {"seed": None}
-    if any(c.identity() | {"seed": None} != base for c in cfgs) or len({c.seed for c in cfgs}) != len(cfgs):
-        raise GanzooError("A seed-batched ensemble trains one configuration with several seeds; these "
-                          "configurations differ in more than their seed, or repeat a seed.")
-    runs = [RunDir(d) for d in out_dirs]
-    try:
-        return _train_ensemble(cfgs, runs)
-    finally:
-        for run in runs:
-            run.unlock()
-
-
-def _train_ensemble(cfgs: list[TrainConfig], runs: list[RunDir]) -> list[dict]:
-    cfg, n = cfgs[0], len(cfgs)
-    device = pick_device(cfg.device)
-    dataset = open_dataset(cfg)
-    e = build_ensemble(cfgs, dataset, device)
-    seeds, G, D = e.seeds, e.G, e.D
-    plan = plan_evaluation(dataset, eval_settings(cfg), lambda split: open_reference(cfg, dataset, split))
-    start_step = 0
-    saved = [run.has_checkpoint() for run in runs]
-    if any(saved) and not all(saved):
-        raise GanzooError(f"Of the ensemble's run directories only some hold a checkpoint ("
-                          f"{', '.join(str(r) for r, s in zip(runs, saved) if s)}): they were not written by one "
-                          "ensemble. Train these seeds into new folders.")
-    if all(saved):
-        for c, run in zip(cfgs, runs):
-            run.lock()
-            _check_same_experiment(TrainConfig.from_dict(run.read_config()["train"]), c, run.path)
-        steps = {restore_training_state(t, run.load_checkpoint()) for t, run in zip(seeds, runs)}
-        if len(steps) != 1:
-            raise GanzooError(f"The seeds' checkpoints are at different steps ({sorted(steps)}): they were not "
-                              "written by one ensemble. Train them as separate runs, or into new folders.")
-        start_step = steps.pop()
-        finished = [run.read_summary() for run in runs]
-        if start_step == cfg.steps and all(finished):
-            return finished  # nothing to do, nothing rewritten
-        for run in runs:
-            run.drop_records_after(start_step)
-    if all(saved):  # the seeds' restored state into the stacked networks and optimisers
-        G.read_from([t.G for t in seeds])
-        D.read_from([t.D for t in seeds])
-        _stack_optimizer(e.g_opt, [t.g_opt for t in seeds])
-        _stack_optimizer(e.d_opt, [t.d_opt for t in seeds])
-        if e.ema is not None:
-            e.ema = {k: v.detach() for k, v in stack_module_state([t.ema for t in seeds])[0].items()}
-    used = run_provenance(cfg, plan.metrics)
-    for c, t, run in zip(cfgs, seeds, runs):  # written as `ganzoo train` writes a run, with the ensemble named
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.lock()
-        run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config), "data": dataset.describe(),
-                          "environment": environment(device), "provenance": used,
-                          "ensemble": {"seeds": [x.seed for x in cfgs], "method": "torch.func.vmap"}})
-    # Each seed is a run to the lifecycle hooks (trackers, TensorBoard), as under `ganzoo train`.
-    # Its `training` holds that seed's own models, up to date at each log line, evaluation and
-    # checkpoint (the stacked networks train in between).
-    contexts = [RunContext(config=c, out_dir=run.path, start_step=start_step, training=t)
-                for c, t, run in zip(cfgs, seeds, runs)]
-    for context in contexts:
-        lifecycle("ganzoo_run_started", run=context)
-    observe_steps = has_implementations("ganzoo_after_step")
-
-    def unstack(step: int) -> None:
-        """The stacked state into each seed's plain models and optimisers (for evaluation and checkpoints)."""
-        for i, t in enumerate(seeds):
-            G.write_to(t.G, i)
-            D.write_to(t.D, i)
-            _unstack_optimizer(e.g_opt, t.g_opt, i)
-            _unstack_optimizer(e.d_opt, t.d_opt, i)
-            if e.ema is not None:
-                t.ema.load_state_dict({**{k: v[i] for k, v in e.ema.items()},
-                                       **{k: v[i] for k, v in G.buffers.items()}}, strict=False)
-
-    def evaluate_all(step: int) -> list[list[dict]]:
-        out = []
-        for c, t, run, context in zip(cfgs, seeds, runs, contexts):
-            records = evaluate(t.ema if t.ema is not None else t.G, dataset, step, run.sample_picture(step),
-                               seed=c.seed, generator_kind="ema" if t.ema is not None else "raw", plan=plan)
-            for record in records:
-                run.append_metrics(record)
-            lifecycle("ganzoo_after_evaluation", run=context, step=step, records=records,
-                      picture=run.sample_picture(step))
-            out.append(records)
-        return out
-
-    def checkpoint(step: int) -> None:
-        for t, run, context in zip(seeds, runs, contexts):
-            run.save_checkpoint(training_state(t, step))
-            lifecycle("ganzoo_after_checkpoint", run=context, step=step, path=run.checkpoint_path)
-
-    if start_step == 0:
-        unstack(0)
-        checkpoint(0)
-        last_eval = evaluate_all(0)
-    else:
-        last_eval = [[] for _ in seeds]
-
-    d_sum = g_sum = torch.zeros(n, device=device)
-    previous_log = runs[0].read_train_log()  # a resumed run keeps counting its time
-    train_seconds = previous_log[-1]["train_seconds"] if previous_log else 0.0
-    timed = 0.0  # since the last log line
-    logged_from = start_step
-    for step in range(start_step, cfg.steps):
-        set_learning_rates(e, step)  # reads cfg, g_opt and d_opt, which the ensemble has as a Training does
-        started = time.perf_counter()
-        d_losses, g_losses = ensemble_step(e)
-        d_sum, g_sum = d_sum + d_losses, g_sum + g_losses
-        timed += time.perf_counter() - started
-
-        done = step + 1
-        if observe_steps:
-            for context in contexts:
-                lifecycle("ganzoo_after_step", run=context, step=done)
-        at_end = done == cfg.steps
-        log_now, eval_now = done % cfg.log_every == 0 or at_end, done % cfg.eval_every == 0 or at_end
-        checkpoint_now = done % cfg.checkpoint_every == 0 or at_end
-        if not (log_now or eval_now or checkpoint_now):
-            continue
-        if not (torch.isfinite(d_sum).all() and torch.isfinite(g_sum).all()):
-            bad = [c.seed for c, d, g in zip(cfgs, d_sum, g_sum) if not (d.isfinite() and g.isfinite())]
-            raise NonFiniteLossError(f"Training diverged: a loss of seed(s) {bad} became NaN or infinite before "
-                                     f"step {done}. The ensemble stopped; its seeds' last checkpoints are kept. "
-                                     "Lower the learning rates, or train the seeds as separate runs.")
-        if log_now or checkpoint_now:
-            count = done - logged_from
-            train_seconds += timed
-            for run, context, d, g in zip(runs, contexts, (d_sum / count).tolist(), (g_sum / count).tolist()):
-                record = {"step": done, "d_loss": d, "g_loss": g, "steps_per_second": count / timed,
-                          "train_seconds": round(train_seconds, 3), "ensemble_size": n}
-                run.append_train_log(record)
-                lifecycle("ganzoo_after_log", run=context, record=record)
-            d_sum = g_sum = torch.zeros(n, device=device)
-            logged_from, timed = done, 0.0
-        unstack(done)
-        if eval_now:
-            last_eval = evaluate_all(done)
-        if checkpoint_now:
-            checkpoint(done)
-
-    # Each seed trained cfg.steps steps in train_seconds, beside the others: its own rate is the
-    # ensemble's step rate; the ensemble's images per second are N times a seed's.
-    rate = cfg.steps / train_seconds if train_seconds else None
-    summaries = []
-    for c, run, records in zip(cfgs, runs, last_eval):
-        summary = {"out_dir": str(run), "steps": c.steps, "train_seconds": round(train_seconds, 3),
-                   "throughput": {"device": str(device), "batch_size": c.batch_size, "n_d": c.n_d,
-                                  "ensemble_size": n, "steps_per_s": rate,
-                                  "images_per_s": rate * c.batch_size if rate else None,
-                                  "ensemble_images_per_s": rate * c.batch_size * n if rate else None},
-                   "metrics": {r["metric"]: r["results"] for r in records}, "provenance": used}
-        run.write_summary(summary)
-        summaries.append(summary)
-    for context, summary in zip(contexts, summaries):
-        lifecycle("ganzoo_run_finished", run=context, summary=summary)
-    return summaries

@@ -4,6 +4,7 @@ registered entries' papers, every value checked, the device picked."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -14,8 +15,46 @@ from ganzoo.evaluation.plan import EvalSettings
 from ganzoo.plugin.api import architecture_entry, loss_entry, recipe_entry
 from ganzoo.plugin.manager import registry
 
+if TYPE_CHECKING:
 
-def resolve(config: TrainConfig) -> TrainConfig:
+    class Resolved(TrainConfig):
+        """A TrainConfig as `resolve` returns it, for the type checker: every setting the
+        training reads is filled (at run time it is a TrainConfig)."""
+
+        arch: str
+        loss: str
+        data: str
+        reg_every: int
+        steps: int
+        batch_size: int
+        n_d: int
+        optimizer: str
+        g_lr: float
+        d_lr: float
+        betas: tuple[float, float]
+        ema_decay: float
+        unroll_steps: int
+        update: str
+        lr_schedule: str
+        device: str
+        data_on_device: bool
+        channels_last: bool
+        log_every: int
+        eval_every: int
+        checkpoint_every: int
+        tensorboard: bool
+        extractor: str
+        eval_real_split: str
+else:
+    Resolved = TrainConfig
+
+
+def resolved(cfg: TrainConfig) -> Resolved:
+    """A config already resolved (one read back from a run's config.json), typed as such."""
+    return cast("Resolved", cfg)
+
+
+def resolve(config: TrainConfig) -> Resolved:
     """A copy with every unset (None) field filled: from the recipe, then the loss's training
     defaults, then the architecture's, then the field's fallback. Option tables (arch_options,
     schedules...) merge in the same order, the user's keys over all (`--arch-opt pack=3` beside
@@ -40,7 +79,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
     if cfg.checkpoint_every is None:
         cfg.checkpoint_every = cfg.eval_every
     validate(cfg)
-    return cfg
+    return resolved(cfg)
 
 
 def validate(cfg: TrainConfig) -> None:

@@ -17,14 +17,21 @@ then overrides), `REGULARISER.OPTION` (`r1.gamma`), `regularizer.OPTION` (every 
 with that option: R3GAN's one gamma for R1 and R2), or `augment.OPTION` (`augment.p`). Each value
 is a pure function of the step, so a resumed run follows the schedule exactly; the
 training log records the values at every log step.
+
+The loop knows nothing of schedules: they are a built-in user of the run's lifecycle hooks
+(`ganzoo_before_step` sets the values, `ganzoo_log_values` reports them), as a plugin's
+own schedule would be. `build_training` builds them, so a bad key fails before a run starts.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from ganzoo.core.lifecycle import RunContext
 from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.plugin.hookspecs import hookimpl
 
 SHAPES = ("cosine", "linear")
 OPTIMIZER_KEYS = ("g_lr", "d_lr", "lr", "beta1", "beta2")
@@ -75,7 +82,7 @@ class Schedules:
         self.items = [parse_schedule(key, text) for key, text in specs.items()]
         self.g_opt, self.d_opt, self.regularizers, self.augment = g_opt, d_opt, regularizers, augment
         self.batch_size, self.has_ema = batch_size, has_ema
-        self.ema_decay: float | None = None  # what ema_half_life sets; the loop reads it
+        self.ema_decay: float | None = None  # what ema_half_life sets, for the run's EMA
         for schedule in self.items:
             self._check(schedule.key, lr_schedule)
 
@@ -139,3 +146,21 @@ class Schedules:
                 for target, option in self._targets(key):
                     setattr(target, option, value)
         return values
+
+
+KEY = "schedules"  # the values of the step being trained, in RunContext.state
+
+
+@hookimpl
+def ganzoo_before_step(run: RunContext, step: int) -> None:
+    training: Any = run.training  # training.players.Training, which this module cannot import (it builds them)
+    schedules = getattr(training, "schedules", None)
+    if schedules is not None:
+        run.state[KEY] = schedules.apply(step)
+        if schedules.ema_decay is not None:
+            training.ema_decay = schedules.ema_decay
+
+
+@hookimpl
+def ganzoo_log_values(run: RunContext, step: int) -> dict | None:
+    return {"scheduled": run.state[KEY]} if run.state.get(KEY) else None  # the values this step trained with

@@ -138,7 +138,7 @@ class DiffAugment:
     ADA_INTERVAL = 4
 
     def observe(self, real_logits: torch.Tensor) -> None:
-        """ADA's controller (Karras et al. 2020), called by the loop after each D step with
+        """ADA's controller (Karras et al. 2020), called after each D step (the lifecycle hook below) with
         D's logits on the (augmented) reals: every ADA_INTERVAL steps, r = E[sign D(real)]
         over them; above the target D is overfitting and p rises, below it falls, by the
         images seen over ada_images, clamped to [0, 1]."""
@@ -164,6 +164,20 @@ class DiffAugment:
 
     def __repr__(self) -> str:
         return f"DiffAugment(policy={self.policy!r})"
+
+
+# ADA's controller follows the run through its lifecycle hooks, as a plugin's own would.
+@hookimpl
+def ganzoo_after_discriminator_step(run, real_logits: torch.Tensor) -> None:
+    augment = getattr(run.training, "augment", None)
+    if isinstance(augment, DiffAugment) and augment.adaptive:
+        augment.observe(real_logits)
+
+
+@hookimpl
+def ganzoo_log_values(run, step: int) -> dict | None:
+    augment = getattr(run.training, "augment", None)
+    return {"augment_p": augment.p} if isinstance(augment, DiffAugment) and augment.adaptive else None
 
 
 @hookimpl

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from ganzoo.training.ensemble import build_ensemble, ensemble_step
-from ganzoo.training.loop import build_training, train_step
+from ganzoo.training.ensemble import build_ensemble
 from ganzoo.training.opening import open_dataset
+from ganzoo.training.players import build_training
+from ganzoo.training.step import train_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from test_ensemble_speed import DEVICE, configs, sync  # noqa: E402  (the benchmark's own configurations)
@@ -41,7 +42,7 @@ def main(out_path):
         for n in (5, 25, 100):
             cfgs = configs(arch, data, batch, range(n))
             ensemble = build_ensemble(cfgs, open_dataset(cfgs[0]), DEVICE)
-            batched = seconds_per_call(lambda: ensemble_step(ensemble))  # noqa: B023 - timed at once
+            batched = seconds_per_call(lambda: train_step(ensemble))  # noqa: B023 - timed at once
             rows.append({"arch": arch, "data": data, "batch": batch, "seeds": n, "device": str(DEVICE),
                          "one_step_ms": round(one * 1e3, 3), "ensemble_step_ms": round(batched * 1e3, 3),
                          "gain": round(n * one / batched, 2)})
