@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pluggy
 
-from ganzoo.core.config import check_defaults, check_recipe
+from ganzoo.core.defaults import check_defaults, check_recipe
 from ganzoo.core.metrics import declaration_problems
 from ganzoo.core.regularization import regularizer_names
 from ganzoo.errors import GanzooError, PluginError

@@ -131,8 +131,8 @@ def _open(config: TrainConfig | None, run: RunDir, resume: bool, ranks: Ranks) -
     return Opened(cfg, checkpoint, finished if done_already else None)
 
 
-def _orchestrate(configs: list, runs: list[RunDir], resume: bool, progress: bool, ranks: Ranks) -> list[dict]:
-    opened = [_open(config, run, resume, ranks) for config, run in zip(configs, runs)]
+def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool, ranks: Ranks) -> list[dict]:
+    opened = [_open(config, run, resume, ranks) for config, run in zip(configs, dirs)]
     if resume and all(o.finished is not None for o in opened):
         return [o.finished for o in opened]  # type: ignore[misc]  # nothing to do, nothing rewritten
     cfgs = [o.cfg for o in opened]
@@ -144,80 +144,45 @@ def _orchestrate(configs: list, runs: list[RunDir], resume: bool, progress: bool
     dataset = open_dataset(cfg)
     players: Training | Ensemble = (build_training(cfg, dataset, device, ranks) if len(cfgs) == 1 else
                                     build_ensemble(cfgs, dataset, device))
-    members = players.members
-
     # Locate what the metrics need (extractor weights, classifier) before anything is written.
     check_given_weights(cfg.inception_weights)
     plan = plan_evaluation(dataset, eval_settings(cfg), lambda split: open_reference(cfg, dataset, split))
-
     start_step = 0
     if resume:
-        steps = {restore_training_state(t, o.checkpoint) for t, o in zip(members, opened)}  # type: ignore[arg-type]
+        steps = {restore_training_state(t, o.checkpoint) for t, o in zip(players.members, opened)}  # type: ignore[arg-type]
         if len(steps) != 1:
             raise GanzooError(f"The seeds' checkpoints are at different steps ({sorted(steps)}): they were not "
                               "written by one ensemble. Train them as separate runs, or into new folders.")
         start_step = steps.pop()
         players.load_members()
+    runs = Runs(players, cfgs, dirs, ranks, start_step)
     used = run_provenance(cfg, plan.metrics)
-    if ranks.main:  # rank 0 alone writes
-        for c, t, run in zip(cfgs, members, runs):
-            if resume:
-                run.drop_records_after(start_step)
-            run.path.mkdir(parents=True, exist_ok=True)
-            run.lock()
-            run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config),
-                              "data": dataset.describe(), "environment": environment(device), "provenance": used,
-                              **players.describe()})
-    # What plugins observing the runs see (lifecycle hooks: schedules, ADA, TensorBoard...).
-    contexts = [RunContext(config=c, out_dir=run.path, start_step=start_step, training=t, main=ranks.main)
-                for c, t, run in zip(cfgs, members, runs)]
-    for context in contexts:
-        lifecycle("ganzoo_run_started", run=context)
+    runs.write_configs(dataset, device, used, resumed=resume)
+    runs.hook("ganzoo_run_started")  # the lifecycle hooks' plugins: schedules, ADA, TensorBoard...
     observe_steps = has_implementations("ganzoo_after_step")
-    observe_reals = _reals_observer(players, contexts)
+    observe_reals = _reals_observer(players, runs.contexts)
 
-    def run_evaluation(step: int) -> list[list[dict]]:
-        if not ranks.main:
-            ranks.barrier()  # wait for rank 0's evaluation
-            return [[] for _ in members]
-        done = []
-        for c, t, run, context in zip(cfgs, members, runs, contexts):
-            picture = run.sample_picture(step)
-            records = evaluate(t.ema if t.ema is not None else t.G, dataset, step, picture, seed=c.seed,
-                               generator_kind="ema" if t.ema is not None else "raw", plan=plan)
-            for record in records:
-                run.append_metrics(record)
-            lifecycle("ganzoo_after_evaluation", run=context, step=step, records=records, picture=picture)
-            done.append(records)
-        ranks.barrier()
-        return done
-
-    def save_checkpoint(step: int) -> None:
-        for t, run, context in zip(members, runs, contexts):
-            check_in_step(ranks, {"G": t.G, "D": t.D}, step)
-            state = training_state(t, step)
-            if ranks.active:  # what each rank draws alone
-                state["ranks"] = ranks.gather(own_random_state(t))
-            if ranks.main:
-                run.save_checkpoint(state)
-                lifecycle("ganzoo_after_checkpoint", run=context, step=step, path=run.checkpoint_path)
+    def evaluation(step: int) -> list[list[dict]]:
+        return runs.evaluate(step, lambda t, c, picture: evaluate(
+            t.ema if t.ema is not None else t.G, dataset, step, picture, seed=c.seed,
+            generator_kind="ema" if t.ema is not None else "raw", plan=plan))
 
     if start_step == 0:
         players.sync_members()
-        save_checkpoint(0)  # so even a run that diverges at once has a good checkpoint
-        last_eval = run_evaluation(0)
+        runs.checkpoint(0)  # so even a run that diverges at once has a good checkpoint
+        last_eval = evaluation(0)
     else:
-        last_eval = [[] for _ in members]
+        last_eval = [[] for _ in players.members]
     last_checkpoint_step = last_good_step = start_step
 
     # --- the loop -------------------------------------------------------------------
-    for t in members:
+    for t in players.members:
         t.G.train()
         t.D.train()
     rule = UpdateRule.of(cfg)
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # checked without a sync per step
     d_loss_sum = g_loss_sum = torch.zeros((), device=device)
-    previous_log = runs[0].read_train_log()  # a resumed run keeps counting its time
+    previous_log = dirs[0].read_train_log()  # a resumed run keeps counting its time
     clock = TrainingClock(previous_log[-1]["train_seconds"] if previous_log else 0.0)
     flops = StepFlops(cfg.reg_every)
     if device.type == "cuda":
@@ -227,8 +192,7 @@ def _orchestrate(configs: list, runs: list[RunDir], resume: bool, progress: bool
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
             set_learning_rates(players, step)
-            for context in contexts:
-                lifecycle("ganzoo_before_step", run=context, step=step)
+            runs.hook("ganzoo_before_step", step=step)
             players.step = step
             with flops.around_step(warming_up=not clock.warmed_up):
                 d_loss, g_loss = train_step(players, rule, observe_reals)
@@ -240,8 +204,7 @@ def _orchestrate(configs: list, runs: list[RunDir], resume: bool, progress: bool
             clock.count_step()
             bar.update(1)
             if observe_steps:
-                for context in contexts:
-                    lifecycle("ganzoo_after_step", run=context, step=done)
+                runs.hook("ganzoo_after_step", step=done)
             at_end = done == cfg.steps
             log_now = done % cfg.log_every == 0 or at_end
             eval_now = done % cfg.eval_every == 0 or at_end
@@ -251,49 +214,113 @@ def _orchestrate(configs: list, runs: list[RunDir], resume: bool, progress: bool
                 continue
             if ranks.any(bool(nonfinite.any().item())):  # waits for the device: the window's time below is complete
                 bar.close()
-                raise NonFiniteLossError(_diverged(players, runs, nonfinite, d_loss, g_loss, last_good_step, done,
+                raise NonFiniteLossError(_diverged(players, dirs, nonfinite, d_loss, g_loss, last_good_step, done,
                                                    last_checkpoint_step))
             clock.close_window()  # training time only: evaluation and checkpoints run outside the windows
             players.sync_members()
             if log_now or checkpoint_now or stopping:
                 steps_logged, speed = clock.take_log_interval()
                 means = ranks.mean(torch.stack([d_loss_sum, g_loss_sum], dim=-1)) / steps_logged  # (..., 2)
-                for run, context, own in zip(runs, contexts, players.per_member(means)):
-                    mean_d, mean_g = own.tolist()
-                    record = {"step": done, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
-                              "train_seconds": round(clock.train_seconds, 3), **players.log_fields()}
-                    for values in lifecycle("ganzoo_log_values", run=context, step=done):
-                        record.update(values)
-                    if ranks.main:
-                        run.append_train_log(record)
-                    lifecycle("ganzoo_after_log", run=context, record=record)
+                mean_d, mean_g = runs.log(done, means, speed, clock.train_seconds)
                 bar.set_postfix(d_loss=f"{mean_d:.3f}", g_loss=f"{mean_g:.3f}", refresh=False)
                 d_loss_sum = g_loss_sum = torch.zeros((), device=device)
             if eval_now:
-                last_eval = run_evaluation(done)
+                last_eval = evaluation(done)
             stopping = ranks.any(interrupted.is_set())  # Ctrl-C may arrive during the evaluation
             if checkpoint_now or stopping:
-                save_checkpoint(done)
+                runs.checkpoint(done)
                 last_checkpoint_step = done
             last_good_step = done
             clock.open_window()
             if stopping:
                 bar.close()
-                again = (f"ganzoo train --out {runs[0]} --resume" if len(runs) == 1 else
+                again = (f"ganzoo train --out {dirs[0]} --resume" if len(dirs) == 1 else
                          "the same command (the ensemble resumes from its seeds' checkpoints)")
                 raise KeyboardInterrupt(f"interrupted at step {done}; checkpoint saved. Continue with: {again}")
     bar.close()
     throughput = players.describe_throughput(flops.add_to(clock.throughput(cfg, device), device))
-    summaries = []
-    for c, run, context, records in zip(cfgs, runs, contexts, last_eval):
-        summary = {"out_dir": str(run), "steps": c.steps, "train_seconds": round(clock.train_seconds, 3),
-                   "throughput": throughput, "metrics": {r["metric"]: r["results"] for r in records},
-                   "provenance": used}
-        if ranks.main:
-            run.write_summary(summary)
-        lifecycle("ganzoo_run_finished", run=context, summary=summary)
-        summaries.append(summary)
-    return summaries
+    return runs.finish(last_eval, clock.train_seconds, throughput, used)
+
+
+class Runs:
+    """The runs one loop trains (one, or an ensemble's seeds): each one's directory, what it
+    writes there, and its lifecycle hooks. Rank 0 alone writes under torchrun."""
+
+    def __init__(self, players: Training | Ensemble, cfgs: list[Resolved], dirs: list[RunDir], ranks: Ranks,
+                 start_step: int):
+        self.players, self.cfgs, self.dirs, self.ranks = players, cfgs, dirs, ranks
+        # What plugins observing each run see (core.lifecycle).
+        self.contexts = [RunContext(config=c, out_dir=run.path, start_step=start_step, training=t, main=ranks.main)
+                         for c, t, run in zip(cfgs, players.members, dirs)]
+        self.start_step = start_step
+
+    def hook(self, name: str, **arguments) -> None:
+        for context in self.contexts:
+            lifecycle(name, run=context, **arguments)
+
+    def write_configs(self, dataset, device: torch.device, used: dict, resumed: bool) -> None:
+        if not self.ranks.main:
+            return
+        for c, t, run in zip(self.cfgs, self.players.members, self.dirs):
+            if resumed:
+                run.drop_records_after(self.start_step)
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.lock()
+            run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config),
+                              "data": dataset.describe(), "environment": environment(device), "provenance": used,
+                              **self.players.describe()})
+
+    def log(self, step: int, means: torch.Tensor, speed: float | None, train_seconds: float) -> tuple[float, float]:
+        """Each run's training-log line from its mean losses since the last (`means[..., 0]` D's,
+        `[..., 1]` G's), with what `ganzoo_log_values` adds; returns the last run's means."""
+        for run, context, own in zip(self.dirs, self.contexts, self.players.per_member(means)):
+            mean_d, mean_g = own.tolist()
+            record = {"step": step, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
+                      "train_seconds": round(train_seconds, 3), **self.players.log_fields()}
+            for values in lifecycle("ganzoo_log_values", run=context, step=step):
+                record.update(values)
+            if self.ranks.main:
+                run.append_train_log(record)
+            lifecycle("ganzoo_after_log", run=context, record=record)
+        return mean_d, mean_g
+
+    def evaluate(self, step: int, measure: Callable) -> list[list[dict]]:
+        """Each run's evaluation (`measure(training, cfg, picture)`, on rank 0), recorded."""
+        if not self.ranks.main:
+            self.ranks.barrier()  # wait for rank 0's evaluation
+            return [[] for _ in self.dirs]
+        done = []
+        for c, t, run, context in zip(self.cfgs, self.players.members, self.dirs, self.contexts):
+            picture = run.sample_picture(step)
+            records = measure(t, c, picture)
+            for record in records:
+                run.append_metrics(record)
+            lifecycle("ganzoo_after_evaluation", run=context, step=step, records=records, picture=picture)
+            done.append(records)
+        self.ranks.barrier()
+        return done
+
+    def checkpoint(self, step: int) -> None:
+        for t, run, context in zip(self.players.members, self.dirs, self.contexts):
+            check_in_step(self.ranks, {"G": t.G, "D": t.D}, step)
+            state = training_state(t, step)
+            if self.ranks.active:  # what each rank draws alone
+                state["ranks"] = self.ranks.gather(own_random_state(t))
+            if self.ranks.main:
+                run.save_checkpoint(state)
+                lifecycle("ganzoo_after_checkpoint", run=context, step=step, path=run.checkpoint_path)
+
+    def finish(self, last_eval: list[list[dict]], train_seconds: float, throughput: dict, used: dict) -> list[dict]:
+        summaries = []
+        for c, run, context, records in zip(self.cfgs, self.dirs, self.contexts, last_eval):
+            summary = {"out_dir": str(run), "steps": c.steps, "train_seconds": round(train_seconds, 3),
+                       "throughput": throughput, "metrics": {r["metric"]: r["results"] for r in records},
+                       "provenance": used}
+            if self.ranks.main:
+                run.write_summary(summary)
+            lifecycle("ganzoo_run_finished", run=context, summary=summary)
+            summaries.append(summary)
+        return summaries
 
 
 def _reals_observer(players: Training | Ensemble, contexts: list[RunContext]) -> Callable | None:
