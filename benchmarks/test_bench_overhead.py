@@ -40,14 +40,23 @@ def test_per_cell_fixed_cost_in_persistent_workers(benchmark, tmp_path):
     runs = iter(range(1000))
 
     def bench_once():
-        return run_suite(load_suite(str(path)), tmp_path / f"out{next(runs)}", overrides={"device": "cpu"}, jobs=2,
-                         echo=lambda *_: None)
+        return run_suite(
+            load_suite(str(path)),
+            tmp_path / f"out{next(runs)}",
+            overrides={"device": "cpu"},
+            jobs=2,
+            echo=lambda *_: None,
+        )
 
     records = benchmark.pedantic(bench_once, rounds=2, iterations=1)
     walls = [r["wall_seconds"] for r in records]
     first, later = sorted(walls)[-2:], sorted(walls)[:-2]  # the two slowest: each worker's first cell
-    benchmark.extra_info.update(cells=CELLS, jobs=2, first_cell_s=round(statistics.fmean(first), 2),
-                                later_cell_s=round(statistics.fmean(later), 2))
+    benchmark.extra_info.update(
+        cells=CELLS,
+        jobs=2,
+        first_cell_s=round(statistics.fmean(first), 2),
+        later_cell_s=round(statistics.fmean(later), 2),
+    )
     if benchmark.stats:  # None under --benchmark-disable
         benchmark.extra_info["suite_s_per_cell"] = round(benchmark.stats.stats.mean / CELLS, 2)
     assert all(r["status"] == "ok" for r in records)

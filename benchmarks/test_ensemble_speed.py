@@ -32,8 +32,7 @@ def sync():
 
 
 def configs(arch, data, batch, seeds):
-    return [resolve(TrainConfig(arch=arch, data=data, batch_size=batch, seed=s, device=str(DEVICE)))
-            for s in seeds]
+    return [resolve(TrainConfig(arch=arch, data=data, batch_size=batch, seed=s, device=str(DEVICE))) for s in seeds]
 
 
 def timed(benchmark, step):
@@ -64,7 +63,8 @@ def test_five_seeds_batched(benchmark, arch, data, batch, traced):
             stacked._trace = lambda *args: None
     benchmark.group = f"ensemble-{arch}-batch{batch}"
     seconds = timed(benchmark, lambda: (train_step(ensemble), sync()))
-    benchmark.extra_info.update(device=str(DEVICE), batch_size=batch, seeds=SEEDS, threads=torch.get_num_threads(),
-                                traced=traced)
+    benchmark.extra_info.update(
+        device=str(DEVICE), batch_size=batch, seeds=SEEDS, threads=torch.get_num_threads(), traced=traced
+    )
     if (arch, batch) in single_step_seconds:
         benchmark.extra_info["gain"] = round(SEEDS * single_step_seconds[arch, batch] / seconds, 2)

@@ -35,13 +35,13 @@ def sync():
 
 
 def images_per_second(benchmark, n):
-    benchmark.extra_info.update(device=str(DEVICE), images=n,
-                                images_per_s=round(n / benchmark.stats.stats.mean, 1))
+    benchmark.extra_info.update(device=str(DEVICE), images=n, images_per_s=round(n / benchmark.stats.stats.mean, 1))
 
 
 def test_digit_classifier_features(benchmark):
-    extractor = digits._feature_extractor_class()("ganzoo-mnist-classifier", ["penultimate"],
-                                                   str(digits.reference_path("mnist", 0))).to(DEVICE)
+    extractor = digits._feature_extractor_class()(
+        "ganzoo-mnist-classifier", ["penultimate"], str(digits.reference_path("mnist", 0))
+    ).to(DEVICE)
     images = torch.randint(0, 256, (1000, 1, 28, 28), dtype=torch.uint8, device=DEVICE)
 
     def run():
@@ -97,8 +97,17 @@ def test_fid_of_a_generator_against_cached_real_features(benchmark):
     digits.register_with_torch_fidelity()
 
     def run():
-        fidelity_metrics(generator, reference, ["fid"], extractor=extractor, num_samples=2000, real_samples=2000,
-                         split="train", seed=0, generator_kind="raw")
+        fidelity_metrics(
+            generator,
+            reference,
+            ["fid"],
+            extractor=extractor,
+            num_samples=2000,
+            real_samples=2000,
+            split="train",
+            seed=0,
+            generator_kind="raw",
+        )
 
     run()  # fills the real-feature cache
     benchmark(run)

@@ -23,8 +23,11 @@ from ganzoo.training.step import train_step
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 LOSSES = ["non-saturating", "minimax", "wgan-gp", "hinge"]
-ARCHITECTURES = [a for a in ganzoo.list_architectures() if a.split(".")[0] in
-                 ("mlp", "dcgan", "sngan-resnet", "wgan-gp-resnet", "sngan-projection")]
+ARCHITECTURES = [
+    a
+    for a in ganzoo.list_architectures()
+    if a.split(".")[0] in ("mlp", "dcgan", "sngan-resnet", "wgan-gp-resnet", "sngan-projection")
+]
 BATCH = 64
 
 
@@ -58,12 +61,27 @@ class RandomData:
         return Batches()
 
 
-def ganzoo_step(arch: str, loss: str, batch_size: int = BATCH, channels_last: bool = False, train: dict | None = None,
-                **arch_options):
+def ganzoo_step(
+    arch: str,
+    loss: str,
+    batch_size: int = BATCH,
+    channels_last: bool = False,
+    train: dict | None = None,
+    **arch_options,
+):
     defaults = architecture_entry(arch).defaults
     data = RandomData(defaults["data_shape"], defaults.get("num_classes", 0) or 0)
-    cfg = resolve(TrainConfig(arch=arch, loss=loss, batch_size=batch_size, device=str(DEVICE),
-                              arch_options=arch_options, channels_last=channels_last, **(train or {})))
+    cfg = resolve(
+        TrainConfig(
+            arch=arch,
+            loss=loss,
+            batch_size=batch_size,
+            device=str(DEVICE),
+            arch_options=arch_options,
+            channels_last=channels_last,
+            **(train or {}),
+        )
+    )
     training = build_training(cfg, data, DEVICE)
     training.G.train()
     training.D.train()
@@ -88,15 +106,26 @@ def test_train_step(benchmark, arch, loss):
 
 # --- the PyTorch DCGAN example's step, as that example writes it ----------------------------
 
+
 class ExampleGenerator(nn.Module):
     def __init__(self, nz=100, ngf=64, nc=3):
         super().__init__()
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
 
     def forward(self, x):
         return self.main(x)
@@ -106,13 +135,20 @@ class ExampleDiscriminator(nn.Module):
     def __init__(self, ndf=64, nc=3):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x):
         return self.main(x).view(-1, 1).squeeze(1)
@@ -187,8 +223,11 @@ def test_quick_mnist_dcgan_step_memory_format(benchmark, channels_last):
 FAMILY_STEPS = {
     "r3gan": ("rpgan", {"regularizer": "r1,r2"}, {"width": 32, "cardinality": 4}),  # R1 + R2: double backward
     "biggan": ("hinge", {"n_d": 4}, {"width": 32, "latent_dim": 64, "shared_dim": 32}),
-    "stylegan2": ("non-saturating", {"regularizer": "r1", "reg_every": 16},
-                  {"latent_dim": 64, "w_dim": 64, "channel_base": 1024, "channel_max": 32, "mbstd_group": 4}),
+    "stylegan2": (
+        "non-saturating",
+        {"regularizer": "r1", "reg_every": 16},
+        {"latent_dim": 64, "w_dim": 64, "channel_base": 1024, "channel_max": 32, "mbstd_group": 4},
+    ),
 }
 
 

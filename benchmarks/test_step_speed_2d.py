@@ -29,12 +29,30 @@ def sync():
         torch.cuda.synchronize()
 
 
-@pytest.mark.parametrize("pack,unroll,update", [(1, 0, "alternating"), (1, 0, "simultaneous"), (2, 0, "alternating"),
-                                                (2, 0, "simultaneous"), (4, 0, "alternating"),
-                                                (4, 0, "simultaneous"), (1, 5, "alternating")])
+@pytest.mark.parametrize(
+    "pack,unroll,update",
+    [
+        (1, 0, "alternating"),
+        (1, 0, "simultaneous"),
+        (2, 0, "alternating"),
+        (2, 0, "simultaneous"),
+        (4, 0, "alternating"),
+        (4, 0, "simultaneous"),
+        (1, 5, "alternating"),
+    ],
+)
 def test_pacgan_mlp_step(benchmark, pack, unroll, update):
-    cfg = resolve(TrainConfig(arch="pacgan-mlp", data="ring8-pacgan", batch_size=BATCH * pack, update=update,
-                              unroll_steps=unroll, arch_options={"pack": pack}, device=str(DEVICE)))
+    cfg = resolve(
+        TrainConfig(
+            arch="pacgan-mlp",
+            data="ring8-pacgan",
+            batch_size=BATCH * pack,
+            update=update,
+            unroll_steps=unroll,
+            arch_options={"pack": pack},
+            device=str(DEVICE),
+        )
+    )
     training = build_training(cfg, ring_pacgan(), DEVICE)
 
     def step():
@@ -44,8 +62,9 @@ def test_pacgan_mlp_step(benchmark, pack, unroll, update):
     for _ in range(3):
         step()  # warm-up
     benchmark.group = "2d-step-pacgan-mlp"
-    benchmark.extra_info.update(device=str(DEVICE), batch_size=cfg.batch_size, pack=pack, unroll_steps=unroll,
-                                update=update)
+    benchmark.extra_info.update(
+        device=str(DEVICE), batch_size=cfg.batch_size, pack=pack, unroll_steps=unroll, update=update
+    )
     benchmark(step)
     benchmark.extra_info["steps_per_s"] = round(1 / benchmark.stats.stats.mean, 2)
 
@@ -76,8 +95,9 @@ def test_hand_written_pacgan_step(benchmark):
     def step():
         real = data.sample(BATCH, rng)[0].to(DEVICE)
         fake = netG(torch.randn(BATCH, 2, device=DEVICE))
-        d_loss = (F.binary_cross_entropy_with_logits(netD(real), ones)
-                  + F.binary_cross_entropy_with_logits(netD(fake.detach()), zeros))
+        d_loss = F.binary_cross_entropy_with_logits(netD(real), ones) + F.binary_cross_entropy_with_logits(
+            netD(fake.detach()), zeros
+        )
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()

@@ -12,15 +12,37 @@ from typing import TYPE_CHECKING
 
 #: Public name -> the module that defines it.
 _PUBLIC = {
-    "GanzooError": "ganzoo.errors", "UnknownNameError": "ganzoo.errors",
-    "TrainConfig": "ganzoo.core.config", "Dataset": "ganzoo.core.data", "Loss": "ganzoo.core.losses",
-    "Metric": "ganzoo.core.metrics", "Column": "ganzoo.core.metrics", "Curve": "ganzoo.core.metrics",
-    "Generator": "ganzoo.core.models", "Discriminator": "ganzoo.core.models",
+    "GanzooError": "ganzoo.errors",
+    "UnknownNameError": "ganzoo.errors",
+    "TrainConfig": "ganzoo.core.config",
+    "Dataset": "ganzoo.core.data",
+    "Loss": "ganzoo.core.losses",
+    "Metric": "ganzoo.core.metrics",
+    "Column": "ganzoo.core.metrics",
+    "Curve": "ganzoo.core.metrics",
+    "Generator": "ganzoo.core.models",
+    "Discriminator": "ganzoo.core.models",
     "hookimpl": "ganzoo.plugin.hookspecs",
-    **{name: "ganzoo.plugin.api" for name in (
-        "create_architecture", "create_augmentation", "create_dataset", "create_loss", "create_metric",
-        "create_optimizer", "create_regularizer", "list_architectures", "list_augmentations", "list_datasets",
-        "list_losses", "list_metrics", "list_optimizers", "list_recipes", "list_regularizers")},
+    **{
+        name: "ganzoo.plugin.api"
+        for name in (
+            "create_architecture",
+            "create_augmentation",
+            "create_dataset",
+            "create_loss",
+            "create_metric",
+            "create_optimizer",
+            "create_regularizer",
+            "list_architectures",
+            "list_augmentations",
+            "list_datasets",
+            "list_losses",
+            "list_metrics",
+            "list_optimizers",
+            "list_recipes",
+            "list_regularizers",
+        )
+    },
     "train": "ganzoo.training.loop",
 }
 

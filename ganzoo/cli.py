@@ -92,8 +92,9 @@ def metric_list(text: str) -> list[str]:
 ARGUMENT_TYPES = {"positive": positive_int, "whole": whole_number, "float": float, "": str}
 
 
-def add_config_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None,
-                       helps: dict | None = None) -> None:
+def add_config_options(
+    p: argparse.ArgumentParser, names: tuple[str, ...] | None = None, helps: dict | None = None
+) -> None:
     """One flag per TrainConfig field (or per field in `names`), generated from the field's
     declaration in config.py: its flag, parser, choices and help are written once, there
     (`helps` replaces a help where another command uses the flag differently)."""
@@ -309,20 +310,30 @@ def _add_plugin_commands(sub) -> None:
         return
     for name, entry in commands.items():
         if name in sub.choices:
-            warnings.warn(f"Plugin '{entry.plugin}' registers the command '{name}', which ganzoo already has; "
-                          "it is left out. Rename it in the plugin.", PluginLoadWarning, stacklevel=2)
+            warnings.warn(
+                f"Plugin '{entry.plugin}' registers the command '{name}', which ganzoo already has; "
+                "it is left out. Rename it in the plugin.",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
             continue
         command = cast(Command, entry.factory)
         try:  # on a parser of its own first: one whose options cannot be added breaks no other command
             if command.arguments is not None:
                 command.arguments(argparse.ArgumentParser(prog=name, add_help=False))
         except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
-            warnings.warn(f"Plugin '{entry.plugin}' failed to add the options of its command '{name}' "
-                          f"({type(exc).__name__}: {exc}); the command is left out, everything else works.",
-                          PluginLoadWarning, stacklevel=2)
+            warnings.warn(
+                f"Plugin '{entry.plugin}' failed to add the options of its command '{name}' "
+                f"({type(exc).__name__}: {exc}); the command is left out, everything else works.",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
             continue
-        p = sub.add_parser(name, help=entry.description or f"a command of plugin '{entry.plugin}'",
-                           description=entry.description or None)
+        p = sub.add_parser(
+            name,
+            help=entry.description or f"a command of plugin '{entry.plugin}'",
+            description=entry.description or None,
+        )
         if command.arguments is not None:
             command.arguments(p)
         p.set_defaults(func=functools.partial(_run_plugin_command, command, name))

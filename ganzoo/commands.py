@@ -31,13 +31,29 @@ from ganzoo.training.resolve import eval_settings, pick_device, validate
 from ganzoo.util.files import atomic_torch_save, atomic_write_text
 from ganzoo.util.plots import sample_grid, scatter_2d
 
-LIST_KINDS = ("architectures", "losses", "datasets", "metrics", "regularizers", "augmentations", "optimizers",
-              "recipes", "plugins")
+LIST_KINDS = (
+    "architectures",
+    "losses",
+    "datasets",
+    "metrics",
+    "regularizers",
+    "augmentations",
+    "optimizers",
+    "recipes",
+    "plugins",
+)
 
 
-REGISTRY_OF = {"architectures": "architecture", "losses": "loss", "datasets": "dataset", "metrics": "metric",
-               "regularizers": "regularizer", "augmentations": "augmentation", "optimizers": "optimizer",
-               "recipes": "recipe"}
+REGISTRY_OF = {
+    "architectures": "architecture",
+    "losses": "loss",
+    "datasets": "dataset",
+    "metrics": "metric",
+    "regularizers": "regularizer",
+    "augmentations": "augmentation",
+    "optimizers": "optimizer",
+    "recipes": "recipe",
+}
 
 
 def cmd_list(args) -> int:
@@ -56,11 +72,19 @@ def cmd_list(args) -> int:
         print(f"{kind}:")
         rows = out[kind]
         if kind == "plugins":
-            table = [(p["name"], f"{p['package']} {p['version']}",
-                      p["status"] + (f" ({p['error']})" if p["error"] else "")) for p in rows]
+            table = [
+                (p["name"], f"{p['package']} {p['version']}", p["status"] + (f" ({p['error']})" if p["error"] else ""))
+                for p in rows
+            ]
         else:
-            table = [(e["name"] + (f" (v{e['version']})" if e.get("version") else ""), e["plugin"], e["description"]
-                      + (f" [needs: {', '.join(e['needs'])}]" if e.get("needs") else "")) for e in rows]
+            table = [
+                (
+                    e["name"] + (f" (v{e['version']})" if e.get("version") else ""),
+                    e["plugin"],
+                    e["description"] + (f" [needs: {', '.join(e['needs'])}]" if e.get("needs") else ""),
+                )
+                for e in rows
+            ]
         if not table:
             print("  (none)")
         widths = [max((len(r[i]) for r in table), default=0) for i in range(2)]
@@ -89,8 +113,16 @@ def flag_of(field_) -> str:
 
 
 #: The TrainConfig fields that `ganzoo eval` also takes: what to measure, and how.
-EVAL_FIELDS = ("eval_metrics", "eval_samples", "eval_real_samples", "eval_real_split", "eval_batch_norm",
-               "eval_images", "extractor", "inception_weights")
+EVAL_FIELDS = (
+    "eval_metrics",
+    "eval_samples",
+    "eval_real_samples",
+    "eval_real_split",
+    "eval_batch_norm",
+    "eval_images",
+    "extractor",
+    "inception_weights",
+)
 
 
 def config_from_args(args) -> TrainConfig:
@@ -120,8 +152,11 @@ def cmd_train(args) -> int:
         if args.resume:
             raise GanzooError("--resume needs --out DIR, the run directory to continue.")
         named = [args.arch, args.loss, args.data]  # a recipe's run is named by it and what the flags change
-        what = ("-".join(filter(None, [args.recipe, *named])) if args.recipe
-                else f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}")
+        what = (
+            "-".join(filter(None, [args.recipe, *named]))
+            if args.recipe
+            else f"{args.arch or 'mlp'}-{args.loss or 'non-saturating'}-{args.data or 'ring8'}"
+        )
         name = f"{what}-seed{args.seed or 0}"
         args.out = f"runs/{name}"
     config = config_from_args(args)

@@ -43,7 +43,7 @@ def close_names(name: str, known: Iterable[str], n: int = 5) -> list[str]:
 
 
 def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
-    """" Did you mean 'seeds' for 'seed'?" for the unknown keys with a near known one; "" if none."""
+    """ " Did you mean 'seeds' for 'seed'?" for the unknown keys with a near known one; "" if none."""
     known = list(known)
     pairs = [f"'{close[0]}' for '{name}'" for name in unknown if (close := close_names(name, known, 1))]
     return f" Did you mean {', '.join(pairs)}?" if pairs else ""

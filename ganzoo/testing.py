@@ -370,8 +370,17 @@ def contract_cases(plugin: str) -> list[tuple[str, str]]:
     data sets, metrics, recipes and suites."""
 
     cases = []
-    for kind in ("architecture", "loss", "regularizer", "augmentation", "optimizer", "dataset", "metric", "recipe",
-                 "suite"):
+    for kind in (
+        "architecture",
+        "loss",
+        "regularizer",
+        "augmentation",
+        "optimizer",
+        "dataset",
+        "metric",
+        "recipe",
+        "suite",
+    ):
         for name in registry(kind).names():
             entry = registry(kind).get(name)
             if entry.plugin == plugin and (kind != "architecture" or name.endswith(".test")):

@@ -27,8 +27,15 @@ def find_browser() -> str | None:
 
 
 def run_browser(browser: str, args: list[str], profile: str) -> subprocess.CompletedProcess:
-    base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--user-data-dir={profile}", "--virtual-time-budget=10000"]
+    base = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+    ]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
 
 
@@ -48,8 +55,7 @@ def inspect(html: Path, screenshot: Path | None = None, width: int = 1280, heigh
     if not found:
         raise RuntimeError(f"the page did not finish loading in {browser}:\n{dom.stderr[-2000:]}")
     cut = re.search(r'data-tables-cut="(\d+)"', dom.stdout)
-    return {"loaded": int(found.group(1)), "images": int(found.group(2)),
-            "tables_cut": int(cut.group(1)) if cut else 0}
+    return {"loaded": int(found.group(1)), "images": int(found.group(2)), "tables_cut": int(cut.group(1)) if cut else 0}
 
 
 def check(html: Path, screenshot: Path | None = None) -> tuple[int, int]:
@@ -68,8 +74,10 @@ def main() -> int:
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{args.html}: {seen['loaded']}/{seen['images']} images loaded, {seen['tables_cut']} table(s) cut off "
-          "at 1280 px" + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
+    print(
+        f"{args.html}: {seen['loaded']}/{seen['images']} images loaded, {seen['tables_cut']} table(s) cut off "
+        "at 1280 px" + (f"; screenshot {args.screenshot}" if args.screenshot else "")
+    )
     return 0 if seen["loaded"] == seen["images"] > 0 and not seen["tables_cut"] else 1
 
 

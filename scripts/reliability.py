@@ -52,8 +52,23 @@ def run_pytest(targets: list[str]) -> list[dict]:
     """Run pytest on `targets`; one dict per test case: file, name, outcome."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider",
-                        f"--junitxml={report}", *targets], cwd=REPO, check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-n",
+                "auto",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={report}",
+                *targets,
+            ],
+            cwd=REPO,
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
         cases = []
         for case in ElementTree.parse(report).getroot().iter("testcase"):
             outcome = "passed"
@@ -94,10 +109,12 @@ def main() -> int:
     handled, tried = count(bad)
     survived, injected = count(faults)
     held, checked = count(properties)
-    lines = [f"Bad inputs: {handled} of {tried} handled (exit 2, one paragraph naming the problem and the fix, "
-             "no traceback, no file changed).",
-             f"Faults: {survived} of {injected} fault-injection tests passed (nothing lost, nothing run).",
-             f"Properties: {held} of {checked} hold on every input hypothesis drew."]
+    lines = [
+        f"Bad inputs: {handled} of {tried} handled (exit 2, one paragraph naming the problem and the fix, "
+        "no traceback, no file changed).",
+        f"Faults: {survived} of {injected} fault-injection tests passed (nothing lost, nothing run).",
+        f"Properties: {held} of {checked} hold on every input hypothesis drew.",
+    ]
     print("\n".join(lines))
     failed = [c for c in bad + faults + properties if c["outcome"] == "failed"]
     for case in failed:
@@ -116,11 +133,30 @@ def write_page(lines: list[str], by_section: dict, faults: list[dict], propertie
     fault_rows = ["| fault test | result |", "|---|---|"]
     fault_rows += [f"| `{c['file'].rsplit('.', 1)[-1]}::{c['name']}` | {c['outcome']} |" for c in faults]
     property_rows = [f"- `{c['name']}`: {c['outcome']}" for c in properties]
-    stamp = (f"Measured {datetime.now(timezone.utc):%Y-%m-%d} with `python scripts/reliability.py --write` "
-             f"on {platform.system()} {platform.machine()}, Python {platform.python_version()}.")
-    block = "\n".join([start, "", *[f"- {line}" for line in lines], "", stamp, "", *table, "", *fault_rows, "",
-                       "Properties (hypothesis):", "", *property_rows, "", end])
-    text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    stamp = (
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d} with `python scripts/reliability.py --write` "
+        f"on {platform.system()} {platform.machine()}, Python {platform.python_version()}."
+    )
+    block = "\n".join(
+        [
+            start,
+            "",
+            *[f"- {line}" for line in lines],
+            "",
+            stamp,
+            "",
+            *table,
+            "",
+            *fault_rows,
+            "",
+            "Properties (hypothesis):",
+            "",
+            *property_rows,
+            "",
+            end,
+        ]
+    )
+    text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     (REPO / "docs" / "reliability.md").write_text(text, encoding="utf-8")
 
 

@@ -68,7 +68,8 @@ def image_dir(tmp_path):
     for i in range(12):
         size = (40 + i, 30 + 2 * i)
         Image.new("RGB" if i % 3 else "L", size, color=(20 * i, 255 - 20 * i, 100) if i % 3 else 20 * i).save(
-            folder / f"img{i}.png")
+            folder / f"img{i}.png"
+        )
     return tmp_path / "images"
 
 
@@ -125,8 +126,12 @@ def run_cli(*args, env=None, cwd=None):
     full_env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True,
-        env=full_env, cwd=cwd, timeout=300,
+        [sys.executable, "-m", "ganzoo", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
     )
 
 

@@ -22,8 +22,9 @@ def _tool(name: str) -> str:
 def test_import_contracts_hold():
     """Layers and no cycles (pyproject.toml's [tool.importlinter]); `lint-imports` counts
     every import, function-level ones too."""
-    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
 
@@ -31,6 +32,13 @@ def test_import_contracts_hold():
 def test_ruff_is_clean():
     result = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_code_is_formatted_by_ruff():
+    result = subprocess.run(
+        [_tool("ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"run `ruff format .`:\n{result.stdout[-3000:]}"
 
 
 def _own_function_level_imports(path: Path) -> list[str]:

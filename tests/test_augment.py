@@ -18,7 +18,7 @@ def shifted(image, dy, dx):
     """`image` (C, H, W) moved by whole pixels, zeros where nothing moved in: by hand."""
     h, w = image.shape[-2:]
     padded = F.pad(image, (1, 1, 1, 1))
-    return padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    return padded[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
 
 
 def test_translation_moves_each_image_by_whole_pixels_within_its_reach():
@@ -73,8 +73,17 @@ def test_an_augmented_run_differs_and_refuses_non_image_data(tmp_path):
     mnist_root = need_data_root()
 
     def run(out, **extra):
-        config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=3, batch_size=8,
-                             eval_every=3, device="cpu", data_options={"split": "test", "download": False}, **extra)
+        config = TrainConfig(
+            arch="dcgan.test",
+            data="mnist",
+            data_root=str(mnist_root),
+            steps=3,
+            batch_size=8,
+            eval_every=3,
+            device="cpu",
+            data_options={"split": "test", "download": False},
+            **extra,
+        )
         ganzoo.train(config, out, progress=False)
         return torch.load(out / "checkpoints" / "latest.pt", weights_only=True)["generator"]
 
@@ -83,8 +92,11 @@ def test_an_augmented_run_differs_and_refuses_non_image_data(tmp_path):
     saved = (tmp_path / "augmented" / "config.json").read_text()
     assert '"augment": "diffaugment"' in saved and '"augmentation"' in saved  # setting and provenance
     with pytest.raises(ganzoo.GanzooError, match="transforms images; 'ring8' holds samples of shape \\(2,\\)"):
-        ganzoo.train(TrainConfig(arch="mlp.test", data="ring8", steps=2, augment="diffaugment", device="cpu"),
-                     tmp_path / "ring", progress=False)
+        ganzoo.train(
+            TrainConfig(arch="mlp.test", data="ring8", steps=2, augment="diffaugment", device="cpu"),
+            tmp_path / "ring",
+            progress=False,
+        )
 
 
 def test_ada_raises_p_while_d_is_sure_of_the_reals_and_lowers_it_after():

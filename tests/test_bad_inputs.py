@@ -39,8 +39,8 @@ eval_samples = 100
 """
 SUITES = {
     "suite-ok": 'name = "ok"\n' + BLOCK.format(name="a", arch="mlp.test", seeds="[0]"),
-    "suite-ok-changed": 'name = "ok"\n' + BLOCK.format(name="a", arch="mlp.test", seeds="[0]").replace(
-        "steps = 2", "steps = 3"),
+    "suite-ok-changed": 'name = "ok"\n'
+    + BLOCK.format(name="a", arch="mlp.test", seeds="[0]").replace("steps = 2", "steps = 3"),
     "suite-repeated-seed": BLOCK.format(name="a", arch="mlp.test", seeds="[0, 0]"),
     "suite-two-blocks-one-name": BLOCK.format(name="a", arch="mlp.test", seeds="[0]") * 2,
     "suite-unknown-top-key": "steps = 5\n" + BLOCK.format(name="a", arch="mlp.test", seeds="[0]"),
@@ -72,7 +72,8 @@ def workspace(tmp_path_factory):
 
     for name in ("latest.pt", "previous.pt"):
         (run_copy("run-corrupt") if name == "latest.pt" else root / "run-corrupt").joinpath(
-            "checkpoints", name).write_bytes(b"\x00garbage")
+            "checkpoints", name
+        ).write_bytes(b"\x00garbage")
     flipped = run_copy("run-flipped")
     for name in ("latest.pt", "previous.pt"):
         state = torch.load(flipped / "checkpoints" / name, weights_only=True)
@@ -90,9 +91,11 @@ def workspace(tmp_path_factory):
     run_suite(suite, root / "results", echo=lambda *a: None)
     shutil.copytree(root / "results", root / "results-damaged-meta")
     (root / "results-damaged-meta" / "bench.json").write_text('{"suite": ')
-    for name, change in (("results-no-status", lambda r: r.pop("status")),
-                         ("results-odd-status", lambda r: r.update(status="done")),
-                         ("results-legacy", lambda r: r.pop("protocol_sha"))):
+    for name, change in (
+        ("results-no-status", lambda r: r.pop("status")),
+        ("results-odd-status", lambda r: r.update(status="done")),
+        ("results-legacy", lambda r: r.pop("protocol_sha")),
+    ):
         folder = Path(shutil.copytree(root / "results", root / name))
         lines = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
         change(lines[0])
@@ -102,8 +105,11 @@ def workspace(tmp_path_factory):
 
 
 def snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def call_api(case: dict, root: Path):
@@ -156,5 +162,11 @@ def test_the_corpus_covers_every_kind_of_input():
     assert len(CASES) >= 80 and len({c["id"] for c in CASES}) == len(CASES)
     commands = {c["argv"][0] for c in CASES if "argv" in c}
     assert {"train", "sample", "eval", "bench", "report", "compare", "theory", "list"} <= commands
-    assert {c["api"] for c in CASES if "api" in c} >= {"TrainConfig", "train", "create_architecture",
-                                                       "create_loss", "create_dataset", "load_suite"}
+    assert {c["api"] for c in CASES if "api" in c} >= {
+        "TrainConfig",
+        "train",
+        "create_architecture",
+        "create_loss",
+        "create_dataset",
+        "load_suite",
+    }

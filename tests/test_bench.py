@@ -57,11 +57,17 @@ def write_suite(tmp_path, text=SUITE) -> Path:
 def test_suites_expand_wildcards_and_skip_test_variants(tmp_path):
     cells = expand(load_suite(str(write_suite(tmp_path))), {"device": "cpu"})
     assert [(c.arch, c.loss, c.seed) for c in cells[:4]] == [
-        ("mlp.test", "minimax", 0), ("mlp.test", "minimax", 1), ("mlp.test", "hinge", 0), ("mlp.test", "hinge", 1)]
+        ("mlp.test", "minimax", 0),
+        ("mlp.test", "minimax", 1),
+        ("mlp.test", "hinge", 0),
+        ("mlp.test", "hinge", 1),
+    ]
     assert len(cells) == 5 and all(c.train["device"] == "cpu" for c in cells)
     quick = expand(load_suite("quick"), {})
     assert {(c.block, c.data, c.loss) for c in quick} == {
-        ("mnist", "mnist", "non-saturating"), ("ring", "ring8", "non-saturating")}
+        ("mnist", "mnist", "non-saturating"),
+        ("ring", "ring8", "non-saturating"),
+    }
     assert len(quick) == 3 + 3 and quick[0].block == "mnist"  # the longest cells start first
     standard = expand(load_suite("standard"), {})
     assert {"sngan-resnet", "wgan-gp-resnet", "sngan-projection", "dcgan", "r3gan", "biggan", "stylegan2"} <= {
@@ -489,8 +495,11 @@ def test_the_report_names_the_seeds_that_chose_a_tuned_configuration(tmp_path):
 # Blocks whose configuration changed after their committed cells ran (the report leaves those
 # cells out until they run again): reproduce-2d's and reproduce-2d-long's pacgan blocks gained
 # bn_groups, Stacked MNIST's evaluation options changed.
-RETIRED_BLOCKS = {"reproduce-2d": {"pacgan2", "pacgan3", "pacgan4"}, "reproduce-2d-long": {"pacgan2"},
-                  "reproduce-stacked-mnist": None}  # None: every block
+RETIRED_BLOCKS = {
+    "reproduce-2d": {"pacgan2", "pacgan3", "pacgan4"},
+    "reproduce-2d-long": {"pacgan2"},
+    "reproduce-stacked-mnist": None,
+}  # None: every block
 
 
 @pytest.mark.parametrize("folder", sorted(p.parent.name for p in (REPO / "docs" / "results").glob("*/bench.json")))
@@ -513,7 +522,8 @@ def test_a_setting_given_as_a_block_key_and_in_train_is_refused(tmp_path):
     """Before, `train = {...}` silently won over the block's own key; now every TrainConfig
     field may be a block key, and one given twice is an error naming it."""
     suite = tmp_path / "twice.toml"
-    suite.write_text(textwrap.dedent("""
+    suite.write_text(
+        textwrap.dedent("""
         name = "twice"
         [[block]]
         architectures = ["mlp.test"]
@@ -523,7 +533,8 @@ def test_a_setting_given_as_a_block_key_and_in_train_is_refused(tmp_path):
         steps = 5
         update = "simultaneous"
         train = { steps = 10 }
-    """))
+    """)
+    )
     with pytest.raises(ganzoo.GanzooError, match="steps given both as a block key and inside train"):
         load_suite(str(suite))
     suite.write_text(suite.read_text().replace("train = { steps = 10 }", "train = { g_lr = 1e-3 }"))

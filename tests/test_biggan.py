@@ -47,7 +47,7 @@ def test_z_is_hierarchical_and_the_class_reaches_every_block():
     base = G(z, labels)
     for chunk in range(4):  # each chunk moves the image: the input layer's and each block's
         moved = z.clone()
-        moved[:, 4 * chunk:4 * chunk + 4] += 1.0
+        moved[:, 4 * chunk : 4 * chunk + 4] += 1.0
         assert not torch.allclose(G(moved, labels), base)
     assert not torch.allclose(G(z, torch.tensor([3, 4])), base)
     G0, D0, _ = ganzoo.create_architecture("biggan.test", num_classes=0)  # unconditional: no embedding, no projection
@@ -80,11 +80,38 @@ def test_the_recipe_trains_by_options(tmp_path):
     from ganzoo.plugin.api import architecture_entry
 
     entry = architecture_entry("biggan")
-    assert {k: entry.train_defaults[k] for k in ("batch_size", "n_d", "g_lr", "d_lr", "betas", "ema_decay")} == \
-        {"batch_size": 50, "n_d": 4, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.999), "ema_decay": 0.9999}
-    result = run_cli("train", "--arch", "biggan.test", "--loss", "hinge", "--data", "mnist",
-                     "--data-root", str(need_data_root()), "--data-opt", "split=test", "--data-opt", "resolution=32",
-                     "--n-d", "2", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path / "run"), "--no-progress")
+    assert {k: entry.train_defaults[k] for k in ("batch_size", "n_d", "g_lr", "d_lr", "betas", "ema_decay")} == {
+        "batch_size": 50,
+        "n_d": 4,
+        "g_lr": 2e-4,
+        "d_lr": 2e-4,
+        "betas": (0.0, 0.999),
+        "ema_decay": 0.9999,
+    }
+    result = run_cli(
+        "train",
+        "--arch",
+        "biggan.test",
+        "--loss",
+        "hinge",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(need_data_root()),
+        "--data-opt",
+        "split=test",
+        "--data-opt",
+        "resolution=32",
+        "--n-d",
+        "2",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     with pytest.raises(ganzoo.GanzooError, match="32x32.*resolution=32"):
         ganzoo.create_architecture("biggan.test", data_shape=(1, 28, 28))

@@ -44,8 +44,24 @@ def test_help_everywhere(capsys):
 @pytest.mark.slow
 def test_train_then_sample(tmp_path):
     out = tmp_path / "run"
-    result = run_cli("train", "--arch", "mlp.test", "--data", "grid25", "--steps", "10", "--eval-every", "5",
-                     "--eval-samples", "100", "--out", str(out), "--no-progress", "--data-opt", "std=0.1")
+    result = run_cli(
+        "train",
+        "--arch",
+        "mlp.test",
+        "--data",
+        "grid25",
+        "--steps",
+        "10",
+        "--eval-every",
+        "5",
+        "--eval-samples",
+        "100",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--data-opt",
+        "std=0.1",
+    )
     assert result.returncode == 0, result.stderr
     assert "mode-coverage: modes_covered=" in result.stdout and "step-00000010.png" in result.stdout
     assert "metrics: none" not in result.stdout
@@ -99,12 +115,16 @@ def test_broken_plugin_is_reported_by_name_and_the_rest_works(install_fake_plugi
 
 
 def test_duplicate_plugin_names_are_a_clear_error(install_fake_plugin):
-    source = ("import ganzoo\nfrom ganzoo.zoo.architectures.mlp import build, DEFAULTS\n"
-              "@ganzoo.hookimpl\ndef ganzoo_register_architectures(register):\n"
-              "    register('mlp', build, defaults=DEFAULTS)\n")
+    source = (
+        "import ganzoo\nfrom ganzoo.zoo.architectures.mlp import build, DEFAULTS\n"
+        "@ganzoo.hookimpl\ndef ganzoo_register_architectures(register):\n"
+        "    register('mlp', build, defaults=DEFAULTS)\n"
+    )
     site = install_fake_plugin("copycat", source)
-    assert_user_error(run_cli("list", env={"PYTHONPATH": str(site)}),
-                      "'mlp' is registered twice: by plugin 'copycat' and by plugin 'ganzoo.zoo.architectures.mlp'")
+    assert_user_error(
+        run_cli("list", env={"PYTHONPATH": str(site)}),
+        "'mlp' is registered twice: by plugin 'copycat' and by plugin 'ganzoo.zoo.architectures.mlp'",
+    )
 
 
 def test_env_var_limits_plugins():
@@ -116,8 +136,9 @@ def test_output_piped_into_head_closes_quietly():
     import subprocess
     import sys
 
-    result = subprocess.run(f"'{sys.executable}' -m ganzoo list | head -1", shell=True, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        f"'{sys.executable}' -m ganzoo list | head -1", shell=True, capture_output=True, text=True, timeout=120
+    )
     assert result.stdout == "architectures:\n" and "Traceback" not in result.stderr
 
 
@@ -134,12 +155,39 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     train_help = commands(parser)["train"].format_help()
     assert all(flag_of(f) in train_help for f in fields.values() if f.metadata["cli"])
-    args = parser.parse_args(["train", "--arch", "dcgan", "--steps", "7", "--betas", "0.1", "0.9", "--reg", "r1",
-                              "--reg-opt", "gamma=2", "--arch-opt", "g_width=8", "--channels-last",
-                              "--eval-metrics", "fid,kid", "--lr-schedule", "linear-decay", "--g-lr", "0.001"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--arch",
+            "dcgan",
+            "--steps",
+            "7",
+            "--betas",
+            "0.1",
+            "0.9",
+            "--reg",
+            "r1",
+            "--reg-opt",
+            "gamma=2",
+            "--arch-opt",
+            "g_width=8",
+            "--channels-last",
+            "--eval-metrics",
+            "fid,kid",
+            "--lr-schedule",
+            "linear-decay",
+            "--g-lr",
+            "0.001",
+        ]
+    )
     cfg = config_from_args(args)
     assert (cfg.arch, cfg.steps, cfg.betas, cfg.regularizer, cfg.regularizer_options) == (
-        "dcgan", 7, (0.1, 0.9), "r1", {"gamma": 2})
+        "dcgan",
+        7,
+        (0.1, 0.9),
+        "r1",
+        {"gamma": 2},
+    )
     assert cfg.arch_options == {"g_width": 8} and cfg.channels_last and cfg.eval_metrics == ["fid", "kid"]
     # A flag not given leaves its field unset (None), for the loss's, the architecture's or the field's default.
     assert (cfg.lr_schedule, cfg.g_lr, cfg.tensorboard, cfg.data) == ("linear-decay", 0.001, None, None)
@@ -162,12 +210,18 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
 def test_an_option_is_taken_only_by_its_full_name_and_a_wrong_one_gets_the_close_names(capsys, tmp_path):
     """argparse's default prefix matching read `--lr 1e-3` as `--lr-schedule 1e-3`; a prefix
     that is a valid value would have changed the run without a word."""
-    for argv, hint in [(["train", "--lr", "1e-3"], "--lr is not an option of `ganzoo train`; did you mean --g-lr or "
-                                                  "--d-lr or --lr-schedule?"),
-                       (["train", "--lr-sched", "linear-decay"], "--lr-sched is not an option of `ganzoo train`; "
-                                                                "did you mean --lr-schedule?"),
-                       (["bench", "--job", "2"], "--job is not an option of `ganzoo bench`; did you mean --jobs?"),
-                       (["list", "--jsn"], "did you mean --json?")]:
+    for argv, hint in [
+        (
+            ["train", "--lr", "1e-3"],
+            "--lr is not an option of `ganzoo train`; did you mean --g-lr or --d-lr or --lr-schedule?",
+        ),
+        (
+            ["train", "--lr-sched", "linear-decay"],
+            "--lr-sched is not an option of `ganzoo train`; did you mean --lr-schedule?",
+        ),
+        (["bench", "--job", "2"], "--job is not an option of `ganzoo bench`; did you mean --jobs?"),
+        (["list", "--jsn"], "did you mean --json?"),
+    ]:
         with pytest.raises(SystemExit) as done:
             main([*argv, "--out", str(tmp_path / "never")] if argv[0] != "list" else argv)
         err = capsys.readouterr().err
@@ -211,7 +265,9 @@ def test_a_saved_config_from_before_a_setting_existed_takes_its_fallback():
 
 
 def test_a_plugin_command_that_breaks_is_named_and_the_others_work(install_fake_plugin):
-    site = install_fake_plugin("cmds", """
+    site = install_fake_plugin(
+        "cmds",
+        """
         import ganzoo
 
         def bad_options(parser):
@@ -224,7 +280,8 @@ def test_a_plugin_command_that_breaks_is_named_and_the_others_work(install_fake_
         def ganzoo_register_commands(register):
             register("cmds-broken", lambda args: 0, arguments=bad_options)
             register("cmds-crash", crash, help="divides by zero")
-    """)
+    """,
+    )
     result = run_cli("list", "losses", env={"PYTHONPATH": str(site)})
     assert result.returncode == 0 and "minimax" in result.stdout
     assert "Plugin 'cmds' failed to add the options of its command 'cmds-broken'" in result.stderr

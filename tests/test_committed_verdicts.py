@@ -12,8 +12,13 @@ from scipy import stats
 
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = sorted(p for p in (REPO / "docs" / "results").glob("*/report.md") if "Beside the papers" in p.read_text())
-LABEL_KEYS = {"modes": "modes_covered", "HQ %": "high_quality_pct", "reverse KL": "reverse_kl",
-              "modes /1000": "modes_covered", "KL(modes‖U)": "kl_uniform"}
+LABEL_KEYS = {
+    "modes": "modes_covered",
+    "HQ %": "high_quality_pct",
+    "reverse KL": "reverse_kl",
+    "modes /1000": "modes_covered",
+    "KL(modes‖U)": "kl_uniform",
+}
 
 
 def _paper_rows(report: Path) -> list[dict]:
@@ -23,7 +28,7 @@ def _paper_rows(report: Path) -> list[dict]:
     for i, line in enumerate(lines):
         if line.startswith("| configuration | metric | ganzoo:"):
             header = [c.strip() for c in line.strip("|").split(" | ")]
-            for row in lines[i + 2:]:
+            for row in lines[i + 2 :]:
                 if not row.startswith("| "):
                     break
                 rows.append(dict(zip(header, [c.strip() for c in row.strip().strip("|").split(" | ")])))
@@ -62,16 +67,22 @@ def test_every_agreement_is_an_equivalence_scipy_confirms(report):
         block = row["configuration"].split(":")[0]
         key = LABEL_KEYS[row["metric"]]
         margin = float(row["margin"].lstrip("±"))
-        ours = [r["final"][m][key] for r in latest.values() for m in r.get("final", {})
-                if r["block"] == block and r["status"] == "ok" and key in r["final"][m]
-                and (r["cell"] not in current or r.get("protocol_sha") == current[r["cell"]])
-                and row["configuration"].split(": ", 1)[1].startswith(r["arch"])]
+        ours = [
+            r["final"][m][key]
+            for r in latest.values()
+            for m in r.get("final", {})
+            if r["block"] == block
+            and r["status"] == "ok"
+            and key in r["final"][m]
+            and (r["cell"] not in current or r.get("protocol_sha") == current[r["cell"]])
+            and row["configuration"].split(": ", 1)[1].startswith(r["arch"])
+        ]
         paper_mean, paper_se, paper_n = _paper(row["paper: mean ± se (n)"])
         n = len(ours)
         mean, sd = sum(ours) / n, stats.tstd(ours)
-        se2 = sd ** 2 / n
-        var = se2 + paper_se ** 2
-        df = var ** 2 / (se2 ** 2 / (n - 1) + (paper_se ** 4 / (paper_n - 1) if paper_n else 0))
+        se2 = sd**2 / n
+        var = se2 + paper_se**2
+        df = var**2 / (se2**2 / (n - 1) + (paper_se**4 / (paper_n - 1) if paper_n else 0))
         half = stats.t.ppf(0.95, df) * math.sqrt(var)  # the 90% interval of the difference
         diff = mean - paper_mean
         assert -margin < diff - half and diff + half < margin, (report, row, ours)

@@ -68,8 +68,9 @@ METRIC_DATA = {"mode-coverage": "ring8", "stacked-mnist-modes": "stacked-mnist"}
 
 
 # fd-dinov2's stand-in network takes seconds to build: outside the fast subset.
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "fd-dinov2" else n
-                                  for n in ganzoo.list_metrics()])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "fd-dinov2" else n for n in ganzoo.list_metrics()]
+)
 def test_metric_contract(name, request):
     from conftest import need_data_root
 
@@ -100,7 +101,9 @@ def test_conditional_models_take_labels():
 
 
 def test_contract_check_catches_a_broken_discriminator(install_fake_plugin):
-    install_fake_plugin("bad_shape", """
+    install_fake_plugin(
+        "bad_shape",
+        """
         import ganzoo
         from ganzoo.zoo.architectures.mlp import MLPDiscriminator, MLPGenerator, DEFAULTS
 
@@ -114,7 +117,8 @@ def test_contract_check_catches_a_broken_discriminator(install_fake_plugin):
         @ganzoo.hookimpl
         def ganzoo_register_architectures(register):
             register("bad-shape.test", build, defaults=DEFAULTS)
-    """)
+    """,
+    )
     with pytest.raises(AssertionError, match="one logit per input"):
         check_architecture("bad-shape.test")
 

@@ -41,9 +41,17 @@ def torch_fidelity_fid(path, images1, images2):
 
     digits.register_with_torch_fidelity()
     return torch_fidelity.calculate_metrics(
-        input1=Images(images1), input2=Images(images2), fid=True, cuda=False, batch_size=500,
-        feature_extractor=digits.extractor_name("mnist"), feature_extractor_weights_path=str(path),
-        save_cpu_ram=True, cache=False, verbose=False)["frechet_inception_distance"]
+        input1=Images(images1),
+        input2=Images(images2),
+        fid=True,
+        cuda=False,
+        batch_size=500,
+        feature_extractor=digits.extractor_name("mnist"),
+        feature_extractor_weights_path=str(path),
+        save_cpu_ram=True,
+        cache=False,
+        verbose=False,
+    )["frechet_inception_distance"]
 
 
 @pytest.mark.slow
@@ -71,8 +79,9 @@ def test_a_tampered_classifier_is_refused(quick_classifier, tmp_path):
 @pytest.mark.slow
 def test_training_is_seeded(quick_classifier, tmp_path):
     root, path, _, info = quick_classifier
-    _, again = digits.train_classifier("mnist", root=str(root), seed=0, epochs=1, max_train=3840,
-                                       path=tmp_path / "again.pt")
+    _, again = digits.train_classifier(
+        "mnist", root=str(root), seed=0, epochs=1, max_train=3840, path=tmp_path / "again.pt"
+    )
     assert again["sha256"] == info["sha256"]
 
 

@@ -16,15 +16,46 @@ from ganzoo.training.distributed import CrossReplicaBatchNorm, Ranks, cross_repl
 # PacGAN's G has batch norm in every layer; the 2D ring needs no data files and evaluates fast.
 # On the CPU (gloo) even where a GPU is present: a machine with one GPU cannot hold two
 # NCCL ranks, and ganzoo refuses that by name.
-RUN = ["--arch", "pacgan-mlp.test", "--data", "ring8", "--batch-size", "32", "--log-every", "10",
-       "--eval-every", "40", "--eval-samples", "500", "--no-progress", "--seed", "3", "--device", "cpu"]
+RUN = [
+    "--arch",
+    "pacgan-mlp.test",
+    "--data",
+    "ring8",
+    "--batch-size",
+    "32",
+    "--log-every",
+    "10",
+    "--eval-every",
+    "40",
+    "--eval-samples",
+    "500",
+    "--no-progress",
+    "--seed",
+    "3",
+    "--device",
+    "cpu",
+]
 
 
 def torchrun(nproc, *args, program=("-m", "ganzoo", "train")):
     env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
     env["OMP_NUM_THREADS"] = "1"
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                           str(nproc), *program, *args], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            str(nproc),
+            *program,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -61,7 +92,7 @@ def test_a_process_that_joined_a_group_leaves_with_its_exit_handlers_run_and_its
     script = f"""
 import atexit, torch.distributed as dist
 from ganzoo.training.distributed import leave
-dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
 gathered = [None]
 dist.all_gather_object(gathered, "a collective, as a run's last")
 atexit.register(print, "exit handlers ran")
@@ -77,7 +108,7 @@ def test_a_sys_exit_after_joining_a_group_keeps_its_status_and_prints_no_traceba
     script = f"""
 import sys, torch.distributed as dist
 import ganzoo.cli as cli
-dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
 cli.main = lambda: sys.exit({exit_with})  # a plugin's sys.exit, after the run joined its group
 cli.entry_point()
 """
@@ -121,8 +152,14 @@ leave(0)
 
 def test_cross_replica_batch_norm_keeps_the_layer_state():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, eps=1e-3, momentum=0.01), nn.ReLU(),
-                          nn.Flatten(), nn.Linear(4 * 36, 8), nn.BatchNorm1d(8))
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.BatchNorm2d(4, eps=1e-3, momentum=0.01),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 36, 8),
+        nn.BatchNorm1d(8),
+    )
     x = torch.randn(16, 1, 8, 8)
     model(x)  # running statistics away from their start
     model.eval()

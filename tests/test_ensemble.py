@@ -21,16 +21,31 @@ def log(run_dir):
 
 
 def config(seed, **options):
-    return TrainConfig(**{"seed": seed, "data": "ring8", "log_every": 5, "eval_every": 30, "steps": 30,
-                          "device": "cpu", "eval_metrics": ["mode-coverage"], "eval_samples": 500, **options})
+    return TrainConfig(
+        **{
+            "seed": seed,
+            "data": "ring8",
+            "log_every": 5,
+            "eval_every": 30,
+            "steps": 30,
+            "device": "cpu",
+            "eval_metrics": ["mode-coverage"],
+            "eval_samples": 500,
+            **options,
+        }
+    )
 
 
-@pytest.mark.parametrize("arch, options", [
-    ("mlp.test", {}), ("pacgan-mlp.test", {}),  # pacgan-mlp: batch norm in G, per seed
-    ("pacgan-mlp.test", {"arch_options": {"pack": 2, "bn_groups": 2}, "batch_size": 32}),  # ... and per group
-    ("pacgan-mlp.test", {"update": "simultaneous", "arch_options": {"pack": 2}, "batch_size": 32}),  # PacGAN's
-    ("mlp.test", {"n_d": 2, "ema_decay": 0.9}),
-])
+@pytest.mark.parametrize(
+    "arch, options",
+    [
+        ("mlp.test", {}),
+        ("pacgan-mlp.test", {}),  # pacgan-mlp: batch norm in G, per seed
+        ("pacgan-mlp.test", {"arch_options": {"pack": 2, "bn_groups": 2}, "batch_size": 32}),  # ... and per group
+        ("pacgan-mlp.test", {"update": "simultaneous", "arch_options": {"pack": 2}, "batch_size": 32}),  # PacGAN's
+        ("mlp.test", {"n_d": 2, "ema_decay": 0.9}),
+    ],
+)
 def test_each_seed_of_an_ensemble_trains_as_its_own_run(tmp_path, arch, options):
     seeds = [0, 1]
     summaries = train_ensemble([config(s, arch=arch, **options) for s in seeds], [tmp_path / f"e{s}" for s in seeds])
@@ -59,22 +74,22 @@ def test_an_ensemble_matches_separate_runs_in_distribution_on_the_ring(tmp_path)
         return [s["metrics"]["mode-coverage"][key] for s in summaries]
 
     for key, tolerance in (("modes_covered", 1.0), ("high_quality_pct", 10.0)):
-        assert statistics.mean(outcome(batched, key)) == pytest.approx(statistics.mean(outcome(alone, key)),
-                                                                        abs=tolerance)
+        assert statistics.mean(outcome(batched, key)) == pytest.approx(
+            statistics.mean(outcome(alone, key)), abs=tolerance
+        )
     final = [log(tmp_path / f"e{s}")[-1]["d_loss"] for s in seeds]
     assert statistics.mean(final) == pytest.approx(
-        statistics.mean(log(tmp_path / f"alone{s}")[-1]["d_loss"] for s in seeds), rel=0.05)
+        statistics.mean(log(tmp_path / f"alone{s}")[-1]["d_loss"] for s in seeds), rel=0.05
+    )
 
 
 def test_an_interrupted_ensemble_resumes_from_its_seeds_checkpoints(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train_ensemble([config(s, arch="pacgan-mlp.test") for s in (0, 1)], [straight / f"s{s}" for s in (0, 1)])
-    train_ensemble([config(s, arch="pacgan-mlp.test", steps=15) for s in (0, 1)],
-                   [resumed / f"s{s}" for s in (0, 1)])
+    train_ensemble([config(s, arch="pacgan-mlp.test", steps=15) for s in (0, 1)], [resumed / f"s{s}" for s in (0, 1)])
     train_ensemble([config(s, arch="pacgan-mlp.test") for s in (0, 1)], [resumed / f"s{s}" for s in (0, 1)])
     for s in (0, 1):
-        assert log(resumed / f"s{s}")[-1]["d_loss"] == pytest.approx(log(straight / f"s{s}")[-1]["d_loss"],
-                                                                      rel=1e-5)
+        assert log(resumed / f"s{s}")[-1]["d_loss"] == pytest.approx(log(straight / f"s{s}")[-1]["d_loss"], rel=1e-5)
 
 
 def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
@@ -83,8 +98,9 @@ def test_what_an_ensemble_cannot_train_is_refused_by_name(tmp_path):
     with pytest.raises(GanzooError, match="does not support unrolled D steps"):
         train_ensemble([config(s, arch="mlp.test", unroll_steps=2) for s in (0, 1)], [tmp_path / "e", tmp_path / "f"])
     with pytest.raises(GanzooError, match="differ in more than their seed"):
-        train_ensemble([config(0, arch="mlp.test"), config(1, arch="mlp.test", g_lr=1e-2)],
-                       [tmp_path / "c", tmp_path / "d"])
+        train_ensemble(
+            [config(0, arch="mlp.test"), config(1, arch="mlp.test", g_lr=1e-2)], [tmp_path / "c", tmp_path / "d"]
+        )
 
 
 def test_an_ensemble_refuses_torchrun_by_name(tmp_path, monkeypatch):
@@ -102,8 +118,9 @@ def test_ctrl_c_or_sigterm_checkpoints_an_ensemble_and_it_resumes_exactly(tmp_pa
     import ganzoo.training.loop
 
     seeds = (0, 1)
-    train_ensemble([config(s, arch="pacgan-mlp.test", ema_decay=0.9) for s in seeds],
-                   [tmp_path / f"whole{s}" for s in seeds])
+    train_ensemble(
+        [config(s, arch="pacgan-mlp.test", ema_decay=0.9) for s in seeds], [tmp_path / f"whole{s}" for s in seeds]
+    )
     real_evaluate = ganzoo.training.loop.evaluate
     pressed = []
 
@@ -144,16 +161,29 @@ def test_spectral_norm_is_refused_by_name_rather_than_failing_inside_vmap():
     from ganzoo.training.opening import open_dataset
     from ganzoo.training.resolve import resolve
 
-    cfgs = [resolve(TrainConfig(arch="sngan-resnet.test", data="mnist", data_options={"resolution": 32},
-                                data_root=str(need_data_root()), batch_size=4, seed=s, device="cpu"))
-            for s in (0, 1)]
+    cfgs = [
+        resolve(
+            TrainConfig(
+                arch="sngan-resnet.test",
+                data="mnist",
+                data_options={"resolution": 32},
+                data_root=str(need_data_root()),
+                batch_size=4,
+                seed=s,
+                device="cpu",
+            )
+        )
+        for s in (0, 1)
+    ]
     with pytest.raises(GanzooError, match=r"does not support spectral norm \(its power iteration"):
         build_ensemble(cfgs, open_dataset(cfgs[0]), torch.device("cpu"))
 
 
 def test_the_bench_trains_a_seed_batched_blocks_seeds_together(tmp_path):
-    cells = [Cell("b", "mlp.test", "non-saturating", "ring8", s, {"steps": 10, "eval_every": 10},
-                  seed_batched=True) for s in (0, 1, 2)]
+    cells = [
+        Cell("b", "mlp.test", "non-saturating", "ring8", s, {"steps": 10, "eval_every": 10}, seed_batched=True)
+        for s in (0, 1, 2)
+    ]
     plain = Cell("p", "mlp.test", "non-saturating", "ring8", 0, {"steps": 10, "eval_every": 10})
     units = work_units([*cells, plain])
     assert [[c.id for c in unit] for unit in units] == [[c.id for c in cells], [plain.id]]
@@ -170,15 +200,16 @@ def test_a_stacked_network_is_traced_once_per_kind_of_call_and_computes_what_vma
     from ganzoo.training.opening import open_dataset
     from ganzoo.training.resolve import resolve
 
-    cfgs = [resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8", batch_size=8, seed=s, device="cpu"))
-            for s in range(3)]
+    cfgs = [
+        resolve(TrainConfig(arch="pacgan-mlp.test", data="ring8", batch_size=8, seed=s, device="cpu")) for s in range(3)
+    ]
     G = build_ensemble(cfgs, open_dataset(cfgs[0]), torch.device("cpu")).G  # batch norm in every layer
     z = torch.randn(3, 8, G.params["net.0.weight"].shape[-1])  # each seed's latents
 
     def run(call):
         buffers = {k: v.clone() for k, v in G.buffers.items()}
         out = call()
-        (out ** 2).sum().backward()
+        (out**2).sum().backward()
         grads = {k: p.grad.clone() for k, p in G.params.items()}
         for p in G.params.values():
             p.grad = None

@@ -10,8 +10,11 @@ from conftest import run_cli
 import ganzoo
 
 if importlib.util.find_spec("ganzoo_example_plugin") is None:
-    pytest.fail("The example plugin is not installed; the README's test command installs it: "
-                "pip install -e docs/example-plugin", pytrace=False)
+    pytest.fail(
+        "The example plugin is not installed; the README's test command installs it: "
+        "pip install -e docs/example-plugin",
+        pytrace=False,
+    )
 
 
 def test_it_registers_through_the_entry_point_group():
@@ -26,8 +29,22 @@ def test_both_appear_in_ganzoo_list_and_train(tmp_path):
     listing = run_cli("list")
     assert listing.returncode == 0, listing.stderr
     assert "example-resmlp" in listing.stdout and "relativistic-average" in listing.stdout
-    result = run_cli("train", "--arch", "example-resmlp.test", "--loss", "relativistic-average", "--steps", "10",
-                     "--batch-size", "16", "--eval-samples", "100", "--out", str(tmp_path / "run"), "--no-progress")
+    result = run_cli(
+        "train",
+        "--arch",
+        "example-resmlp.test",
+        "--loss",
+        "relativistic-average",
+        "--steps",
+        "10",
+        "--batch-size",
+        "16",
+        "--eval-samples",
+        "100",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     assert "mode-coverage" in result.stdout and (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
 
@@ -39,12 +56,16 @@ def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report
     listing = run_cli("list", "--json")
     assert listing.returncode == 0, listing.stderr
     listed = json.loads(listing.stdout)
-    for kind, name in (("datasets", "example-triangle"), ("metrics", "example-mode-distance"),
-                       ("regularizers", "example-drift")):
+    for kind, name in (
+        ("datasets", "example-triangle"),
+        ("metrics", "example-mode-distance"),
+        ("regularizers", "example-drift"),
+    ):
         assert any(e["name"] == name and e["plugin"] == "example" for e in listed[kind]), (kind, name)
 
     suite = tmp_path / "suite.toml"
-    suite.write_text(textwrap.dedent("""
+    suite.write_text(
+        textwrap.dedent("""
         name = "example"
         [[block]]
         name = "triangle"
@@ -58,7 +79,8 @@ def test_its_data_set_metric_and_regulariser_work_in_list_train_bench_and_report
         eval_samples = 300
         metrics = ["mode-coverage", "example-mode-distance"]
         train = { regularizer = "example-drift", regularizer_options = { epsilon = 0.01 } }
-    """))
+    """)
+    )
     out = tmp_path / "out"
     result = run_cli("bench", str(suite), "--out", str(out), "--device", "cpu", "--jobs", "1")
     assert result.returncode == 0, result.stderr
@@ -84,8 +106,13 @@ def test_its_own_contract_tests_pass_in_one_line():
     from conftest import REPO
 
     tests = REPO / "docs" / "example-plugin" / "tests_example.py"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
-                            capture_output=True, text=True, timeout=300, cwd=tests.parent)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tests.parent,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 passed" in result.stdout, result.stdout  # architecture, loss, regulariser, data set, metric, suite
 
@@ -103,11 +130,24 @@ def test_its_tracker_sees_a_run_through_the_lifecycle_hooks(monkeypatch, tmp_pat
     log = tmp_path / "tracked.jsonl"
     monkeypatch.setenv("GANZOO_EXAMPLE_TRACKER", str(log))
     ganzoo.plugin.manager.reset()
-    ganzoo.train(ganzoo.TrainConfig(arch="example-resmlp.test", steps=4, eval_every=2, log_every=2, device="cpu"),
-                 tmp_path / "run", progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(arch="example-resmlp.test", steps=4, eval_every=2, log_every=2, device="cpu"),
+        tmp_path / "run",
+        progress=False,
+    )
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["started", "checkpoint", "evaluation", "log", "evaluation", "checkpoint",
-                                            "log", "evaluation", "checkpoint", "finished"]
+    assert [e["event"] for e in events] == [
+        "started",
+        "checkpoint",
+        "evaluation",
+        "log",
+        "evaluation",
+        "checkpoint",
+        "log",
+        "evaluation",
+        "checkpoint",
+        "finished",
+    ]
     assert events[0]["config"]["arch"] == "example-resmlp.test" and events[-1]["steps"] == 4
     from ganzoo import cli
 
@@ -119,18 +159,25 @@ def test_its_tracker_sees_a_run_through_the_lifecycle_hooks(monkeypatch, tmp_pat
 
 
 def test_a_lifecycle_hook_that_raises_stops_the_run_naming_its_plugin(install_fake_plugin, tmp_path):
-    install_fake_plugin("bad_tracker", """
+    install_fake_plugin(
+        "bad_tracker",
+        """
         import ganzoo
 
         @ganzoo.hookimpl
         def ganzoo_after_log(run, record):
             raise ConnectionError("the tracking server is down")
-    """)
-    with pytest.raises(ganzoo.GanzooError, match=r"Plugin 'bad_tracker' \(package bad-tracker 1.0\) raised "
-                                                 r"ConnectionError: the tracking server is down in its "
-                                                 r"ganzoo_after_log hook") as raised:
-        ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=4, log_every=2, device="cpu"), tmp_path / "run",
-                     progress=False)
+    """,
+    )
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"Plugin 'bad_tracker' \(package bad-tracker 1.0\) raised "
+        r"ConnectionError: the tracking server is down in its "
+        r"ganzoo_after_log hook",
+    ) as raised:
+        ganzoo.train(
+            ganzoo.TrainConfig(arch="mlp.test", steps=4, log_every=2, device="cpu"), tmp_path / "run", progress=False
+        )
     assert isinstance(raised.value.__cause__, ConnectionError)
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()  # what was trained before it is kept
 
@@ -139,7 +186,9 @@ def test_a_plugin_acts_on_a_run_through_the_step_hooks(install_fake_plugin, tmp_
     """The hooks schedules and ADA use are open to any plugin: one that sets D's learning rate
     before each step, watches D's logits on the reals after each D update and adds a value to
     the training log does all three, as the built-ins do."""
-    install_fake_plugin("lr_warmup", """
+    install_fake_plugin(
+        "lr_warmup",
+        """
         import ganzoo
 
         seen = []
@@ -156,9 +205,13 @@ def test_a_plugin_acts_on_a_run_through_the_step_hooks(install_fake_plugin, tmp_
         @ganzoo.hookimpl
         def ganzoo_log_values(run, step):
             return {"d_lr": run.training.d_opt.param_groups[0]["lr"], "d_updates": len(seen)}
-    """)
-    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", steps=6, n_d=2, batch_size=16, log_every=2, eval_every=6,
-                                    device="cpu"), tmp_path / "run", progress=False)
+    """,
+    )
+    ganzoo.train(
+        ganzoo.TrainConfig(arch="mlp.test", steps=6, n_d=2, batch_size=16, log_every=2, eval_every=6, device="cpu"),
+        tmp_path / "run",
+        progress=False,
+    )
     lines = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     assert [(r["step"], r["d_lr"], r["d_updates"]) for r in lines] == [(2, 5e-5, 4), (4, 1e-4, 8), (6, 1e-4, 12)]
     import lr_warmup

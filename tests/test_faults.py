@@ -17,16 +17,41 @@ from test_train import assert_same_state  # noqa: E402  (tests/ is on sys.path u
 
 from ganzoo.util.files import load_checkpoint, read_jsonl
 
-TRAIN = ["train", "--arch", "mlp.test", "--data", "ring8", "--steps", "600", "--batch-size", "32",
-         "--log-every", "10", "--eval-every", "300", "--eval-samples", "200", "--checkpoint-every", "25",
-         "--device", "cpu", "--no-progress"]
+TRAIN = [
+    "train",
+    "--arch",
+    "mlp.test",
+    "--data",
+    "ring8",
+    "--steps",
+    "600",
+    "--batch-size",
+    "32",
+    "--log-every",
+    "10",
+    "--eval-every",
+    "300",
+    "--eval-samples",
+    "200",
+    "--checkpoint-every",
+    "25",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 ENV.pop("GANZOO_PLUGINS", None)
 
 
 def ganzoo(*args, env=None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ganzoo", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env or ENV, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganzoo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or ENV,
+        **kwargs,
+    )
 
 
 def logged_step(run: Path) -> int:
@@ -101,8 +126,13 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.slow
 def test_sigkill_during_a_checkpoint_write_loses_nothing(tmp_path, uninterrupted):
     run = tmp_path / "run"
-    killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, *TRAIN, "--out", str(run)], env=ENV,
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_WRITE, *TRAIN, "--out", str(run)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL
     assert list((run / "checkpoints").glob(".latest.pt.*.tmp"))  # the half-done write
     assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 25
@@ -165,8 +195,11 @@ def still_running(pids) -> list[int]:
 
 def live_children(pid: int) -> list[int]:
     """The running processes whose parent is `pid`."""
-    return still_running(int(p.name) for p in Path("/proc").iterdir()
-                         if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid)
+    return still_running(
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (s := _state_and_parent(p.name)) and s[1] == pid
+    )
 
 
 def start_two_cell_bench(tmp_path: Path, install_fake_plugin):
@@ -177,8 +210,9 @@ def start_two_cell_bench(tmp_path: Path, install_fake_plugin):
     suite = tmp_path / "faults.toml"
     suite.write_text(SUITE)
     out = tmp_path / "results"
-    process = ganzoo("bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report",
-                     env={**env, "GANZOO_TEST_PACE": "0.01"})
+    process = ganzoo(
+        "bench", str(suite), "--out", str(out), "--jobs", "2", "--no-report", env={**env, "GANZOO_TEST_PACE": "0.01"}
+    )
     runs = [out / "runs" / f"ring--mlp.test--paced--ring8--seed{seed}" for seed in (0, 1)]
     for run in runs:
         wait_for_step(process, run, 20)
@@ -206,8 +240,9 @@ def _small_tmpfs(path: Path, options: str = "size=40k") -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+    )
 
 
 @pytest.mark.slow
@@ -216,8 +251,13 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_file(tmp_path):
     if not _small_tmpfs(disk):
         pytest.skip("needs root and tmpfs to make a small disk")
     try:
-        result = subprocess.run([sys.executable, "-m", "ganzoo", *TRAIN, "--out", str(disk / "run")],
-                                capture_output=True, text=True, env=ENV, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "ganzoo", *TRAIN, "--out", str(disk / "run")],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=300,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert os.strerror(errno.ENOSPC) in result.stderr and "free some space" in result.stderr
         assert not list(disk.rglob("*.tmp"))
@@ -312,8 +352,13 @@ def test_one_process_at_a_time_trains_a_run_directory(tmp_path):
     long = [("1000000" if arg == "600" else arg) for arg in TRAIN]  # still training when the second asks
     first = ganzoo(*long, "--out", str(run))
     wait_for_step(first, run, 20)
-    second = subprocess.run([sys.executable, "-m", "ganzoo", *long, "--out", str(run), "--resume"],
-                            capture_output=True, text=True, env=ENV, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-m", "ganzoo", *long, "--out", str(run), "--resume"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert second.returncode == 2 and "is being trained by another process right now" in second.stderr
     first.send_signal(signal.SIGTERM)
     first.wait(timeout=60)
@@ -329,8 +374,13 @@ def test_a_read_only_folder_is_a_clear_error(tmp_path):
         pytest.skip("needs root and tmpfs to make a read-only file system")
     try:
         for command in (TRAIN, ["theory", "--only", "1"], ["bench", "quick"]):
-            result = subprocess.run([sys.executable, "-m", "ganzoo", *command, "--out", str(disk / "out")],
-                                    capture_output=True, text=True, env=ENV, timeout=300)
+            result = subprocess.run(
+                [sys.executable, "-m", "ganzoo", *command, "--out", str(disk / "out")],
+                capture_output=True,
+                text=True,
+                env=ENV,
+                timeout=300,
+            )
             assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
             assert "read-only" in result.stderr and "--out" in result.stderr
     finally:

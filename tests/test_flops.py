@@ -19,8 +19,13 @@ def counting_on(monkeypatch):
 def tiny_mlp_run(tmp_path, name, **train):
     """G: z 3 -> 5 -> 2, D: 2 -> 5 -> 1 (one hidden layer each), batches of 4."""
     settings = {"steps": 2, "batch_size": 4, "log_every": 1, "eval_every": 2, **train}
-    config = ganzoo.TrainConfig(arch="mlp", data="ring8", device="cpu", arch_options={
-        "latent_dim": 3, "g_hidden": 5, "d_hidden": 5, "g_layers": 1, "d_layers": 1}, **settings)
+    config = ganzoo.TrainConfig(
+        arch="mlp",
+        data="ring8",
+        device="cpu",
+        arch_options={"latent_dim": 3, "g_hidden": 5, "d_hidden": 5, "g_layers": 1, "d_layers": 1},
+        **settings,
+    )
     return ganzoo.train(config, tmp_path / name, progress=False)["throughput"]
 
 
@@ -53,8 +58,10 @@ def test_counting_leaves_the_training_bit_for_bit_the_same(tmp_path, monkeypatch
     tiny_mlp_run(tmp_path, "counted", regularizer="r1")
     monkeypatch.setattr(StepFlops, "around_step", lambda self, warming_up: contextlib.nullcontext())
     tiny_mlp_run(tmp_path, "uncounted", regularizer="r1")
-    logs = [[json.loads(line)["d_loss"] for line in (tmp_path / name / "train_log.jsonl").open()]
-            for name in ("counted", "uncounted")]
+    logs = [
+        [json.loads(line)["d_loss"] for line in (tmp_path / name / "train_log.jsonl").open()]
+        for name in ("counted", "uncounted")
+    ]
     assert logs[0] == logs[1]
 
 
@@ -82,8 +89,19 @@ def test_the_report_shows_gflops_and_leaves_out_an_empty_mfu_column():
     from ganzoo.report.results import grouped
     from ganzoo.report.write import _data_table
 
-    records = [{"cell": f"c{i}", "arch": "mlp", "loss": "hinge", "data": "ring8", "seed": i, "status": "ok",
-                "final": {}, "throughput": {"images_per_s": 1000.0, "gflops_per_s": 2.5 + i}} for i in range(2)]
+    records = [
+        {
+            "cell": f"c{i}",
+            "arch": "mlp",
+            "loss": "hinge",
+            "data": "ring8",
+            "seed": i,
+            "status": "ok",
+            "final": {},
+            "throughput": {"images_per_s": 1000.0, "gflops_per_s": 2.5 + i},
+        }
+        for i in range(2)
+    ]
     page = Page("flops")
     _data_table(page, grouped(records)["ring8"])
     text = page.markdown(Path("."))

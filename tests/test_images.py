@@ -53,8 +53,11 @@ def test_content_is_checked_not_the_archive(mnist_root, tmp_path):
 
 
 def test_missing_data_says_where_to_put_which_files(tmp_path, monkeypatch):
-    with pytest.raises(ganzoo.GanzooError, match=r"was not found, and downloading is off.*"
-                       r"train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz.*--data-root"):
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"was not found, and downloading is off.*"
+        r"train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz.*--data-root",
+    ):
         ganzoo.create_dataset("mnist", root=str(tmp_path), download=False)
 
     import torchvision.datasets
@@ -63,21 +66,33 @@ def test_missing_data_says_where_to_put_which_files(tmp_path, monkeypatch):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: no network")
 
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
-    with pytest.raises(ganzoo.GanzooError, match=r"the download failed \(RuntimeError: Error downloading.*"
-                       + str(tmp_path / "fashion-mnist")):
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"the download failed \(RuntimeError: Error downloading.*" + str(tmp_path / "fashion-mnist"),
+    ):
         ganzoo.create_dataset("fashion-mnist", root=str(tmp_path))
 
 
 def test_missing_data_from_the_command_line(tmp_path):
-    result = run_cli("train", "--arch", "dcgan", "--data", "mnist", "--data-root", str(tmp_path),
-                     "--data-opt", "download=False", "--out", str(tmp_path / "run"))
+    result = run_cli(
+        "train",
+        "--arch",
+        "dcgan",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(tmp_path),
+        "--data-opt",
+        "download=False",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Put the files train-images-idx3-ubyte.gz" in result.stderr
 
 
 def test_resolution_and_channels(mnist_root):
-    data = ganzoo.create_dataset("mnist", root=str(mnist_root), split="test", resolution=32, channels=3,
-                                 download=False)
+    data = ganzoo.create_dataset("mnist", root=str(mnist_root), split="test", resolution=32, channels=3, download=False)
     assert data.sample_shape == (3, 32, 32) and data.images.dtype == torch.uint8
     assert torch.equal(data.images[:, 0], data.images[:, 2])
     x, labels = data.batches(16, torch.device("cpu"), seed=0).next()
@@ -121,27 +136,50 @@ def test_batches_resume_mid_epoch(image_dir):
 
 
 IMAGE_ARCHS = {  # tiny variant -> data options that fit it
-    "dcgan.test": {}, "dcgan-28.test": {}, "dcgan-32.test": {"resolution": 32, "channels": 3},
-    "dcgan-64.test": {"resolution": 64}, "sngan-resnet.test": {"resolution": 32, "channels": 3},
-    "wgan-gp-resnet.test": {"resolution": 32}, "sngan-projection.test": {"resolution": 32},
+    "dcgan.test": {},
+    "dcgan-28.test": {},
+    "dcgan-32.test": {"resolution": 32, "channels": 3},
+    "dcgan-64.test": {"resolution": 64},
+    "sngan-resnet.test": {"resolution": 32, "channels": 3},
+    "wgan-gp-resnet.test": {"resolution": 32},
+    "sngan-projection.test": {"resolution": 32},
     "r3gan.test": {"resolution": 32},
 }
 
 
 def test_every_image_architecture_is_covered():
     modules = {f"ganzoo.zoo.architectures.{name}" for name in ("dcgan", "resnet", "r3gan")}
-    image_archs = {n for n in ganzoo.list_architectures("*.test")
-                   if ganzoo.plugin.manager.registry("architecture").get(n).plugin in modules}
+    image_archs = {
+        n
+        for n in ganzoo.list_architectures("*.test")
+        if ganzoo.plugin.manager.registry("architecture").get(n).plugin in modules
+    }
     assert image_archs == set(IMAGE_ARCHS)
 
 
 @pytest.mark.parametrize("arch", sorted(IMAGE_ARCHS))
 def test_image_architecture_trains_on_mnist(arch, mnist_root, tmp_path):
-    loss = ("wgan-gp" if arch.startswith("wgan") else "hinge" if arch.startswith("sngan")
-            else "rpgan" if arch.startswith("r3gan") else "non-saturating")
-    config = TrainConfig(arch=arch, loss=loss, data="mnist", data_root=str(mnist_root), steps=2, n_d=1,
-                         data_options={"split": "test", "download": False, **IMAGE_ARCHS[arch]},
-                         ema_decay=0.5, eval_every=2, device="cpu")
+    loss = (
+        "wgan-gp"
+        if arch.startswith("wgan")
+        else "hinge"
+        if arch.startswith("sngan")
+        else "rpgan"
+        if arch.startswith("r3gan")
+        else "non-saturating"
+    )
+    config = TrainConfig(
+        arch=arch,
+        loss=loss,
+        data="mnist",
+        data_root=str(mnist_root),
+        steps=2,
+        n_d=1,
+        data_options={"split": "test", "download": False, **IMAGE_ARCHS[arch]},
+        ema_decay=0.5,
+        eval_every=2,
+        device="cpu",
+    )
     train(config, tmp_path / "run", progress=False)
     grid = tmp_path / "run" / "samples" / "step-00000002.png"
     from PIL import Image
@@ -155,8 +193,9 @@ def test_image_architecture_trains_on_mnist(arch, mnist_root, tmp_path):
 
 
 def test_wrong_resolution_is_a_clear_error(mnist_root, tmp_path):
-    config = TrainConfig(arch="sngan-resnet.test", data="mnist", data_root=str(mnist_root), steps=1,
-                         data_options={"split": "test"})
+    config = TrainConfig(
+        arch="sngan-resnet.test", data="mnist", data_root=str(mnist_root), steps=1, data_options={"split": "test"}
+    )
     with pytest.raises(ganzoo.GanzooError, match="32x32 images.*--data-opt resolution=32"):
         train(config, tmp_path / "run", progress=False)
     config = TrainConfig(arch="sngan-projection.test", data="ring8", steps=1)
@@ -180,21 +219,34 @@ def test_pacgan_packing_on_any_discriminator():
 
 
 def test_pacgan_trains_and_checks_the_batch(tmp_path):
-    train(TrainConfig(arch="mlp.test", arch_options={"pack": 2}, steps=3, batch_size=16, eval_samples=100),
-          tmp_path / "run", progress=False)
+    train(
+        TrainConfig(arch="mlp.test", arch_options={"pack": 2}, steps=3, batch_size=16, eval_samples=100),
+        tmp_path / "run",
+        progress=False,
+    )
     with pytest.raises(ganzoo.GanzooError, match="batch-size 15 is not a multiple of pack=2"):
-        train(TrainConfig(arch="mlp.test", arch_options={"pack": 2}, steps=3, batch_size=15),
-              tmp_path / "run2", progress=False)
+        train(
+            TrainConfig(arch="mlp.test", arch_options={"pack": 2}, steps=3, batch_size=15),
+            tmp_path / "run2",
+            progress=False,
+        )
 
 
 @pytest.mark.slow
 def test_conditional_generator_produces_the_class_asked_for(tmp_path):
     """Train a conditional MLP (class embedding in G, projection D) on a labelled ring:
     asked for class k, it must put its samples on mode k."""
-    config = TrainConfig(arch="mlp", arch_options={"num_classes": 8, "latent_dim": 8, "g_hidden": 64,
-                                                    "d_hidden": 64},
-                         data="ring8", data_options={"labelled": True, "std": 0.1}, steps=1500, batch_size=128,
-                         eval_every=1500, seed=0, device="cpu")
+    config = TrainConfig(
+        arch="mlp",
+        arch_options={"num_classes": 8, "latent_dim": 8, "g_hidden": 64, "d_hidden": 64},
+        data="ring8",
+        data_options={"labelled": True, "std": 0.1},
+        steps=1500,
+        batch_size=128,
+        eval_every=1500,
+        seed=0,
+        device="cpu",
+    )
     train(config, tmp_path / "run", progress=False)
     G, _, _ = ganzoo.create_architecture("mlp", data_shape=(2,), **config.arch_options)
     G.load_state_dict(load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["generator"])
@@ -209,8 +261,22 @@ def test_conditional_generator_produces_the_class_asked_for(tmp_path):
 @pytest.mark.slow
 def test_sample_command_writes_an_image_grid(mnist_root, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("train", "--arch", "dcgan.test", "--data", "mnist", "--data-root", str(mnist_root),
-                     "--data-opt", "split=test", "--steps", "2", "--out", str(out), "--no-progress")
+    result = run_cli(
+        "train",
+        "--arch",
+        "dcgan.test",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(mnist_root),
+        "--data-opt",
+        "split=test",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     result = run_cli("sample", str(out), "-n", "16", "--out", str(tmp_path / "grid.png"))
     assert result.returncode == 0, result.stderr
@@ -225,10 +291,20 @@ def test_image_run_resumes_bit_for_bit(mnist_root, tmp_path, monkeypatch):
     survive a crash."""
     from test_train import assert_same_state, crash_then_resume
 
-    config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=8, batch_size=8,
-                         ema_decay=0.9, eval_every=4, checkpoint_every=4, device="cpu", augment="diffaugment",
-                         augment_options={"ada_target": 0.6, "ada_images": 1000},
-                         data_options={"split": "test", "download": False})
+    config = TrainConfig(
+        arch="dcgan.test",
+        data="mnist",
+        data_root=str(mnist_root),
+        steps=8,
+        batch_size=8,
+        ema_decay=0.9,
+        eval_every=4,
+        checkpoint_every=4,
+        device="cpu",
+        augment="diffaugment",
+        augment_options={"ada_target": 0.6, "ada_images": 1000},
+        data_options={"split": "test", "download": False},
+    )
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 6)
     assert whole["augment_state"] == resumed["augment_state"] and whole["augment_state"]["p"] > 0
     logged = [r["augment_p"] for r in read_jsonl(tmp_path / "whole" / "train_log.jsonl")]
@@ -243,9 +319,17 @@ def test_channels_last_trains_the_same_model(mnist_root, tmp_path):
     weights agree with the default layout's to float rounding, and resuming keeps working."""
     runs = []
     for channels_last in (False, True):
-        config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=3, batch_size=8,
-                             device="cpu", channels_last=channels_last, data_options={"split": "test"},
-                             ema_decay=0.9)
+        config = TrainConfig(
+            arch="dcgan.test",
+            data="mnist",
+            data_root=str(mnist_root),
+            steps=3,
+            batch_size=8,
+            device="cpu",
+            channels_last=channels_last,
+            data_options={"split": "test"},
+            ema_decay=0.9,
+        )
         train(config, tmp_path / str(channels_last), progress=False)
         runs.append(load_checkpoint(tmp_path / str(channels_last) / "checkpoints" / "latest.pt"))
     for part in ("generator", "discriminator", "ema"):
@@ -260,8 +344,16 @@ def test_data_on_device_trains_the_same(mnist_root, tmp_path):
     """Keeping the set on the device changes where batches are gathered, not which."""
     runs = []
     for on_device in (False, True):
-        config = TrainConfig(arch="dcgan.test", data="mnist", data_root=str(mnist_root), steps=3, batch_size=8,
-                             device="cpu", data_on_device=on_device, data_options={"split": "test"})
+        config = TrainConfig(
+            arch="dcgan.test",
+            data="mnist",
+            data_root=str(mnist_root),
+            steps=3,
+            batch_size=8,
+            device="cpu",
+            data_on_device=on_device,
+            data_options={"split": "test"},
+        )
         train(config, tmp_path / str(on_device), progress=False)
         runs.append(load_checkpoint(tmp_path / str(on_device) / "checkpoints" / "latest.pt"))
     assert all(torch.equal(runs[0]["generator"][k], runs[1]["generator"][k]) for k in runs[0]["generator"])

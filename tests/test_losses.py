@@ -23,20 +23,25 @@ def mean(values):
 
 
 # Expected values written out from each paper's formula, with D = sigmoid(logit).
-BCE_D = mean([-math.log(sigmoid(r)) for r in REAL.tolist()]) + mean(
-    [-math.log(1 - sigmoid(f)) for f in FAKE.tolist()])
+BCE_D = mean([-math.log(sigmoid(r)) for r in REAL.tolist()]) + mean([-math.log(1 - sigmoid(f)) for f in FAKE.tolist()])
 EXPECTED = {
     "minimax": (BCE_D, mean([math.log(1 - sigmoid(f)) for f in FAKE.tolist()])),
     "non-saturating": (BCE_D, mean([-math.log(sigmoid(f)) for f in FAKE.tolist()])),
     "wasserstein": (mean(FAKE.tolist()) - mean(REAL.tolist()), -mean(FAKE.tolist())),
     "wgan-gp": (mean(FAKE.tolist()) - mean(REAL.tolist()), -mean(FAKE.tolist())),
-    "hinge": (mean([max(0, 1 - r) for r in REAL.tolist()]) + mean([max(0, 1 + f) for f in FAKE.tolist()]),
-              -mean(FAKE.tolist())),
-    "least-squares": (0.5 * mean([(r - 1) ** 2 for r in REAL.tolist()]) + 0.5 * mean([f**2 for f in FAKE.tolist()]),
-                      0.5 * mean([(f - 1) ** 2 for f in FAKE.tolist()])),
+    "hinge": (
+        mean([max(0, 1 - r) for r in REAL.tolist()]) + mean([max(0, 1 + f) for f in FAKE.tolist()]),
+        -mean(FAKE.tolist()),
+    ),
+    "least-squares": (
+        0.5 * mean([(r - 1) ** 2 for r in REAL.tolist()]) + 0.5 * mean([f**2 for f in FAKE.tolist()]),
+        0.5 * mean([(f - 1) ** 2 for f in FAKE.tolist()]),
+    ),
     # RpGAN pairs the i-th real with the i-th fake: -log sigmoid(D(x_i) - D(G(z_i))).
-    "rpgan": (mean([-math.log(sigmoid(r - f)) for r, f in zip(REAL.tolist(), FAKE.tolist())]),
-              mean([-math.log(sigmoid(f - r)) for r, f in zip(REAL.tolist(), FAKE.tolist())])),
+    "rpgan": (
+        mean([-math.log(sigmoid(r - f)) for r, f in zip(REAL.tolist(), FAKE.tolist())]),
+        mean([-math.log(sigmoid(f - r)) for r, f in zip(REAL.tolist(), FAKE.tolist())]),
+    ),
 }
 
 

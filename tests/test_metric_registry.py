@@ -39,8 +39,11 @@ class Plain(Square):
 
 
 def test_what_applies_follows_what_the_data_offer_not_their_class():
-    builtin = [m for m in applicable_metrics(Square()) if ganzoo.plugin.manager.registry("metric").get(m).plugin
-               == "ganzoo.zoo.metrics"]
+    builtin = [
+        m
+        for m in applicable_metrics(Square())
+        if ganzoo.plugin.manager.registry("metric").get(m).plugin == "ganzoo.zoo.metrics"
+    ]
     assert builtin == ["mode-coverage"]  # (the example plugin adds one that also needs modes)
     assert applicable_metrics(Plain()) == []
     with pytest.raises(ganzoo.GanzooError, match="needs data that offer modes, and 'square' offers nothing"):
@@ -50,8 +53,11 @@ def test_what_applies_follows_what_the_data_offer_not_their_class():
 def test_a_data_set_of_any_class_gets_mode_coverage_in_training(tmp_path):
     registry = ganzoo.plugin.manager.registry("dataset")
     registry.add(Entry("dataset", "square", Square, "test"))
-    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="square", steps=4, batch_size=16, eval_every=2),
-                 tmp_path / "run", progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(arch="mlp.test", data="square", steps=4, batch_size=16, eval_every=2),
+        tmp_path / "run",
+        progress=False,
+    )
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["metric"] for r in records] == ["mode-coverage"] * 3
     assert records[-1]["results"]["num_modes"] == 4 and records[-1]["protocol"]["data"]["std"] == 0.1
@@ -75,6 +81,7 @@ def test_list_shows_metrics_and_regularizers_with_their_plugins():
 
 # --- density and coverage ---------------------------------------------------------------
 
+
 def test_density_and_coverage_by_hand():
     # Reals on a line at 0, 1, 2, 10; k = 1: radii (nearest other real) 1, 1, 1, 8.
     real = torch.tensor([[0.0], [1.0], [2.0], [10.0]])
@@ -89,8 +96,7 @@ def test_density_and_coverage_meet_their_expectations_on_one_distribution():
     """Naeem et al. 2020, Lemmas 1-2: with real and generated from one distribution,
     E[density] = 1 and E[coverage] = 1 - prod_i (N - i) / (N + M - i)."""
     rng = torch.Generator().manual_seed(0)
-    runs = [density_coverage(torch.randn(600, 8, generator=rng), torch.randn(600, 8, generator=rng))
-            for _ in range(12)]
+    runs = [density_coverage(torch.randn(600, 8, generator=rng), torch.randn(600, 8, generator=rng)) for _ in range(12)]
     density = sum(r["density"] for r in runs) / len(runs)
     coverage = sum(r["coverage"] for r in runs) / len(runs)
     assert density == pytest.approx(1.0, abs=0.04)
@@ -101,6 +107,7 @@ def test_density_and_coverage_meet_their_expectations_on_one_distribution():
 
 
 # --- FD-DINOv2 ----------------------------------------------------------------------------
+
 
 def test_fd_dinov2_offline_says_what_to_put_where(tmp_path, monkeypatch):
     def offline():
@@ -122,8 +129,9 @@ def test_fd_dinov2_from_a_local_hub_cache(dinov2_stand_in):
     root = need_data_root()
     mnist = ganzoo.create_dataset("mnist", root=str(root), split="test", download=False)
     assert "fd-dinov2" in applicable_metrics(mnist) and "fd-dinov2" not in eval_default_metrics(mnist)
-    (record,) = ganzoo.testing.check_metric("fd-dinov2", "mnist", num_samples=64, root=str(root), split="test",
-                                            download=False)
+    (record,) = ganzoo.testing.check_metric(
+        "fd-dinov2", "mnist", num_samples=64, root=str(root), split="test", download=False
+    )
     assert math.isfinite(record["results"]["fd_dinov2"]) and record["results"]["fd_dinov2"] > 0
     assert record["protocol"]["extractor"]["name"] == "dinov2-vit-l-14"
     assert record["protocol"]["reference"] == "Stein et al. 2023"
@@ -131,15 +139,21 @@ def test_fd_dinov2_from_a_local_hub_cache(dinov2_stand_in):
 
 # --- provenance ---------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(tmp_path):
     run = tmp_path / "run"
-    ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="ring8", steps=2, batch_size=16, regularizer="r1"), run,
-                 progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(arch="mlp.test", data="ring8", steps=2, batch_size=16, regularizer="r1"), run, progress=False
+    )
     config = json.loads((run / "config.json").read_text())
     used = config["provenance"]
-    assert used["architecture"] == {"name": "mlp.test", "plugin": "ganzoo.zoo.architectures.mlp", "package": "pyganzoo",
-                                    "version": used["architecture"]["version"]}
+    assert used["architecture"] == {
+        "name": "mlp.test",
+        "plugin": "ganzoo.zoo.architectures.mlp",
+        "package": "pyganzoo",
+        "version": used["architecture"]["version"],
+    }
     assert [r["plugin"] for r in used["regularizer"]] == ["ganzoo.zoo.regularizers"]
     assert [m["name"] for m in used["metric"]] == ["mode-coverage"]
     assert json.loads((run / "summary.json").read_text())["provenance"] == used
@@ -148,14 +162,18 @@ def test_runs_record_the_package_behind_everything_and_name_it_when_it_is_gone(t
     (run / "config.json").write_text(json.dumps(config))
     result = run_cli("sample", str(run), "--out", str(tmp_path / "s.png"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "architecture 'gone-gan' from plugin 'gone' (package ganzoo-gone 2.1), which is not installed" \
-        in result.stderr
+    assert (
+        "architecture 'gone-gan' from plugin 'gone' (package ganzoo-gone 2.1), which is not installed" in result.stderr
+    )
 
 
 # --- optimisers ---------------------------------------------------------------------------
 
+
 def test_a_plugins_optimizer_trains_and_the_unrolled_gan_refuses_it_by_name(install_fake_plugin, tmp_path):
-    install_fake_plugin("nesterov", """
+    install_fake_plugin(
+        "nesterov",
+        """
         import torch
         import ganzoo
 
@@ -165,7 +183,8 @@ def test_a_plugins_optimizer_trains_and_the_unrolled_gan_refuses_it_by_name(inst
         @ganzoo.hookimpl
         def ganzoo_register_optimizers(register):
             register("nesterov-sgd", sgd, description="SGD with Nesterov momentum")
-    """)
+    """,
+    )
     assert "nesterov-sgd" in ganzoo.list_optimizers()
     ganzoo.testing.check_optimizer("nesterov-sgd")
     config = dict(arch="mlp.test", data="ring8", steps=4, batch_size=16, optimizer="nesterov-sgd", g_lr=0.01, d_lr=0.01)

@@ -62,8 +62,13 @@ def trained_run(tmp_path_factory):
     """A dcgan.test run on MNIST, 2 steps: a real checkpoint to evaluate."""
     root = need_data_root()
     out = tmp_path_factory.mktemp("run") / "dcgan"
-    ganzoo.train(ganzoo.TrainConfig(arch="dcgan.test", data="mnist", steps=2, batch_size=16, device="cpu",
-                                    data_root=str(root), eval_every=1), out, progress=False)
+    ganzoo.train(
+        ganzoo.TrainConfig(
+            arch="dcgan.test", data="mnist", steps=2, batch_size=16, device="cpu", data_root=str(root), eval_every=1
+        ),
+        out,
+        progress=False,
+    )
     return root, out
 
 
@@ -85,8 +90,17 @@ def test_generator_fid_agrees_with_the_independent_computation(mnist):
     torch.manual_seed(0)
     generator, _, _ = ganzoo.create_architecture("dcgan.test", data_shape=(1, 28, 28))
     extractor = mnist_extractor()
-    [record] = fidelity_metrics(generator, test_set, ["fid"], extractor=extractor, num_samples=500,
-                                real_samples=400, split="test", seed=5, generator_kind="raw")
+    [record] = fidelity_metrics(
+        generator,
+        test_set,
+        ["fid"],
+        extractor=extractor,
+        num_samples=500,
+        real_samples=400,
+        split="test",
+        seed=5,
+        generator_kind="raw",
+    )
     # The same samples by hand: the wrapper draws batch by batch from one seeded generator.
     rng = torch.Generator().manual_seed(5)
     fakes = torch.cat([to_uint8(generator.sample(250, generator=rng)) for _ in range(2)])
@@ -135,8 +149,17 @@ def test_real_features_are_cached_under_the_weights_hash(mnist, tmp_path):
     assert first.weights_sha256[:16] in key_first and key_first != key_other
 
     def kid(extractor):
-        [record] = fidelity_metrics(generator, test_set, ["kid"], extractor=extractor, num_samples=300,
-                                    real_samples=300, split="test", seed=0, generator_kind="raw")
+        [record] = fidelity_metrics(
+            generator,
+            test_set,
+            ["kid"],
+            extractor=extractor,
+            num_samples=300,
+            real_samples=300,
+            split="test",
+            seed=0,
+            generator_kind="raw",
+        )
         return record["results"]["kid_mean"]
 
     a = kid(first)
@@ -161,8 +184,17 @@ def test_kid_with_every_sample_in_its_one_subset_is_the_unbiased_mmd(mnist):
     _, test_set = mnist
     extractor = mnist_extractor()
     generator = Replay(test_set.images[5000:5300])
-    [record] = fidelity_metrics(generator, test_set, ["kid"], extractor=extractor, num_samples=300,
-                                real_samples=300, split="test", seed=0, generator_kind="raw")
+    [record] = fidelity_metrics(
+        generator,
+        test_set,
+        ["kid"],
+        extractor=extractor,
+        num_samples=300,
+        real_samples=300,
+        split="test",
+        seed=0,
+        generator_kind="raw",
+    )
     assert record["protocol"]["subsets"] == 1 and record["results"]["kid_std"] == 0
     fake = extract_features(extractor, "kid", generator=generator, num_samples=300, seed=0).double()
     real = extract_features(extractor, "kid", reference=test_set, real_samples=300).double()
@@ -178,8 +210,17 @@ def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
     extractor = mnist_extractor()
 
     def measure(generator):
-        records = fidelity_metrics(generator, test_set, ["fid", "kid", "precision-recall"], extractor=extractor,
-                                   num_samples=400, real_samples=400, split="test", seed=0, generator_kind="raw")
+        records = fidelity_metrics(
+            generator,
+            test_set,
+            ["fid", "kid", "precision-recall"],
+            extractor=extractor,
+            num_samples=400,
+            real_samples=400,
+            split="test",
+            seed=0,
+            generator_kind="raw",
+        )
         return {r["metric"]: r["results"] for r in records}
 
     real_like = measure(Replay(test_set.images[5000:6000]))  # real images, mostly not the reference's
@@ -193,8 +234,21 @@ def test_fid_kid_and_precision_recall_tell_real_from_collapsed(mnist):
 def test_inception_path_end_to_end_with_a_local_weights_file(trained_run, tmp_path):
     _, run = trained_run
     weights = write_random_inception_weights(tmp_path / "inception-random.pth")
-    result = run_cli("eval", str(run), "--extractor", "inception-v3-compat", "--inception-weights", str(weights),
-                     "--eval-metrics", "fid,kid", "--eval-samples", "12", "--eval-real-samples", "12", "--json")
+    result = run_cli(
+        "eval",
+        str(run),
+        "--extractor",
+        "inception-v3-compat",
+        "--inception-weights",
+        str(weights),
+        "--eval-metrics",
+        "fid,kid",
+        "--eval-samples",
+        "12",
+        "--eval-real-samples",
+        "12",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
     assert [r["metric"] for r in records] == ["fid", "kid"]
@@ -227,8 +281,9 @@ def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_eval_cli_rejects_a_missing_weights_file_without_traceback(trained_run, tmp_path):
     _, run = trained_run
-    result = run_cli("eval", str(run), "--extractor", "inception-v3-compat",
-                     "--inception-weights", str(tmp_path / "nope.pth"))
+    result = run_cli(
+        "eval", str(run), "--extractor", "inception-v3-compat", "--inception-weights", str(tmp_path / "nope.pth")
+    )
     assert result.returncode == 2
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
 
@@ -240,8 +295,14 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
     result = run_cli("eval", str(run), "--eval-samples", "200", "--eval-real-samples", "300")
     assert result.returncode == 0, result.stderr
     records = read_jsonl(run / "metrics.jsonl")[before:]
-    assert [r["metric"] for r in records] == ["fid", "kid", "precision-recall", "inception-score",
-                                              "density-coverage", "class-coverage"]
+    assert [r["metric"] for r in records] == [
+        "fid",
+        "kid",
+        "precision-recall",
+        "inception-score",
+        "density-coverage",
+        "class-coverage",
+    ]
     reference_sha = digits.get_classifier("mnist")[1]["sha256"]
     for record in records:
         assert record["step"] == 2 and record["source"] == "ganzoo eval"
@@ -261,26 +322,38 @@ def test_eval_cli_computes_every_metric_and_records_its_protocol(trained_run):
 
 def test_training_evaluates_fid_at_its_interval(tmp_path):
     root = need_data_root()
-    cfg = ganzoo.TrainConfig(arch="dcgan.test", data="fashion-mnist", steps=4, batch_size=16, eval_every=2,
-                             device="cpu", data_root=str(root), eval_metrics=["fid", "class-coverage"],
-                             eval_samples=100, eval_real_samples=100)
+    cfg = ganzoo.TrainConfig(
+        arch="dcgan.test",
+        data="fashion-mnist",
+        steps=4,
+        batch_size=16,
+        eval_every=2,
+        device="cpu",
+        data_root=str(root),
+        eval_metrics=["fid", "class-coverage"],
+        eval_samples=100,
+        eval_real_samples=100,
+    )
     ganzoo.train(cfg, tmp_path / "run", progress=False)
     records = read_jsonl(tmp_path / "run" / "metrics.jsonl")
-    assert [(r["step"], r["metric"]) for r in records] == [
-        (s, m) for s in (0, 2, 4) for m in ("fid", "class-coverage")]
+    assert [(r["step"], r["metric"]) for r in records] == [(s, m) for s in (0, 2, 4) for m in ("fid", "class-coverage")]
     assert records[0]["protocol"]["extractor"]["name"] == "ganzoo-fashion-mnist-classifier"
 
 
-@pytest.mark.parametrize("metrics, data, message", [
-    (["fidd"], "mnist", "Did you mean: fid"),
-    (["fid"], "ring8", "does not apply to data set 'ring8'"),
-    (["mode-coverage"], "mnist", "does not apply to data set 'mnist'"),
-    (["stacked-mnist-modes"], "mnist", "does not apply"),
-])
+@pytest.mark.parametrize(
+    "metrics, data, message",
+    [
+        (["fidd"], "mnist", "Did you mean: fid"),
+        (["fid"], "ring8", "does not apply to data set 'ring8'"),
+        (["mode-coverage"], "mnist", "does not apply to data set 'mnist'"),
+        (["stacked-mnist-modes"], "mnist", "does not apply"),
+    ],
+)
 def test_metrics_that_do_not_fit_fail_before_training(metrics, data, message, tmp_path):
     root = need_data_root()
-    cfg = ganzoo.TrainConfig(arch="mlp.test", data=data, steps=2, batch_size=16, device="cpu",
-                             data_root=str(root), eval_metrics=metrics)
+    cfg = ganzoo.TrainConfig(
+        arch="mlp.test", data=data, steps=2, batch_size=16, device="cpu", data_root=str(root), eval_metrics=metrics
+    )
     with pytest.raises(ganzoo.GanzooError, match=message):
         ganzoo.train(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "checkpoints").exists()
@@ -326,8 +399,15 @@ def test_a_collapsed_generator_covers_one_stacked_mode(tmp_path):
     root = need_data_root()
     stacked = ganzoo.create_dataset("stacked-mnist", root=str(root), split="test", size=100, download=False)
     images, _ = stacked.get(torch.arange(10))
-    [record] = evaluate(Replay(images, fixed=0), stacked, 7, tmp_path / "step-7.png", seed=0, generator_kind="raw",
-                        plan=_plan(stacked, ["stacked-mnist-modes"], root, 300))
+    [record] = evaluate(
+        Replay(images, fixed=0),
+        stacked,
+        7,
+        tmp_path / "step-7.png",
+        seed=0,
+        generator_kind="raw",
+        plan=_plan(stacked, ["stacked-mnist-modes"], root, 300),
+    )
     assert record["results"]["modes_covered"] == 1
     assert record["results"]["kl_uniform"] == pytest.approx(math.log(1000))
     assert record["protocol"]["num_samples"] == 300 and record["step"] == 7
@@ -338,8 +418,7 @@ def test_class_coverage_of_real_collapsed_and_conditional_generators(mnist, tmp_
     plan = _plan(test_set, ["class-coverage"], root, 1000, real_split="test")  # the test split's classes
 
     def coverage(generator):
-        [record] = evaluate(generator, test_set, 0, tmp_path / "step-0.png", seed=0, generator_kind="raw",
-                            plan=plan)
+        [record] = evaluate(generator, test_set, 0, tmp_path / "step-0.png", seed=0, generator_kind="raw", plan=plan)
         return record["results"]
 
     real = coverage(Replay(test_set.images[:5000]))

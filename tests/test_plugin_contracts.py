@@ -57,11 +57,22 @@ def ganzoo_register_architectures(register):
 
 def test_a_data_set_whose_batches_break_its_declaration_is_named(install_fake_plugin, tmp_path):
     site = install_fake_plugin("three_columns", THREE_COLUMNS)
-    result = run_cli("train", "--data", "three-columns", "--steps", "2", "--out", str(tmp_path / "run"),
-                     "--no-progress", env={"PYTHONPATH": str(site)})
+    result = run_cli(
+        "train",
+        "--data",
+        "three-columns",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+        env={"PYTHONPATH": str(site)},
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert ("The data set 'three-columns' from plugin 'three_columns' (package three-columns 1.0): its first batch "
-            "holds samples of shape (3,) where it declares `sample_shape` (2,)") in result.stderr
+    assert (
+        "The data set 'three-columns' from plugin 'three_columns' (package three-columns 1.0): its first batch "
+        "holds samples of shape (3,) where it declares `sample_shape` (2,)"
+    ) in result.stderr
 
 
 def test_a_torch_file_that_is_no_checkpoint_says_so(tmp_path):
@@ -72,17 +83,24 @@ def test_a_torch_file_that_is_no_checkpoint_says_so(tmp_path):
     for command in (["train", "--out", str(run), "--resume", "--steps", "4", "--no-progress"], ["eval", str(run)]):
         result = run_cli(*command)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        assert "is not a ganzoo checkpoint: it lacks 'step', 'generator', 'discriminator' (it holds 'weights')" \
+        assert (
+            "is not a ganzoo checkpoint: it lacks 'step', 'generator', 'discriminator' (it holds 'weights')"
             in result.stderr
+        )
 
 
-@pytest.mark.parametrize("attributes, problem", [
-    ('uses = ("refrence",)', r"uses \['refrence'\], which evaluation does not prepare"),
-    ('needs = ("mode",)', r"needs \['mode'\], which no data set can offer"),
-    ('columns = (("score", "score", 2),)', r"has the column \('score', 'score', 2\), not a Column"),
-])
+@pytest.mark.parametrize(
+    "attributes, problem",
+    [
+        ('uses = ("refrence",)', r"uses \['refrence'\], which evaluation does not prepare"),
+        ('needs = ("mode",)', r"needs \['mode'\], which no data set can offer"),
+        ('columns = (("score", "score", 2),)', r"has the column \('score', 'score', 2\), not a Column"),
+    ],
+)
 def test_a_metric_class_with_broken_declarations_drops_its_plugin(install_fake_plugin, attributes, problem):
-    install_fake_plugin("broken_metric", f"""
+    install_fake_plugin(
+        "broken_metric",
+        f"""
 import ganzoo
 
 
@@ -96,14 +114,17 @@ class Broken(ganzoo.Metric):
 @ganzoo.hookimpl
 def ganzoo_register_metrics(register):
     register("broken-metric", Broken)
-""")
+""",
+    )
     with pytest.warns(PluginLoadWarning, match=r"'broken_metric'.*The metric 'broken-metric' " + problem):
         names = ganzoo.list_metrics()
     assert "broken-metric" not in names and "fid" in names
 
 
 def test_a_metric_made_by_a_function_is_checked_when_first_made(install_fake_plugin):
-    install_fake_plugin("made_metric", """
+    install_fake_plugin(
+        "made_metric",
+        """
 import ganzoo
 
 
@@ -116,14 +137,20 @@ def make():
 @ganzoo.hookimpl
 def ganzoo_register_metrics(register):
     register("made-metric", make)
-""")
-    with pytest.raises(ganzoo.GanzooError, match=r"The metric 'made-metric' from plugin 'made_metric' .*uses "
-                                                 r"\['classifer'\]"):
+""",
+    )
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"The metric 'made-metric' from plugin 'made_metric' .*uses "
+        r"\['classifer'\]",
+    ):
         ganzoo.create_metric("made-metric")
 
 
 def test_an_architecture_without_data_shape_drops_its_plugin(install_fake_plugin):
-    install_fake_plugin("no_shape", """
+    install_fake_plugin(
+        "no_shape",
+        """
 import ganzoo
 from ganzoo.zoo.architectures.mlp import DEFAULTS, build
 
@@ -131,21 +158,34 @@ from ganzoo.zoo.architectures.mlp import DEFAULTS, build
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
     register("no-shape", build, defaults={k: v for k, v in DEFAULTS.items() if k != "data_shape"})
-""")
+""",
+    )
     with pytest.warns(PluginLoadWarning, match="'no_shape'.*registered without data_shape and num_classes"):
         assert "no-shape" not in ganzoo.list_architectures()
 
 
 def test_a_plugins_own_bug_during_training_is_named_with_its_line_and_traceback(install_fake_plugin, tmp_path):
     site = install_fake_plugin("faulty_arch", RAISING_ARCH)
-    with pytest.raises(ganzoo.GanzooError, match=r"Plugin 'faulty_arch' \(package faulty-arch 1.0\) raised "
-                                                 r"ZeroDivisionError: the plugin's own bug at .*faulty_arch.*:13 "
-                                                 r"\(in forward\), while training") as raised:
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"Plugin 'faulty_arch' \(package faulty-arch 1.0\) raised "
+        r"ZeroDivisionError: the plugin's own bug at .*faulty_arch.*:13 "
+        r"\(in forward\), while training",
+    ) as raised:
         ganzoo.train(ganzoo.TrainConfig(arch="faulty-mlp", steps=2, device="cpu"), tmp_path / "api", progress=False)
     assert isinstance(raised.value.__cause__, ZeroDivisionError)  # the traceback, kept
-    result = run_cli("train", "--arch", "faulty-mlp", "--steps", "2", "--out", str(tmp_path / "cli"), "--no-progress",
-                     env={"PYTHONPATH": str(site)})
+    result = run_cli(
+        "train",
+        "--arch",
+        "faulty-mlp",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "cli"),
+        "--no-progress",
+        env={"PYTHONPATH": str(site)},
+    )
     assert result.returncode == 2
     traceback, _, message = result.stderr.rpartition("error: ")
-    assert "Traceback" in traceback and 'line 13, in forward' in traceback  # for the plugin's author
+    assert "Traceback" in traceback and "line 13, in forward" in traceback  # for the plugin's author
     assert message.startswith("Plugin 'faulty_arch'") and "bug in that plugin" in message

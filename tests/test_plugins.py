@@ -268,7 +268,9 @@ def test_a_plugins_training_defaults_may_set_any_field_and_the_user_still_wins(i
     plugin defaults); now every field but those naming a run may be defaulted."""
     from ganzoo.training.resolve import resolve
 
-    install_fake_plugin("lazy_reg", """
+    install_fake_plugin(
+        "lazy_reg",
+        """
         import ganzoo
         from ganzoo.zoo.architectures.mlp import build, DEFAULTS
 
@@ -277,34 +279,41 @@ def test_a_plugins_training_defaults_may_set_any_field_and_the_user_still_wins(i
             register("lazy-mlp", build, defaults=DEFAULTS,
                      train_defaults={"reg_every": 16, "update": "simultaneous", "eval_samples": 500, "steps": 7,
                                      "regularizer": "r1", "regularizer_options": {"gamma": 0.5}})
-    """)
+    """,
+    )
     resolved = resolve(ganzoo.TrainConfig(arch="lazy-mlp"))
     assert (resolved.reg_every, resolved.update, resolved.eval_samples, resolved.steps) == (16, "simultaneous", 500, 7)
     assert (resolved.regularizer, resolved.regularizer_options) == ("r1", {"gamma": 0.5})  # option tables too
     assert resolve(ganzoo.TrainConfig(arch="lazy-mlp", reg_every=2)).reg_every == 2  # the user's value wins
     assert resolve(ganzoo.TrainConfig(arch="lazy-mlp", regularizer_options={"gamma": 2.0})).regularizer_options == {
-        "gamma": 2.0}
+        "gamma": 2.0
+    }
     assert resolve(ganzoo.TrainConfig(arch="mlp")).reg_every == 1  # the field's fallback
-    summary = ganzoo.train(ganzoo.TrainConfig(arch="lazy-mlp", steps=2, device="cpu"), tmp_path / "run",
-                           progress=False)
+    summary = ganzoo.train(ganzoo.TrainConfig(arch="lazy-mlp", steps=2, device="cpu"), tmp_path / "run", progress=False)
     saved = (tmp_path / "run" / "config.json").read_text()
     assert summary["steps"] == 2 and '"reg_every": 16' in saved and '"update": "simultaneous"' in saved
 
 
-@pytest.mark.parametrize("defaults, problem", [
-    ({"reg_evry": 16}, "'reg_evry', which is not a training setting. Did you mean 'reg_every' for 'reg_evry'?"),
-    ({"seed": 3}, "training default\\(s\\) seed: they name a run"),
-    ({"steps": "many"}, "wrong type: .*steps must be a whole number or None"),
-])
+@pytest.mark.parametrize(
+    "defaults, problem",
+    [
+        ({"reg_evry": 16}, "'reg_evry', which is not a training setting. Did you mean 'reg_every' for 'reg_evry'?"),
+        ({"seed": 3}, "training default\\(s\\) seed: they name a run"),
+        ({"steps": "many"}, "wrong type: .*steps must be a whole number or None"),
+    ],
+)
 def test_a_training_default_that_is_no_setting_drops_its_plugin_by_name(install_fake_plugin, defaults, problem):
-    install_fake_plugin("typo_defaults", f"""
+    install_fake_plugin(
+        "typo_defaults",
+        f"""
         import ganzoo
         from ganzoo.zoo.architectures.mlp import build, DEFAULTS
 
         @ganzoo.hookimpl
         def ganzoo_register_architectures(register):
             register("typo-mlp", build, defaults=DEFAULTS, train_defaults={defaults!r})
-    """)
+    """,
+    )
     with pytest.warns(PluginLoadWarning, match=r"'typo_defaults'.*The architecture 'typo-mlp' sets .*" + problem):
         names = ganzoo.list_architectures()
     assert "typo-mlp" not in names and "mlp" in names

@@ -36,10 +36,14 @@ FORMULAS = {  # name -> (D's loss, G's loss), as each paper writes them
     "non-saturating": (bce_discriminator, lambda real, fake: -mean([log_sigmoid(f) for f in fake])),
     "wasserstein": (lambda real, fake: mean(fake) - mean(real), lambda real, fake: -mean(fake)),
     "wgan-gp": (lambda real, fake: mean(fake) - mean(real), lambda real, fake: -mean(fake)),
-    "hinge": (lambda real, fake: mean([max(0.0, 1 - r) for r in real]) + mean([max(0.0, 1 + f) for f in fake]),
-              lambda real, fake: -mean(fake)),
-    "least-squares": (lambda real, fake: 0.5 * mean([(r - 1) ** 2 for r in real]) + 0.5 * mean([f * f for f in fake]),
-                      lambda real, fake: 0.5 * mean([(f - 1) ** 2 for f in fake])),
+    "hinge": (
+        lambda real, fake: mean([max(0.0, 1 - r) for r in real]) + mean([max(0.0, 1 + f) for f in fake]),
+        lambda real, fake: -mean(fake),
+    ),
+    "least-squares": (
+        lambda real, fake: 0.5 * mean([(r - 1) ** 2 for r in real]) + 0.5 * mean([f * f for f in fake]),
+        lambda real, fake: 0.5 * mean([(f - 1) ** 2 for f in fake]),
+    ),
 }
 
 
@@ -55,14 +59,15 @@ def test_every_loss_is_its_formula_on_any_logits(name, real, fake):
     assert math.isclose(g_loss, g_formula(real, fake), rel_tol=1e-9, abs_tol=1e-9)
 
 
-features = arrays(np.float64, st.tuples(st.integers(4, 24), st.integers(1, 5)),
-                  elements=st.floats(-10, 10, allow_nan=False, width=64))
+features = arrays(
+    np.float64, st.tuples(st.integers(4, 24), st.integers(1, 5)), elements=st.floats(-10, 10, allow_nan=False, width=64)
+)
 
 
 @FAST
 @given(a=features, b=features)
 def test_fid_is_symmetric_non_negative_and_zero_for_equal_statistics(a, b):
-    b = b[:, :a.shape[1]] if b.shape[1] >= a.shape[1] else np.resize(b, (b.shape[0], a.shape[1]))
+    b = b[:, : a.shape[1]] if b.shape[1] >= a.shape[1] else np.resize(b, (b.shape[0], a.shape[1]))
     ab, ba = fid_from_features(a, b), fid_from_features(b, a)
     scale = 1.0 + np.abs(a).max() ** 2 + np.abs(b).max() ** 2
     assert math.isclose(ab, ba, rel_tol=1e-6, abs_tol=1e-6 * scale)
@@ -75,9 +80,12 @@ centres = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [-2.0, -2.0]])
 
 
 @FAST
-@given(points=arrays(np.float64, st.tuples(st.integers(1, 200), st.just(2)),
-                     elements=st.floats(-3, 3, allow_nan=False, width=64)),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    points=arrays(
+        np.float64, st.tuples(st.integers(1, 200), st.just(2)), elements=st.floats(-3, 3, allow_nan=False, width=64)
+    ),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_mode_coverage_ignores_the_order_of_samples(points, seed):
     samples = torch.from_numpy(points)
     shuffled = samples[torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))]

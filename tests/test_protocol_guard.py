@@ -17,12 +17,23 @@ QUICK_RUN = REPO / "docs" / "results" / "quick" / "runs" / "mnist--dcgan--non-sa
 
 
 def test_fields_that_match_pass_and_each_kind_of_difference_is_named():
-    recorded = {"train.steps": 100_000, "train.betas": [0.2, 0.999], "arch.name": "pacgan-mlp", "arch.pack": 2,
-                "metric.num_samples": 2500}
-    spec = {"runs": 10, "notes": ["x"], "arch.name": "pacgan-mlp", "metric.num_samples": 2500,
-            "train.steps": {"value": 400_000, "effect": "convergence", "why": "400 epochs"},
-            "train.betas": {"any_of": [[0.2, 0.999], [0.8, 0.999]], "why": "Blocks' convention"},
-            "arch.pack": 1, "train.precision": "fp32"}
+    recorded = {
+        "train.steps": 100_000,
+        "train.betas": [0.2, 0.999],
+        "arch.name": "pacgan-mlp",
+        "arch.pack": 2,
+        "metric.num_samples": 2500,
+    }
+    spec = {
+        "runs": 10,
+        "notes": ["x"],
+        "arch.name": "pacgan-mlp",
+        "metric.num_samples": 2500,
+        "train.steps": {"value": 400_000, "effect": "convergence", "why": "400 epochs"},
+        "train.betas": {"any_of": [[0.2, 0.999], [0.8, 0.999]], "why": "Blocks' convention"},
+        "arch.pack": 1,
+        "train.precision": "fp32",
+    }
     found = {d.field: d for d in differences(spec, {}, recorded)}
     assert set(found) == {"train.steps", "train.betas", "arch.pack", "train.precision"}
     assert (

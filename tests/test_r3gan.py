@@ -46,8 +46,9 @@ def test_every_block_starts_as_the_identity_and_g_and_d_keep_their_shapes():
 
 def test_widths_per_stage_as_the_official_code_takes_them():
     # WidthPerStage, 4x4 first: wide where the grid is small, narrow at the image's side; D mirrors G.
-    G, D, _ = ganzoo.create_architecture("r3gan", widths=[64, 48, 32, 16], cardinality=4, blocks=1, latent_dim=8,
-                                         num_classes=10)
+    G, D, _ = ganzoo.create_architecture(
+        "r3gan", widths=[64, 48, 32, 16], cardinality=4, blocks=1, latent_dim=8, num_classes=10
+    )
     from ganzoo.zoo.architectures.r3gan import ResidualBlock
 
     def block_widths(net):

@@ -76,12 +76,31 @@ def ray_head(install_fake_plugin):
     site = install_fake_plugin("dies_once_loss", DIES_ONCE_LOSS)
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 characters
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(site), "RAY_AUTH_MODE": "disabled",
-           "RAY_worker_niceness": "0"}  # Ray's default, 15, starves its workers beside the other tests
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_worker_niceness": "0",
+    }  # Ray's default, 15, starves its workers beside the other tests
     ray = str(Path(sys.executable).with_name("ray"))
-    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-                             "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    head = subprocess.Popen(
+        [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--num-gpus=0",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -128,10 +147,12 @@ def check_an_unshared_results_folder_stops_the_bench(address, tmp_path, monkeypa
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setattr(ray_cells, "_write_marker", lambda out_dir: "a token no node can read")
     suite = tmp_path / "unshared.toml"
-    suite.write_text(SUITE.split("[[block]]\nname = \"bad\"")[0].replace(', "dies-once"', ""))
+    suite.write_text(SUITE.split('[[block]]\nname = "bad"')[0].replace(', "dies-once"', ""))
     out = tmp_path / "unshared"
-    assert cli.main(["bench", str(suite), "--out", str(out), "--executor", "ray", "--ray-address", address,
-                     "--no-report"]) == 2
+    assert (
+        cli.main(["bench", str(suite), "--out", str(out), "--executor", "ray", "--ray-address", address, "--no-report"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "is not shared with Ray node" in err and "every node mounts" in err and "Traceback" not in err
     assert not (out / "results.jsonl").exists() or not read_jsonl(out / "results.jsonl")

@@ -20,6 +20,7 @@ from ganzoo.training.unrolled import _AdamStep, unrolled_discriminator
 
 # --- data -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name,radius,std", [("ring8", 2.0, 0.02), ("ring8-pacgan", 1.0, 0.01)])
 def test_ring_variants_have_eight_distinct_modes_on_their_circle(name, radius, std):
     data = ganzoo.create_dataset(name)
@@ -54,6 +55,7 @@ def test_bad_ring_options_are_refused(options):
 
 # --- reverse KL -------------------------------------------------------------------------------
 
+
 def test_reverse_kl_matches_a_hand_computation():
     data = ganzoo.create_dataset("ring8-pacgan")
     # 60 high-quality samples at mode 0, 30 at mode 1, 10 at mode 5, and 50 far from every mode.
@@ -77,12 +79,16 @@ def test_reverse_kl_uses_the_true_mode_weights():
 
 # --- PacGAN's networks ------------------------------------------------------------------------
 
+
 def test_pacgan_mlp_layers_and_parameter_count():
     G, D, config = ganzoo.create_architecture("pacgan-mlp")
     assert config["latent_dim"] == 2
     maxouts = [m for m in D.modules() if type(m).__name__ == "Maxout"]
     assert [(m.linear.in_features, m.linear.out_features, m.pieces) for m in maxouts] == [
-        (2, 1000, 5), (200, 1000, 5), (200, 1000, 5)]
+        (2, 1000, 5),
+        (200, 1000, 5),
+        (200, 1000, 5),
+    ]
     norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert len(norms) == 4 and all(n.num_features == 400 and n.momentum == 0.05 for n in norms)
     # G: 2*400 + 3*400*400 (no biases before batch norm) + 4*2*400 (BN scale, shift) + 400*2 + 2.

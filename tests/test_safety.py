@@ -75,7 +75,7 @@ def test_no_torch_load_outside_the_safe_loader():
         for path in sorted((REPO / folder).rglob("*.py")):
             text = path.read_text(encoding="utf-8")
             for match in re.finditer(r"torch\.load\(|pickle\.loads?\(|weights_only\s*=\s*False", text):
-                line = text[:match.start()].count("\n") + 1
+                line = text[: match.start()].count("\n") + 1
                 offenders.append(f"{path.relative_to(REPO)}:{line}")
     assert all(o.startswith("ganzoo/util/files.py:") for o in offenders), offenders
     files_text = (REPO / "ganzoo" / "util" / "files.py").read_text()
@@ -85,9 +85,15 @@ def test_no_torch_load_outside_the_safe_loader():
 
 # --- checkpoints ---------------------------------------------------------------------------
 
+
 def _state(value: float) -> dict:
-    return {"step": int(value), "generator": {"w": torch.full((64, 64), value), "b": torch.arange(3)},
-            "discriminator": {}, "config": {"lr": 1e-4, "betas": (0.5, 0.999)}, "note": None}
+    return {
+        "step": int(value),
+        "generator": {"w": torch.full((64, 64), value), "b": torch.arange(3)},
+        "discriminator": {},
+        "config": {"lr": 1e-4, "betas": (0.5, 0.999)},
+        "note": None,
+    }
 
 
 def _flip_a_tensor_bit(path: Path) -> None:
@@ -95,8 +101,10 @@ def _flip_a_tensor_bit(path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         info = next(i for i in archive.infolist() if re.search(r"/data/\d+$", i.filename) and i.file_size >= 64)
     data = bytearray(path.read_bytes())
-    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
-        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    name_length, extra_length = (
+        int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little"),
+        int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little"),
+    )
     start = info.header_offset + 30 + name_length + extra_length
     data[start + 17] ^= 0x04
     path.write_bytes(bytes(data))
@@ -157,8 +165,10 @@ def test_written_files_respect_the_umask(tmp_path, umask):
     import subprocess
     import sys
 
-    script = ("import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.util.files import atomic_write_text; "
-              "atomic_write_text(sys.argv[1], 'x')")
+    script = (
+        "import os, sys; os.umask(int(sys.argv[2], 8)); from ganzoo.util.files import atomic_write_text; "
+        "atomic_write_text(sys.argv[1], 'x')"
+    )
     target = tmp_path / "file.txt"
     subprocess.run([sys.executable, "-c", script, str(target), oct(umask)[2:]], check=True)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask

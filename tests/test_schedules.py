@@ -22,8 +22,15 @@ def test_cosine_and_linear_move_from_start_to_end_then_hold():
     assert [linear.value(i) for i in (0, 500, 1000, 4000)] == pytest.approx([0, 0.275, 0.55, 0.55])
 
 
-@pytest.mark.parametrize("text,match", [("cos:1:2:3", "SHAPE:FROM:TO:OVER"), ("cosine:1:2", "SHAPE:FROM:TO:OVER"),
-                                        ("linear:a:2:3", "not a number"), ("linear:1:2:0", "OVER > 0")])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("cos:1:2:3", "SHAPE:FROM:TO:OVER"),
+        ("cosine:1:2", "SHAPE:FROM:TO:OVER"),
+        ("linear:a:2:3", "not a number"),
+        ("linear:1:2:0", "OVER > 0"),
+    ],
+)
 def test_a_malformed_schedule_is_refused_with_an_example(text, match):
     with pytest.raises(ganzoo.GanzooError, match=match):
         parse_schedule("g_lr", text)
@@ -31,8 +38,11 @@ def test_a_malformed_schedule_is_refused_with_an_example(text, match):
 
 def test_a_run_follows_its_schedules_and_logs_them(tmp_path):
     # 20 steps of 32 images: the schedules end at step 20 (640 images).
-    config = tiny(regularizer="r1", log_every=5, schedules={
-        "g_lr": "linear:1e-3:1e-4:640", "beta2": "cosine:0.9:0.99:640", "r1.gamma": "cosine:1:0.1:640"})
+    config = tiny(
+        regularizer="r1",
+        log_every=5,
+        schedules={"g_lr": "linear:1e-3:1e-4:640", "beta2": "cosine:0.9:0.99:640", "r1.gamma": "cosine:1:0.1:640"},
+    )
     ganzoo.train(config, tmp_path / "run", progress=False)
     logged = {r["step"]: r["scheduled"] for r in read_jsonl(tmp_path / "run" / "train_log.jsonl")}
     # The record at step 10 holds the values step 10 trained with (0-based step 9, 288 images).
@@ -47,8 +57,12 @@ def test_a_run_follows_its_schedules_and_logs_them(tmp_path):
 
 @pytest.mark.slow
 def test_a_scheduled_run_resumes_exactly(tmp_path, monkeypatch):
-    config = tiny(loss="rpgan", regularizer="r1,r2", steps=30, schedules={
-        "lr": "cosine:2e-3:5e-4:800", "regularizer.gamma": "cosine:0.5:0.05:800"})
+    config = tiny(
+        loss="rpgan",
+        regularizer="r1,r2",
+        steps=30,
+        schedules={"lr": "cosine:2e-3:5e-4:800", "regularizer.gamma": "cosine:0.5:0.05:800"},
+    )
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 25)
     assert saved_step == 20
     assert_same_state(whole, resumed)
@@ -76,8 +90,9 @@ def test_what_cannot_be_scheduled_is_refused_naming_what_can(tmp_path):
     with pytest.raises(ganzoo.GanzooError, match="'r2.gamma' to schedule.*g_lr, d_lr, lr, beta1, beta2, r1.gamma"):
         ganzoo.train(tiny(regularizer="r1", schedules={"r2.gamma": "cosine:1:0:100"}), tmp_path / "a", progress=False)
     with pytest.raises(ganzoo.GanzooError, match="both set the learning rate"):
-        ganzoo.train(tiny(lr_schedule="linear-decay", schedules={"g_lr": "cosine:1e-3:0:100"}), tmp_path / "b",
-                     progress=False)
+        ganzoo.train(
+            tiny(lr_schedule="linear-decay", schedules={"g_lr": "cosine:1e-3:0:100"}), tmp_path / "b", progress=False
+        )
 
 
 def test_diffaugment_p_is_the_share_of_images_augmented():

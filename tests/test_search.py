@@ -47,8 +47,13 @@ def suite_file(tmp_path, trials=3, text=SEARCH_SUITE):
 
 
 def test_distributions_draw_within_their_ranges_and_on_their_scales():
-    search = parse_search("test", {"trials": 1, "space": {
-        "lr": "loguniform(1e-5, 1e-2)", "b": "uniform(0, 1)", "k": "intuniform(1, 5)", "c": ["a", "b"]}})
+    search = parse_search(
+        "test",
+        {
+            "trials": 1,
+            "space": {"lr": "loguniform(1e-5, 1e-2)", "b": "uniform(0, 1)", "k": "intuniform(1, 5)", "c": ["a", "b"]},
+        },
+    )
     rng = random.Random(0)
     draws = {key: [dist.draw(rng) for _ in range(4000)] for key, dist in search.space.items()}
     assert all(1e-5 <= v <= 1e-2 for v in draws["lr"])
@@ -80,18 +85,21 @@ def test_draws_depend_on_the_suite_alone_so_more_trials_keep_the_first_ones(tmp_
     assert all(a.train["g_lr"] != b.train["g_lr"] for a, b in zip(three, other_seed))
 
 
-@pytest.mark.parametrize("space,message", [
-    ('{ g_lr = "lognormal(1, 2)" }', "not a distribution.*loguniform"),
-    ('{ g_lr = "loguniform(0, 1)" }', "low > 0"),
-    ('{ g_lr = "uniform(2, 1)" }', "low < high"),
-    ('{ n_d = "intuniform(1, 2.5)" }', "whole numbers"),
-    ('{ n_d = [] }', "empty list"),
-    ('{ "betas.1" = "uniform(0.9, 0.999)" }', "does not set in full.*betas = \\[0.5, 0.999\\]"),
-    ('{ no_such_option = [1, 2] }', "unknown training option.*no_such_option"),
-])
+@pytest.mark.parametrize(
+    "space,message",
+    [
+        ('{ g_lr = "lognormal(1, 2)" }', "not a distribution.*loguniform"),
+        ('{ g_lr = "loguniform(0, 1)" }', "low > 0"),
+        ('{ g_lr = "uniform(2, 1)" }', "low < high"),
+        ('{ n_d = "intuniform(1, 2.5)" }', "whole numbers"),
+        ("{ n_d = [] }", "empty list"),
+        ('{ "betas.1" = "uniform(0.9, 0.999)" }', "does not set in full.*betas = \\[0.5, 0.999\\]"),
+        ("{ no_such_option = [1, 2] }", "unknown training option.*no_such_option"),
+    ],
+)
 def test_bad_search_spaces_say_what_is_wrong(tmp_path, space, message):
     text = SEARCH_SUITE.replace("train = { betas = [0.5, 0.999] }\n", "")
-    text = text[:text.index("[block.search.space]")] + f"space = {space}\n"
+    text = text[: text.index("[block.search.space]")] + f"space = {space}\n"
     with pytest.raises(ganzoo.GanzooError, match=message):
         expand(load_suite(str(suite_file(tmp_path, 2, text))), {})
 
@@ -99,7 +107,8 @@ def test_bad_search_spaces_say_what_is_wrong(tmp_path, space, message):
 @pytest.mark.slow
 def test_a_search_runs_records_its_draws_reruns_its_best_and_resumes_without_redrawing(tmp_path):
     best = SEARCH_SUITE.replace(
-        "seed = 7\n", "seed = 7\nbest_seeds = [1, 2]\nbest_by = \"mode-coverage.high_quality_pct\"\n")
+        "seed = 7\n", 'seed = 7\nbest_seeds = [1, 2]\nbest_by = "mode-coverage.high_quality_pct"\n'
+    )
     out = tmp_path / "results"
     first = run_cli("bench", str(suite_file(tmp_path, 2, best)), "--out", str(out), "--device", "cpu", "--jobs", "1")
     assert first.returncode == 0, first.stderr
@@ -124,8 +133,9 @@ def test_a_search_runs_records_its_draws_reruns_its_best_and_resumes_without_red
     assert "| ns | mlp.test | non-saturating | 2/2 |" in report
 
     # More trials: the two recorded ones are kept, one more runs, and the best is chosen again.
-    more = run_cli("bench", str(suite_file(tmp_path, 3, best)), "--out", str(out), "--device", "cpu", "--jobs", "1",
-                   "--no-report")
+    more = run_cli(
+        "bench", str(suite_file(tmp_path, 3, best)), "--out", str(out), "--device", "cpu", "--jobs", "1", "--no-report"
+    )
     assert more.returncode == 0, more.stderr
     # The first pass lists the trials only: the re-runs wait until the new trial is recorded.
     assert "3 cells, 2 already recorded, 1 to run (1 at a time)" in more.stdout, more.stdout

@@ -33,7 +33,7 @@ def test_a_modulated_convolution_is_a_demodulated_convolution_of_the_styled_weig
     for i in range(2):  # per sample: weights times the style over input channels, each output filter to norm 1
         weight = layer.weight * styles[i].view(1, -1, 1, 1)
         weight = weight / weight.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-        expected.append(F.conv2d(x[i:i + 1], weight, padding=1))
+        expected.append(F.conv2d(x[i : i + 1], weight, padding=1))
     expected = F.leaky_relu(torch.cat(expected) + layer.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
     torch.testing.assert_close(layer(x, w), expected, rtol=1e-4, atol=1e-5)
     layer.affine.bias.data.mul_(3.0)  # a style scaled as a whole changes nothing: demodulation undoes it
@@ -83,10 +83,34 @@ def test_the_recipe_trains_by_options(tmp_path):
 
     train = architecture_entry("stylegan2").train_defaults
     assert (train["batch_size"], train["g_lr"], train["betas"]) == (64, 0.0025, (0.0, 0.99))
-    result = run_cli("train", "--arch", "stylegan2.test", "--loss", "non-saturating", "--reg", "r1",
-                     "--reg-opt", "gamma=0.01", "--reg-every", "16", "--data", "mnist",
-                     "--data-root", str(need_data_root()), "--data-opt", "split=test", "--data-opt", "resolution=32",
-                     "--steps", "5", "--eval-every", "5", "--out", str(tmp_path / "run"), "--no-progress")
+    result = run_cli(
+        "train",
+        "--arch",
+        "stylegan2.test",
+        "--loss",
+        "non-saturating",
+        "--reg",
+        "r1",
+        "--reg-opt",
+        "gamma=0.01",
+        "--reg-every",
+        "16",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(need_data_root()),
+        "--data-opt",
+        "split=test",
+        "--data-opt",
+        "resolution=32",
+        "--steps",
+        "5",
+        "--eval-every",
+        "5",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     # images get sample grids only while training; the output says how to get FID & co.
     assert f"metrics: none during training by default for this data; `ganzoo eval {tmp_path / 'run'}`" in result.stdout
@@ -98,9 +122,18 @@ def test_a_run_with_the_path_length_penalty_resumes_exactly(tmp_path, monkeypatc
     """The running mean path length and the noise inputs' random draws survive a crash."""
     from test_train import assert_same_state, crash_then_resume, tiny
 
-    config = tiny(arch="stylegan2.test", data="mnist", data_root=str(need_data_root()),
-                  data_options={"split": "test", "resolution": 32}, batch_size=8, steps=12, eval_every=12,
-                  checkpoint_every=4, eval_samples=64, eval_metrics=[])
+    config = tiny(
+        arch="stylegan2.test",
+        data="mnist",
+        data_root=str(need_data_root()),
+        data_options={"split": "test", "resolution": 32},
+        batch_size=8,
+        steps=12,
+        eval_every=12,
+        checkpoint_every=4,
+        eval_samples=64,
+        eval_metrics=[],
+    )
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, config, 10)
     assert saved_step == 8 and whole["generator"]["pl_mean"] > 0
     assert_same_state(whole, resumed)

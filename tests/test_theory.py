@@ -36,6 +36,7 @@ def one_thread():
 
 # --- densities and quadrature ---------------------------------------------------------------
 
+
 def test_1d_densities_are_registered_and_normalised():
     assert {"mixture1d", "uniform1d"} <= set(ganzoo.list_datasets("*1d"))
     mixture = ganzoo.create_dataset("mixture1d", weights=[0.3, 0.7])
@@ -46,14 +47,16 @@ def test_1d_densities_are_registered_and_normalised():
     assert float(samples.std()) == pytest.approx(mixture.std(), abs=0.01)
     # the cdf is the integral of the pdf
     assert float(mixture.cdf(torch.tensor([0.25]))) == pytest.approx(
-        numerics.Grid(grid.lo, 0.25, grid.h).integrate(mixture.pdf(numerics.Grid(grid.lo, 0.25, grid.h).x)), abs=1e-6)
+        numerics.Grid(grid.lo, 0.25, grid.h).integrate(mixture.pdf(numerics.Grid(grid.lo, 0.25, grid.h).x)), abs=1e-6
+    )
     batch, labels = mixture.batches(8, "cpu", seed=0).next()
     assert batch.shape == (8, 1) and batch.dtype == torch.float32 and labels is None
 
 
 def test_training_on_a_1d_density_draws_its_histogram(tmp_path):
-    summary = ganzoo.train(ganzoo.TrainConfig(arch="mlp.test", data="mixture1d", steps=4, eval_every=4), tmp_path,
-                           progress=False)
+    summary = ganzoo.train(
+        ganzoo.TrainConfig(arch="mlp.test", data="mixture1d", steps=4, eval_every=4), tmp_path, progress=False
+    )
     assert summary["steps"] == 4
     assert (tmp_path / "samples" / "step-00000004.png").stat().st_size > 5_000
 
@@ -93,6 +96,7 @@ def test_histogram_density_integrates_to_one():
 
 
 # --- the seven claims ---------------------------------------------------------------------------
+
 
 def test_1_maximum_likelihood_is_minimum_kl(tmp_path):
     result = mle.run(mle.Settings(sample_sizes=(1_000, 100_000), repeats=3), tmp_path)
@@ -138,8 +142,9 @@ def test_5_minimax_saturates_and_non_saturating_does_not(tmp_path):
     for name, expected in (("minimax", -d), ("non-saturating", -(1 - d))):
         (grad,) = torch.autograd.grad(ganzoo.create_loss(name).generator_loss(logits) * len(logits), logits)
         assert torch.allclose(grad, expected, atol=1e-6)
-    settings = saturation.Settings(d_checkpoints=(0, 20, 200, 500), pretrain_d_steps=200, train_steps=300,
-                                   track_every=100)
+    settings = saturation.Settings(
+        d_checkpoints=(0, 20, 200, 500), pretrain_d_steps=200, train_steps=300, track_every=100
+    )
     result = saturation.run(settings, tmp_path)
     m = result["measured"]
     assert result["passed"], result["summary"]
@@ -163,10 +168,14 @@ def test_6_disjoint_supports(tmp_path):
 @pytest.mark.slow
 def test_7_packing_counters_early_collapse_on_the_ring(tmp_path):
     suite = tmp_path / "modes.toml"
-    block = 'architectures = ["mlp"]\ndata = ["ring8"]\nseeds = [1]\nsteps = 600\neval_every = 100\n' \
-            'metrics = ["mode-coverage"]\n'
-    suite.write_text(f'name = "modes-test"\n[[block]]\nname = "gan"\nlosses = ["non-saturating"]\n{block}'
-                     f'[[block]]\nname = "pacgan"\narch_options = {{ pack = 2 }}\nlosses = ["non-saturating"]\n{block}')
+    block = (
+        'architectures = ["mlp"]\ndata = ["ring8"]\nseeds = [1]\nsteps = 600\neval_every = 100\n'
+        'metrics = ["mode-coverage"]\n'
+    )
+    suite.write_text(
+        f'name = "modes-test"\n[[block]]\nname = "gan"\nlosses = ["non-saturating"]\n{block}'
+        f'[[block]]\nname = "pacgan"\narch_options = {{ pack = 2 }}\nlosses = ["non-saturating"]\n{block}'
+    )
     figures = tmp_path / "figures"
     figures.mkdir()
     result = mode_collapse.run(mode_collapse.Settings(suite=str(suite)), figures, tmp_path)
@@ -177,6 +186,7 @@ def test_7_packing_counters_early_collapse_on_the_ring(tmp_path):
 
 
 # --- the command -----------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_theory_command_writes_report_and_resumes(tmp_path):
@@ -197,7 +207,11 @@ def test_theory_command_writes_report_and_resumes(tmp_path):
 
 
 def test_unknown_experiment_is_a_one_paragraph_error(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ganzoo", "theory", "--out", str(tmp_path), "--only", "fixed-pont"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "ganzoo", "theory", "--out", str(tmp_path), "--only", "fixed-pont"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "fixed-point" in run.stderr  # the close name

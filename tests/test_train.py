@@ -19,8 +19,18 @@ from ganzoo.util.files import load_checkpoint, read_jsonl
 
 
 def tiny(**overrides) -> TrainConfig:
-    settings = dict(arch="mlp.test", loss="non-saturating", data="ring8", steps=20, batch_size=32,
-                    log_every=5, eval_every=10, eval_samples=200, checkpoint_every=10, device="cpu")
+    settings = dict(
+        arch="mlp.test",
+        loss="non-saturating",
+        data="ring8",
+        steps=20,
+        batch_size=32,
+        log_every=5,
+        eval_every=10,
+        eval_samples=200,
+        checkpoint_every=10,
+        device="cpu",
+    )
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -62,7 +72,10 @@ def test_run_directory_contents(tmp_path):
     assert all(m["metric"] == "mode-coverage" and m["protocol"]["num_samples"] == 200 for m in metrics)
     assert summary["metrics"]["mode-coverage"] == metrics[-1]["results"]
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
-        "step-00000000.png", "step-00000010.png", "step-00000020.png"]
+        "step-00000000.png",
+        "step-00000010.png",
+        "step-00000020.png",
+    ]
     assert (run / "samples" / "step-00000020.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -98,13 +111,17 @@ def crash_then_resume(monkeypatch, tmp_path, config: TrainConfig, crash_step: in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss,extra", [("non-saturating", {"ema_decay": 0.9}),
-                                        ("wgan-gp", {}),
-                                        ("rpgan", {"regularizer": "r1,r2", "regularizer_options": {"gamma": 0.1}}),
-                                        ("hinge", {"lr_schedule": "linear-decay"}),
-                                        ("minimax", {"update": "simultaneous", "regularizer": "r1"})],
-                         ids=["non-saturating-ema", "wgan-gp", "rpgan-r1-r2", "hinge-linear-decay",
-                              "simultaneous-r1"])
+@pytest.mark.parametrize(
+    "loss,extra",
+    [
+        ("non-saturating", {"ema_decay": 0.9}),
+        ("wgan-gp", {}),
+        ("rpgan", {"regularizer": "r1,r2", "regularizer_options": {"gamma": 0.1}}),
+        ("hinge", {"lr_schedule": "linear-decay"}),
+        ("minimax", {"update": "simultaneous", "regularizer": "r1"}),
+    ],
+    ids=["non-saturating-ema", "wgan-gp", "rpgan-r1-r2", "hinge-linear-decay", "simultaneous-r1"],
+)
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch, loss, extra):
     whole, saved_step, resumed = crash_then_resume(monkeypatch, tmp_path, tiny(loss=loss, steps=30, **extra), 25)
     assert saved_step == 20  # the last interval checkpoint before the crash
@@ -125,8 +142,11 @@ def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, 
     real_r1, real_gp = R1Penalty.__call__, GradientPenalty.__call__
     monkeypatch.setattr(R1Penalty, "__call__", lambda self, *a, **k: calls.append("r1") or real_r1(self, *a, **k))
     monkeypatch.setattr(GradientPenalty, "__call__", lambda self, *a, **k: calls.append("gp") or real_gp(self, *a, **k))
-    train(tiny(loss="wgan-gp", regularizer="r1", reg_every=4, n_d=2, steps=6, eval_every=6), tmp_path / "lazy",
-          progress=False)
+    train(
+        tiny(loss="wgan-gp", regularizer="r1", reg_every=4, n_d=2, steps=6, eval_every=6),
+        tmp_path / "lazy",
+        progress=False,
+    )
     assert calls.count("gp") == 12 and calls.count("r1") == 3  # D steps 0, 4, 8 of 12
 
     t = ganzoo.training.players.build_training(
@@ -136,8 +156,9 @@ def test_lazy_regularisation_penalises_every_kth_d_step_weighted_by_k(tmp_path, 
     )
     (r1,) = t.chosen_regularizers
     seen = []
-    monkeypatch.setattr(ganzoo.training.players, "penalties",
-                        lambda regs, *a: seen.append(list(regs)) or torch.zeros(()))
+    monkeypatch.setattr(
+        ganzoo.training.players, "penalties", lambda regs, *a: seen.append(list(regs)) or torch.zeros(())
+    )
     for step in range(4):
         t.step = step
         ganzoo.training.step.train_step(t)

@@ -45,8 +45,7 @@ def test_stacked_mnist_suite_has_both_discriminator_sizes_and_the_papers_rows():
     cells = expand(load_suite("reproduce-stacked-mnist"), {})
     widths = {(c.train["arch_options"]["d_width"], c.train["arch_options"].get("pack", 1)) for c in cells}
     assert widths == {(2, 1), (2, 2), (4, 1), (4, 2)}
-    assert all(c.train["eval_samples"] == 25_600 and c.train["eval_metrics"] == ["stacked-mnist-modes"]
-               for c in cells)
+    assert all(c.train["eval_samples"] == 25_600 and c.train["eval_metrics"] == ["stacked-mnist-modes"] for c in cells)
     assert all(len({c.seed for c in cells if c.block == block}) >= 3 for block in {c.block for c in cells})
     assert all(c.train.get("batch_size", 128) == 128 * c.train["arch_options"].get("pack", 1) for c in cells)
     assert {c.block for c in cells if c.train.get("unroll_steps") == 5} == {"unrolled-d-quarter", "unrolled-d-half"}
@@ -83,8 +82,14 @@ def test_pacgans_stacked_mnist_evaluation_batch_statistics_and_float_images():
     eval_mode = G.sample(20, generator=rng())
     assert torch.equal(default, cc.classify_channels(digits.inference_classifier(model), cc.to_uint8(eval_mode)))
     # The settings: batch-size / pack latents per sampling batch.
-    cfg = ganzoo.TrainConfig(arch="unrolled-dcgan", data="stacked-mnist", batch_size=256, arch_options={"pack": 2},
-                             eval_batch_norm="batch", eval_images="float")
+    cfg = ganzoo.TrainConfig(
+        arch="unrolled-dcgan",
+        data="stacked-mnist",
+        batch_size=256,
+        arch_options={"pack": 2},
+        eval_batch_norm="batch",
+        eval_images="float",
+    )
     settings = eval_settings(cfg)
     assert settings.sampler_batch == 128 and settings.float_images
     assert eval_settings(ganzoo.TrainConfig(batch_size=256)).sampler_batch is None
@@ -99,11 +104,16 @@ def test_the_stacked_mnist_protocol_records_how_it_sampled_and_what_it_classifie
     metric = StackedMNISTModes()
     metric.name = "stacked-mnist-modes"
     for settings, sampler, images in (
-            (EvalSettings(), {"sampler_batch_norm": "running statistics"}, "uint8-quantised, as real images are"),
-            (EvalSettings(sampler_batch=128, float_images=True),
-             {"sampler_batch_norm": "batch statistics", "sampler_batch": 128}, "float, as G makes them")):
-        context = SimpleNamespace(plan=SimpleNamespace(settings=settings), num_samples=25_600,
-                                  common_protocol=lambda: {})
+        (EvalSettings(), {"sampler_batch_norm": "running statistics"}, "uint8-quantised, as real images are"),
+        (
+            EvalSettings(sampler_batch=128, float_images=True),
+            {"sampler_batch_norm": "batch statistics", "sampler_batch": 128},
+            "float, as G makes them",
+        ),
+    ):
+        context = SimpleNamespace(
+            plan=SimpleNamespace(settings=settings), num_samples=25_600, common_protocol=lambda: {}
+        )
         protocol = metric.protocol(context, {"name": "c"})
         assert {k: protocol[k] for k in sampler} == sampler and protocol["images"] == images
         assert ("sampler_batch" in protocol) == ("sampler_batch" in sampler)

@@ -53,8 +53,9 @@ def test_the_difference_test_is_welchs():
     # Against a paper's mean ± se over its n runs: scipy's test from those summary statistics.
     paper = published(2.0, se=0.3, n=10)
     d = difference(paper, estimate(b))
-    ref = stats.ttest_ind_from_stats(stats.tmean(b), stats.tstd(b), len(b), 2.0, 0.3 * math.sqrt(10), 10,
-                                     equal_var=False)
+    ref = stats.ttest_ind_from_stats(
+        stats.tmean(b), stats.tstd(b), len(b), 2.0, 0.3 * math.sqrt(10), 10, equal_var=False
+    )
     assert d.p_differs() == pytest.approx(ref.pvalue, rel=1e-10)
 
 
@@ -131,7 +132,12 @@ def test_one_seed_gets_no_test():
     [v] = judge([Comparison(published(7.9, 0.1, 10), estimate([8.0]), margin=0.5)])
     assert v.label == "no error bar" and v.p_differs is None and "one seed on ganzoo" in v.text
     # In `ganzoo compare` a single seed of A is not an exact value either.
-    [v] = judge([Comparison(estimate([8.0]), estimate([8.0, 7.0, 8.0])), Comparison(estimate([1.0, 2.0]),
-                                                                                     estimate([1.5, 2.5]))],
-                subject="B", both_sides=True)[:1]
+    [v] = judge(
+        [
+            Comparison(estimate([8.0]), estimate([8.0, 7.0, 8.0])),
+            Comparison(estimate([1.0, 2.0]), estimate([1.5, 2.5])),
+        ],
+        subject="B",
+        both_sides=True,
+    )[:1]
     assert v.label == "no error bar" and "one seed on a side" in v.text

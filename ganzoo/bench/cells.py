@@ -23,8 +23,16 @@ from ganzoo.training.resolve import resolve
 
 def _record_of(cell: Cell) -> dict:
     """What a cell's line in results.jsonl says about the cell itself."""
-    record = {"cell": cell.id, "block": cell.block, "arch": cell.arch, "loss": cell.loss, "data": cell.data,
-              "seed": cell.seed, "run_dir": ResultsDir.run_dir_of(cell.id), "protocol_sha": cell.protocol_sha}
+    record = {
+        "cell": cell.id,
+        "block": cell.block,
+        "arch": cell.arch,
+        "loss": cell.loss,
+        "data": cell.data,
+        "seed": cell.seed,
+        "run_dir": ResultsDir.run_dir_of(cell.id),
+        "protocol_sha": cell.protocol_sha,
+    }
     if cell.trial is not None:
         record["trial"] = cell.trial
     if cell.best_of is not None:
@@ -63,8 +71,16 @@ def run_cells(cells: list[Cell], runs: Path, threads: int | None = None) -> list
     def ended(status: str, exc: BaseException | None = None, reason: str | None = None, **fields) -> list[dict]:
         if exc is not None:
             fields.update(reason=reason or str(exc), error=type(exc).__name__)
-        return [{**record, "status": status, **fields, "wall_seconds": round(time.perf_counter() - started, 2),
-                 "finished": now()} for record in records]
+        return [
+            {
+                **record,
+                "status": status,
+                **fields,
+                "wall_seconds": round(time.perf_counter() - started, 2),
+                "finished": now(),
+            }
+            for record in records
+        ]
 
     try:
         cfgs = [TrainConfig(arch=c.arch, loss=c.loss, data=c.data, seed=c.seed, **c.train) for c in cells]
@@ -88,10 +104,20 @@ def run_cells(cells: list[Cell], runs: Path, threads: int | None = None) -> list
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return ended("failed", exc, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")
     wall = round(time.perf_counter() - started, 2)
-    return [{**record, "status": "ok", "steps": summary["steps"], "final": summary["metrics"],
-             "throughput": summary["throughput"], "train_seconds": summary["train_seconds"],
-             "provenance": summary.get("provenance"), "wall_seconds": wall, "finished": now()}
-            for record, summary in zip(records, summaries)]
+    return [
+        {
+            **record,
+            "status": "ok",
+            "steps": summary["steps"],
+            "final": summary["metrics"],
+            "throughput": summary["throughput"],
+            "train_seconds": summary["train_seconds"],
+            "provenance": summary.get("provenance"),
+            "wall_seconds": wall,
+            "finished": now(),
+        }
+        for record, summary in zip(records, summaries)
+    ]
 
 
 def setting_of(cfg) -> dict:
@@ -109,8 +135,13 @@ def now() -> str:
 
 
 def died_record(cell: Cell, reason: str | None = None) -> dict:
-    return {**_record_of(cell), "status": "failed", "error": "WorkerDied", "finished": now(),
-            "reason": reason or "its worker process died while training it, beside other cells and again on its "
-                      "own: a crash below Python (a segfault, the out-of-memory killer, os._exit), not an "
-                      "exception. Its last checkpoint is kept; --retry-failed tries it again."}
-
+    return {
+        **_record_of(cell),
+        "status": "failed",
+        "error": "WorkerDied",
+        "finished": now(),
+        "reason": reason
+        or "its worker process died while training it, beside other cells and again on its "
+        "own: a crash below Python (a segfault, the out-of-memory killer, os._exit), not an "
+        "exception. Its last checkpoint is kept; --retry-failed tries it again.",
+    }

@@ -89,8 +89,12 @@ def _run_pool(batch: list[list[Cell]], out_dir: Path, workers: int, threads: int
     markers = ResultsDir(out_dir).in_flight
     shutil.rmtree(markers, ignore_errors=True)
     markers.mkdir(parents=True)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=stop_with_parent) as pool, _forward_sigterm(pool):
+    with (
+        ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=stop_with_parent
+        ) as pool,
+        _forward_sigterm(pool),
+    ):
         futures = {pool.submit(_worker_cell, (unit, ResultsDir(out_dir).runs, threads)): unit for unit in batch}
         finished = set()
         try:
@@ -172,4 +176,3 @@ def _forward_sigterm(pool):
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-

@@ -50,7 +50,8 @@ def check_shared(out_dir: str, token: str) -> None:
             f"The results folder {out_dir} is not shared with Ray node {platform.node()}: that node {sees}, so "
             "its cells would write their run directories to its own disk, out of the bench's reach. Put --out "
             "on a file system that every node mounts at the same path (NFS, Lustre, a cluster's home or "
-            "scratch), e.g. --out /shared/results/STUDY; see docs/scaling.md.")
+            "scratch), e.g. --out /shared/results/STUDY; see docs/scaling.md."
+        )
 
 
 def _unit_task(cells, out_dir: str, token: str, threads: int | None):
@@ -62,9 +63,11 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise GanzooError("--executor ray needs Ray, which is not installed here. Install it with "
-                          "`pip install 'pyganzoo[ray]'` (on every node of a cluster), or leave out --executor "
-                          "to run the cells in local worker processes.") from None
+        raise GanzooError(
+            "--executor ray needs Ray, which is not installed here. Install it with "
+            "`pip install 'pyganzoo[ray]'` (on every node of a cluster), or leave out --executor "
+            "to run the cells in local worker processes."
+        ) from None
     return ray
 
 
@@ -77,12 +80,18 @@ def start_ray(address: str | None):
     if address is None:  # the cells are this machine's job: Ray's default niceness, 15, would yield them to any
         os.environ.setdefault("RAY_worker_niceness", "0")
     try:
-        ray.init(address=address, runtime_env={"env_vars": env} if env else None, log_to_driver=False,
-                 **({} if address else {"include_dashboard": False}))
+        ray.init(
+            address=address,
+            runtime_env={"env_vars": env} if env else None,
+            log_to_driver=False,
+            **({} if address else {"include_dashboard": False}),
+        )
     except ConnectionError as exc:
-        raise GanzooError(f"Cannot reach a Ray cluster at --ray-address {address}: {exc}. Start one (`ray start "
-                          "--head` on the head node) or check the address; leave out --ray-address to start Ray "
-                          "on this machine.") from None
+        raise GanzooError(
+            f"Cannot reach a Ray cluster at --ray-address {address}: {exc}. Start one (`ray start "
+            "--head` on the head node) or check the address; leave out --ray-address to start Ray "
+            "on this machine."
+        ) from None
     return ray
 
 
@@ -95,8 +104,9 @@ def run_on_ray(ray, units: list[list], out_dir: Path, *, threads: int | None, gp
     `threads` CPUs (1 if None) and, with `gpu`, one GPU; `finish(record)` for each cell as its
     task returns; `died(cell)` is the record of one whose worker died more often than Ray
     re-runs it."""
-    task = ray.remote(_unit_task).options(num_cpus=threads or 1, num_gpus=1 if gpu else 0,
-                                          max_retries=RETRIES_AFTER_A_DEATH, retry_exceptions=False)
+    task = ray.remote(_unit_task).options(
+        num_cpus=threads or 1, num_gpus=1 if gpu else 0, max_retries=RETRIES_AFTER_A_DEATH, retry_exceptions=False
+    )
     out_dir = Path(out_dir).resolve()
     token = _write_marker(out_dir)
     pending = {task.remote(unit, str(out_dir), token, threads): unit for unit in units}
@@ -106,8 +116,7 @@ def run_on_ray(ray, units: list[list], out_dir: Path, *, threads: int | None, gp
             unit = pending.pop(ready)
             try:
                 records = ray.get(ready)
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                    ray.exceptions.OutOfMemoryError):
+            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError):
                 records = [died(cell) for cell in unit]
             except StorageNotShared as exc:  # Ray's wrapper of the task's error is an instance of it too
                 raise StorageNotShared(str(getattr(exc, "cause", exc))) from None

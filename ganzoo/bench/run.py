@@ -41,12 +41,14 @@ class Executor(Protocol):
     """Runs work units (a cell, or a seed-batched ensemble's cells) from a results folder,
     calling `finish(record)` for each cell as it ends: `pool.run_locally`, `ray_cells.run_on_ray`."""
 
-    def __call__(self, units: list[list[Cell]], out_dir: Path, *, threads: int | None,
-                 finish: Callable[[dict], None]) -> None: ...
+    def __call__(
+        self, units: list[list[Cell]], out_dir: Path, *, threads: int | None, finish: Callable[[dict], None]
+    ) -> None: ...
 
 
-def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
-            retry_failed: bool = False) -> tuple[list[Cell], int | None, list[Cell]]:
+def prepare(
+    suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1, retry_failed: bool = False
+) -> tuple[list[Cell], int | None, list[Cell]]:
     """Write `bench.json` and return the cells still to run, the torch threads each job gets
     and all the suite's cells. Refuses a folder holding results of another version of the suite."""
 
@@ -70,7 +72,8 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
                 raise GanzooError(
                     f"{out_dir} holds results of another version of suite '{previous['suite']['name']}', "
                     "recorded without the per-cell configuration hash that would tell which of them still "
-                    "hold. Mixing them would mix protocols: pass a new --out, or restore that suite file.")
+                    "hold. Mixing them would mix protocols: pass a new --out, or restore that suite file."
+                )
             history.append({"sha256": previous["suite"]["sha256"], "updated": previous.get("updated")})
     if meta_path.exists():
         done = _retire_changed_cells(out_dir, cells, done)
@@ -78,16 +81,27 @@ def prepare(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int =
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if jobs > 1 else None
 
-    atomic_write_json(meta_path, {
-        "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
-        "overrides": overrides, "jobs": jobs, "threads_per_job": threads or torch.get_num_threads(),
-        "environment": environment(device), "cpu_count": cores, "updated": now(), "history": history,
-        "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
-        # ... and records of a cell whose configuration has changed since (retired, not yet re-run)
-        "cell_protocols": {c.id: c.protocol_sha for c in cells},
-    })
-    todo = [c for c in cells if c.id not in done or done[c.id]["status"] == "skipped"
-            or (retry_failed and done[c.id]["status"] == "failed")]
+    atomic_write_json(
+        meta_path,
+        {
+            "suite": {"name": suite.name, "description": suite.description, "sha256": suite.sha256, "text": suite.text},
+            "overrides": overrides,
+            "jobs": jobs,
+            "threads_per_job": threads or torch.get_num_threads(),
+            "environment": environment(device),
+            "cpu_count": cores,
+            "updated": now(),
+            "history": history,
+            "cells": [c.id for c in cells],  # the report leaves out records of cells no longer in the suite
+            # ... and records of a cell whose configuration has changed since (retired, not yet re-run)
+            "cell_protocols": {c.id: c.protocol_sha for c in cells},
+        },
+    )
+    todo = [
+        c
+        for c in cells
+        if c.id not in done or done[c.id]["status"] == "skipped" or (retry_failed and done[c.id]["status"] == "failed")
+    ]
     return todo, threads, cells
 
 
@@ -115,8 +129,9 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
             # An interrupted attempt: resume it only if it trains the same experiment.
             try:
                 saved = RunDir(folder.run_dir(cell.id)).train_config().identity()
-                now = resolve(TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed,
-                                          **cell.train)).identity()
+                now = resolve(
+                    TrainConfig(arch=cell.arch, loss=cell.loss, data=cell.data, seed=cell.seed, **cell.train)
+                ).identity()
             except GanzooError:
                 continue  # the cell itself will report what is wrong
             if saved != now:
@@ -124,19 +139,30 @@ def _retire_changed_cells(out_dir: Path, cells: list[Cell], done: dict[str, dict
     return kept
 
 
-def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int = 1,
-              retry_failed: bool = False, echo=print, executor: str = "local",
-              ray_address: str | None = None, blocks: list[str] | None = None,
-              data: list[str] | None = None) -> list[dict]:
+def run_suite(
+    suite: Suite,
+    out_dir,
+    *,
+    overrides: dict | None = None,
+    jobs: int = 1,
+    retry_failed: bool = False,
+    echo=print,
+    executor: str = "local",
+    ray_address: str | None = None,
+    blocks: list[str] | None = None,
+    data: list[str] | None = None,
+) -> list[dict]:
     """Run every cell not yet recorded in `out_dir`; returns the new records. `executor`:
     "local" (worker processes here) or "ray" (Ray tasks; see ray_cells.py). `blocks`, `data`:
     run only the cells of these blocks, or of these data sets (names or wildcards); the others'
     records stay as they are, and a later run without them trains what they still lack."""
     out_dir = Path(out_dir)
-    chosen = (Part(select_blocks(suite, blocks) if blocks else None, select_data(suite, data) if data else None)
-              if blocks or data else None)
+    chosen = (
+        Part(select_blocks(suite, blocks) if blocks else None, select_data(suite, data) if data else None)
+        if blocks or data
+        else None
+    )
     if executor == "ray":
-
         ray = start_ray(ray_address)
         try:
             return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, ray, chosen)
@@ -145,8 +171,9 @@ def run_suite(suite: Suite, out_dir, *, overrides: dict | None = None, jobs: int
     return _run_suite(suite, out_dir, overrides, jobs, retry_failed, echo, None, chosen)
 
 
-def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray,
-               part: Part | None = None) -> list[dict]:
+def _run_suite(
+    suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: bool, echo, ray, part: Part | None = None
+) -> list[dict]:
     records: list[dict] = []
     ran: set[str] = set()  # the ids of the cells run
     # Long cells first (a block's `run_first`), so that short ones fill the cores at the end
@@ -166,11 +193,13 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
         todo.sort(key=lambda cell: cell.block not in first)  # stable: the suite's order otherwise
         waiting = _awaited_reruns(suite, cells)
         early = list(dict.fromkeys(c.block for c in todo if c.block in first))
-        echo(f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
-             f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
-             + (f"; {left} cells of other {part.others()} left for later" if part is not None else "")
-             + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else "")
-             + (f"; {', '.join(early)} first (run_first)" if early else ""))
+        echo(
+            f"suite '{suite.name}': {len(cells)} cells, {len(cells) - len(todo) - len(ran) - left} already "
+            f"recorded, {len(todo)} to run ({where}) -> {out_dir}"
+            + (f"; {left} cells of other {part.others()} left for later" if part is not None else "")
+            + (f"; {waiting} re-run(s) of best trials wait for their searches" if waiting else "")
+            + (f"; {', '.join(early)} first (run_first)" if early else "")
+        )
         records += _run_cells(todo, out_dir, jobs, threads, echo, ray, (overrides or {}).get("device", "auto"))
         ran |= {c.id for c in todo}
         if not todo:
@@ -179,8 +208,9 @@ def _run_suite(suite: Suite, out_dir: Path, overrides, jobs: int, retry_failed: 
     return records
 
 
-def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo, ray=None,
-               device: str = "auto") -> list[dict]:
+def _run_cells(
+    todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, echo, ray=None, device: str = "auto"
+) -> list[dict]:
     """Run the cells with an executor, `executor(units, out_dir, threads=..., finish=...)`: worker
     processes here (`pool.run_locally`) or Ray tasks (`ray_cells.run_on_ray`). Each calls
     `finish(record)` once per cell, as it ends; here that appends the record and says so."""
@@ -190,15 +220,19 @@ def _run_cells(todo: list[Cell], out_dir: Path, jobs: int, threads: int | None, 
     def finish(record: dict) -> None:
         ResultsDir(out_dir).append(record)
         records.append(record)
-        echo(f"[{next(number):>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
-             f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}")
+        echo(
+            f"[{next(number):>{len(str(len(todo)))}}/{len(todo)}] {record['status']:<7} "
+            f"{record['arch']}/{record['loss']}/{record['data']}/seed{record['seed']}  {_brief(record)}"
+        )
 
     units = work_units(todo)  # a cell, or the cells of a seed-batched ensemble
     if ray is not None:
         gpu = device.startswith("cuda") or (device == "auto" and cluster_has_gpus(ray))
-        reason = (f"its Ray worker died while training it, {RETRIES_AFTER_A_DEATH + 1} times: a crash below Python "
-                  "(a segfault, the out-of-memory killer, a lost node), not an exception. Its last checkpoint is "
-                  "kept; --retry-failed tries it again.")
+        reason = (
+            f"its Ray worker died while training it, {RETRIES_AFTER_A_DEATH + 1} times: a crash below Python "
+            "(a segfault, the out-of-memory killer, a lost node), not an exception. Its last checkpoint is "
+            "kept; --retry-failed tries it again."
+        )
         executor: Executor = functools.partial(run_on_ray, ray, gpu=gpu, died=lambda cell: died_record(cell, reason))
     else:
         executor = functools.partial(run_locally, jobs=jobs)
@@ -229,4 +263,3 @@ def _brief(record: dict) -> str:
     if rate:
         parts.append(f"{rate:,.0f} img/s")
     return ", ".join(parts) + f"  ({record['wall_seconds']:.1f} s)"
-

@@ -78,8 +78,10 @@ class Search:
 
     def draw(self, block: str, trial: int) -> dict:
         """Trial `trial`'s values, by the keys of the space as written."""
-        return {key: dist.draw(random.Random(f"ganzoo-search/{self.seed}/{block}/{trial}/{key}"))
-                for key, dist in self.space.items()}
+        return {
+            key: dist.draw(random.Random(f"ganzoo-search/{self.seed}/{block}/{trial}/{key}"))
+            for key, dist in self.space.items()
+        }
 
 
 def parse_search(where: str, raw) -> Search:
@@ -88,24 +90,35 @@ def parse_search(where: str, raw) -> Search:
         raise GanzooError(f"{where}: 'search' must be a table: [block.search] with trials, seed and space.")
     unknown = sorted(set(raw) - SEARCH_KEYS)
     if unknown:
-        raise GanzooError(f"{where}: unknown key(s) {', '.join(unknown)} in 'search'."
-                          f"{did_you_mean(unknown, SEARCH_KEYS)} Allowed: {', '.join(sorted(SEARCH_KEYS))}.")
+        raise GanzooError(
+            f"{where}: unknown key(s) {', '.join(unknown)} in 'search'."
+            f"{did_you_mean(unknown, SEARCH_KEYS)} Allowed: {', '.join(sorted(SEARCH_KEYS))}."
+        )
     trials, seed, space = raw.get("trials"), raw.get("seed", 0), raw.get("space")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise GanzooError(f"{where}: search 'trials' must be a whole number of at least 1, not {trials!r}.")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise GanzooError(f"{where}: search 'seed' must be a whole number, not {seed!r}.")
     if not isinstance(space, dict) or not space:
-        raise GanzooError(f"{where}: search 'space' must name at least one option, e.g. "
-                          "space = { \"g_lr,d_lr\" = \"loguniform(1e-5, 1e-2)\" }.")
+        raise GanzooError(
+            f"{where}: search 'space' must name at least one option, e.g. "
+            'space = { "g_lr,d_lr" = "loguniform(1e-5, 1e-2)" }.'
+        )
     best_seeds, best_by = raw.get("best_seeds", []), raw.get("best_by")
     if not isinstance(best_seeds, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in best_seeds):
         raise GanzooError(f"{where}: search 'best_seeds' must be a list of whole numbers (seeds), not {best_seeds!r}.")
     if best_by is not None and not isinstance(best_by, str):
-        raise GanzooError(f"{where}: search 'best_by' must name a metric, like \"fid\" or "
-                          f"\"mode-coverage.high_quality_pct\", not {best_by!r}.")
-    return Search(trials, seed, {key: _distribution(where, key, value) for key, value in space.items()},
-                  tuple(best_seeds), best_by)
+        raise GanzooError(
+            f"{where}: search 'best_by' must name a metric, like \"fid\" or "
+            f'"mode-coverage.high_quality_pct", not {best_by!r}.'
+        )
+    return Search(
+        trials,
+        seed,
+        {key: _distribution(where, key, value) for key, value in space.items()},
+        tuple(best_seeds),
+        best_by,
+    )
 
 
 def _distribution(where: str, key: str, value) -> Distribution:
@@ -115,12 +128,16 @@ def _distribution(where: str, key: str, value) -> Distribution:
         return Distribution("choice", choices=tuple(value))
     match = _CALL.match(value) if isinstance(value, str) else None
     if match is None:
-        raise GanzooError(f"{where}: search option '{key}' = {value!r} is not a distribution. Write "
-                          "\"loguniform(1e-5, 1e-2)\", \"uniform(0, 1)\", \"intuniform(1, 5)\" or a list of choices.")
+        raise GanzooError(
+            f"{where}: search option '{key}' = {value!r} is not a distribution. Write "
+            '"loguniform(1e-5, 1e-2)", "uniform(0, 1)", "intuniform(1, 5)" or a list of choices.'
+        )
     kind, low, high = match.group(1), *(_number(where, key, text) for text in match.group(2, 3))
     if not low < high or (kind == "loguniform" and low <= 0):
-        raise GanzooError(f"{where}: search option '{key}' = {value!r} needs low < high"
-                          + (" and low > 0 (a log scale)." if kind == "loguniform" else "."))
+        raise GanzooError(
+            f"{where}: search option '{key}' = {value!r} needs low < high"
+            + (" and low > 0 (a log scale)." if kind == "loguniform" else ".")
+        )
     if kind == "intuniform" and not (float(low).is_integer() and float(high).is_integer()):
         raise GanzooError(f"{where}: search option '{key}' = {value!r}: intuniform takes whole numbers.")
     return Distribution(kind, low, high)
@@ -150,9 +167,11 @@ def _set(where: str, train: dict, path: str, value) -> None:
     if rest.isdigit():  # an element of a pair the block sets: betas.0
         current = train.get(name)
         if not isinstance(current, (list, tuple)) or int(rest) >= len(current):
-            raise GanzooError(f"{where}: search option '{path}' sets element {rest} of '{name}', which the block "
-                              f"does not set in full. Add it to the block's train table, e.g. "
-                              f"train = {{ {name} = [0.5, 0.999] }}.")
+            raise GanzooError(
+                f"{where}: search option '{path}' sets element {rest} of '{name}', which the block "
+                f"does not set in full. Add it to the block's train table, e.g. "
+                f"train = {{ {name} = [0.5, 0.999] }}."
+            )
         current = list(current)
         current[int(rest)] = value
         train[name] = current

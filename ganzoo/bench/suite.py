@@ -28,8 +28,20 @@ from ganzoo.plugin.manager import registry
 
 SUITES_DIR = Path(__file__).parents[1] / "suites"
 #: What a block says about its cells besides their training settings.
-STRUCTURE_KEYS = {"name", "architectures", "losses", "data", "seeds", "metrics", "train", "optional", "search",
-                  "seed_batched", "run_first", "tuning_seeds"}
+STRUCTURE_KEYS = {
+    "name",
+    "architectures",
+    "losses",
+    "data",
+    "seeds",
+    "metrics",
+    "train",
+    "optional",
+    "search",
+    "seed_batched",
+    "run_first",
+    "tuning_seeds",
+}
 #: Training settings a block may give as keys of its own (or inside `train = {...}`): every
 #: TrainConfig field but those that name a cell (the block's lists name them) and
 #: `eval_metrics` (a block's `metrics`).
@@ -103,16 +115,19 @@ def load_suite(name_or_path: str) -> Suite:
         elif name_or_path in registry("suite").entries:
             path = cast(Path, registry("suite").get(name_or_path).factory)  # a plugin's suite file
         else:
-            raise GanzooError(f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
-                              f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file.")
+            raise GanzooError(
+                f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
+                f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file."
+            )
     text = path.read_text()
     try:
         if path.suffix in (".yaml", ".yml"):
             try:
                 import yaml
             except ImportError:
-                raise GanzooError(f"{path} is YAML, which needs PyYAML: pip install pyyaml "
-                                  "(or write the suite in TOML).") from None
+                raise GanzooError(
+                    f"{path} is YAML, which needs PyYAML: pip install pyyaml (or write the suite in TOML)."
+                ) from None
             raw = yaml.safe_load(text)
         else:
             try:
@@ -128,24 +143,33 @@ def load_suite(name_or_path: str) -> Suite:
         raise GanzooError(f"{path} names no [[block]] of cells. See ganzoo/suites/quick.toml for the format.")
     unknown = sorted(set(raw) - SUITE_KEYS)
     if unknown:
-        raise GanzooError(f"{path}: unknown top-level key(s) {', '.join(unknown)}.{did_you_mean(unknown, SUITE_KEYS)} "
-                          f"Allowed: {', '.join(sorted(SUITE_KEYS))}; options of cells go inside a [[block]].")
+        raise GanzooError(
+            f"{path}: unknown top-level key(s) {', '.join(unknown)}.{did_you_mean(unknown, SUITE_KEYS)} "
+            f"Allowed: {', '.join(sorted(SUITE_KEYS))}; options of cells go inside a [[block]]."
+        )
     if not isinstance(raw["block"], list) or not all(isinstance(b, dict) for b in raw["block"]):
         raise GanzooError(f"{path}: 'block' must be a list of tables ([[block]] in TOML).")
     for i, block in enumerate(raw["block"]):
         unknown = sorted(set(block) - BLOCK_KEYS)
         if unknown:
-            raise GanzooError(f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}."
-                              f"{did_you_mean(unknown, BLOCK_KEYS)} Allowed: {', '.join(sorted(BLOCK_KEYS))}.")
+            raise GanzooError(
+                f"{path}, block {i + 1}: unknown key(s) {', '.join(unknown)}."
+                f"{did_you_mean(unknown, BLOCK_KEYS)} Allowed: {', '.join(sorted(BLOCK_KEYS))}."
+            )
         train = block.get("train", {})
         if not isinstance(train, dict):
-            raise GanzooError(f"{path}, block {i + 1}: 'train' must be a table of training settings, "
-                              f"e.g. train = {{ update = \"simultaneous\" }}.")
-        twice = sorted(set(block) & set(train)) + (["metrics"] if "metrics" in block and "eval_metrics" in train
-                                                    else [])
+            raise GanzooError(
+                f"{path}, block {i + 1}: 'train' must be a table of training settings, "
+                f'e.g. train = {{ update = "simultaneous" }}.'
+            )
+        twice = sorted(set(block) & set(train)) + (
+            ["metrics"] if "metrics" in block and "eval_metrics" in train else []
+        )
         if twice:
-            raise GanzooError(f"{path}, block {i + 1}: {', '.join(twice)} given both as a block key and inside "
-                              "train = {...}; one would silently win over the other. Give each once.")
+            raise GanzooError(
+                f"{path}, block {i + 1}: {', '.join(twice)} given both as a block key and inside "
+                "train = {...}; one would silently win over the other. Give each once."
+            )
         recipe = block.get("recipe", train.get("recipe"))
         for key in ("architectures", "losses", "data", "seeds"):
             if recipe is not None and key != "seeds" and key not in block:
@@ -154,16 +178,19 @@ def load_suite(name_or_path: str) -> Suite:
                 raise GanzooError(f"{path}, block {i + 1}: '{key}' must be a non-empty list.")
         for key in ("optional", "seed_batched", "run_first"):  # a string "false" would read as true
             if not isinstance(block.get(key, False), bool):
-                raise GanzooError(f"{path}, block {i + 1}: '{key}' must be true or false (without quotes), "
-                                  f"not {block[key]!r}.")
+                raise GanzooError(
+                    f"{path}, block {i + 1}: '{key}' must be true or false (without quotes), not {block[key]!r}."
+                )
         _check_held_out(f"{path}, block {i + 1}", block)
         if "search" in block:
             block["search"] = parse_search(f"{path}, block {i + 1}", block["search"])
             overlap = sorted(set(block["search"].best_seeds) & set(block["seeds"]))
             if overlap:
-                raise GanzooError(f"{path}, block {i + 1}: the search's best_seeds {overlap} also train its trials "
-                                  "(seeds), so the best trial would be reported on seeds that chose it. Give "
-                                  "best_seeds that no trial uses.")
+                raise GanzooError(
+                    f"{path}, block {i + 1}: the search's best_seeds {overlap} also train its trials "
+                    "(seeds), so the best trial would be reported on seeds that chose it. Give "
+                    "best_seeds that no trial uses."
+                )
     return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
 
 
@@ -174,11 +201,14 @@ def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:
     out = []
     for pattern in patterns:
         if any(c in pattern for c in "*?["):
-            found = [n for n in names if fnmatch.fnmatchcase(n, pattern)
-                     and (".test" in pattern or not n.endswith(".test"))]
+            found = [
+                n for n in names if fnmatch.fnmatchcase(n, pattern) and (".test" in pattern or not n.endswith(".test"))
+            ]
             if not found:
-                raise GanzooError(f"The {kind} pattern '{pattern}' matches nothing. Registered: "
-                                  f"{', '.join(n for n in names if not n.endswith('.test'))}. Fix the suite file.")
+                raise GanzooError(
+                    f"The {kind} pattern '{pattern}' matches nothing. Registered: "
+                    f"{', '.join(n for n in names if not n.endswith('.test'))}. Fix the suite file."
+                )
         elif pattern in names:
             found = [pattern]
         else:
@@ -193,15 +223,22 @@ def _check_held_out(where: str, block: dict) -> None:
     if "tuning_seeds" not in block:
         return
     tuning = block["tuning_seeds"]
-    if not isinstance(tuning, list) or not tuning or not all(isinstance(x, int) and not isinstance(x, bool)
-                                                             for x in tuning):
-        raise GanzooError(f"{where}: 'tuning_seeds' must be a non-empty list of whole numbers (the seeds whose "
-                          f"runs chose this configuration), not {tuning!r}.")
+    if (
+        not isinstance(tuning, list)
+        or not tuning
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in tuning)
+    ):
+        raise GanzooError(
+            f"{where}: 'tuning_seeds' must be a non-empty list of whole numbers (the seeds whose "
+            f"runs chose this configuration), not {tuning!r}."
+        )
     overlap = sorted(set(tuning) & set(block["seeds"]))
     if overlap:
-        raise GanzooError(f"{where}: seeds {overlap} chose this configuration (tuning_seeds), so they cannot "
-                          "report it: a tuned configuration is reported on held-out seeds. Give 'seeds' that "
-                          "are not in 'tuning_seeds'.")
+        raise GanzooError(
+            f"{where}: seeds {overlap} chose this configuration (tuning_seeds), so they cannot "
+            "report it: a tuned configuration is reported on held-out seeds. Give 'seeds' that "
+            "are not in 'tuning_seeds'."
+        )
 
 
 def block_name(index: int, block: dict) -> str:
@@ -217,8 +254,10 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
         name = block_name(i, block)
         recipe = block.get("recipe", block.get("train", {}).get("recipe"))
         chosen = api.recipe_entry(recipe).defaults if recipe is not None else {}
-        fallback = {key: [chosen.get(field, FALLBACKS[field])]
-                    for key, field in (("architectures", "arch"), ("losses", "loss"), ("data", "data"))}
+        fallback = {
+            key: [chosen.get(field, FALLBACKS[field])]
+            for key, field in (("architectures", "arch"), ("losses", "loss"), ("data", "data"))
+        }
         archs = _match(block.get("architectures", fallback["architectures"]), api.list_architectures(), "architecture")
         losses = _match(block.get("losses", fallback["losses"]), api.list_losses(), "loss")
         datasets = _match(block.get("data", fallback["data"]), api.list_datasets(), "dataset")
@@ -228,23 +267,40 @@ def expand(suite: Suite, overrides: dict, results: dict[str, dict] | None = None
         train.update(block.get("train", {}))
         where = f"Suite '{suite.name}', block '{name}'"
         search = block.get("search")
-        trials = [(None, train)] if search is None else [
-            ({"index": k, "draws": draws}, apply_draws(where, train, draws))
-            for k, draws in ((k, search.draw(name, k)) for k in range(search.trials))]
+        trials = (
+            [(None, train)]
+            if search is None
+            else [
+                ({"index": k, "draws": draws}, apply_draws(where, train, draws))
+                for k, draws in ((k, search.draw(name, k)) for k in range(search.trials))
+            ]
+        )
         fields = set(FIELDS) - set(CELL_FIELDS)
         for trial, options in trials:
             options = {**options, **overrides}
             unknown = sorted(set(options) - fields)
             if unknown:
-                raise GanzooError(f"{where}: unknown training option(s) {', '.join(unknown)}. "
-                                  "See `ganzoo train --help` for the options.")
+                raise GanzooError(
+                    f"{where}: unknown training option(s) {', '.join(unknown)}. "
+                    "See `ganzoo train --help` for the options."
+                )
             for data in datasets:
                 for arch in archs:
                     for loss in losses:
                         for seed in block["seeds"]:
-                            cells.append(Cell(name, arch, loss, data, int(seed), dict(options),
-                                              bool(block.get("optional", False)), trial,
-                                              seed_batched=bool(block.get("seed_batched", False))))
+                            cells.append(
+                                Cell(
+                                    name,
+                                    arch,
+                                    loss,
+                                    data,
+                                    int(seed),
+                                    dict(options),
+                                    bool(block.get("optional", False)),
+                                    trial,
+                                    seed_batched=bool(block.get("seed_batched", False)),
+                                )
+                            )
         if search is not None and search.best_seeds and results is not None:
             cells += _best_reruns(where, name, search, [c for c in cells if c.block == name], results)
     _refuse_repeated_cells(suite, cells)
@@ -259,8 +315,11 @@ def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results
     for arch, loss, data in combos:
         cells = [c for c in trial_cells if (c.arch, c.loss, c.data) == (arch, loss, data)]
         found = [results.get(c.id) for c in cells]
-        records = [r for r, c in zip(found, cells)
-                   if r is not None and r.get("protocol_sha") == c.protocol_sha and r["status"] != "skipped"]
+        records = [
+            r
+            for r, c in zip(found, cells)
+            if r is not None and r.get("protocol_sha") == c.protocol_sha and r["status"] != "skipped"
+        ]
         if len(records) < len(cells):
             continue  # the search is not finished
         best = best_trial(where, search, records)
@@ -270,9 +329,19 @@ def _best_reruns(where: str, name: str, search, trial_cells: list[Cell], results
         source = next(c for c in cells if c.trial is not None and c.trial["index"] == index)
         assert source.trial is not None, "a search's cells are its trials"
         for seed in search.best_seeds:
-            out.append(Cell(f"{name}-best", arch, loss, data, int(seed), dict(source.train), source.optional,
-                            best_of={"block": name, "trial": index, "draws": source.trial["draws"], "score": score,
-                                     "by": by}, seed_batched=source.seed_batched))
+            out.append(
+                Cell(
+                    f"{name}-best",
+                    arch,
+                    loss,
+                    data,
+                    int(seed),
+                    dict(source.train),
+                    source.optional,
+                    best_of={"block": name, "trial": index, "draws": source.trial["draws"], "score": score, "by": by},
+                    seed_batched=source.seed_batched,
+                )
+            )
     return out
 
 
@@ -281,8 +350,11 @@ def _awaited_reruns(suite: Suite, cells: list[Cell]) -> int:
     best_seeds = {block_name(i, b): b["search"].best_seeds for i, b in enumerate(suite.blocks) if b.get("search")}
     listed = {(c.block, c.arch, c.loss, c.data) for c in cells if c.best_of is not None}
     searched = {(c.block, c.arch, c.loss, c.data) for c in cells if c.trial is not None}
-    return sum(len(best_seeds[block]) for block, arch, loss, data in searched
-               if (f"{block}-best", arch, loss, data) not in listed)
+    return sum(
+        len(best_seeds[block])
+        for block, arch, loss, data in searched
+        if (f"{block}-best", arch, loss, data) not in listed
+    )
 
 
 def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
@@ -297,7 +369,8 @@ def _refuse_repeated_cells(suite: Suite, cells: list[Cell]) -> None:
         raise GanzooError(
             f"Suite '{suite.name}' names {len(repeated)} cell(s) more than once: {named}{more}. Each cell "
             "(block, architecture, loss, data, seed) trains its own run directory; remove the repeated "
-            "seeds, or give the blocks different names.")
+            "seeds, or give the blocks different names."
+        )
 
 
 def select_blocks(suite: Suite, patterns: list[str]) -> set[str]:
@@ -320,9 +393,12 @@ def _pick(patterns: list[str], names: list[str], missing: str, plural: str, flag
         found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not found:
             close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
-            raise GanzooError(f"{missing} '{pattern}'." + (f" Did you mean: {', '.join(close)}?" if close else "")
-                              + f" Its {plural}: {', '.join(names)}. Fix {flag} (names or wildcards, "
-                              f"comma-separated), or leave it out to run every {one}.")
+            raise GanzooError(
+                f"{missing} '{pattern}'."
+                + (f" Did you mean: {', '.join(close)}?" if close else "")
+                + f" Its {plural}: {', '.join(names)}. Fix {flag} (names or wildcards, "
+                f"comma-separated), or leave it out to run every {one}."
+            )
         chosen.update(found)
     return chosen
 
@@ -336,11 +412,14 @@ class Part:
 
     def holds(self, cell: Cell) -> bool:
         # A search's best-trial re-runs (block NAME-best) belong to the search's block NAME.
-        in_blocks = self.blocks is None or cell.block in self.blocks or (
-            cell.best_of is not None and cell.block.removesuffix("-best") in self.blocks)
+        in_blocks = (
+            self.blocks is None
+            or cell.block in self.blocks
+            or (cell.best_of is not None and cell.block.removesuffix("-best") in self.blocks)
+        )
         return in_blocks and (self.data is None or cell.data in self.data)
 
     def others(self) -> str:
-        return " or ".join(kind for kind, chosen in (("blocks", self.blocks), ("data sets", self.data))
-                           if chosen is not None)
-
+        return " or ".join(
+            kind for kind, chosen in (("blocks", self.blocks), ("data sets", self.data)) if chosen is not None
+        )

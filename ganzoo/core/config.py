@@ -37,7 +37,6 @@ LR_SCHEDULES = ("constant", "linear-decay")
 UPDATES = ("alternating", "simultaneous")
 
 
-
 @dataclass
 class TrainConfig:
     """Everything a run is trained from. A None is filled when the config is resolved
@@ -45,19 +44,35 @@ class TrainConfig:
 
     # arch, loss and data: a recipe's when unset, else their fallbacks (resolve.py).
     arch: str | None = setting(
-        None, fallback="mlp", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        None,
+        fallback="mlp",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
         help="architecture name (default: the recipe's, else mlp)",
     )
     loss: str | None = setting(
-        None, fallback="non-saturating", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        None,
+        fallback="non-saturating",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
         help="loss name (default: the recipe's, else non-saturating)",
     )
     data: str | None = setting(
-        None, fallback="ring8", accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True,
+        None,
+        fallback="ring8",
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
         help="data set name (default: the recipe's, else ring8)",
     )
     recipe: str | None = setting(
-        None, accepts=NAME_OR_NONE[0], words=NAME_OR_NONE[1], identity=True, metavar="NAME",
+        None,
+        accepts=NAME_OR_NONE[0],
+        words=NAME_OR_NONE[1],
+        identity=True,
+        metavar="NAME",
         help="train a paper's whole configuration (`ganzoo list recipes`); the flags given beside it win over it",
     )
     arch_options: dict = setting(

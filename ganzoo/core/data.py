@@ -83,10 +83,15 @@ def batch_problem(dataset: Dataset, x, labels) -> str | None:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         return f"holds {type(x).__name__} {getattr(x, 'dtype', '')} samples, not a floating-point torch tensor"
     if tuple(x.shape[1:]) != tuple(dataset.sample_shape):
-        return (f"holds samples of shape {tuple(x.shape[1:])} where it declares `sample_shape` "
-                f"{tuple(dataset.sample_shape)}")
-    if dataset.num_classes > 0 and not (isinstance(labels, torch.Tensor) and labels.shape == x.shape[:1]
-                                        and not labels.is_floating_point()):
-        return (f"declares {dataset.num_classes} classes but gives {type(labels).__name__} labels, not one whole "
-                "number per sample")
+        return (
+            f"holds samples of shape {tuple(x.shape[1:])} where it declares `sample_shape` "
+            f"{tuple(dataset.sample_shape)}"
+        )
+    if dataset.num_classes > 0 and not (
+        isinstance(labels, torch.Tensor) and labels.shape == x.shape[:1] and not labels.is_floating_point()
+    ):
+        return (
+            f"declares {dataset.num_classes} classes but gives {type(labels).__name__} labels, not one whole "
+            "number per sample"
+        )
     return None

@@ -74,8 +74,14 @@ def declaration_problems(metric) -> list[str]:
     if unknown := [u for u in uses if u not in USES]:
         problems.append(f"uses {unknown}, which evaluation does not prepare (one of {', '.join(USES)})")
     for column in getattr(metric, "columns", ()):
-        if not (isinstance(column, tuple) and len(column) == 4 and isinstance(column[0], str)
-                and isinstance(column[1], str) and isinstance(column[2], int) and column[3] in (-1, 0, 1)):
+        if not (
+            isinstance(column, tuple)
+            and len(column) == 4
+            and isinstance(column[0], str)
+            and isinstance(column[1], str)
+            and isinstance(column[2], int)
+            and column[3] in (-1, 0, 1)
+        ):
             problems.append(f"has the column {column!r}, not a Column(key, label, decimals, better: +1, -1 or 0)")
     for curve in getattr(metric, "curves", ()):
         if not (isinstance(curve, tuple) and len(curve) == 2 and all(isinstance(c, str) for c in curve)):

@@ -50,8 +50,14 @@ class Generator(nn.Module):
         return None
 
     @torch.no_grad()
-    def sample(self, n: int, device=None, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, batch_size: int = 1024) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        device=None,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1024,
+    ) -> torch.Tensor:
         """`n` samples in evaluation mode (batch norm uses its running statistics)."""
         device = device if device is not None else self.device
         if labels is None:
@@ -94,8 +100,10 @@ class PackedDiscriminator(Discriminator):
     def forward(self, x, labels=None):
         n = x.shape[0]
         if n % self.pack:
-            raise GanzooError(f"PacGAN packing: a batch of {n} is not a multiple of pack={self.pack}; "
-                              "choose a batch size divisible by it.")
+            raise GanzooError(
+                f"PacGAN packing: a batch of {n} is not a multiple of pack={self.pack}; "
+                "choose a batch size divisible by it."
+            )
         return self.inner(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]))
 
 
@@ -107,8 +115,9 @@ def forward_per_group(forward, z: torch.Tensor, groups: int, who: str) -> torch.
     if groups == 1:
         return forward(z)
     if z.shape[0] % groups:
-        raise GanzooError(f"{who} with bn_groups={groups}: a batch of {z.shape[0]} latents does not split into "
-                          f"{groups} groups; use a batch size that is a multiple of {groups}.")
+        raise GanzooError(
+            f"{who} with bn_groups={groups}: a batch of {z.shape[0]} latents does not split into "
+            f"{groups} groups; use a batch size that is a multiple of {groups}."
+        )
     outputs = [forward(z[k::groups]) for k in range(groups)]  # one call per group: its own batch statistics
     return torch.stack(outputs, dim=1).flatten(0, 1)
-

@@ -30,15 +30,26 @@ def classify_channels(model, images: torch.Tensor, batch: int = 2000) -> torch.T
     n, channels = images.shape[:2]
     flat = images.reshape(n * channels, 1, *images.shape[2:])
     device = next(model.parameters()).device
-    out = [model(to_classifier_input(flat[i:i + batch].to(device)).contiguous(memory_format=torch.channels_last))
-           .argmax(1).cpu() for i in range(0, len(flat), batch)]
+    out = [
+        model(to_classifier_input(flat[i : i + batch].to(device)).contiguous(memory_format=torch.channels_last))
+        .argmax(1)
+        .cpu()
+        for i in range(0, len(flat), batch)
+    ]
     return torch.cat(out).reshape(n, channels)
 
 
 @torch.no_grad()
-def generated_classes(generator, model, num_samples: int, rng: torch.Generator, grey: bool = False,
-                      batch: int = 1000, sampler_batch: int | None = None,
-                      float_images: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def generated_classes(
+    generator,
+    model,
+    num_samples: int,
+    rng: torch.Generator,
+    grey: bool = False,
+    batch: int = 1000,
+    sampler_batch: int | None = None,
+    float_images: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Classes of `num_samples` generated images, per channel (or of their grey mean with
     `grey`), and the labels asked of a conditional generator (None for an unconditional
     one). Images are quantised to uint8 first, like the real images the classifier knows,
@@ -85,7 +96,6 @@ class _BatchStatisticsSampler:
         return torch.cat(chunks)
 
 
-
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float | None:
     """KL(p || q) in nats; None (infinite) when p puts mass where q has none."""
     support = p > 0
@@ -106,8 +116,9 @@ def stacked_mnist_modes(digits: torch.Tensor) -> dict:
     }
 
 
-def class_coverage(predicted: torch.Tensor, real_labels: torch.Tensor, num_classes: int,
-                   asked: torch.Tensor | None = None) -> dict:
+def class_coverage(
+    predicted: torch.Tensor, real_labels: torch.Tensor, num_classes: int, asked: torch.Tensor | None = None
+) -> dict:
     """Class histogram of generated samples against the real class distribution."""
     counts = torch.bincount(predicted, minlength=num_classes).double()
     real = torch.bincount(real_labels.cpu(), minlength=num_classes).double()

@@ -26,7 +26,7 @@ NUM_SAMPLES = 10_000  # the paper's real and generated sample counts
 def _pairwise(a: torch.Tensor, b: torch.Tensor, chunk: int, reduce) -> torch.Tensor:
     """`reduce(distances)` over rows of a, a chunk of rows at a time: the full N x M matrix
     of 10,000 x 10,000 float64 distances would take 800 MB."""
-    return torch.cat([reduce(torch.cdist(a[i:i + chunk], b)) for i in range(0, len(a), chunk)])
+    return torch.cat([reduce(torch.cdist(a[i : i + chunk], b)) for i in range(0, len(a), chunk)])
 
 
 def _as_rows(features: torch.Tensor) -> torch.Tensor:
@@ -43,8 +43,13 @@ def real_radii(real: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024) -> tor
     return _pairwise(real, real, chunk, lambda d: d.topk(k + 1, dim=1, largest=False).values[:, k])
 
 
-def density_coverage(real: torch.Tensor, generated: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024,
-                     radii: torch.Tensor | None = None) -> dict:
+def density_coverage(
+    real: torch.Tensor,
+    generated: torch.Tensor,
+    k: int = NEAREST_K,
+    chunk: int = 1024,
+    radii: torch.Tensor | None = None,
+) -> dict:
     """`radii`: `real_radii(real, k)`, when the caller kept them."""
     real, generated = _as_rows(real), _as_rows(generated)
     radii = real_radii(real, k, chunk) if radii is None else radii

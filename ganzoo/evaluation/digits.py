@@ -60,11 +60,19 @@ class DigitClassifier(nn.Module):
         super().__init__()
 
         def block(c_in, c_out):
-            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
-                    nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+            return [
+                nn.Conv2d(c_in, c_out, 3, padding=1),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
 
-        self.body = nn.Sequential(*block(1, 32), *block(32, 64), nn.Flatten(),
-                                  nn.Linear(64 * 7 * 7, PENULTIMATE), nn.ReLU())
+        self.body = nn.Sequential(
+            *block(1, 32), *block(32, 64), nn.Flatten(), nn.Linear(64 * 7 * 7, PENULTIMATE), nn.ReLU()
+        )
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(PENULTIMATE, 10)
 
@@ -92,8 +100,10 @@ def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
     if images.dtype == torch.uint8:
         images = to_float(images)
     if images.shape[1] != 1:
-        raise GanzooError(f"The digit classifier reads 1-channel images; got {images.shape[1]} channels. "
-                          "Classify each channel on its own (as for stacked-mnist).")
+        raise GanzooError(
+            f"The digit classifier reads 1-channel images; got {images.shape[1]} channels. "
+            "Classify each channel on its own (as for stacked-mnist)."
+        )
     if images.shape[-2:] != (28, 28):
         images = F.interpolate(images, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
     return images
@@ -113,13 +123,14 @@ def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor,
     model.eval()
     correct = 0
     for start in range(0, len(images), batch):
-        logits = model(to_classifier_input(images[start:start + batch]))
-        correct += int((logits.argmax(1) == labels[start:start + batch]).sum())
+        logits = model(to_classifier_input(images[start : start + batch]))
+        correct += int((logits.argmax(1) == labels[start : start + batch]).sum())
     return correct / len(images)
 
 
-def train_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 3,
-                     max_train: int | None = None, path: Path | None = None) -> tuple[DigitClassifier, dict]:
+def train_classifier(
+    dataset: str, root: str = "", seed: int = 0, epochs: int = 3, max_train: int | None = None, path: Path | None = None
+) -> tuple[DigitClassifier, dict]:
     """Train, measure on the test split, and cache weights plus a JSON of how."""
 
     if dataset not in DATASETS:
@@ -139,7 +150,7 @@ def train_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 
         position = step % steps_per_epoch
         if position == 0:  # a new epoch over (the first `count` of) a fresh permutation
             order = torch.randperm(len(train_set), generator=rng)[:count]
-        images, labels = train_set.get(order[position * 128:(position + 1) * 128])
+        images, labels = train_set.get(order[position * 128 : (position + 1) * 128])
         loss = F.cross_entropy(model(to_classifier_input(images)), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -152,10 +163,16 @@ def train_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 
     path = path or classifier_path(dataset, seed)
     atomic_write_bytes(path, buffer.getvalue())
     info = {
-        "dataset": dataset, "seed": seed, "epochs": epochs, "train_images": count,
-        "test_accuracy": test_accuracy, "test_images": len(test_set),
-        "required_accuracy": REQUIRED_ACCURACY[dataset], "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-        "train_seconds": round(train_seconds, 1), "torch": torch.__version__,
+        "dataset": dataset,
+        "seed": seed,
+        "epochs": epochs,
+        "train_images": count,
+        "test_accuracy": test_accuracy,
+        "test_images": len(test_set),
+        "required_accuracy": REQUIRED_ACCURACY[dataset],
+        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+        "train_seconds": round(train_seconds, 1),
+        "torch": torch.__version__,
         "architecture": "DigitClassifier: 2 conv blocks (32, 64) + 128-d penultimate + 10 logits",
     }
     atomic_write_json(path.with_suffix(".json"), info)
@@ -172,8 +189,10 @@ def load_classifier(path: Path) -> tuple[DigitClassifier, dict]:
     info = json.loads(record.read_text())
     digest = file_sha256(path)
     if digest != info["sha256"]:
-        raise GanzooError(f"{path} does not match its record (SHA-256 {digest[:12]}..., recorded "
-                          f"{info['sha256'][:12]}...). Delete both files to retrain it.")
+        raise GanzooError(
+            f"{path} does not match its record (SHA-256 {digest[:12]}..., recorded "
+            f"{info['sha256'][:12]}...). Delete both files to retrain it."
+        )
     model = DigitClassifier()
     model.load_state_dict(safe_torch_load(path))
     return model.eval(), info
@@ -194,7 +213,8 @@ def get_classifier(dataset: str, root: str = "", seed: int = 0, epochs: int = 3)
     if info["test_accuracy"] < REQUIRED_ACCURACY[dataset]:
         raise GanzooError(
             f"The {dataset} classifier at {path} reached {info['test_accuracy']:.2%} test accuracy, below the "
-            f"{REQUIRED_ACCURACY[dataset]:.0%} its features need. Delete it to retrain with more epochs.")
+            f"{REQUIRED_ACCURACY[dataset]:.0%} its features need. Delete it to retrain with more epochs."
+        )
     return model, info, path
 
 

@@ -61,8 +61,11 @@ class Extractor:
 
     def describe(self) -> dict:
         name = DINOV2 if self.name == DINOV2_TORCH_FIDELITY else self.name
-        out: dict[str, object] = {"name": name, "weights_sha256": self.weights_sha256,
-                                  "weights_file": self.weights_path.name}
+        out: dict[str, object] = {
+            "name": name,
+            "weights_sha256": self.weights_sha256,
+            "weights_file": self.weights_path.name,
+        }
         if self.info:
             out["classifier"] = {k: self.info[k] for k in ("dataset", "seed", "test_accuracy", "epochs")}
         return out
@@ -73,8 +76,9 @@ def default_extractor(digit_classifier: str | None) -> str:
     return digits.extractor_name(digit_classifier) if digit_classifier else INCEPTION
 
 
-def resolve_extractor(name: str, digit_classifier: str | None = None, *, inception_weights: str | None = None,
-                      data_root: str = "") -> Extractor:
+def resolve_extractor(
+    name: str, digit_classifier: str | None = None, *, inception_weights: str | None = None, data_root: str = ""
+) -> Extractor:
     """The extractor called `name` ('auto': the data's digit classifier, else Inception),
     weights located and hashed."""
     if name == "auto":
@@ -86,15 +90,20 @@ def resolve_extractor(name: str, digit_classifier: str | None = None, *, incepti
     if name == DINOV2:
         repo, weights = locate_dinov2()
         _register_dinov2(str(repo))
-        return Extractor(DINOV2_TORCH_FIDELITY, weights, _sha256_of_version(str(weights), *_version(weights)),
-                         rgb_only=True)
+        return Extractor(
+            DINOV2_TORCH_FIDELITY, weights, _sha256_of_version(str(weights), *_version(weights)), rgb_only=True
+        )
     for dataset in digits.DATASETS:
         if name == digits.extractor_name(dataset):
             _, info, path = digits.get_classifier(dataset, root=data_root)
             digits.register_with_torch_fidelity()
             return Extractor(name, path, info["sha256"], rgb_only=False, classifier_data=dataset, info=info)
-    raise UnknownNameError("feature extractor", name, ["auto", *extractor_names()],
-                           hint="Pass one of them to --extractor ('auto' picks the data set's default).")
+    raise UnknownNameError(
+        "feature extractor",
+        name,
+        ["auto", *extractor_names()],
+        hint="Pass one of them to --extractor ('auto' picks the data set's default).",
+    )
 
 
 def inception_hub_path() -> Path:
@@ -112,8 +121,10 @@ def locate_inception_weights(path: str | None = None) -> Path:
     if path:
         given = Path(path).expanduser()
         if not given.is_file():
-            raise GanzooError(f"--inception-weights {path}: no such file. Pass the path of the InceptionV3 "
-                              f"weights for FID (downloadable from {URL_INCEPTION_V3}).")
+            raise GanzooError(
+                f"--inception-weights {path}: no such file. Pass the path of the InceptionV3 "
+                f"weights for FID (downloadable from {URL_INCEPTION_V3})."
+            )
         return given
     hub = inception_hub_path()
     if hub.is_file():
@@ -122,14 +133,14 @@ def locate_inception_weights(path: str | None = None) -> Path:
         hub.parent.mkdir(parents=True, exist_ok=True)
         # torch checks the file against the hash prefix in its name, and writes it to a
         # temporary name first, so an interrupted download leaves nothing half-written.
-        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(hub), hash_prefix=_hash_prefix(hub.name),
-                                       progress=False)
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(hub), hash_prefix=_hash_prefix(hub.name), progress=False)
     except Exception as exc:  # no network, a proxy, a corrupt download: all end the same way
         raise GanzooError(
             f"The InceptionV3 weights for FID are not here and could not be downloaded ({type(exc).__name__}: "
             f"{exc}). On a machine with network, download {URL_INCEPTION_V3} and either pass it with "
             f"--inception-weights PATH (or $GANZOO_INCEPTION_WEIGHTS) or put it at {hub}. For digit data, "
-            "the offline extractor needs no download: --extractor auto.") from None
+            "the offline extractor needs no download: --extractor auto."
+        ) from None
     return hub
 
 
@@ -159,10 +170,13 @@ def _check_weights_version(path: str, size: int, mtime_ns: int) -> None:
             f"The InceptionV3 weights file {path} is not a plain file of tensors: it holds pickled objects, "
             f"which could run code, or it is damaged ({type(exc).__name__}). ganzoo loads weights only as "
             f"tensors. Use the published file, {URL_INCEPTION_V3} (SHA-256 starting "
-            f"{_hash_prefix(URL_INCEPTION_V3.rsplit('/', 1)[-1])}).") from None
+            f"{_hash_prefix(URL_INCEPTION_V3.rsplit('/', 1)[-1])})."
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise GanzooError(f"The InceptionV3 weights file {path} is not a state dict of tensors. Use the "
-                          f"published file, {URL_INCEPTION_V3}.")
+        raise GanzooError(
+            f"The InceptionV3 weights file {path} is not a state dict of tensors. Use the "
+            f"published file, {URL_INCEPTION_V3}."
+        )
 
 
 def _hash_prefix(filename: str) -> str | None:
@@ -188,10 +202,13 @@ def locate_dinov2() -> tuple[Path, Path]:
                 f"{DINOV2_WEIGHTS_FILE} (1.2 GB) in {weights.parent}. On a machine with network, run "
                 f"python -c \"import torch; torch.hub.load('{DINOV2_HUB_REPO}:main', '{DINOV2_HUB_MODEL}')\", which "
                 f"fills that machine's hub folder, then copy both into {hub} here, or point $TORCH_HOME at a folder "
-                "whose hub/ holds them. Or leave fd-dinov2 out.") from None
+                "whose hub/ holds them. Or leave fd-dinov2 out."
+            ) from None
         if not ((repo / "hubconf.py").is_file() and weights.is_file()):
-            raise GanzooError(f"The DINOv2 download finished, but {repo / 'hubconf.py'} or {weights} is missing. "
-                              f"Remove {repo} and try again.")
+            raise GanzooError(
+                f"The DINOv2 download finished, but {repo / 'hubconf.py'} or {weights} is missing. "
+                f"Remove {repo} and try again."
+            )
     return repo, weights
 
 

@@ -44,8 +44,10 @@ MAX_REAL_SAMPLES = 50_000
 #: training split are 20 apart (the sampling noise of 1,000 images). MNIST's training split
 #: is shuffled (its first 1,000 are 25 from a random 1,000), so its numbers barely move.
 REFERENCE_SEED = 0
-REFERENCE_SELECTION = (f"a fixed random subset of the split: torch.randperm(len(split), "
-                       f"generator=torch.Generator().manual_seed({REFERENCE_SEED}))[:num_samples]")
+REFERENCE_SELECTION = (
+    f"a fixed random subset of the split: torch.randperm(len(split), "
+    f"generator=torch.Generator().manual_seed({REFERENCE_SEED}))[:num_samples]"
+)
 
 
 def _generative_model_class():
@@ -104,7 +106,7 @@ class RealImages(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
-        image = self.dataset.get(self.indices[i:i + 1])[0].cpu()
+        image = self.dataset.get(self.indices[i : i + 1])[0].cpu()
         return (_to_rgb(image) if self.rgb else image)[0]
 
 
@@ -117,13 +119,22 @@ def real_cache_key(dataset, split: str, count: int, extractor: Extractor) -> str
     options, the sample count or the extractor's weights changes the key."""
     described = {k: v for k, v in dataset.describe().items() if k != "source"}  # where a copy lives is not what it is
     data_hash = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:10]
-    return (f"ganzoo-{dataset.name}-{split}-{count}-r{REFERENCE_SEED}-d{data_hash}"
-            f"-w{extractor.weights_sha256[:16]}")
+    return f"ganzoo-{dataset.name}-{split}-{count}-r{REFERENCE_SEED}-d{data_hash}-w{extractor.weights_sha256[:16]}"
 
 
-def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Extractor, num_samples: int,
-                     real_samples: int, split: str, seed: int, generator_kind: str,
-                     batch_size: int = 250) -> list[dict]:
+def fidelity_metrics(
+    generator,
+    reference,
+    metrics: list[str],
+    *,
+    extractor: Extractor,
+    num_samples: int,
+    real_samples: int,
+    split: str,
+    seed: int,
+    generator_kind: str,
+    batch_size: int = 250,
+) -> list[dict]:
     """One record per metric in `metrics` (names from FIDELITY_METRICS), without `step`:
     `num_samples` generated images against `real_samples` of `reference` (REFERENCE_SELECTION)."""
     import torch_fidelity
@@ -142,13 +153,25 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
 
     def calculate():  # a fresh wrapper each time, so a retry draws the same samples
         return torch_fidelity.calculate_metrics(
-            input1=_generative_model_class()(generator, seed, rgb), input1_model_num_samples=num_samples,
-            input2=RealImages(reference, real_count, rgb), input2_cache_name=key,
-            cache_root=str(cache_dir() / "fidelity"), cache=True,
-            feature_extractor=extractor.name, feature_extractor_weights_path=str(extractor.weights_path),
-            cuda=cuda, batch_size=batch_size, save_cpu_ram=True, rng_seed=seed, verbose=False,
-            kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, prc_neighborhood=PRC_NEIGHBORHOOD,
-            isc_splits=ISC_SPLITS, **flags)
+            input1=_generative_model_class()(generator, seed, rgb),
+            input1_model_num_samples=num_samples,
+            input2=RealImages(reference, real_count, rgb),
+            input2_cache_name=key,
+            cache_root=str(cache_dir() / "fidelity"),
+            cache=True,
+            feature_extractor=extractor.name,
+            feature_extractor_weights_path=str(extractor.weights_path),
+            cuda=cuda,
+            batch_size=batch_size,
+            save_cpu_ram=True,
+            rng_seed=seed,
+            verbose=False,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size,
+            prc_neighborhood=PRC_NEIGHBORHOOD,
+            isc_splits=ISC_SPLITS,
+            **flags,
+        )
 
     with weights_only_loads():  # torch-fidelity's own loads would run code from a tampered file
         try:
@@ -159,42 +182,68 @@ def fidelity_metrics(generator, reference, metrics: list[str], *, extractor: Ext
             # way: drop the cached real features and compute them again, once.
             if not cached_files(key):
                 raise
-            warnings.warn(f"The cached real-data features {key} in {cache_dir() / 'fidelity'} could not be "
-                          f"read safely ({type(exc).__name__}); they are dropped and computed again.",
-                          stacklevel=2)
+            warnings.warn(
+                f"The cached real-data features {key} in {cache_dir() / 'fidelity'} could not be "
+                f"read safely ({type(exc).__name__}); they are dropped and computed again.",
+                stacklevel=2,
+            )
             clear_cache(key)
             results = calculate()
     seconds = round(time.perf_counter() - started, 3)
     shared = {
         "extractor": extractor.describe(),
-        "generated": {"num_samples": num_samples, "generator": generator_kind, "seed": seed,
-                      "latent": "the generator's own sampler; uniform labels when conditional"},
-        "real": {"data": reference.name, "split": split, "num_samples": real_count,
-                 "selection": REFERENCE_SELECTION, "cache_key": key},
+        "generated": {
+            "num_samples": num_samples,
+            "generator": generator_kind,
+            "seed": seed,
+            "latent": "the generator's own sampler; uniform labels when conditional",
+        },
+        "real": {
+            "data": reference.name,
+            "split": split,
+            "num_samples": real_count,
+            "selection": REFERENCE_SELECTION,
+            "cache_key": key,
+        },
         "images": "uint8, grey repeated to RGB" if rgb and generator.output_shape[0] == 1 else "uint8",
         "torch_fidelity": torch_fidelity.__version__,
     }
     details: dict[str, dict[str, object]] = {
         "fid": {"layer": extractor.layer("fid")},
-        "kid": {"layer": extractor.layer("kid"), "subsets": kid_subsets, "subset_size": kid_subset_size,
-                "kernel": "polynomial, degree 3"},
+        "kid": {
+            "layer": extractor.layer("kid"),
+            "subsets": kid_subsets,
+            "subset_size": kid_subset_size,
+            "kernel": "polynomial, degree 3",
+        },
         "precision-recall": {"layer": extractor.layer("prc"), "neighborhood": PRC_NEIGHBORHOOD},
         "inception-score": {"layer": extractor.layer("isc"), "splits": ISC_SPLITS},
     }
     records = []
     for metric in metrics:
         keys = FIDELITY_METRICS[metric][1]
-        records.append({
-            "metric": metric,
-            "results": {ours: results[theirs] for theirs, ours in keys.items()},
-            "protocol": {"metric": metric, **shared, **details[metric]},
-            "seconds": seconds,  # one shared pass of feature extraction for all of them
-        })
+        records.append(
+            {
+                "metric": metric,
+                "results": {ours: results[theirs] for theirs, ours in keys.items()},
+                "protocol": {"metric": metric, **shared, **details[metric]},
+                "seconds": seconds,  # one shared pass of feature extraction for all of them
+            }
+        )
     return records
 
 
-def extract_features(extractor: Extractor, metric: str, *, generator=None, num_samples: int = 0, seed: int = 0,
-                     reference=None, real_samples: int = 0, batch_size: int = 250) -> torch.Tensor:
+def extract_features(
+    extractor: Extractor,
+    metric: str,
+    *,
+    generator=None,
+    num_samples: int = 0,
+    seed: int = 0,
+    reference=None,
+    real_samples: int = 0,
+    batch_size: int = 250,
+) -> torch.Tensor:
     """Features at the layer torch-fidelity's `metric` ("prc", "fid"...) reads: of
     `num_samples` images from `generator`, or of `real_samples` of `reference` (REFERENCE_SELECTION).
     For metrics torch-fidelity does not compute (density and coverage)."""
@@ -207,12 +256,18 @@ def extract_features(extractor: Extractor, metric: str, *, generator=None, num_s
     layer = extractor.layer(metric)
     cuda = generator is not None and generator.device.type == "cuda"
     with weights_only_loads():
-        features = create_feature_extractor(extractor.name, [layer], cuda=cuda, verbose=False,
-                                            feature_extractor_weights_path=str(extractor.weights_path))
+        features = create_feature_extractor(
+            extractor.name,
+            [layer],
+            cuda=cuda,
+            verbose=False,
+            feature_extractor_weights_path=str(extractor.weights_path),
+        )
         if generator is not None:
             model = _generative_model_class()(generator, seed, extractor.rgb_only)
-            return get_featuresdict_from_generative_model(model, features, num_samples, batch_size, cuda, seed,
-                                                          False)[layer]
+            return get_featuresdict_from_generative_model(model, features, num_samples, batch_size, cuda, seed, False)[
+                layer
+            ]
         images = RealImages(reference, min(real_samples, len(reference)), extractor.rgb_only)
         return get_featuresdict_from_dataset(images, features, batch_size, cuda, True, False)[layer]
 

@@ -23,8 +23,13 @@ NUM_SAMPLES = 2500  # VEEGAN and PacGAN evaluate 2,500 samples
 THRESHOLD_STDS = 3.0
 
 
-def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
-                  threshold_stds: float = THRESHOLD_STDS, weights: torch.Tensor | None = None) -> dict:
+def mode_coverage(
+    samples: torch.Tensor,
+    centers: torch.Tensor,
+    std: float,
+    threshold_stds: float = THRESHOLD_STDS,
+    weights: torch.Tensor | None = None,
+) -> dict:
     """`weights`: the true probability of each mode (default: equal)."""
     samples = samples.detach().to("cpu", torch.float64)
     centers = centers.to(torch.float64)
@@ -36,8 +41,11 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
     num_modes = centers.shape[0]
     counts = torch.bincount(nearest[high_quality], minlength=num_modes)
     total = int(counts.sum())
-    q = (torch.full((num_modes,), 1.0 / num_modes, dtype=torch.float64) if weights is None
-         else weights.to(torch.float64) / weights.sum())
+    q = (
+        torch.full((num_modes,), 1.0 / num_modes, dtype=torch.float64)
+        if weights is None
+        else weights.to(torch.float64) / weights.sum()
+    )
     if total:
         hit = counts > 0
         p = counts[hit].double() / total
@@ -61,7 +69,7 @@ def protocol(num_samples: int, threshold_stds: float = THRESHOLD_STDS) -> dict:
         "high_quality": f"within {threshold_stds:g} std of the nearest centre",
         "covered": "at least one high-quality sample",
         "reverse_kl": "KL(histogram of high-quality samples over modes || true mode weights), nats "
-                      "(PacGAN's reverse KL: log K - entropy of that histogram)",
+        "(PacGAN's reverse KL: log K - entropy of that histogram)",
         "reference": "VEEGAN (Srivastava et al. 2017), PacGAN (Lin et al. 2018)",
     }
 

@@ -80,8 +80,11 @@ def applicable_metrics(dataset, only: str | None = None, registered: dict[str, M
     name is true (`by_default`, `during_training`). `registered`: the metrics, when the
     caller has them already."""
     registered = registered_metrics() if registered is None else registered
-    return [name for name, metric in registered.items()
-            if not missing_needs(metric, dataset) and (only is None or getattr(metric, only))]
+    return [
+        name
+        for name, metric in registered.items()
+        if not missing_needs(metric, dataset) and (only is None or getattr(metric, only))
+    ]
 
 
 def eval_default_metrics(dataset, registered: dict[str, Metric] | None = None) -> list[str]:
@@ -97,8 +100,9 @@ def training_default_metrics(dataset, registered: dict[str, Metric] | None = Non
     return applicable_metrics(dataset, "during_training", registered)
 
 
-def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[str], object],
-                    for_training: bool = True) -> EvalPlan:
+def plan_evaluation(
+    dataset, settings: EvalSettings, open_reference: Callable[[str], object], for_training: bool = True
+) -> EvalPlan:
     registered = registered_metrics()  # created once: the plan keeps these instances
     default = (training_default_metrics if for_training else eval_default_metrics)(dataset, registered)
     metrics = list(default if settings.metrics is None else settings.metrics)
@@ -108,25 +112,30 @@ def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[s
         missing = missing_needs(registered[name], dataset)
         if missing:
             possible = applicable_metrics(dataset, registered=registered)
-            raise GanzooError(f"Metric '{name}' does not apply to data set '{dataset.name}': it needs data that "
-                              f"offer {', '.join(missing)}, and '{dataset.name}' offers "
-                              f"{', '.join(sorted(offers(dataset))) or 'nothing'}. For it, choose from: "
-                              f"{', '.join(possible) or 'none'}.")
+            raise GanzooError(
+                f"Metric '{name}' does not apply to data set '{dataset.name}': it needs data that "
+                f"offer {', '.join(missing)}, and '{dataset.name}' offers "
+                f"{', '.join(sorted(offers(dataset))) or 'nothing'}. For it, choose from: "
+                f"{', '.join(possible) or 'none'}."
+            )
     plan = EvalPlan(metrics, settings, dataset, {name: registered[name] for name in metrics})
     uses = {use for metric in plan.instances.values() for use in metric.uses}
     if "reference" in uses:
         plan.reference = open_reference(settings.real_split)
     if "extractor" in uses:
-
-        plan.extractor = resolve_extractor(settings.extractor, dataset.digit_classifier,
-                                           inception_weights=settings.inception_weights,
-                                           data_root=settings.data_root)
+        plan.extractor = resolve_extractor(
+            settings.extractor,
+            dataset.digit_classifier,
+            inception_weights=settings.inception_weights,
+            data_root=settings.data_root,
+        )
     if "classifier" in uses:
-
         if not dataset.digit_classifier:
             users = [name for name, metric in plan.instances.items() if "classifier" in metric.uses]
-            raise GanzooError(f"Metric(s) {', '.join(users)} read a digit classifier, but data set "
-                              f"'{dataset.name}' names none (Dataset.digit_classifier). Leave them out.")
+            raise GanzooError(
+                f"Metric(s) {', '.join(users)} read a digit classifier, but data set "
+                f"'{dataset.name}' names none (Dataset.digit_classifier). Leave them out."
+            )
         model, info, _ = get_classifier(dataset.digit_classifier, root=settings.data_root)
         plan.classifier = (model, info)
     for metric in plan.instances.values():
@@ -142,8 +151,9 @@ def plan_evaluation(dataset, settings: EvalSettings, open_reference: Callable[[s
     return plan
 
 
-def evaluate(generator, dataset, step: int, picture: Path, *, seed: int, generator_kind: str,
-             plan: EvalPlan) -> list[dict]:
+def evaluate(
+    generator, dataset, step: int, picture: Path, *, seed: int, generator_kind: str, plan: EvalPlan
+) -> list[dict]:
     """Compute the planned metrics at `step` and save its picture (a PNG at `picture`);
     one record per metric."""
     sample_seed = seed + EVAL_SEED_OFFSET
@@ -151,14 +161,35 @@ def evaluate(generator, dataset, step: int, picture: Path, *, seed: int, generat
     records = []
     for name in plan.metrics:
         metric = plan.instances[name]
-        context = MetricContext(generator, dataset, plan, plan.settings.num_samples or metric.num_samples,
-                                sample_seed, generator_kind, shared)
+        context = MetricContext(
+            generator,
+            dataset,
+            plan,
+            plan.settings.num_samples or metric.num_samples,
+            sample_seed,
+            generator_kind,
+            shared,
+        )
         started = time.perf_counter()
         out = _compute(name, metric, context)
-        records.append({"metric": name, "results": out["results"], "protocol": out["protocol"],
-                        "seconds": round(out.get("seconds", time.perf_counter() - started), 4), "step": step})
-    _draw_picture(generator, dataset, Path(picture), torch.Generator(generator.device).manual_seed(sample_seed),
-                  f"{dataset.name}, step {step}", records, plan.settings.num_samples)
+        records.append(
+            {
+                "metric": name,
+                "results": out["results"],
+                "protocol": out["protocol"],
+                "seconds": round(out.get("seconds", time.perf_counter() - started), 4),
+                "step": step,
+            }
+        )
+    _draw_picture(
+        generator,
+        dataset,
+        Path(picture),
+        torch.Generator(generator.device).manual_seed(sample_seed),
+        f"{dataset.name}, step {step}",
+        records,
+        plan.settings.num_samples,
+    )
     return records
 
 
@@ -173,17 +204,25 @@ def _compute(name: str, metric: Metric, context: MetricContext) -> dict:
     except Exception as exc:
         if entry.plugin in BUILTIN_PLUGINS:
             raise
-        raise GanzooError(f"The metric '{name}' from {origin(entry)} failed: {type(exc).__name__}: {exc}. This is "
-                          "a bug in that plugin: report it to its authors, or leave the metric out.") from None
-    if not isinstance(out, dict) or not isinstance(out.get("results"), dict) or not isinstance(
-            out.get("protocol"), dict):
-        raise GanzooError(f"The metric '{name}' from {origin(entry)} returned {type(out).__name__}; a metric "
-                          "returns {'results': {...}, 'protocol': {...}}. Fix the plugin's compute().")
+        raise GanzooError(
+            f"The metric '{name}' from {origin(entry)} failed: {type(exc).__name__}: {exc}. This is "
+            "a bug in that plugin: report it to its authors, or leave the metric out."
+        ) from None
+    if (
+        not isinstance(out, dict)
+        or not isinstance(out.get("results"), dict)
+        or not isinstance(out.get("protocol"), dict)
+    ):
+        raise GanzooError(
+            f"The metric '{name}' from {origin(entry)} returned {type(out).__name__}; a metric "
+            "returns {'results': {...}, 'protocol': {...}}. Fix the plugin's compute()."
+        )
     return out
 
 
-def _draw_picture(generator, dataset, path: Path, rng: torch.Generator, title: str, records: list[dict],
-                  num_samples: int | None) -> None:
+def _draw_picture(
+    generator, dataset, path: Path, rng: torch.Generator, title: str, records: list[dict], num_samples: int | None
+) -> None:
     """What the samples look like, chosen by their shape: a grid of images, a scatter of
     2D points (over the modes, when known), a histogram of 1D values (over the density)."""
     shape, offered = tuple(dataset.sample_shape), offers(dataset)
@@ -193,8 +232,10 @@ def _draw_picture(generator, dataset, path: Path, rng: torch.Generator, title: s
         for record in records:  # the first mode-coverage-like result goes into the title
             results = record["results"]
             if "modes_covered" in results and "num_modes" in results and "high_quality_pct" in results:
-                title += (f": {results['modes_covered']}/{results['num_modes']} modes, "
-                          f"{results['high_quality_pct']:.1f}% high quality")
+                title += (
+                    f": {results['modes_covered']}/{results['num_modes']} modes, "
+                    f"{results['high_quality_pct']:.1f}% high quality"
+                )
                 break
         samples = generator.sample(num_samples or mc.NUM_SAMPLES, generator=rng)
         if "modes" in offered:

@@ -81,13 +81,17 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
     config = check_options(entry, overrides)
     built = call_factory(entry, dict(config))
     if not isinstance(built, (tuple, list)) or len(built) != 2:
-        raise GanzooError(f"Architecture '{name}' from {origin(entry)} returned {type(built).__name__}, not a "
-                          "(generator, discriminator) pair; fix the plugin's build function.")
+        raise GanzooError(
+            f"Architecture '{name}' from {origin(entry)} returned {type(built).__name__}, not a "
+            "(generator, discriminator) pair; fix the plugin's build function."
+        )
     generator, discriminator = built
     if pack > 1:
         if config["num_classes"]:
-            raise GanzooError("PacGAN packing (pack > 1) is for unconditional models; "
-                              f"'{name}' is built with num_classes={config['num_classes']}.")
+            raise GanzooError(
+                "PacGAN packing (pack > 1) is for unconditional models; "
+                f"'{name}' is built with num_classes={config['num_classes']}."
+            )
         shape = tuple(config["data_shape"])
         # The same architecture's D, built for m samples stacked along their first dimension.
         _, inner = call_factory(entry, {**config, "data_shape": (shape[0] * pack, *shape[1:])})
@@ -101,31 +105,59 @@ def create_architecture(name: str, **overrides) -> tuple[Generator, Discriminato
 
 
 def create_loss(name: str, **options) -> Loss:
-    return create_entry("loss", name, options, made_right=lambda made: isinstance(made, Loss), noun="Loss",
-                        wrong="did not return a ganzoo.Loss")
+    return create_entry(
+        "loss",
+        name,
+        options,
+        made_right=lambda made: isinstance(made, Loss),
+        noun="Loss",
+        wrong="did not return a ganzoo.Loss",
+    )
 
 
 def create_dataset(name: str, **options):
     # Reading files can fail for reasons outside the plugin (a missing folder, a full disk).
-    return create_entry("dataset", name, options, made_right=lambda made: isinstance(made, Dataset),
-                        noun="Data set", wrong="did not return a ganzoo.Dataset", passthrough=(OSError,))
+    return create_entry(
+        "dataset",
+        name,
+        options,
+        made_right=lambda made: isinstance(made, Dataset),
+        noun="Data set",
+        wrong="did not return a ganzoo.Dataset",
+        passthrough=(OSError,),
+    )
 
 
 def create_metric(name: str, **options):
     """A metric by name (see `ganzoo list metrics`), ready for `evaluation.evaluate`."""
-    metric = create_entry("metric", name, options, made_right=lambda made: isinstance(made, Metric),
-                          noun="Metric", wrong="did not return a ganzoo.Metric")
+    metric = create_entry(
+        "metric",
+        name,
+        options,
+        made_right=lambda made: isinstance(made, Metric),
+        noun="Metric",
+        wrong="did not return a ganzoo.Metric",
+    )
     if problems := declaration_problems(metric):
-        raise GanzooError(f"The metric '{name}' from {origin(registry('metric').get(name))} "
-                          + "; ".join(problems) + ". Fix its class attributes (docs/plugins.md).")
+        raise GanzooError(
+            f"The metric '{name}' from {origin(registry('metric').get(name))} "
+            + "; ".join(problems)
+            + ". Fix its class attributes (docs/plugins.md)."
+        )
     metric.name = name
     return metric
 
 
 def create_regularizer(name: str, **options):
     """A regulariser by name, with its options checked (`--reg r1 --reg-opt gamma=1`)."""
-    return create_entry("regularizer", name, options, made_right=callable, noun="Regulariser",
-                        wrong="is not callable as reg(discriminator, real, fake, labels)")
+    return create_entry(
+        "regularizer",
+        name,
+        options,
+        made_right=callable,
+        noun="Regulariser",
+        wrong="is not callable as reg(discriminator, real, fake, labels)",
+    )
 
 
 def named_regularizers(spec: str | None, options: dict) -> dict:
@@ -140,14 +172,18 @@ def named_regularizers(spec: str | None, options: dict) -> dict:
     for key, value in options.items():
         target, _, option = key.rpartition(".")
         if target and target not in entries:
-            raise GanzooError(f"The regulariser option '{key}' is for '{target}', which is not among the "
-                              f"regularisers used ({', '.join(names) or 'none'}). Add it to --reg, or drop the option.")
+            raise GanzooError(
+                f"The regulariser option '{key}' is for '{target}', which is not among the "
+                f"regularisers used ({', '.join(names) or 'none'}). Add it to --reg, or drop the option."
+            )
         takers = [target] if target else [name for name, entry in entries.items() if option in entry.defaults]
         if not takers or option not in entries[takers[0]].defaults:
             taken = "; ".join(f"{name}: {', '.join(entry.defaults) or 'none'}" for name, entry in entries.items())
             offered = [o for entry in entries.values() for o in entry.defaults]
-            raise GanzooError(f"No regulariser used here has the option '{option}'.{did_you_mean([option], offered)} "
-                              f"Their options are: {taken or 'none (no --reg given)'}.")
+            raise GanzooError(
+                f"No regulariser used here has the option '{option}'.{did_you_mean([option], offered)} "
+                f"Their options are: {taken or 'none (no --reg given)'}."
+            )
         for name in takers:
             chosen[name][option] = value
     return {name: create_regularizer(name, **chosen[name]) for name in names}
@@ -156,8 +192,14 @@ def named_regularizers(spec: str | None, options: dict) -> dict:
 def create_augmentation(name: str, **options):
     """An augmentation by name, with its options checked (`--augment diffaugment
     --augment-opt policy=translation,cutout`)."""
-    return create_entry("augmentation", name, options, made_right=callable, noun="Augmentation",
-                        wrong="is not callable as augment(images, rng)")
+    return create_entry(
+        "augmentation",
+        name,
+        options,
+        made_right=callable,
+        noun="Augmentation",
+        wrong="is not callable as augment(images, rng)",
+    )
 
 
 def create_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
@@ -166,6 +208,8 @@ def create_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -
     entry = registry("optimizer").get(name)
     optimizer = call_factory(entry, params, lr=lr, betas=tuple(betas))
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise GanzooError(f"Optimizer '{name}' from {origin(entry)} returned {type(optimizer).__name__}, not a "
-                          "torch.optim.Optimizer; fix the plugin's factory.")
+        raise GanzooError(
+            f"Optimizer '{name}' from {origin(entry)} returned {type(optimizer).__name__}, not a "
+            "torch.optim.Optimizer; fix the plugin's factory."
+        )
     return optimizer

@@ -34,13 +34,32 @@ from ganzoo.util.environment import DISTRIBUTION, ganzoo_version
 ENV_VAR = "GANZOO_PLUGINS"
 ENTRY_POINT_GROUP = "ganzoo"
 ARCHITECTURES = ("mlp", "dcgan", "resnet", "pacgan_mlp", "unrolled_dcgan", "r3gan", "biggan", "stylegan2", "infogan")
-BUILTIN_PLUGINS = ("ganzoo.zoo.losses", "ganzoo.zoo.regularizers", "ganzoo.zoo.augmentations", "ganzoo.zoo.optimizers",
-                   "ganzoo.zoo.datasets.toy1d", "ganzoo.zoo.datasets.toy2d", "ganzoo.zoo.datasets.images",
-                   "ganzoo.zoo.metrics", "ganzoo.zoo.recipes", "ganzoo.training.schedules",
-                   "ganzoo.training.tensorboard_log",
-                   *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES))
-KINDS = ("architecture", "loss", "dataset", "metric", "regularizer", "augmentation", "optimizer", "recipe", "command",
-         "suite")
+BUILTIN_PLUGINS = (
+    "ganzoo.zoo.losses",
+    "ganzoo.zoo.regularizers",
+    "ganzoo.zoo.augmentations",
+    "ganzoo.zoo.optimizers",
+    "ganzoo.zoo.datasets.toy1d",
+    "ganzoo.zoo.datasets.toy2d",
+    "ganzoo.zoo.datasets.images",
+    "ganzoo.zoo.metrics",
+    "ganzoo.zoo.recipes",
+    "ganzoo.training.schedules",
+    "ganzoo.training.tensorboard_log",
+    *(f"ganzoo.zoo.architectures.{name}" for name in ARCHITECTURES),
+)
+KINDS = (
+    "architecture",
+    "loss",
+    "dataset",
+    "metric",
+    "regularizer",
+    "augmentation",
+    "optimizer",
+    "recipe",
+    "command",
+    "suite",
+)
 
 
 class PluginLoadWarning(UserWarning):
@@ -97,8 +116,11 @@ class PluginState:
             seen.add(ep.name)
             dist = getattr(ep, "dist", None)
             info = PluginInfo(
-                ep.name, ep.value,
-                dist.name if dist else "?", dist.version if dist else "?", "loaded",
+                ep.name,
+                ep.value,
+                dist.name if dist else "?",
+                dist.version if dist else "?",
+                "loaded",
             )
             self.plugins.append(info)
             try:
@@ -166,18 +188,25 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
     if kind == "recipe":
         return _register_recipe(plugin, staged)
     if kind == "command":
+
         def register_command(name, handler, *, help="", arguments=None):
             if not callable(handler) or (arguments is not None and not callable(arguments)):
-                raise ValueError(f"The command '{name}' is registered with a handler or arguments that cannot be "
-                                 "called; register(name, handler, help=..., arguments=...) takes functions.")
-            staged.append(Entry(kind="command", name=name, factory=Command(handler, arguments), plugin=plugin,
-                                description=help))
+                raise ValueError(
+                    f"The command '{name}' is registered with a handler or arguments that cannot be "
+                    "called; register(name, handler, help=..., arguments=...) takes functions."
+                )
+            staged.append(
+                Entry(kind="command", name=name, factory=Command(handler, arguments), plugin=plugin, description=help)
+            )
+
         return register_command
     if kind == "suite":
+
         def register_suite(name, path, *, description=""):
             if not Path(path).is_file():
                 raise ValueError(f"The suite '{name}' is registered with {path}, which is not a file.")
             staged.append(Entry(kind="suite", name=name, factory=Path(path), plugin=plugin, description=description))
+
         return register_suite
 
     def register(name, factory, *, defaults=None, train_defaults=None, description="", paper=""):
@@ -186,15 +215,25 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
         if train_defaults:  # a misspelt setting would otherwise be ignored without a word
             check_defaults(train_defaults, f"The {kind} '{name}'")
         if kind == "architecture" and not {"data_shape", "num_classes"} <= set(defaults or {}):
-            raise ValueError(f"The architecture '{name}' is registered without data_shape and num_classes in its "
-                             "defaults; the training loop fills them from the data, and needs them there.")
+            raise ValueError(
+                f"The architecture '{name}' is registered without data_shape and num_classes in its "
+                "defaults; the training loop fills them from the data, and needs them there."
+            )
         if kind == "metric" and isinstance(factory, type) and (problems := declaration_problems(factory)):
             raise ValueError(f"The metric '{name}' " + "; ".join(problems) + ".")
-        staged.append(Entry(
-            kind=kind, name=name, factory=factory, plugin=plugin,
-            defaults=dict(defaults or {}), train_defaults=dict(train_defaults or {}),
-            description=description, paper=paper,
-        ))
+        staged.append(
+            Entry(
+                kind=kind,
+                name=name,
+                factory=factory,
+                plugin=plugin,
+                defaults=dict(defaults or {}),
+                train_defaults=dict(train_defaults or {}),
+                description=description,
+                paper=paper,
+            )
+        )
+
     register.__doc__ = f"Register a {kind} (see ganzoo.plugin.hookspecs)."
     return register
 
@@ -202,8 +241,19 @@ def _register_callback(kind: str, plugin: str, staged: list[Entry]):
 def _register_recipe(plugin: str, staged: list[Entry]):
     def register(name, settings, *, description="", paper="", version="1"):
         check_recipe(settings, f"The recipe '{name}'")
-        staged.append(Entry(kind="recipe", name=name, factory=dict, plugin=plugin, defaults=dict(settings),
-                            description=description, paper=paper, version=str(version)))
+        staged.append(
+            Entry(
+                kind="recipe",
+                name=name,
+                factory=dict,
+                plugin=plugin,
+                defaults=dict(settings),
+                description=description,
+                paper=paper,
+                version=str(version),
+            )
+        )
+
     register.__doc__ = "Register a recipe (see ganzoo.plugin.hookspecs.ganzoo_register_recipes)."
     return register
 
@@ -249,8 +299,12 @@ def provenance(kind: str, name: str) -> dict:
     record carry this for each architecture, loss, data set, regulariser and metric used."""
     entry = registry(kind).get(name)
     info = next((p for p in state().plugins if p.name == entry.plugin), None)
-    made = {"name": name, "plugin": entry.plugin, "package": info.package if info else "?",
-            "version": info.version if info else "?"}
+    made = {
+        "name": name,
+        "plugin": entry.plugin,
+        "package": info.package if info else "?",
+        "version": info.version if info else "?",
+    }
     if entry.version:  # a recipe's own version, beside its package's
         made["recipe_version"] = entry.version
     return made
@@ -259,8 +313,10 @@ def provenance(kind: str, name: str) -> dict:
 def run_provenance(cfg, metrics: list[str]) -> dict:
     """The plugin and package behind each named thing a run (a TrainConfig) uses."""
     used: dict[str, dict | list[dict]] = {  # one entry per kind; a list for the kinds a run uses several of
-        "architecture": provenance("architecture", cfg.arch), "loss": provenance("loss", cfg.loss),
-        "dataset": provenance("dataset", cfg.data)}
+        "architecture": provenance("architecture", cfg.arch),
+        "loss": provenance("loss", cfg.loss),
+        "dataset": provenance("dataset", cfg.data),
+    }
     if cfg.regularizer:
         used["regularizer"] = [provenance("regularizer", name) for name in regularizer_names(cfg.regularizer)]
     if cfg.augment:
@@ -285,11 +341,11 @@ def check_installed(saved_config: dict, run_dir, kinds: tuple[str, ...]) -> None
             raise GanzooError(
                 f"The run in {run_dir} used the {kind} '{entry.get('name')}' from plugin '{entry.get('plugin')}' "
                 f"(package {package}), which is not installed now. Install that package (pip install "
-                f"{entry.get('package')}), or leave {ENV_VAR} unset if it leaves that plugin out.")
+                f"{entry.get('package')}), or leave {ENV_VAR} unset if it leaves that plugin out."
+            )
 
 
-def create_entry(kind: str, name: str, options: dict, *, made_right, noun: str, wrong: str,
-                 passthrough: tuple = ()):
+def create_entry(kind: str, name: str, options: dict, *, made_right, noun: str, wrong: str, passthrough: tuple = ()):
     """The registered `kind` called `name`, built by its plugin's factory with `options`
     checked against the entry's (`passthrough`: as for `call_factory`); a result for which
     `made_right` is false is the plugin's bug: "{noun} '{name}' from {plugin} {wrong}; fix
@@ -315,15 +371,19 @@ def call_factory(entry, *args, passthrough: tuple = (), **kwargs):
         raise GanzooError(
             f"The {entry.kind} '{entry.name}' from {origin(entry)} failed to build: {type(exc).__name__}: "
             f"{exc}. This is a bug in that plugin, not in your command: report it to its authors, or use "
-            "another entry (`ganzoo list`).") from None
+            "another entry (`ganzoo list`)."
+        ) from None
 
 
 def blame(exc: BaseException, doing: str) -> PluginError | None:
     """A PluginError naming the third-party plugin whose own code raised `exc` (the deepest
     frame of its traceback in one of the plugins' modules), with the file and line; None when
     no plugin's code is in the traceback (then it is ganzoo's, or torch's, to report)."""
-    modules = {info.module.split(".")[0]: info for info in state().plugins
-               if info.status == "loaded" and info.package != DISTRIBUTION}
+    modules = {
+        info.module.split(".")[0]: info
+        for info in state().plugins
+        if info.status == "loaded" and info.package != DISTRIBUTION
+    }
     culprit, where = None, None
     tb = exc.__traceback__
     while tb is not None:
@@ -334,15 +394,18 @@ def blame(exc: BaseException, doing: str) -> PluginError | None:
         tb = tb.tb_next
     if culprit is None:
         return None
-    return plugin_bug(culprit.name, f"{culprit.package} {culprit.version}", exc, f"at {where}, {doing}",
-                      "train without it")
+    return plugin_bug(
+        culprit.name, f"{culprit.package} {culprit.version}", exc, f"at {where}, {doing}", "train without it"
+    )
 
 
 def plugin_bug(plugin: str, package: str, exc: BaseException, where: str, otherwise: str) -> PluginError:
     """The one-paragraph error for a plugin's own exception; raise it `from exc` to keep the traceback."""
-    return PluginError(f"Plugin '{plugin}' (package {package}) raised {type(exc).__name__}: {exc} {where}. This is "
-                       "a bug in that plugin, not in your command: its traceback is above; report it to its "
-                       f"authors, or {otherwise}.")
+    return PluginError(
+        f"Plugin '{plugin}' (package {package}) raised {type(exc).__name__}: {exc} {where}. This is "
+        "a bug in that plugin, not in your command: its traceback is above; report it to its "
+        f"authors, or {otherwise}."
+    )
 
 
 def has_implementations(hook: str) -> bool:

@@ -113,8 +113,16 @@ def check_options(entry: Entry, given: dict[str, Any], what: str = "option") -> 
 
 
 #: How a boolean option may be spelled on the command line or in a file.
-BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
-                 "0": False}
+BOOLEAN_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
 
 
 #: How an option's expected type is named in errors ("expects a whole number", not "a int").
@@ -154,9 +162,13 @@ def _coerce(entry: Entry, key: str, default: Any, value: Any) -> Any:
     # num_classes=0 is every conditional architecture's way to train unconditionally (--arch-opt num_classes=0).
     minimum = 0 if key == "num_classes" else 1
     if isinstance(default, int) and not isinstance(default, bool) and default > 0 and value < minimum:
-        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= {minimum} "
-                          f"(default {default!r}), got {value!r}.")
+        raise GanzooError(
+            f"Option '{key}' of {entry.kind} '{entry.name}' must be a whole number >= {minimum} "
+            f"(default {default!r}), got {value!r}."
+        )
     if isinstance(default, float) and default > 0 and not 0 <= value < float("inf"):
-        raise GanzooError(f"Option '{key}' of {entry.kind} '{entry.name}' must be a finite number >= 0 "
-                          f"(default {default!r}), got {value!r}.")
+        raise GanzooError(
+            f"Option '{key}' of {entry.kind} '{entry.name}' must be a finite number >= 0 "
+            f"(default {default!r}), got {value!r}."
+        )
     return value

@@ -21,8 +21,11 @@ from ganzoo.report.verdicts import Comparison, estimate, holm, judge
 
 def _comparable(records: list[dict]) -> list[dict]:
     """Plain cells as they are; a search's best re-run named by its search, not its draws; no trials."""
-    return [{**r, "setting": {"best trial of search": r["best_of"]["block"]}} if "best_of" in r else r
-            for r in records if "trial" not in r]
+    return [
+        {**r, "setting": {"best trial of search": r["best_of"]["block"]}} if "best_of" in r else r
+        for r in records
+        if "trial" not in r
+    ]
 
 
 def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> str:
@@ -53,31 +56,48 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
                     continue
                 sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
                 margin = parse_margin(margins.get(k), level=ea.mean)
-                pending.append((data, [names[key], label, fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
-                                       fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
-                                       f"{eb.mean - ea.mean:+,.{decimals}f}",
-                                       "–" if margin is None else f"±{margin:g}"],
-                                Comparison(ea, eb, margin, better)))
+                pending.append(
+                    (
+                        data,
+                        [
+                            names[key],
+                            label,
+                            fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
+                            fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
+                            f"{eb.mean - ea.mean:+,.{decimals}f}",
+                            "–" if margin is None else f"±{margin:g}",
+                        ],
+                        Comparison(ea, eb, margin, better),
+                    )
+                )
     verdicts = judge([c for _, _, c in pending], alpha, subject="B", both_sides=True)
     family = sum(v.p_differs is not None for v in verdicts)
-    lines = [f"# ganzoo compare: A = {dir_a}, B = {dir_b}", "",
-             f"Mean ± std over seeds (n); Δ = B − A. *B higher/lower*: Welch's t-test; *agrees*: an equivalence "
-             f"test (two one-sided Welch tests) within the margin shown (`--margin KEY=VALUE`; without one, "
-             f"agreement is never claimed); both Holm-corrected over the {family} comparisons below (α = {alpha}); "
-             "p is the corrected p of the difference test. *Inconclusive*: neither shown, with the seeds per side "
-             "that would likely settle it. Standard deviations of tied seeds are floored at the metric's "
-             "resolution / √12 (docs/benchmarks.md, \"How a verdict is reached\").", ""]
+    lines = [
+        f"# ganzoo compare: A = {dir_a}, B = {dir_b}",
+        "",
+        f"Mean ± std over seeds (n); Δ = B − A. *B higher/lower*: Welch's t-test; *agrees*: an equivalence "
+        f"test (two one-sided Welch tests) within the margin shown (`--margin KEY=VALUE`; without one, "
+        f"agreement is never claimed); both Holm-corrected over the {family} comparisons below (α = {alpha}); "
+        "p is the corrected p of the difference test. *Inconclusive*: neither shown, with the seeds per side "
+        "that would likely settle it. Standard deviations of tied seeds are floored at the metric's "
+        'resolution / √12 (docs/benchmarks.md, "How a verdict is reached").',
+        "",
+    ]
     shared = 0
     for data in dict.fromkeys(d for d, _, _ in pending):
-        rows = [cells + ["–" if v.p_differs is None else f"{v.p_differs:.3g}", v.text]
-                for (d, cells, _), v in zip(pending, verdicts) if d == data]
+        rows = [
+            cells + ["–" if v.p_differs is None else f"{v.p_differs:.3g}", v.text]
+            for (d, cells, _), v in zip(pending, verdicts)
+            if d == data
+        ]
         shared += 1
         lines += _section(f"## {data}", None, "configuration", "Δ", rows, margin=True)
     searches = _searches(records_a, records_b, alpha)
     lines += searches
     if not shared and not searches:
-        raise GanzooError(f"{dir_a} and {dir_b} share no (data set, architecture, loss) with results; "
-                          "nothing to compare.")
+        raise GanzooError(
+            f"{dir_a} and {dir_b} share no (data set, architecture, loss) with results; nothing to compare."
+        )
     return "\n".join(lines)
 
 
@@ -105,19 +125,39 @@ def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> lis
                 continue
             p = float(sstats.mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
             median_a, median_b = statistics.median(sa), statistics.median(sb)
-            found.append((data, [" / ".join(group), label, f"{median_a:,.{decimals}f} ({len(sa)})",
-                                 f"{median_b:,.{decimals}f} ({len(sb)})", f"{median_b - median_a:+,.{decimals}f}"],
-                          p, median_b - median_a, better))
+            found.append(
+                (
+                    data,
+                    [
+                        " / ".join(group),
+                        label,
+                        f"{median_a:,.{decimals}f} ({len(sa)})",
+                        f"{median_b:,.{decimals}f} ({len(sb)})",
+                        f"{median_b - median_a:+,.{decimals}f}",
+                    ],
+                    p,
+                    median_b - median_a,
+                    better,
+                )
+            )
     # holm gives None only for a None p-value, and every search found has one
     adjusted = cast("list[float]", holm([p for _, _, p, _, _ in found]))
     lines = []
     for data in dict.fromkeys(d for d, *_ in found):
-        rows = [cells + [f"{p:.3g}", _verdict(p, alpha, diff, better)]
-                for (d, cells, _, diff, better), p in zip(found, adjusted) if d == data]
-        lines += _section(f"## {data}: searches", "Median score over trials (number of trials); Mann-Whitney U "
-                          f"test, Holm-corrected over the {len(found)} searches compared (p shown corrected); a "
-                          f"difference is called real when p < {alpha}.",
-                          "search (block / architecture / loss)", "Δ median", rows)
+        rows = [
+            cells + [f"{p:.3g}", _verdict(p, alpha, diff, better)]
+            for (d, cells, _, diff, better), p in zip(found, adjusted)
+            if d == data
+        ]
+        lines += _section(
+            f"## {data}: searches",
+            "Median score over trials (number of trials); Mann-Whitney U "
+            f"test, Holm-corrected over the {len(found)} searches compared (p shown corrected); a "
+            f"difference is called real when p < {alpha}.",
+            "search (block / architecture / loss)",
+            "Δ median",
+            rows,
+        )
     return lines
 
 
@@ -130,10 +170,15 @@ def _verdict(p: float, alpha: float, diff: float, better: int) -> str:
     return "B better" if diff * better > 0 else "B worse" if diff * better < 0 else "B differs"
 
 
-def _section(heading: str, intro: str | None, first: str, delta: str, rows: list[list],
-             margin: bool = False) -> list[str]:
+def _section(
+    heading: str, intro: str | None, first: str, delta: str, rows: list[list], margin: bool = False
+) -> list[str]:
     """A heading, an optional sentence and the A-against-B table, as Markdown lines."""
     header = [first, "metric", "A", "B", delta] + (["margin"] if margin else []) + ["p", "verdict"]
-    return ([heading, ""] + ([intro, ""] if intro else []) + ["| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""])
-
+    return (
+        [heading, ""]
+        + ([intro, ""] if intro else [])
+        + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+        + [""]
+    )

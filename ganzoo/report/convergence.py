@@ -48,8 +48,10 @@ class Plateau:
             return f"{self.status} ({self.reason})"
         assert self.interval is not None  # a plateau with a drift always has its interval
         low, high = self.interval
-        return (f"{self.status}: drift over the last third {self.drift:+.{decimals}f} "
-                f"[{low:+.{decimals}f}, {high:+.{decimals}f}], margin ±{self.margin:g}")
+        return (
+            f"{self.status}: drift over the last third {self.drift:+.{decimals}f} "
+            f"[{low:+.{decimals}f}, {high:+.{decimals}f}], margin ±{self.margin:g}"
+        )
 
 
 def windows(steps: list[int]) -> tuple[list[int], list[int]]:
@@ -75,19 +77,29 @@ def cell_plateau(steps: list[int], values: list[float], margin: float, resolutio
     """The rule on one run's curve."""
     middle, last = windows(steps)
     if len(middle) < MIN_EVALUATIONS or len(last) < MIN_EVALUATIONS:
-        return Plateau(UNSETTLED, None, None, margin, None,
-                       f"fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds")
+        return Plateau(
+            UNSETTLED,
+            None,
+            None,
+            margin,
+            None,
+            f"fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds",
+        )
     a = estimate([values[i] for i in middle], resolution)
     b = estimate([values[i] for i in last], resolution)
     assert a is not None and b is not None  # each window holds MIN_EVALUATIONS values or more
     d = _welch(a, b)
     interval = d.interval(0.95)
-    return Plateau(_decide(d.diff, interval, margin), d.diff, interval, margin,
-                   ((steps[middle[0]], steps[middle[-1]]), (steps[last[0]], steps[last[-1]])))
+    return Plateau(
+        _decide(d.diff, interval, margin),
+        d.diff,
+        interval,
+        margin,
+        ((steps[middle[0]], steps[middle[-1]]), (steps[last[0]], steps[last[-1]])),
+    )
 
 
-def row_plateau(curves: list[tuple[list[int], list[float]]], margin: float,
-                resolution: float | None = None) -> Plateau:
+def row_plateau(curves: list[tuple[list[int], list[float]]], margin: float, resolution: float | None = None) -> Plateau:
     """The rule on the seeds of one configuration: each seed's drift, then their mean and its
     t-interval across seeds."""
     cells = [cell_plateau(s, v, margin, resolution) for s, v in curves]
@@ -95,8 +107,14 @@ def row_plateau(curves: list[tuple[list[int], list[float]]], margin: float,
         return cells[0]
     measured = [c for c in cells if c.drift is not None]
     if len(measured) < len(cells) or not measured:
-        return Plateau(UNSETTLED, None, None, margin, None,
-                       f"a seed has fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds")
+        return Plateau(
+            UNSETTLED,
+            None,
+            None,
+            margin,
+            None,
+            f"a seed has fewer than {MIN_EVALUATIONS} evaluations in each of the last two thirds",
+        )
     drifts = estimate([c.drift for c in measured])
     assert drifts is not None  # measured holds two seeds or more, each with a drift
     interval = drifts.interval(0.95) if drifts.se else (drifts.mean, drifts.mean)

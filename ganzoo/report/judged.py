@@ -15,7 +15,7 @@ from ganzoo.report.protocol_guard import FieldDifference, cell_protocol, differe
 from ganzoo.report.results import metric_series, row_names, table_columns, value
 from ganzoo.report.verdicts import Comparison, Estimate, Verdict, estimate, judge, published
 
-ENGINE_DOC = "docs/benchmarks.md, \"How a verdict is reached\""
+ENGINE_DOC = 'docs/benchmarks.md, "How a verdict is reached"'
 
 
 def metric_conventions() -> dict[tuple[str, str], tuple[float | None, object]]:
@@ -25,7 +25,7 @@ def metric_conventions() -> dict[tuple[str, str], tuple[float | None, object]]:
     out: dict[tuple[str, str], tuple[float | None, object]] = {}
     for name, metric in registered_metrics().items():
         for key, _label, decimals, _better in metric.columns:
-            out[name, key] = (metric.resolutions.get(key, 10.0 ** -decimals), metric.margins.get(key))
+            out[name, key] = (metric.resolutions.get(key, 10.0**-decimals), metric.margins.get(key))
     return out
 
 
@@ -53,13 +53,15 @@ class RowConvergence:
         return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def convergence(records: list[dict], results_dir: Path, metric: str, key: str, margin: float,
-                resolution: float | None) -> RowConvergence | None:
+def convergence(
+    records: list[dict], results_dir: Path, metric: str, key: str, margin: float, resolution: float | None
+) -> RowConvergence | None:
     curves = curves_of(records, results_dir, metric, key)
     if not curves:
         return None
-    return RowConvergence(row_plateau(curves, margin, resolution),
-                          [cell_plateau(s, v, margin, resolution) for s, v in curves])
+    return RowConvergence(
+        row_plateau(curves, margin, resolution), [cell_plateau(s, v, margin, resolution) for s, v in curves]
+    )
 
 
 @dataclass
@@ -97,8 +99,11 @@ def paper_rows(papers, plain: dict, results_dir: Path) -> list[PaperRow]:
                 continue
             found: dict[str, FieldDifference] = {}
             for r in good:  # every seed's record: a guard that read one seed could miss another's difference
-                for d in differences(protocol, ref.get("protocol_overrides", {}),
-                                     cell_protocol(results_dir / r["run_dir"], ref["metric"])):
+                for d in differences(
+                    protocol,
+                    ref.get("protocol_overrides", {}),
+                    cell_protocol(results_dir / r["run_dir"], ref["metric"]),
+                ):
                     found.setdefault(d.field, d)
             for key, numbers in ref["values"].items():
                 label, decimals, better = spec.get((ref["metric"], key), (key, 3, 0))
@@ -106,12 +111,17 @@ def paper_rows(papers, plain: dict, results_dir: Path) -> list[PaperRow]:
                 paper = published(numbers[0], numbers[1] if len(numbers) > 1 else None, papers.runs(ref))
                 margin = parse_margin(papers.margin(ref["data"], key), level=paper.mean)
                 ours = estimate([value(r, ref["metric"], key) for r in good], resolution)
-                plateau_margin = margin if margin is not None else parse_margin(
-                    default_margin, level=ours.mean if ours else None)
-                plateau = (convergence(good, results_dir, ref["metric"], key, plateau_margin, resolution)
-                           if plateau_margin is not None else None)
-                row = PaperRow(ref["data"], names[key_], ref, key, label, decimals, ours, paper, plateau,
-                               list(found.values()))
+                plateau_margin = (
+                    margin if margin is not None else parse_margin(default_margin, level=ours.mean if ours else None)
+                )
+                plateau = (
+                    convergence(good, results_dir, ref["metric"], key, plateau_margin, resolution)
+                    if plateau_margin is not None
+                    else None
+                )
+                row = PaperRow(
+                    ref["data"], names[key_], ref, key, label, decimals, ours, paper, plateau, list(found.values())
+                )
                 row.reasons = _reasons(row)
                 if ours is not None:
                     row.comparison = Comparison(paper, ours, margin, better, row.reasons)
@@ -124,8 +134,9 @@ def paper_rows(papers, plain: dict, results_dir: Path) -> list[PaperRow]:
 
 def _reasons(row: PaperRow) -> list[str]:
     """Why a row cannot be set beside the paper's number, if it cannot."""
-    reasons = [f"{d.field} differs ({d.paper} in the paper, {d.ours} here)" for d in row.protocol
-               if d.effect == "decisive"]
+    reasons = [
+        f"{d.field} differs ({d.paper} in the paper, {d.ours} here)" for d in row.protocol if d.effect == "decisive"
+    ]
     if row.plateau is None:
         reasons.append("no convergence margin declared for this metric, so no plateau can be shown")
     elif row.plateau.row.status != AT_PLATEAU:
@@ -142,12 +153,14 @@ def _decimals(decimals: int) -> int:
 def render_paper_rows(page: Page, rows: list[PaperRow], family: int) -> None:
     if not rows:
         return
-    page.para("**Beside the papers.** ganzoo's mean ± standard error over seeds, its 95% t-interval (n − 1 "
-              "degrees of freedom) and the paper's mean ± standard error over its runs. A verdict is given only "
-              "where the row's curve is at its plateau and the protocols do not differ in a way that changes the "
-              "quantity; *differs* is Welch's test, *agrees* an equivalence test within the margin shown, both "
-              f"Holm-corrected over the report's {family} comparisons (α = 0.05); otherwise *inconclusive* "
-              f"(with the seeds that would likely settle it) or *not comparable* (with why). The rules: {ENGINE_DOC}.")
+    page.para(
+        "**Beside the papers.** ganzoo's mean ± standard error over seeds, its 95% t-interval (n − 1 "
+        "degrees of freedom) and the paper's mean ± standard error over its runs. A verdict is given only "
+        "where the row's curve is at its plateau and the protocols do not differ in a way that changes the "
+        "quantity; *differs* is Welch's test, *agrees* an equivalence test within the margin shown, both "
+        f"Holm-corrected over the report's {family} comparisons (α = 0.05); otherwise *inconclusive* "
+        f"(with the seeds that would likely settle it) or *not comparable* (with why). The rules: {ENGINE_DOC}."
+    )
     table = []
     for r in rows:
         d = _decimals(r.decimals)
@@ -157,14 +170,41 @@ def render_paper_rows(page: Page, rows: list[PaperRow], family: int) -> None:
         if r.verdict is not None and r.verdict.difference is not None:
             low, high = r.verdict.difference.interval()
             diff = f"{r.verdict.difference.diff:+,.{d}f} [{low:+,.{d}f}, {high:+,.{d}f}]"
-        curve = "–" if r.plateau is None else r.plateau.row.status + (
-            f" ({r.plateau.still_moving()} seed(s) still moving)" if r.plateau.still_moving() else "")
+        curve = (
+            "–"
+            if r.plateau is None
+            else r.plateau.row.status
+            + (f" ({r.plateau.still_moving()} seed(s) still moving)" if r.plateau.still_moving() else "")
+        )
         margin = r.comparison.margin if r.comparison is not None else None
         verdict = "no ganzoo value" if r.verdict is None else r.verdict.text
-        table.append([f"{r.ref['block']}: {r.name}", r.label, ours, paper, diff,
-                      "–" if margin is None else f"±{margin:g}", curve, r.ref["source"], verdict])
-    page.table(["configuration", "metric", "ganzoo: mean ± se [95% CI] (n)", "paper: mean ± se (n)",
-                "ganzoo − paper [95% CI]", "margin", "curve", "source", "verdict"], table)
+        table.append(
+            [
+                f"{r.ref['block']}: {r.name}",
+                r.label,
+                ours,
+                paper,
+                diff,
+                "–" if margin is None else f"±{margin:g}",
+                curve,
+                r.ref["source"],
+                verdict,
+            ]
+        )
+    page.table(
+        [
+            "configuration",
+            "metric",
+            "ganzoo: mean ± se [95% CI] (n)",
+            "paper: mean ± se (n)",
+            "ganzoo − paper [95% CI]",
+            "margin",
+            "curve",
+            "source",
+            "verdict",
+        ],
+        table,
+    )
     notes = []
     seen = set()
     for r in rows:
@@ -217,9 +257,11 @@ def convergence_table(page: Page, groups, results_dir: Path, margins: dict) -> N
                 continue
             table.append([names[group], labels.get((metric, key), key), conv.row.describe(3), conv.summary()])
     if table:
-        page.para("**Convergence.** For each row and result, the drift between the middle and the last third of "
-                  "training (mean of the seeds' drifts, 95% t-interval across seeds) against the margin: *at "
-                  "plateau* when the whole interval lies inside it, *still moving* when the interval excludes 0 and "
-                  "the drift exceeds it, *unsettled* otherwise; then each seed by the same rule on its own curve "
-                  f"({ENGINE_DOC}). The curves below shade the two thirds compared.")
+        page.para(
+            "**Convergence.** For each row and result, the drift between the middle and the last third of "
+            "training (mean of the seeds' drifts, 95% t-interval across seeds) against the margin: *at "
+            "plateau* when the whole interval lies inside it, *still moving* when the interval excludes 0 and "
+            "the drift exceeds it, *unsettled* otherwise; then each seed by the same rule on its own curve "
+            f"({ENGINE_DOC}). The curves below shade the two thirds compared."
+        )
         page.table(["configuration", "result", "row", "seeds"], table)

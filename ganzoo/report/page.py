@@ -65,8 +65,10 @@ class Page:
             data = base64.b64encode(path.read_bytes()).decode()
             size = f' style="max-width:{width}px"' if width else ""
             mime = "image/jpeg" if path.suffix == ".jpg" else "image/png"
-            return (f'<figure><img src="data:{mime};base64,{data}" alt="{html.escape(alt)}"{size}>'
-                    f"<figcaption>{html.escape(alt)}</figcaption></figure>")
+            return (
+                f'<figure><img src="data:{mime};base64,{data}" alt="{html.escape(alt)}"{size}>'
+                f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+            )
 
         body = [f"<h1>{html.escape(self.title)}</h1>"]
         for block in self.blocks:
@@ -77,14 +79,19 @@ class Page:
                 body.append(f"<p>{_inline(block[1])}</p>")
             elif kind == "table":
                 head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
+
                 def cell(c) -> str:  # long text (reasons, sources, settings) wraps instead of widening
                     text = str(c)
-                    return f"<td class='wrap'>{html.escape(text)}</td>" if len(text) > 28 else \
-                        f"<td>{html.escape(text)}</td>"
+                    return (
+                        f"<td class='wrap'>{html.escape(text)}</td>"
+                        if len(text) > 28
+                        else f"<td>{html.escape(text)}</td>"
+                    )
 
                 rows = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in block[2])
-                body.append(f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
-                            "</table></div>")
+                body.append(
+                    f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+                )
             elif kind == "ul":
                 body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block[1]) + "</ul>")
             elif kind == "img":

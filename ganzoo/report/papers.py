@@ -66,8 +66,10 @@ def load_papers(path, _seen: tuple = ()) -> Papers:
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GanzooError(f"Cannot read the papers file {path}: {exc}. Pass a TOML file of "
-                          "[[reference]] entries (see ganzoo/suites/papers/).") from None
+        raise GanzooError(
+            f"Cannot read the papers file {path}: {exc}. Pass a TOML file of "
+            "[[reference]] entries (see ganzoo/suites/papers/)."
+        ) from None
     base = Papers(path, [])
     if "extends" in raw:
         parent = path.parent / str(raw["extends"])

@@ -53,8 +53,12 @@ class FieldDifference:
         text = f"{self.field}: paper {self.paper}, here {self.ours}"
         if self.effect == "ambiguous":
             text = f"{self.field}: the paper's is one of {self.paper} (ambiguous), here {self.ours}"
-        tail = {"decisive": "not comparable", "convergence": "comparable only at plateau",
-                "noted": "noted", "ambiguous": "noted"}[self.effect]
+        tail = {
+            "decisive": "not comparable",
+            "convergence": "comparable only at plateau",
+            "noted": "noted",
+            "ambiguous": "noted",
+        }[self.effect]
         return f"{text} ({tail}{': ' + self.why if self.why else ''})"
 
 
@@ -64,16 +68,21 @@ def check_protocol_spec(spec: dict, where: str) -> None:
         if name in ("source", "notes", "runs"):
             continue
         if name.split(".", 1)[0] not in ROOTS or "." not in name:
-            raise GanzooError(f"{where}: protocol field {name!r} is not a dotted path under one of "
-                              f"{', '.join(ROOTS)} (e.g. \"train.steps\", \"metric.num_samples\").")
+            raise GanzooError(
+                f"{where}: protocol field {name!r} is not a dotted path under one of "
+                f'{", ".join(ROOTS)} (e.g. "train.steps", "metric.num_samples").'
+            )
         if isinstance(entry, dict):
             unknown = set(entry) - {"value", "any_of", "effect", "why"}
             if unknown or (("value" in entry) == ("any_of" in entry)):
-                raise GanzooError(f"{where}: protocol field {name!r} must be a value or a table with exactly one "
-                                  "of value or any_of, and optionally effect and why.")
+                raise GanzooError(
+                    f"{where}: protocol field {name!r} must be a value or a table with exactly one "
+                    "of value or any_of, and optionally effect and why."
+                )
             if entry.get("effect", "decisive") not in EFFECTS:
-                raise GanzooError(f"{where}: protocol field {name!r} has effect {entry['effect']!r}; "
-                                  f"use one of {', '.join(EFFECTS)}.")
+                raise GanzooError(
+                    f"{where}: protocol field {name!r} has effect {entry['effect']!r}; use one of {', '.join(EFFECTS)}."
+                )
 
 
 def cell_protocol(run_dir, metric: str) -> dict:

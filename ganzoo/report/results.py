@@ -30,10 +30,13 @@ class TableColumn(NamedTuple):
 
 def table_columns() -> list[TableColumn]:
     """Table columns as each registered metric declares them (a plugin's too), then throughput."""
-    return [TableColumn(name, *column) for name, metric in registered_metrics().items()
-            for column in metric.columns] + [
+    return [
+        TableColumn(name, *column) for name, metric in registered_metrics().items() for column in metric.columns
+    ] + [
         TableColumn("throughput", "images_per_s", "img/s", 0, 1),
-        TableColumn("throughput", "gflops_per_s", "GFLOP/s", 2, 1), TableColumn("throughput", "mfu_pct", "MFU %", 1, 1)]
+        TableColumn("throughput", "gflops_per_s", "GFLOP/s", 2, 1),
+        TableColumn("throughput", "mfu_pct", "MFU %", 1, 1),
+    ]
 
 
 def curve_specs() -> list[tuple[str, str, str]]:
@@ -47,8 +50,9 @@ def load(results_dir) -> tuple[dict, list[dict]]:
     results_dir = Path(results_dir)
     meta_path = ResultsDir(results_dir).bench_json
     if not meta_path.is_file():
-        raise GanzooError(f"{results_dir} holds no bench results (no bench.json). "
-                          "Pass the --out folder of a `ganzoo bench` run.")
+        raise GanzooError(
+            f"{results_dir} holds no bench results (no bench.json). Pass the --out folder of a `ganzoo bench` run."
+        )
 
     meta = read_bench_meta(results_dir)
     latest = completed(results_dir)
@@ -63,8 +67,9 @@ def load(results_dir) -> tuple[dict, list[dict]]:
     current = meta.get("cell_protocols", {})
     # A cell whose suite block changed since it ran (its record's hash differs): its run was
     # retired and it waits to run again, so its old numbers are not the suite's.
-    latest = {cell: r for cell, r in latest.items()
-              if cell not in current or r.get("protocol_sha") in (None, current[cell])}
+    latest = {
+        cell: r for cell, r in latest.items() if cell not in current or r.get("protocol_sha") in (None, current[cell])
+    }
     return meta, list(latest.values())
 
 
@@ -99,8 +104,7 @@ def _canonical(setting: dict) -> dict:
     """The setting without options at TrainConfig's own defaults (unroll_steps=0...), so records
     written before an option existed group with those written after."""
     defaults = _config_defaults()
-    return {k: v for k, v in setting.items()
-            if v is not None and v != {} and (k not in defaults or v != defaults[k])}
+    return {k: v for k, v in setting.items() if v is not None and v != {} and (k not in defaults or v != defaults[k])}
 
 
 #: Settings a paper sets (the architectures' and losses' training defaults do): a row is labelled
@@ -132,8 +136,10 @@ def setting_labels(keys) -> dict:
     flat = {key: _flatten(json.loads(key[2])) for key in keys}
     names = sorted({n for f in flat.values() for n in f})
     differing = [n for n in names if len({json.dumps(f.get(n), sort_keys=True) for f in flat.values()}) > 1]
-    return {key: ", ".join(f"{n}={_short(f[n])}" for n in differing if n in f and f[n] not in (None, 0, {}, []))
-            for key, f in flat.items()}
+    return {
+        key: ", ".join(f"{n}={_short(f[n])}" for n in differing if n in f and f[n] not in (None, 0, {}, []))
+        for key, f in flat.items()
+    }
 
 
 def _short(v) -> str:
@@ -147,7 +153,7 @@ def _short(v) -> str:
 def shown_decimals(x: float, decimals: int) -> int:
     """`decimals`, or enough for two significant digits where `decimals` would print a non-zero
     value as 0 (the MFU of a small GAN on an H100 is 0.04%, which "0.0" would hide)."""
-    if x and abs(x) < 0.5 * 10 ** -decimals:
+    if x and abs(x) < 0.5 * 10**-decimals:
         return 1 - math.floor(math.log10(abs(x)))
     return decimals
 

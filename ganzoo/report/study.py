@@ -36,12 +36,17 @@ def trials_by_group(records: list[dict], metric: str, key: str) -> dict[tuple, l
     out: dict[tuple, dict[int, dict]] = {}
     for r in records:
         trial = out.setdefault((r["block"], r["arch"], r["loss"]), {}).setdefault(
-            r["trial"]["index"], {"index": r["trial"]["index"], "draws": r["trial"]["draws"], "values": []})
+            r["trial"]["index"], {"index": r["trial"]["index"], "draws": r["trial"]["draws"], "values": []}
+        )
         v = value(r, metric, key) if r["status"] == "ok" else None
         if v is not None:
             trial["values"].append(v)
-    return {group: [{**t, "score": statistics.fmean(t["values"]) if t["values"] else None}
-                    for _, t in sorted(trials.items())] for group, trials in out.items()}
+    return {
+        group: [
+            {**t, "score": statistics.fmean(t["values"]) if t["values"] else None} for _, t in sorted(trials.items())
+        ]
+        for group, trials in out.items()
+    }
 
 
 def best_of(trials: list[dict], better: int) -> dict | None:
@@ -57,8 +62,9 @@ def best_of_k(scores: list[float], better: int, seed: int = 0) -> list[tuple[int
     out = []
     for k in range(1, len(scores) + 1):
         bests = sorted(pick(rng.choices(scores, k=k)) for _ in range(BOOTSTRAP_DRAWS))
-        out.append((k, statistics.fmean(bests), bests[int(0.025 * BOOTSTRAP_DRAWS)],
-                    bests[int(0.975 * BOOTSTRAP_DRAWS) - 1]))
+        out.append(
+            (k, statistics.fmean(bests), bests[int(0.025 * BOOTSTRAP_DRAWS)], bests[int(0.975 * BOOTSTRAP_DRAWS) - 1])
+        )
     return out
 
 
@@ -78,15 +84,35 @@ def study_section(page: Page, data: str, records: list[dict], figures) -> None:
             continue
         best = best_of(trials, better)
         assert best is not None  # scored is not empty
-        rows.append([block, arch, loss, f"{len(scored)}/{len(trials)}",
-                     f"{best['score']:,.{decimals}f} (trial {best['index']})",
-                     f"{statistics.median(t['score'] for t in scored):,.{decimals}f}",
-                     f"{(max if better < 0 else min)(t['score'] for t in scored):,.{decimals}f}",
-                     ", ".join(f"{k} = {_short(v)}" for k, v in best["draws"].items())])
-    page.table(["block", "architecture", "loss", "trials with a score", f"best {label}", "median", "worst",
-                "best trial's draws"], rows)
-    page.para("Each trial's score is the mean over its seeds. A block whose best trial is re-run over more "
-              "seeds (`best_seeds` in its search table) appears in the tables above as BLOCK-best.")
+        rows.append(
+            [
+                block,
+                arch,
+                loss,
+                f"{len(scored)}/{len(trials)}",
+                f"{best['score']:,.{decimals}f} (trial {best['index']})",
+                f"{statistics.median(t['score'] for t in scored):,.{decimals}f}",
+                f"{(max if better < 0 else min)(t['score'] for t in scored):,.{decimals}f}",
+                ", ".join(f"{k} = {_short(v)}" for k, v in best["draws"].items()),
+            ]
+        )
+    page.table(
+        [
+            "block",
+            "architecture",
+            "loss",
+            "trials with a score",
+            f"best {label}",
+            "median",
+            "worst",
+            "best trial's draws",
+        ],
+        rows,
+    )
+    page.para(
+        "Each trial's score is the mean over its seeds. A block whose best trial is re-run over more "
+        "seeds (`best_seeds` in its search table) appears in the tables above as BLOCK-best."
+    )
     _figures(page, data, groups, label, better, figures)
 
 
@@ -95,8 +121,10 @@ def _short(v) -> str:
 
 
 def _figures(page: Page, data: str, groups: dict, label: str, better: int, figures) -> None:
-    named = [(f"{block}: {loss}" if block != loss else loss, [t["score"] for t in trials if t["score"] is not None])
-             for (block, _, loss), trials in groups.items()]
+    named = [
+        (f"{block}: {loss}" if block != loss else loss, [t["score"] for t in trials if t["score"] is not None])
+        for (block, _, loss), trials in groups.items()
+    ]
     named = [(name, scores) for name, scores in named if scores]
     if not named:
         return
@@ -113,8 +141,9 @@ def _figures(page: Page, data: str, groups: dict, label: str, better: int, figur
         curve = best_of_k(scores, better)
         ks = [k for k, *_ in curve]
         budget.plot(ks, [m for _, m, _, _ in curve], marker="o", ms=3, color=colors(i % 10), label=name)
-        budget.fill_between(ks, [lo for *_, lo, _ in curve], [hi for *_, hi in curve], color=colors(i % 10),
-                            alpha=0.15, lw=0)
+        budget.fill_between(
+            ks, [lo for *_, lo, _ in curve], [hi for *_, hi in curve], color=colors(i % 10), alpha=0.15, lw=0
+        )
     budget.set_xlabel("number of trials (the search's budget)")
     budget.set_ylabel(f"best {label}")
     budget.set_title("best of k trials: mean and 95% bootstrap interval", fontsize=9)

@@ -165,8 +165,9 @@ class Verdict:
     seeds_needed: int | None = None
 
 
-def judge(comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "ganzoo",
-          both_sides: bool = False) -> list[Verdict]:
+def judge(
+    comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "ganzoo", both_sides: bool = False
+) -> list[Verdict]:
     """A verdict for each comparison, the family corrected by Holm (differences and
     equivalences each as one family). `subject` names side B in the sentences; `both_sides`:
     both sides are runs that more seeds would add to (`ganzoo compare`), not a paper's table."""
@@ -201,10 +202,13 @@ def judge(comparisons: list[Comparison], alpha: float = ALPHA, subject: str = "g
             continue
         needed = seeds_needed(c, alpha / family, both_sides)
         if needed is None:
-            why = ("no number of seeds settles it: the other side's own error bar is too wide"
-                   if c.margin is not None and not both_sides else
-                   "no number of seeds up to 1,000 settles it" if c.margin is not None else
-                   "no margin declared, so only a difference could be shown, and none is large enough")
+            why = (
+                "no number of seeds settles it: the other side's own error bar is too wide"
+                if c.margin is not None and not both_sides
+                else "no number of seeds up to 1,000 settles it"
+                if c.margin is not None
+                else "no margin declared, so only a difference could be shown, and none is large enough"
+            )
         else:
             why = f"about {needed} {'seeds per side' if both_sides else subject + ' seeds'} would likely settle it"
         verdicts.append(Verdict("inconclusive", f"inconclusive ({why})", d, pd, pe, needed))

@@ -49,18 +49,26 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     hardware = _hardware(meta, records, results_dir)
     ok = sum(r["status"] == "ok" for r in records)
     planned = len(meta.get("cells", records))
-    progress = (f"**{ok} of {len(records)} cells finished**" if planned == len(records) else
-                f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: "
-                "a partial report**")
-    page.para(f"{suite['description'] or 'Suite ' + suite['name']}. {progress}; "
-              f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
-              + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
-              + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
-              f"{meta['threads_per_job']} thread(s) each"
-              + (" (a bench run with fewer cells to train than that gave them the idle workers' threads too; each "
-                 "run's config.json records its own)" if meta["jobs"] > 1 else "")
-              + ". Values are mean ± standard deviation over seeds "
-              "(n shown when some seeds have no value); the protocol of every number is at the end.")
+    progress = (
+        f"**{ok} of {len(records)} cells finished**"
+        if planned == len(records)
+        else f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: a partial report**"
+    )
+    page.para(
+        f"{suite['description'] or 'Suite ' + suite['name']}. {progress}; "
+        f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
+        + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
+        + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
+        f"{meta['threads_per_job']} thread(s) each"
+        + (
+            " (a bench run with fewer cells to train than that gave them the idle workers' threads too; each "
+            "run's config.json records its own)"
+            if meta["jobs"] > 1
+            else ""
+        )
+        + ". Values are mean ± standard deviation over seeds "
+        "(n shown when some seeds have no value); the protocol of every number is at the end."
+    )
     plain = grouped([r for r in records if "trial" not in r])  # a search's trials have their own section
     beside = paper_rows(papers, plain, results_dir) if papers else []  # one family for Holm, all data sets
     family = sum(r.comparison is not None and not r.comparison.not_comparable for r in beside)
@@ -100,7 +108,8 @@ def _hardware(meta: dict, records: list[dict], results_dir: Path) -> str:
     if len(machines) <= 1:
         return (next(iter(machines), None) or env.get("gpu") or env.get("processor", "?")) + cores
     return ", ".join(f"{name} for {n} cell(s)" for name, n in machines.items()) + (
-        " (their img/s figures compare only within one machine)")
+        " (their img/s figures compare only within one machine)"
+    )
 
 
 def _data_table(page: Page, groups) -> None:
@@ -118,13 +127,15 @@ def _data_table(page: Page, groups) -> None:
         row += [fmt_stats(stats([value(r, m, k) for r in good]), d, len(good)) for m, k, _, d, _ in columns]
         rows.append(row)
     page.table(header, rows)
-    notes = {"modes": "modes covered (2D mixtures: of 8 or 25)", "HQ %": "samples within 3σ of a mode",
-             "reverse KL": "KL(generated mode histogram ‖ true mode weights), PacGAN's definition",
-             "img/s": "real images shown to D per second, training step only (warm-up, evaluation and "
-                      "checkpoints excluded)",
-             "GFLOP/s": "the step's matrix-product, convolution and attention FLOPs (counted by PyTorch's "
-                        "FlopCounterMode) times its speed",
-             "MFU %": "those FLOP/s against the GPU's dense peak for the arithmetic used (docs/benchmarks.md)"}
+    notes = {
+        "modes": "modes covered (2D mixtures: of 8 or 25)",
+        "HQ %": "samples within 3σ of a mode",
+        "reverse KL": "KL(generated mode histogram ‖ true mode weights), PacGAN's definition",
+        "img/s": "real images shown to D per second, training step only (warm-up, evaluation and checkpoints excluded)",
+        "GFLOP/s": "the step's matrix-product, convolution and attention FLOPs (counted by PyTorch's "
+        "FlopCounterMode) times its speed",
+        "MFU %": "those FLOP/s against the GPU's dense peak for the arithmetic used (docs/benchmarks.md)",
+    }
     shown = [f"{label}: {notes[label]}" for _, _, label, _, _ in columns if label in notes]
     if shown:
         page.para("; ".join(shown) + ".")
@@ -142,9 +153,12 @@ def _held_out(page: Page, meta: dict, groups) -> None:
     except tomllib.TOMLDecodeError:
         return
     present = {r["block"] for rs in groups.values() for r in rs}
-    lines = [f"`{b['name']}` was chosen on runs with seeds {_seed_list(b['tuning_seeds'])} and is reported on "
-             f"seeds {_seed_list(b['seeds'])} only, which took no part in choosing it"
-             for b in blocks if "tuning_seeds" in b and b.get("name") in present]
+    lines = [
+        f"`{b['name']}` was chosen on runs with seeds {_seed_list(b['tuning_seeds'])} and is reported on "
+        f"seeds {_seed_list(b['seeds'])} only, which took no part in choosing it"
+        for b in blocks
+        if "tuning_seeds" in b and b.get("name") in present
+    ]
     if lines:
         page.para("**Tuned configurations, held-out seeds.** " + "; ".join(lines) + ".")
 
@@ -183,8 +197,14 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
             mean_t = [sum(t for t, _ in pts) / len(pts) for pts in by_step]
             for ax, x in ((axes[0], steps), (axes[1], mean_t)):
                 ax.plot(x, mean_v, marker="o", ms=3, lw=1.4, color=colors(i), label=name)
-                ax.fill_between(x, [m - s for m, s in zip(mean_v, std_v)], [m + s for m, s in zip(mean_v, std_v)],
-                                color=colors(i), alpha=0.15, lw=0)
+                ax.fill_between(
+                    x,
+                    [m - s for m, s in zip(mean_v, std_v)],
+                    [m + s for m, s in zip(mean_v, std_v)],
+                    color=colors(i),
+                    alpha=0.15,
+                    lw=0,
+                )
         end = max(max(s for s, _, _ in series) for _, per_seed in lines for series in per_seed)
         for start, stop, shade in ((end / 3, 2 * end / 3, 0.05), (2 * end / 3, end, 0.10)):
             axes[0].axvspan(start, stop, color="k", alpha=shade, lw=0)  # the thirds the convergence rule compares
@@ -195,8 +215,13 @@ def _curves(page: Page, data: str, groups, results_dir: Path, figures: Path) -> 
             ax.grid(alpha=0.3)
         if max(len(name) for name, _ in lines) > 60:  # rows named by many options: the legend goes under
             handles, labels = axes[1].get_legend_handles_labels()  # the plots, so they keep their width
-            fig.legend(handles, [textwrap.fill(label, 150) for label in labels], fontsize=7, loc="upper center",
-                       bbox_to_anchor=(0.5, 0.0))
+            fig.legend(
+                handles,
+                [textwrap.fill(label, 150) for label in labels],
+                fontsize=7,
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+            )
         else:
             axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.suptitle(f"{data}: {label} (mean ± std over seeds)", fontsize=10)
@@ -238,18 +263,32 @@ def _failures(page: Page, records: list[dict]) -> None:
 
 def _protocol(page: Page, meta: dict, records: list[dict], results_dir: Path) -> None:
     page.heading("Protocol")
-    page.para("Each cell is one `ganzoo train` run of the suite below; its run directory under `runs/` "
-              "holds the resolved configuration (`config.json`), logs, metric records and samples. "
-              f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`.")
+    page.para(
+        "Each cell is one `ganzoo train` run of the suite below; its run directory under `runs/` "
+        "holds the resolved configuration (`config.json`), logs, metric records and samples. "
+        f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`."
+    )
     page.code(meta["suite"]["text"], "toml")
-    recipes = sorted({(p["name"], p.get("recipe_version", "?"), p.get("package", "?"))
-                      for r in records if isinstance(p := (r.get("provenance") or {}).get("recipe"), dict)})
+    recipes = sorted(
+        {
+            (p["name"], p.get("recipe_version", "?"), p.get("package", "?"))
+            for r in records
+            if isinstance(p := (r.get("provenance") or {}).get("recipe"), dict)
+        }
+    )
     if recipes:
-        page.para("Recipes: " + "; ".join(f"`{name}` version {version} ({package})"
-                                          for name, version, package in recipes) + ".")
+        page.para(
+            "Recipes: "
+            + "; ".join(f"`{name}` version {version} ({package})" for name, version, package in recipes)
+            + "."
+        )
     page.heading("Environment", 3)
-    page.code(json.dumps({k: meta[k] for k in ("environment", "jobs", "threads_per_job", "cpu_count", "overrides")},
-                         indent=2), "json")
+    page.code(
+        json.dumps(
+            {k: meta[k] for k in ("environment", "jobs", "threads_per_job", "cpu_count", "overrides")}, indent=2
+        ),
+        "json",
+    )
     seen: dict[tuple[str, str], tuple[str, dict]] = {}  # (data, metric) -> (cell, protocol)
     for r in records:
         if r["status"] != "ok":

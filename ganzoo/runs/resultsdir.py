@@ -68,11 +68,15 @@ def completed(out_dir: Path) -> dict[str, dict]:
     for number, record in enumerate(read_jsonl(path), 1):
         missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
         if missing or record["status"] not in STATUSES:
-            problem = (f"lacks {', '.join(repr(k) for k in missing)}" if missing
-                       else f"has status {record['status']!r}, not one of {', '.join(STATUSES)}")
+            problem = (
+                f"lacks {', '.join(repr(k) for k in missing)}"
+                if missing
+                else f"has status {record['status']!r}, not one of {', '.join(STATUSES)}"
+            )
             raise GanzooError(
                 f"Record {number} of {path} {problem}: the file was edited or written by another tool. "
-                "Restore it from a backup, or delete that line (its cell then runs again).")
+                "Restore it from a backup, or delete that line (its cell then runs again)."
+            )
         latest[record["cell"]] = record
     return latest
 
@@ -88,6 +92,6 @@ def read_bench_meta(out_dir) -> dict:
         raise GanzooError(
             f"{path} is damaged ({exc}). It records which suite and settings produced the results: restore "
             "it from a backup, or run `ganzoo bench` with that suite and --out again to rewrite it "
-            "(recorded cells are kept).") from None
+            "(recorded cells are kept)."
+        ) from None
     return meta
-

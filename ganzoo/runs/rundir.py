@@ -67,8 +67,10 @@ class RunDir:
     def read_config(self) -> dict:
         """config.json, checked for what every reader needs."""
         if not self.config_path.is_file():
-            raise GanzooError(f"{self.path} is not a ganzoo run directory (no config.json). "
-                              "Pass the --out folder of a `ganzoo train` run.")
+            raise GanzooError(
+                f"{self.path} is not a ganzoo run directory (no config.json). "
+                "Pass the --out folder of a `ganzoo train` run."
+            )
         try:
             saved = json.loads(self.config_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -77,9 +79,11 @@ class RunDir:
         if not missing and "name" not in saved["architecture"]:
             missing = ["architecture.name"]
         if missing:
-            raise GanzooError(f"{self.config_path} lacks {', '.join(repr(k) for k in missing)}: it was edited, or "
-                              "written by another tool. Restore it from a backup, or train the run again into a "
-                              "new --out.")
+            raise GanzooError(
+                f"{self.config_path} lacks {', '.join(repr(k) for k in missing)}: it was edited, or "
+                "written by another tool. Restore it from a backup, or train the run again into a "
+                "new --out."
+            )
         return saved
 
     def train_config(self):
@@ -157,8 +161,10 @@ class RunDir:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise GanzooError(f"{self.path} is being trained by another process right now. Wait for it to "
-                              "finish (or stop it: it checkpoints on Ctrl-C or SIGTERM), then resume.") from None
+            raise GanzooError(
+                f"{self.path} is being trained by another process right now. Wait for it to "
+                "finish (or stop it: it checkpoints on Ctrl-C or SIGTERM), then resume."
+            ) from None
         self._lock_fd = fd
 
     def unlock(self) -> None:

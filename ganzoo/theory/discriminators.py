@@ -26,17 +26,20 @@ Sampler = Callable[[int, torch.Generator], torch.Tensor]
 def sampler_of(source) -> Sampler:
     """A Density1D's or a Generator's samples, without gradients."""
     if hasattr(source, "sample_latent"):
+
         def draw(n, rng):
             with torch.no_grad():
                 return source(source.sample_latent(n, generator=rng))
+
         return draw
     return source.sample
 
 
 def new_discriminator(seed: int, hidden: int = 64, layers: int = 2) -> torch.nn.Module:
     torch.manual_seed(seed)
-    _, discriminator, _ = create_architecture("mlp", data_shape=(1,), latent_dim=1,
-                                              d_hidden=hidden, d_layers=layers, g_hidden=1, g_layers=1)
+    _, discriminator, _ = create_architecture(
+        "mlp", data_shape=(1,), latent_dim=1, d_hidden=hidden, d_layers=layers, g_hidden=1, g_layers=1
+    )
     # Start flat (D = 1/2, critic = 0 everywhere) so the data, not the random initial
     # slope, pick the sign of D's slope. In 1D a critic under WGAN-GP's two-sided penalty
     # cannot flip a wrong initial sign: its slope would pass through 0, which costs the
@@ -47,8 +50,17 @@ def new_discriminator(seed: int, hidden: int = 64, layers: int = 2) -> torch.nn.
     return discriminator
 
 
-def fit(discriminator, real: Sampler, fake: Sampler, *, loss: str = "minimax", steps: int = 1000,
-        batch_size: int = 512, lr: float = 2e-3, seed: int = 0) -> list[float]:
+def fit(
+    discriminator,
+    real: Sampler,
+    fake: Sampler,
+    *,
+    loss: str = "minimax",
+    steps: int = 1000,
+    batch_size: int = 512,
+    lr: float = 2e-3,
+    seed: int = 0,
+) -> list[float]:
     """Train `discriminator` on fresh batches for `steps` Adam steps; returns its loss every step."""
     objective = create_loss(loss)
     optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))

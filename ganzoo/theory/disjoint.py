@@ -42,9 +42,11 @@ class Settings:
 def generator_gradients(D, critic, noise: torch.Tensor, theta: float) -> dict:
     """d(generator loss)/d theta for G(z) = z + theta, for the three generator losses."""
     out = {}
-    for name, model, loss in (("minimax", D, lambda logits: -F.softplus(logits).mean()),
-                              ("non-saturating", D, lambda logits: F.softplus(-logits).mean()),
-                              ("wgan critic", critic, lambda f: -f.mean())):
+    for name, model, loss in (
+        ("minimax", D, lambda logits: -F.softplus(logits).mean()),
+        ("non-saturating", D, lambda logits: F.softplus(-logits).mean()),
+        ("wgan critic", critic, lambda f: -f.mean()),
+    ):
         shift = torch.tensor(theta, requires_grad=True)
         (grad,) = torch.autograd.grad(loss(model(noise + shift)), shift)
         out[name] = float(grad)
@@ -61,20 +63,48 @@ def run(settings: Settings, figures) -> dict:
         divergence = numerics.jsd(data.pdf(grid.x), generated.pdf(grid.x), grid)
         distance = numerics.w1(data, generated, grid)
         D = discriminators.new_discriminator(settings.seed + i)
-        discriminators.fit(D, data.sample, generated.sample, steps=settings.steps, batch_size=settings.batch_size,
-                           seed=settings.seed + i)
+        discriminators.fit(
+            D,
+            data.sample,
+            generated.sample,
+            steps=settings.steps,
+            batch_size=settings.batch_size,
+            seed=settings.seed + i,
+        )
         critic = discriminators.new_discriminator(settings.seed + i)
-        discriminators.fit(critic, data.sample, generated.sample, loss="wgan-gp", lr=1e-3, steps=settings.steps,
-                           batch_size=settings.batch_size, seed=settings.seed + i)
-        point = {"d": d, "jsd": divergence, "w1": distance,
-                 "value": discriminators.value(D, data.sample, generated.sample),
-                 "critic": discriminators.critic_gap(critic, data.sample, generated.sample),
-                 "gradients": generator_gradients(D, critic, noise, d)}
+        discriminators.fit(
+            critic,
+            data.sample,
+            generated.sample,
+            loss="wgan-gp",
+            lr=1e-3,
+            steps=settings.steps,
+            batch_size=settings.batch_size,
+            seed=settings.seed + i,
+        )
+        point = {
+            "d": d,
+            "jsd": divergence,
+            "w1": distance,
+            "value": discriminators.value(D, data.sample, generated.sample),
+            "critic": discriminators.critic_gap(critic, data.sample, generated.sample),
+            "gradients": generator_gradients(D, critic, noise, d),
+        }
         points.append(point)
         g = point["gradients"]
-        rows.append([f"{d:g}", f"{divergence - numerics.LOG2:+.1e}", f"{point['value']:.4f}", f"{distance:.4f}",
-                     f"{point['critic']:.3f}", f"{d * (1 + d / (2 * settings.gp_weight)):.3f}",
-                     f"{abs(g['minimax']):.1e}", f"{abs(g['non-saturating']):.2f}", f"{abs(g['wgan critic']):.3f}"])
+        rows.append(
+            [
+                f"{d:g}",
+                f"{divergence - numerics.LOG2:+.1e}",
+                f"{point['value']:.4f}",
+                f"{distance:.4f}",
+                f"{point['critic']:.3f}",
+                f"{d * (1 + d / (2 * settings.gp_weight)):.3f}",
+                f"{abs(g['minimax']):.1e}",
+                f"{abs(g['non-saturating']):.2f}",
+                f"{abs(g['wgan critic']):.3f}",
+            ]
+        )
 
     jsd_gap = max(abs(p["jsd"] - numerics.LOG2) for p in points)
     value_gap = max(abs(p["value"]) for p in points)
@@ -88,8 +118,9 @@ def run(settings: Settings, figures) -> dict:
     for theta in shifts:
         generated = data.shifted(theta)
         grid = numerics.grid_for(data, generated)
-        curve.append((theta, numerics.jsd(data.pdf(grid.x), generated.pdf(grid.x), grid),
-                      numerics.w1(data, generated, grid)))
+        curve.append(
+            (theta, numerics.jsd(data.pdf(grid.x), generated.pdf(grid.x), grid), numerics.w1(data, generated, grid))
+        )
     _figure(figures / f"{NAME}.png", points, curve, settings)
     return {
         "claim": (

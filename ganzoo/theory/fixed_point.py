@@ -47,17 +47,25 @@ class Settings:
 
 def build(settings: Settings, data) -> Training:
     torch.manual_seed(settings.seed)
-    G, _, _ = create_architecture("mlp", data_shape=(1,), latent_dim=settings.latent_dim,
-                                  g_hidden=settings.hidden, d_hidden=settings.hidden)
+    G, _, _ = create_architecture(
+        "mlp", data_shape=(1,), latent_dim=settings.latent_dim, g_hidden=settings.hidden, d_hidden=settings.hidden
+    )
     D = discriminators.new_discriminator(settings.seed, hidden=settings.hidden)
     betas = (0.5, 0.999)
     return Training(
         cfg=resolve(TrainConfig(loss=settings.loss, batch_size=settings.batch_size, n_d=settings.n_d, ema_decay=0.0)),
-        device=torch.device("cpu"), G=G, D=D, arch_config={}, loss=create_loss(settings.loss), regularizers=[],
+        device=torch.device("cpu"),
+        G=G,
+        D=D,
+        arch_config={},
+        loss=create_loss(settings.loss),
+        regularizers=[],
         g_opt=torch.optim.Adam(G.parameters(), settings.lr, betas=betas),
         d_opt=torch.optim.Adam(D.parameters(), settings.d_lr, betas=betas),
-        ema=None, batches=data.batches(settings.batch_size, "cpu", seed=settings.seed + 1),
-        latent_rng=torch.Generator().manual_seed(settings.seed + 2))
+        ema=None,
+        batches=data.batches(settings.batch_size, "cpu", seed=settings.seed + 1),
+        latent_rng=torch.Generator().manual_seed(settings.seed + 2),
+    )
 
 
 def run(settings: Settings, figures) -> dict:
@@ -74,9 +82,14 @@ def run(settings: Settings, figures) -> dict:
     def measure(step: int) -> dict:
         p_g = numerics.histogram_density(generated(400_000, rng), grid, 20)
         d_x = discriminators.probability(t.D, x)
-        return {"step": step, "jsd": numerics.jsd(p, p_g, grid),
-                "value": discriminators.value(t.D, data.sample, generated, n=20_000, seed=step),
-                "flat": grid.integrate(weight * (d_x - 0.5).abs()), "p_g": p_g, "d": d_x}
+        return {
+            "step": step,
+            "jsd": numerics.jsd(p, p_g, grid),
+            "value": discriminators.value(t.D, data.sample, generated, n=20_000, seed=step),
+            "flat": grid.integrate(weight * (d_x - 0.5).abs()),
+            "p_g": p_g,
+            "d": d_x,
+        }
 
     track, snaps = [], {}
     for step in range(settings.steps + 1):
@@ -96,12 +109,17 @@ def run(settings: Settings, figures) -> dict:
     fresh_value = discriminators.value(fresh, data.sample, generated)
     fresh_flat = grid.integrate(weight * (discriminators.probability(fresh, x) - 0.5).abs())
     last = track[-1]
-    passed = (abs(fresh_value + numerics.LOG4) <= settings.tolerance_value
-              and max(fresh_flat, last["flat"]) <= settings.tolerance_flat)
+    passed = (
+        abs(fresh_value + numerics.LOG4) <= settings.tolerance_value
+        and max(fresh_flat, last["flat"]) <= settings.tolerance_flat
+    )
 
     _figure(figures / f"{NAME}.png", x, p, snaps, track)
-    rows = [[f"{r['step']}", f"{r['jsd']:.4f}", f"{r['value']:.4f}", f"{r['flat']:.4f}"]
-            for r in track if r["step"] in snaps]
+    rows = [
+        [f"{r['step']}", f"{r['jsd']:.4f}", f"{r['value']:.4f}", f"{r['flat']:.4f}"]
+        for r in track
+        if r["step"] in snaps
+    ]
     rows.append([f"{settings.steps}, fresh D", f"{last['jsd']:.4f}", f"{fresh_value:.4f}", f"{fresh_flat:.4f}"])
     return {
         "claim": (

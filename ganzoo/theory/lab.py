@@ -47,8 +47,9 @@ def select(only: list[str] | None) -> list:
         elif item in names:
             module = names[item]
         else:
-            raise UnknownNameError("experiment", item, list(names),
-                                   hint=f"Name them, or number them 1 to {len(EXPERIMENTS)}.")
+            raise UnknownNameError(
+                "experiment", item, list(names), hint=f"Name them, or number them 1 to {len(EXPERIMENTS)}."
+            )
         if module not in chosen:
             chosen.append(module)
     return sorted(chosen, key=number)
@@ -57,7 +58,6 @@ def select(only: list[str] | None) -> list:
 def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None = 1) -> dict:
     """Run one experiment (in a worker process or here) and return its record."""
     import torch
-
 
     if threads:
         torch.set_num_threads(threads)  # tiny models: one thread each is fastest
@@ -69,16 +69,22 @@ def run_experiment(name: str, settings: dict, out_dir: Path, threads: int | None
         result = module.run(module.Settings(**settings), figures, out_dir)
     else:
         result = module.run(module.Settings(**settings), figures)
-    return {"experiment": name, "number": number(module), "title": module.TITLE, **result,
-            "passed": bool(result["passed"]), "settings": settings,
-            "seconds": round(time.perf_counter() - started, 2), "environment": environment(torch.device("cpu")),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "experiment": name,
+        "number": number(module),
+        "title": module.TITLE,
+        **result,
+        "passed": bool(result["passed"]),
+        "settings": settings,
+        "seconds": round(time.perf_counter() - started, 2),
+        "environment": environment(torch.device("cpu")),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _worker(args):
     kind, payload, out_dir = args
     if kind == "cell":
-
         cell, threads = payload
         return kind, run_cell(cell, ResultsDir(out_dir / mode_collapse.RESULTS).run_dir(cell.id), threads)
     name, settings = payload
@@ -89,8 +95,9 @@ def latest_records(out_dir: Path) -> dict[str, dict]:
     return {r["experiment"]: r for r in read_jsonl(Path(out_dir) / RECORDS)}
 
 
-def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, seed: int = 0,
-            rerun: bool = False, echo=print) -> list[dict]:
+def run_lab(
+    out_dir, *, only: list[str] | None = None, jobs: int | None = None, seed: int = 0, rerun: bool = False, echo=print
+) -> list[dict]:
     """Run the chosen experiments not yet recorded (all of them with `rerun`); returns the
     latest record of every chosen experiment, in order."""
 
@@ -112,8 +119,10 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
         # WGAN-GP cells are the longest (5 critic steps each): start them first.
         cells.sort(key=lambda c: c.loss != "wgan-gp")
         tasks = [("cell", (c, threads)) for c in cells] + tasks
-    echo(f"theory lab: {len(chosen)} experiments, {len(chosen) - len(todo)} already recorded; "
-         f"{len(tasks)} tasks ({jobs} at a time) -> {out_dir}")
+    echo(
+        f"theory lab: {len(chosen)} experiments, {len(chosen) - len(todo)} already recorded; "
+        f"{len(tasks)} tasks ({jobs} at a time) -> {out_dir}"
+    )
     started = time.perf_counter()
 
     def finish(kind: str, record: dict) -> None:
@@ -131,9 +140,9 @@ def run_lab(out_dir, *, only: list[str] | None = None, jobs: int | None = None, 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=stop_with_parent) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=stop_with_parent
+        ) as pool:
             futures = [pool.submit(_worker, (*task, out_dir)) for task in tasks]
             try:
                 for future in as_completed(futures):
@@ -156,6 +165,7 @@ def _line(record: dict) -> str:
 
 # --- the report --------------------------------------------------------------------------
 
+
 def write_report(out_dir, records: list[dict] | None = None) -> tuple[Path, Path]:
     """report.md (figures in figures/) and a self-contained report.html from the records."""
 
@@ -168,12 +178,16 @@ def write_report(out_dir, records: list[dict] | None = None) -> tuple[Path, Path
     figures = out_dir / "figures"
     held = sum(r["passed"] for r in records)
     page = Page("ganzoo theory lab")
-    page.para("The results of the GAN theory notes (Goodfellow et al. 2014; Hung-yi Lee's 2018 lectures) as "
-              "experiments: each states a claim with its tolerance, measures it, and shows the figure. "
-              "`docs/theory.md` gives each derivation. Every number below was measured by `ganzoo theory`; "
-              f"the protocol is at the end. **{held} of {len(records)} claims hold.**")
-    page.table(["#", "experiment", "claim holds", "seconds"],
-               [[r["number"], r["title"], "yes" if r["passed"] else "NO", f"{r['seconds']:.0f}"] for r in records])
+    page.para(
+        "The results of the GAN theory notes (Goodfellow et al. 2014; Hung-yi Lee's 2018 lectures) as "
+        "experiments: each states a claim with its tolerance, measures it, and shows the figure. "
+        "`docs/theory.md` gives each derivation. Every number below was measured by `ganzoo theory`; "
+        f"the protocol is at the end. **{held} of {len(records)} claims hold.**"
+    )
+    page.table(
+        ["#", "experiment", "claim holds", "seconds"],
+        [[r["number"], r["title"], "yes" if r["passed"] else "NO", f"{r['seconds']:.0f}"] for r in records],
+    )
     for r in records:
         page.heading(f"{r['number']}. {r['title']}")
         page.para(f"**Claim.** {r['claim']}")
@@ -188,14 +202,18 @@ def write_report(out_dir, records: list[dict] | None = None) -> tuple[Path, Path
             page.para(f"Setup: {r['settings_note']}")
     page.heading("Protocol")
     env = records[0]["environment"]
-    page.para("Every experiment runs on the CPU in float32 (quadrature in float64), with the seeds below; "
-              "discriminators see fresh samples at every step. Settings of each experiment (the defaults of its "
-              "`Settings` in `ganzoo/theory/`):")
+    page.para(
+        "Every experiment runs on the CPU in float32 (quadrature in float64), with the seeds below; "
+        "discriminators see fresh samples at every step. Settings of each experiment (the defaults of its "
+        "`Settings` in `ganzoo/theory/`):"
+    )
     page.code(json.dumps({r["experiment"]: r["settings"] for r in records}, indent=1))
     page.para("Environment:")
     page.code(json.dumps(env, indent=1))
-    page.para(f"Total time of the experiments: {sum(r['seconds'] for r in records):.0f} s of work; finished "
-              f"{max(r['finished'] for r in records)}.")
+    page.para(
+        f"Total time of the experiments: {sum(r['seconds'] for r in records):.0f} s of work; finished "
+        f"{max(r['finished'] for r in records)}."
+    )
     md = out_dir / "report.md"
     atomic_write_text(md, page.markdown(out_dir))
     html = out_dir / "report.html"

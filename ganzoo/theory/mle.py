@@ -33,8 +33,9 @@ class Settings:
 def fit(objective, init=(0.0, 0.0)) -> tuple[float, float]:
     """(mu, sigma) minimising objective(mu, log_sigma), by L-BFGS."""
     theta = torch.tensor(init, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([theta], lr=1, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [theta], lr=1, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimizer.zero_grad()
@@ -72,46 +73,76 @@ def run(settings: Settings, figures) -> dict:
             first_samples = samples if first_samples is None else first_samples
             mu_ml, sigma_ml = fit(lambda mu, ls: -gaussian_log_pdf(samples, mu, ls).mean())  # noqa: B023 - fit() calls it at once
             # The closed form of the Gaussian MLE checks the optimiser: sample mean, biased std.
-            closed_form_gap = max(closed_form_gap, abs(mu_ml - float(samples.mean())),
-                                  abs(sigma_ml - float(samples.std(correction=0))))
+            closed_form_gap = max(
+                closed_form_gap, abs(mu_ml - float(samples.mean())), abs(sigma_ml - float(samples.std(correction=0)))
+            )
             repeats.append((mu_ml, sigma_ml))
         fits[m] = (*repeats[0], first_samples)  # the figure shows the first draw and its fit
         d_mu = torch.tensor([r[0] - mu_kl for r in repeats])
         d_sigma = torch.tensor([r[1] - sigma_kl for r in repeats])
-        gaps[m] = (float(d_mu.pow(2).mean().sqrt()), float(d_sigma.pow(2).mean().sqrt()),
-                   float(torch.cat([d_mu, d_sigma]).abs().max()))
-        rows.append([f"{m:,}", f"{repeats[0][0]:.4f}", f"{repeats[0][1]:.4f}", f"{gaps[m][0]:.4f}",
-                     f"{gaps[m][1]:.4f}", f"{gaps[m][2]:.4f}", f"{sigma_kl / math.sqrt(m):.4f}"])
+        gaps[m] = (
+            float(d_mu.pow(2).mean().sqrt()),
+            float(d_sigma.pow(2).mean().sqrt()),
+            float(torch.cat([d_mu, d_sigma]).abs().max()),
+        )
+        rows.append(
+            [
+                f"{m:,}",
+                f"{repeats[0][0]:.4f}",
+                f"{repeats[0][1]:.4f}",
+                f"{gaps[m][0]:.4f}",
+                f"{gaps[m][1]:.4f}",
+                f"{gaps[m][2]:.4f}",
+                f"{sigma_kl / math.sqrt(m):.4f}",
+            ]
+        )
     largest = settings.sample_sizes[-1]
     gap = gaps[largest][2]
     # The closed forms: the KL minimiser in the Gaussian family matches the data's moments.
     moment_gap = max(abs(mu_kl - data.mean()), abs(sigma_kl - data.std()))
 
     _figure(figures / f"{NAME}.png", data, grid, p, entropy, (mu_kl, sigma_kl), fits, gaps)
-    measured = {"mu_kl": mu_kl, "sigma_kl": sigma_kl, "mu_mle": fits[largest][0], "sigma_mle": fits[largest][1],
-                "gap_at_largest_m": gap, "kl_minimiser_vs_moments": moment_gap,
-                "mle_vs_closed_form": closed_form_gap, "entropy_data": entropy}
+    measured = {
+        "mu_kl": mu_kl,
+        "sigma_kl": sigma_kl,
+        "mu_mle": fits[largest][0],
+        "sigma_mle": fits[largest][1],
+        "gap_at_largest_m": gap,
+        "kl_minimiser_vs_moments": moment_gap,
+        "mle_vs_closed_form": closed_form_gap,
+        "entropy_data": entropy,
+    }
     return {
-        "claim": (f"The maximum-likelihood Gaussian fitted to {largest:,} samples and the Gaussian minimising "
-                  f"KL(P_data ‖ P_θ) by quadrature agree within {settings.tolerance} in μ and σ, in each of "
-                  f"{settings.repeats} independent draws; the KL minimiser is the data's mean and standard deviation."),
+        "claim": (
+            f"The maximum-likelihood Gaussian fitted to {largest:,} samples and the Gaussian minimising "
+            f"KL(P_data ‖ P_θ) by quadrature agree within {settings.tolerance} in μ and σ, in each of "
+            f"{settings.repeats} independent draws; the KL minimiser is the data's mean and standard deviation."
+        ),
         "passed": gap <= settings.tolerance and moment_gap < 1e-6 and closed_form_gap < 1e-6,
         "measured": measured,
-        "summary": (f"KL minimiser μ = {mu_kl:.4f}, σ = {sigma_kl:.4f} (the data's own mean and standard deviation, "
-                    f"to {moment_gap:.1e}); maximum likelihood on {largest:,} samples: μ = {fits[largest][0]:.4f}, "
-                    f"σ = {fits[largest][1]:.4f}; largest difference over {settings.repeats} draws {gap:.4f}. "
-                    "The difference shrinks like 1/√m, the standard error of a mean."),
-        "table": (["samples m", "μ MLE (1st draw)", "σ MLE (1st draw)", "RMS Δμ to KL", "RMS Δσ to KL",
-                   "max |Δ|", "σ/√m"], rows),
-        "figures": [(f"{NAME}.png", "Left: the data density and the two Gaussian fits. Middle: the average negative "
-                     "log-likelihood against μ (σ fixed at the KL optimum), beside KL(P_data ‖ P_θ) + H(P_data). "
-                     "Right: the distance between the two optima against the sample count.")],
+        "summary": (
+            f"KL minimiser μ = {mu_kl:.4f}, σ = {sigma_kl:.4f} (the data's own mean and standard deviation, "
+            f"to {moment_gap:.1e}); maximum likelihood on {largest:,} samples: μ = {fits[largest][0]:.4f}, "
+            f"σ = {fits[largest][1]:.4f}; largest difference over {settings.repeats} draws {gap:.4f}. "
+            "The difference shrinks like 1/√m, the standard error of a mean."
+        ),
+        "table": (
+            ["samples m", "μ MLE (1st draw)", "σ MLE (1st draw)", "RMS Δμ to KL", "RMS Δσ to KL", "max |Δ|", "σ/√m"],
+            rows,
+        ),
+        "figures": [
+            (
+                f"{NAME}.png",
+                "Left: the data density and the two Gaussian fits. Middle: the average negative "
+                "log-likelihood against μ (σ fixed at the KL optimum), beside KL(P_data ‖ P_θ) + H(P_data). "
+                "Right: the distance between the two optima against the sample count.",
+            )
+        ],
     }
 
 
 def _figure(path, data, grid, p, entropy, kl_fit, fits, gaps) -> None:
     import matplotlib.pyplot as plt
-
 
     mu_kl, sigma_kl = kl_fit
     largest = max(fits)
@@ -120,10 +151,14 @@ def _figure(path, data, grid, p, entropy, kl_fit, fits, gaps) -> None:
     ax = axes[0]
     ax.hist(fits[largest][2].numpy(), bins=120, density=True, color="0.85", label=f"{largest:,} samples")
     ax.plot(x, p, color="black", lw=1.5, label="P_data")
-    for (mu, sigma), style, label in (((mu_kl, sigma_kl), "-", "min KL"),
-                                       (fits[largest][:2], "--", "max likelihood")):
-        ax.plot(x, torch.exp(gaussian_log_pdf(x, torch.tensor(mu), torch.tensor(math.log(sigma)))), style, lw=1.5,
-                label=f"{label}: μ={mu:.3f}, σ={sigma:.3f}")
+    for (mu, sigma), style, label in (((mu_kl, sigma_kl), "-", "min KL"), (fits[largest][:2], "--", "max likelihood")):
+        ax.plot(
+            x,
+            torch.exp(gaussian_log_pdf(x, torch.tensor(mu), torch.tensor(math.log(sigma)))),
+            style,
+            lw=1.5,
+            label=f"{label}: μ={mu:.3f}, σ={sigma:.3f}",
+        )
     ax.set_xlabel("x")
     ax.set_title("data and the two Gaussian fits")
     ax.legend(fontsize=8)

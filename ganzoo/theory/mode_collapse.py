@@ -66,7 +66,8 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
         modes = metric_series(run_dir, "mode-coverage", "modes_covered")
         quality = dict((s, v) for s, _, v in metric_series(run_dir, "mode-coverage", "high_quality_pct"))
         curves.setdefault(r["data"], {}).setdefault(variant(r), []).append(
-            [(s, v, quality.get(s)) for s, _, v in modes])
+            [(s, v, quality.get(s)) for s, _, v in modes]
+        )
         finals.setdefault((r["data"], variant(r)), []).append(r["final"]["mode-coverage"])
 
     def mean_coverage(data, name):  # over seeds and evaluations after step 0
@@ -77,46 +78,76 @@ def run(settings: Settings, figures: Path, out_dir: Path | None = None) -> dict:
     pac, plain = mean_coverage("ring8", variant({"block": "pacgan"})), mean_coverage("ring8", "non-saturating")
     rows = []
     for (data, name), fs in sorted(finals.items()):
+
         def mean(key, decimals):  # KL is undefined (None) for a run with no high-quality sample
             values = [f[key] for f in fs if f.get(key) is not None]  # noqa: B023 - called in this iteration
             return f"{sum(values) / len(values):.{decimals}f}" if values else "–"
 
-        rows.append([data, name, f"{len(fs)}", f"{mean('modes_covered', 1)} / {fs[0]['num_modes']}",
-                     f"{mean_coverage(data, name):.1f}", mean("high_quality_pct", 1), mean("reverse_kl", 2)])
-    paths = [(f"{NAME}.png", "Modes covered (top) and percent of high-quality samples (bottom) over training, mean "
-              "over seeds (lines) and each seed (faint).")]
+        rows.append(
+            [
+                data,
+                name,
+                f"{len(fs)}",
+                f"{mean('modes_covered', 1)} / {fs[0]['num_modes']}",
+                f"{mean_coverage(data, name):.1f}",
+                mean("high_quality_pct", 1),
+                mean("reverse_kl", 2),
+            ]
+        )
+    paths = [
+        (
+            f"{NAME}.png",
+            "Modes covered (top) and percent of high-quality samples (bottom) over training, mean "
+            "over seeds (lines) and each seed (faint).",
+        )
+    ]
     _figure(figures / f"{NAME}.png", curves)
     paths += _sample_pictures(records, results, figures)
     steps = suite.blocks[0].get("steps")
     return {
-        "claim": (f"PacGAN's packing counters collapse: on ring8, its mean number of modes covered over training "
-                  f"exceeds the unpacked non-saturating GAN's by at least {settings.min_gain:g}."),
+        "claim": (
+            f"PacGAN's packing counters collapse: on ring8, its mean number of modes covered over training "
+            f"exceeds the unpacked non-saturating GAN's by at least {settings.min_gain:g}."
+        ),
         "passed": not failed and pac - plain >= settings.min_gain,
-        "measured": {"cell_seconds": sum(r.get("wall_seconds", 0) for r in records),
-                     "ring8_mean_coverage_pacgan": pac, "ring8_mean_coverage_non_saturating": plain,
-                     "failed_cells": [r["cell"] for r in failed], "suite": suite.name, "suite_sha256": suite.sha256},
-        "summary": (f"On ring8, modes covered averaged over training: PacGAN {pac:.1f}, non-saturating {plain:.1f}. "
-                    "At the last step: " + "; ".join(
-                        f"{data} {name} {sum(f['modes_covered'] for f in fs) / len(fs):.1f}"
-                        for (data, name), fs in sorted(finals.items())) + ". "
-                    "A generator that covers one or two modes with almost no high-quality samples is a single "
-                    "blob of samples that moves as a whole (see the pictures): the collapse of the notes, here "
-                    f"in early training ({steps} steps). On grid25 every variant starts collapsed, because the "
-                    "initial G maps all z near the origin, which is one of the grid's modes (high quality near "
-                    "50%, one mode); there packing spreads out more slowly at first. Longer runs: the `quick` and "
-                    "`standard` bench suites."),
-        "table": (["data", "variant", "seeds", "final modes covered", "mean over training", "final HQ %",
-                   "final reverse KL"], rows),
+        "measured": {
+            "cell_seconds": sum(r.get("wall_seconds", 0) for r in records),
+            "ring8_mean_coverage_pacgan": pac,
+            "ring8_mean_coverage_non_saturating": plain,
+            "failed_cells": [r["cell"] for r in failed],
+            "suite": suite.name,
+            "suite_sha256": suite.sha256,
+        },
+        "summary": (
+            f"On ring8, modes covered averaged over training: PacGAN {pac:.1f}, non-saturating {plain:.1f}. "
+            "At the last step: "
+            + "; ".join(
+                f"{data} {name} {sum(f['modes_covered'] for f in fs) / len(fs):.1f}"
+                for (data, name), fs in sorted(finals.items())
+            )
+            + ". "
+            "A generator that covers one or two modes with almost no high-quality samples is a single "
+            "blob of samples that moves as a whole (see the pictures): the collapse of the notes, here "
+            f"in early training ({steps} steps). On grid25 every variant starts collapsed, because the "
+            "initial G maps all z near the origin, which is one of the grid's modes (high quality near "
+            "50%, one mode); there packing spreads out more slowly at first. Longer runs: the `quick` and "
+            "`standard` bench suites."
+        ),
+        "table": (
+            ["data", "variant", "seeds", "final modes covered", "mean over training", "final HQ %", "final reverse KL"],
+            rows,
+        ),
         "figures": paths,
-        "settings_note": (f"bench suite `{suite.name}` (sha256 {suite.sha256[:12]}): ganzoo's `mlp` GAN, "
-                          f"{steps} steps, mode coverage of 2,500 samples every {suite.blocks[0].get('eval_every')} "
-                          f"steps; results and runs in `{RESULTS}/`."),
+        "settings_note": (
+            f"bench suite `{suite.name}` (sha256 {suite.sha256[:12]}): ganzoo's `mlp` GAN, "
+            f"{steps} steps, mode coverage of 2,500 samples every {suite.blocks[0].get('eval_every')} "
+            f"steps; results and runs in `{RESULTS}/`."
+        ),
     }
 
 
 def _figure(path, curves) -> None:
     import matplotlib.pyplot as plt
-
 
     data_sets = sorted(curves)
     fig, axes = plt.subplots(2, len(data_sets), figsize=(7 * len(data_sets), 7.5), squeeze=False)
@@ -129,8 +160,11 @@ def _figure(path, curves) -> None:
                 steps = sorted({s for series in runs for s, *_ in series})
                 for series in runs:
                     ax.plot([p[0] for p in series], [p[index] for p in series], color=color, alpha=0.25, lw=0.8)
-                mean = [sum(p[index] for series in runs for p in series if p[0] == s)
-                        / sum(1 for series in runs for p in series if p[0] == s) for s in steps]
+                mean = [
+                    sum(p[index] for series in runs for p in series if p[0] == s)
+                    / sum(1 for series in runs for p in series if p[0] == s)
+                    for s in steps
+                ]
                 ax.plot(steps, mean, color=color, lw=2, label=f"{name} ({len(runs)} seeds)")
         axes[0][col].set_title(data)
         axes[0][col].set_ylabel("modes covered")

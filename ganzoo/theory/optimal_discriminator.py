@@ -30,8 +30,9 @@ def run(settings: Settings, figures) -> dict:
     data = GaussianMixture1D()
     generated = GaussianMixture1D(weights=(1.0,), means=(0.5,), stds=(1.2,))  # the frozen "generator"
     D = discriminators.new_discriminator(settings.seed)
-    history = discriminators.fit(D, data.sample, generated.sample, steps=settings.steps,
-                                 batch_size=settings.batch_size, seed=settings.seed)
+    history = discriminators.fit(
+        D, data.sample, generated.sample, steps=settings.steps, batch_size=settings.batch_size, seed=settings.seed
+    )
     grid = numerics.grid_for(data, generated, h=1e-3)
     x, p, q = grid.x, data.pdf(grid.x), generated.pdf(grid.x)
     d_star = p / (p + q)

@@ -88,12 +88,18 @@ def run(settings: Settings, figures) -> dict:
         if step in settings.d_checkpoints:
             with torch.no_grad():
                 d_fake = torch.sigmoid(D(G(z)))
-            sweep.append({"d_steps": step, "mean_d_fake": float(d_fake.mean()),
-                          **{name: gradient_norm(G, D, loss, z) for name, loss in losses.items()}})
+            sweep.append(
+                {
+                    "d_steps": step,
+                    "mean_d_fake": float(d_fake.mean()),
+                    **{name: gradient_norm(G, D, loss, z) for name, loss in losses.items()},
+                }
+            )
         if step == settings.pretrain_d_steps:
             start = copy.deepcopy(D.state_dict())
-        d_loss = losses["minimax"].discriminator_loss(D(data.sample(settings.batch_size, rng)),
-                                                       D(generated(settings.batch_size, rng)))
+        d_loss = losses["minimax"].discriminator_loss(
+            D(data.sample(settings.batch_size, rng)), D(generated(settings.batch_size, rng))
+        )
         optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         optimizer.step()
@@ -112,12 +118,24 @@ def run(settings: Settings, figures) -> dict:
     def moved(key):  # fraction of the initial W1 removed by the end
         return 1 - curves[key][-1]["w1"] / w1_start
 
-    passed = (bool(confident) and ratio < settings.max_ratio
-              and moved(("sgd", "minimax")) < settings.stuck and moved(("sgd", "non-saturating")) > settings.escaped)
+    passed = (
+        bool(confident)
+        and ratio < settings.max_ratio
+        and moved(("sgd", "minimax")) < settings.stuck
+        and moved(("sgd", "non-saturating")) > settings.escaped
+    )
 
     _figure(figures / f"{NAME}.png", sweep, curves, settings)
-    rows = [[f"{s['d_steps']}", f"{s['mean_d_fake']:.2e}", f"{s['minimax']:.3e}", f"{s['non-saturating']:.3e}",
-             f"{s['minimax'] / s['non-saturating']:.2e}" if s["non-saturating"] > 0 else "–"] for s in sweep]
+    rows = [
+        [
+            f"{s['d_steps']}",
+            f"{s['mean_d_fake']:.2e}",
+            f"{s['minimax']:.3e}",
+            f"{s['non-saturating']:.3e}",
+            f"{s['minimax'] / s['non-saturating']:.2e}" if s["non-saturating"] > 0 else "–",
+        ]
+        for s in sweep
+    ]
     end = {f"{o}/{n}": {"w1_end": c[-1]["w1"], "mean_d_fake_end": c[-1]["mean_d_fake"]} for (o, n), c in curves.items()}
     return {
         "claim": (

@@ -34,8 +34,14 @@ def run(settings: Settings, figures) -> dict:
     for i, delta in enumerate(settings.shifts):
         generated = data.shifted(delta)
         D = discriminators.new_discriminator(settings.seed + i)
-        discriminators.fit(D, data.sample, generated.sample, steps=settings.steps,
-                           batch_size=settings.batch_size, seed=settings.seed + i)
+        discriminators.fit(
+            D,
+            data.sample,
+            generated.sample,
+            steps=settings.steps,
+            batch_size=settings.batch_size,
+            seed=settings.seed + i,
+        )
         estimate = discriminators.value(D, data.sample, generated.sample, n=settings.eval_samples)
         grid = numerics.grid_for(data, generated)
         divergence = numerics.jsd(data.pdf(grid.x), generated.pdf(grid.x), grid)

@@ -50,9 +50,16 @@ class TrainingClock:
         images/s counts real images shown to D, as StyleGAN's kimg does."""
         steps, seconds = self.timed_steps, self.timed_seconds
         rate = steps / seconds if seconds > 0 and steps else None
-        out = {"steps_per_s": rate, "images_per_s": rate * cfg.batch_size * cfg.n_d if rate else None,
-               "timed_steps": steps, "timed_seconds": round(seconds, 4), "warmup_steps": self.warmup_steps,
-               "batch_size": cfg.batch_size, "n_d": cfg.n_d, "device": str(device)}
+        out = {
+            "steps_per_s": rate,
+            "images_per_s": rate * cfg.batch_size * cfg.n_d if rate else None,
+            "timed_steps": steps,
+            "timed_seconds": round(seconds, 4),
+            "warmup_steps": self.warmup_steps,
+            "batch_size": cfg.batch_size,
+            "n_d": cfg.n_d,
+            "device": str(device),
+        }
         if device.type == "cuda":
             out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         else:  # the process's peak resident memory: an upper bound for this run on CPU

@@ -70,7 +70,7 @@ class Ranks:
         if batch is None or not self.active:
             return batch
         size = batch.shape[0] // self.world
-        return batch[self.rank * size:(self.rank + 1) * size]
+        return batch[self.rank * size : (self.rank + 1) * size]
 
     def own_seed(self, seed: int) -> int:
         """The seed of what this rank draws alone; rank 0 keeps the run's, as a single process."""
@@ -118,13 +118,17 @@ def start(ranks: Ranks, device: torch.device, batch_size: int) -> torch.device:
     if not ranks.active:
         return device
     if batch_size % ranks.world:
-        raise GanzooError(f"--batch-size {batch_size} does not split over {ranks.world} processes: each trains "
-                          f"batch-size / nproc-per-node samples of every batch. Choose a multiple of {ranks.world}.")
+        raise GanzooError(
+            f"--batch-size {batch_size} does not split over {ranks.world} processes: each trains "
+            f"batch-size / nproc-per-node samples of every batch. Choose a multiple of {ranks.world}."
+        )
     if device.type == "cuda":
         if torch.cuda.device_count() <= ranks.local_rank:
-            raise GanzooError(f"torchrun started local rank {ranks.local_rank}, but PyTorch sees "
-                              f"{torch.cuda.device_count()} GPU(s) here. Use --nproc-per-node "
-                              f"{torch.cuda.device_count()} or fewer.")
+            raise GanzooError(
+                f"torchrun started local rank {ranks.local_rank}, but PyTorch sees "
+                f"{torch.cuda.device_count()} GPU(s) here. Use --nproc-per-node "
+                f"{torch.cuda.device_count()} or fewer."
+            )
         device = torch.device("cuda", ranks.local_rank)
         torch.cuda.set_device(device)
     ranks.backend = "nccl" if device.type == "cuda" else "gloo"
@@ -169,8 +173,9 @@ def leave(code: int) -> NoReturn:
 # torch 2.14 renamed broadcast_buffers to forward_sync_buffers, which also broadcasts the buffers
 # once when DDP starts: harmless here, as every rank builds (or loads) the same weights.
 _DDP_OPTIONS = inspect.signature(nn.parallel.DistributedDataParallel).parameters
-_NO_BUFFER_BROADCAST: dict[str, Any] = ({"forward_sync_buffers": False} if "forward_sync_buffers" in _DDP_OPTIONS
-                                        else {"broadcast_buffers": False})
+_NO_BUFFER_BROADCAST: dict[str, Any] = (
+    {"forward_sync_buffers": False} if "forward_sync_buffers" in _DDP_OPTIONS else {"broadcast_buffers": False}
+)
 
 
 def synchronised(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
@@ -178,7 +183,8 @@ def synchronised(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Mod
     if not ranks.active:
         return model
     return nn.parallel.DistributedDataParallel(
-        model, device_ids=[device] if device.type == "cuda" else None, **_NO_BUFFER_BROADCAST)
+        model, device_ids=[device] if device.type == "cuda" else None, **_NO_BUFFER_BROADCAST
+    )
 
 
 class _SumOverRanks(torch.autograd.Function):
@@ -214,10 +220,11 @@ class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
         totals = _SumOverRanks.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         n = totals[-1]
         mean = totals[:channels] / n
-        var = (totals[channels:2 * channels] / n - mean * mean).clamp_min(0)  # biased, as batch norm uses
+        var = (totals[channels : 2 * channels] / n - mean * mean).clamp_min(0)  # biased, as batch norm uses
         if self.track_running_stats:
-            assert self.num_batches_tracked is not None and self.running_mean is not None \
-                and self.running_var is not None, "tracked statistics are buffers batch norm made"
+            assert (
+                self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
+            ), "tracked statistics are buffers batch norm made"
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
@@ -233,8 +240,9 @@ class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
 def cross_replica_batch_norm(module: nn.Module) -> nn.Module:
     """Every batch-norm layer of `module` replaced by a CrossReplicaBatchNorm holding its state."""
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CrossReplicaBatchNorm):
-        replacement = CrossReplicaBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                            module.track_running_stats)
+        replacement = CrossReplicaBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
         replacement.load_state_dict(module.state_dict())
         return replacement.train(module.training)
     for name, child in module.named_children():
@@ -246,12 +254,16 @@ def check_in_step(ranks: Ranks, models: dict[str, nn.Module], step: int) -> None
     """Every rank holds the same weights and buffers; raise, naming the model, if not."""
     if not ranks.active:
         return
-    prints = {name: [float(t.detach().double().abs().sum()) for t in [*m.parameters(), *m.buffers()]
-                     if t.is_floating_point()] for name, m in models.items()}
+    prints = {
+        name: [float(t.detach().double().abs().sum()) for t in [*m.parameters(), *m.buffers()] if t.is_floating_point()]
+        for name, m in models.items()
+    }
     everyone = ranks.gather(prints)
     for name in models:
         if any(other[name] != everyone[0][name] for other in everyone[1:]):
-            raise GanzooError(f"At step {step} the ranks hold different {name} weights or buffers: a layer "
-                              "updates state that DDP does not average (a buffer changed from each rank's own "
-                              "data). Train this architecture in one process, or make that state the same on "
-                              "every rank.")
+            raise GanzooError(
+                f"At step {step} the ranks hold different {name} weights or buffers: a layer "
+                "updates state that DDP does not average (a buffer changed from each rank's own "
+                "data). Train this architecture in one process, or make that state the same on "
+                "every rank."
+            )

@@ -67,8 +67,10 @@ class Stacked:
             return functional_call(shape, (p, b), (x, labels))
 
         # Built once: vmap's wrapper is cheap, but this is called five times a step.
-        self._calls = {conditional: torch.vmap(one, in_dims=(0, 0, 0, 0 if conditional else None),
-                                               randomness="different") for conditional in (False, True)}
+        self._calls = {
+            conditional: torch.vmap(one, in_dims=(0, 0, 0, 0 if conditional else None), randomness="different")
+            for conditional in (False, True)
+        }
         self._graphs: dict = {}  # call signature -> traced graph, or None where tracing failed
 
     def __call__(self, x, labels=None, params=None):
@@ -131,17 +133,21 @@ def check_supported(cfg: Resolved, t) -> None:
     if _spectrally_normed(t.G) or _spectrally_normed(t.D):
         reasons.append("spectral norm (its power iteration updates a vector in place, which vmap cannot batch)")
     if reasons:
-        raise GanzooError(f"Seed-batched training cannot train {cfg.arch} with {cfg.loss}: it does not support "
-                          f"{', '.join(reasons)}. Train these seeds as separate runs (drop seed_batched from the "
-                          "block).")
+        raise GanzooError(
+            f"Seed-batched training cannot train {cfg.arch} with {cfg.loss}: it does not support "
+            f"{', '.join(reasons)}. Train these seeds as separate runs (drop seed_batched from the "
+            "block)."
+        )
 
 
 def _unstack_optimizer(stacked: torch.optim.Optimizer, plain: torch.optim.Optimizer, i: int) -> None:
     """Seed i's share of a stacked optimizer's state, into that seed's plain optimizer."""
     state = stacked.state_dict()
     own = plain.state_dict()
-    own["state"] = {key: {k: v[i].clone() if torch.is_tensor(v) and v.dim() > 0 else v for k, v in s.items()}
-                    for key, s in state["state"].items()}
+    own["state"] = {
+        key: {k: v[i].clone() if torch.is_tensor(v) and v.dim() > 0 else v for k, v in s.items()}
+        for key, s in state["state"].items()
+    }
     for group, stacked_group in zip(own["param_groups"], state["param_groups"]):
         group.update({k: v for k, v in stacked_group.items() if k != "params"})
     plain.load_state_dict(own)
@@ -150,9 +156,13 @@ def _unstack_optimizer(stacked: torch.optim.Optimizer, plain: torch.optim.Optimi
 def _stack_optimizer(stacked: torch.optim.Optimizer, plains: list[torch.optim.Optimizer]) -> None:
     states = [p.state_dict() for p in plains]
     merged = stacked.state_dict()
-    merged["state"] = {key: {k: torch.stack([s["state"][key][k] for s in states]) if torch.is_tensor(v) and
-                             v.dim() > 0 else v for k, v in first.items()}
-                       for key, first in states[0]["state"].items()}
+    merged["state"] = {
+        key: {
+            k: torch.stack([s["state"][key][k] for s in states]) if torch.is_tensor(v) and v.dim() > 0 else v
+            for k, v in first.items()
+        }
+        for key, first in states[0]["state"].items()
+    }
     stacked.load_state_dict(merged)
 
 
@@ -189,8 +199,11 @@ class Ensemble:
         """Each seed trained every step beside the others: its own rate is the ensemble's step
         rate; the ensemble's images per second are N times a seed's."""
         images = throughput.get("images_per_s")
-        return {**throughput, "ensemble_size": len(self.members),
-                "ensemble_images_per_s": images * len(self.members) if images else None}
+        return {
+            **throughput,
+            "ensemble_size": len(self.members),
+            "ensemble_images_per_s": images * len(self.members) if images else None,
+        }
 
     # --- what the step reads and moves (training.step.Players) -------------------------------
     def draw(self, kind: str):
@@ -228,8 +241,9 @@ class Ensemble:
     def step_ema(self) -> None:
         if self.ema is not None:
             with torch.no_grad():
-                torch._foreach_lerp_(list(self.ema.values()), [p.detach() for p in self.G.params.values()],
-                                     1 - self.cfg.ema_decay)
+                torch._foreach_lerp_(
+                    list(self.ema.values()), [p.detach() for p in self.G.params.values()], 1 - self.cfg.ema_decay
+                )
 
     def sync_members(self) -> None:
         """The stacked state into each seed's plain models and optimisers (for evaluation,
@@ -239,9 +253,14 @@ class Ensemble:
             self.D.write_to(t.D, i)
             _unstack_optimizer(self.g_opt, t.g_opt, i)
             _unstack_optimizer(self.d_opt, t.d_opt, i)
-            if self.ema is not None:
-                t.ema.load_state_dict({**{k: v[i] for k, v in self.ema.items()},  # type: ignore[union-attr]
-                                       **{k: v[i] for k, v in self.G.buffers.items()}}, strict=False)
+            if self.ema is not None and t.ema is not None:  # every seed keeps an EMA when the ensemble does
+                t.ema.load_state_dict(
+                    {
+                        **{k: v[i] for k, v in self.ema.items()},
+                        **{k: v[i] for k, v in self.G.buffers.items()},
+                    },
+                    strict=False,
+                )
 
     def load_members(self) -> None:
         """The seeds' restored state (a resumed run) into the stacked networks and optimisers."""
@@ -260,7 +279,13 @@ def build_ensemble(cfgs: list[Resolved], dataset, device: torch.device) -> Ensem
     check_supported(cfgs[0], members[0])
     G, D = Stacked([t.G for t in members]), Stacked([t.D for t in members])
     first = members[0]
-    return Ensemble(cfg=cfgs[0], members=members, G=G, D=D, loss=first.loss,
-                    g_opt=type(first.g_opt)(G.parameters(), **first.g_opt.defaults),
-                    d_opt=type(first.d_opt)(D.parameters(), **first.d_opt.defaults),
-                    ema=copy.deepcopy(G.detached()) if cfgs[0].ema_decay > 0 else None)
+    return Ensemble(
+        cfg=cfgs[0],
+        members=members,
+        G=G,
+        D=D,
+        loss=first.loss,
+        g_opt=type(first.g_opt)(G.parameters(), **first.g_opt.defaults),
+        d_opt=type(first.d_opt)(D.parameters(), **first.d_opt.defaults),
+        ema=copy.deepcopy(G.detached()) if cfgs[0].ema_decay > 0 else None,
+    )

@@ -111,8 +111,12 @@ class StepFlops:
         """The throughput record (`TrainingClock.throughput`) with FLOPs per step, the achieved
         GFLOP/s and, where the device's peak is known, the MFU."""
         steps_per_s = throughput.get("steps_per_s")
-        out: dict = {**throughput, "flops_per_step": self.per_step, "flops_counted_steps": self.counted_steps,
-                     "flops_counter": "torch.utils.flop_counter.FlopCounterMode"}
+        out: dict = {
+            **throughput,
+            "flops_per_step": self.per_step,
+            "flops_counted_steps": self.counted_steps,
+            "flops_counter": "torch.utils.flop_counter.FlopCounterMode",
+        }
         if self.error:
             out["flops_error"] = self.error
         if self.per_step is None or not steps_per_s:

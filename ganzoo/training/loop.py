@@ -64,19 +64,25 @@ def train_ensemble(configs: list[TrainConfig], out_dirs: list, *, progress: bool
     cfgs = [resolve(c) for c in configs]
     base = cfgs[0].identity() | {"seed": None}
     if any(c.identity() | {"seed": None} != base for c in cfgs) or len({c.seed for c in cfgs}) != len(cfgs):
-        raise GanzooError("A seed-batched ensemble trains one configuration with several seeds; these "
-                          "configurations differ in more than their seed, or repeat a seed.")
+        raise GanzooError(
+            "A seed-batched ensemble trains one configuration with several seeds; these "
+            "configurations differ in more than their seed, or repeat a seed."
+        )
     runs = [RunDir(d) for d in out_dirs]
     saved = [run.has_checkpoint() for run in runs]
     if any(saved) and not all(saved):
-        raise GanzooError(f"Of the ensemble's run directories only some hold a checkpoint ("
-                          f"{', '.join(str(r) for r, s in zip(runs, saved) if s)}): they were not written by one "
-                          "ensemble. Train these seeds into new folders.")
+        raise GanzooError(
+            f"Of the ensemble's run directories only some hold a checkpoint ("
+            f"{', '.join(str(r) for r, s in zip(runs, saved) if s)}): they were not written by one "
+            "ensemble. Train these seeds into new folders."
+        )
     ranks = ranks_from_environment()
     if ranks.active:
-        raise GanzooError("A seed-batched ensemble runs in one process: torchrun would split every seed's batch "
-                          "over processes that each hold all the seeds. Run the seeds as separate runs under "
-                          "torchrun, or the ensemble without it.")
+        raise GanzooError(
+            "A seed-batched ensemble runs in one process: torchrun would split every seed's batch "
+            "over processes that each hold all the seeds. Run the seeds as separate runs under "
+            "torchrun, or the ensemble without it."
+        )
     return _guarded(cfgs, runs, all(saved), progress, ranks)
 
 
@@ -125,7 +131,8 @@ def _open(config: TrainConfig | None, run: RunDir, resume: bool, ranks: Ranks) -
     if cfg.steps < done:
         raise GanzooError(
             f"{run} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
-            f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is.")
+            f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is."
+        )
     finished = run.read_summary()
     done_already = cfg.steps == done and finished is not None and done == saved.steps
     return Opened(cfg, checkpoint, finished if done_already else None)
@@ -142,8 +149,9 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
 
     # --- build everything from names; each seed fixes its run's initial weights -----------
     dataset = open_dataset(cfg)
-    players: Training | Ensemble = (build_training(cfg, dataset, device, ranks) if len(cfgs) == 1 else
-                                    build_ensemble(cfgs, dataset, device))
+    players: Training | Ensemble = (
+        build_training(cfg, dataset, device, ranks) if len(cfgs) == 1 else build_ensemble(cfgs, dataset, device)
+    )
     # Locate what the metrics need (extractor weights, classifier) before anything is written.
     check_given_weights(cfg.inception_weights)
     plan = plan_evaluation(dataset, eval_settings(cfg), lambda split: open_reference(cfg, dataset, split))
@@ -151,8 +159,10 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
     if resume:
         steps = {restore_training_state(t, o.checkpoint) for t, o in zip(players.members, opened)}  # type: ignore[arg-type]
         if len(steps) != 1:
-            raise GanzooError(f"The seeds' checkpoints are at different steps ({sorted(steps)}): they were not "
-                              "written by one ensemble. Train them as separate runs, or into new folders.")
+            raise GanzooError(
+                f"The seeds' checkpoints are at different steps ({sorted(steps)}): they were not "
+                "written by one ensemble. Train them as separate runs, or into new folders."
+            )
         start_step = steps.pop()
         players.load_members()
     runs = Runs(players, cfgs, dirs, ranks, start_step)
@@ -163,9 +173,18 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
     observe_reals = _reals_observer(players, runs.contexts)
 
     def evaluation(step: int) -> list[list[dict]]:
-        return runs.evaluate(step, lambda t, c, picture: evaluate(
-            t.ema if t.ema is not None else t.G, dataset, step, picture, seed=c.seed,
-            generator_kind="ema" if t.ema is not None else "raw", plan=plan))
+        return runs.evaluate(
+            step,
+            lambda t, c, picture: evaluate(
+                t.ema if t.ema is not None else t.G,
+                dataset,
+                step,
+                picture,
+                seed=c.seed,
+                generator_kind="ema" if t.ema is not None else "raw",
+                plan=plan,
+            ),
+        )
 
     if start_step == 0:
         players.sync_members()
@@ -187,8 +206,15 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
     flops = StepFlops(cfg.reg_every)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress or not ranks.main, unit="step",
-               dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}")
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start_step,
+        disable=not progress or not ranks.main,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=0.5,
+        desc=f"{cfg.arch}/{cfg.loss}/{cfg.data}",
+    )
     with _stop_on_interrupt() as interrupted:
         for step in range(start_step, cfg.steps):
             set_learning_rates(players, step)
@@ -214,8 +240,9 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
                 continue
             if ranks.any(bool(nonfinite.any().item())):  # waits for the device: the window's time below is complete
                 bar.close()
-                raise NonFiniteLossError(_diverged(players, dirs, nonfinite, d_loss, g_loss, last_good_step, done,
-                                                   last_checkpoint_step))
+                raise NonFiniteLossError(
+                    _diverged(players, dirs, nonfinite, d_loss, g_loss, last_good_step, done, last_checkpoint_step)
+                )
             clock.close_window()  # training time only: evaluation and checkpoints run outside the windows
             players.sync_members()
             if log_now or checkpoint_now or stopping:
@@ -234,8 +261,11 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
             clock.open_window()
             if stopping:
                 bar.close()
-                again = (f"ganzoo train --out {dirs[0]} --resume" if len(dirs) == 1 else
-                         "the same command (the ensemble resumes from its seeds' checkpoints)")
+                again = (
+                    f"ganzoo train --out {dirs[0]} --resume"
+                    if len(dirs) == 1
+                    else "the same command (the ensemble resumes from its seeds' checkpoints)"
+                )
                 raise KeyboardInterrupt(f"interrupted at step {done}; checkpoint saved. Continue with: {again}")
     bar.close()
     throughput = players.describe_throughput(flops.add_to(clock.throughput(cfg, device), device))
@@ -246,12 +276,15 @@ class Runs:
     """The runs one loop trains (one, or an ensemble's seeds): each one's directory, what it
     writes there, and its lifecycle hooks. Rank 0 alone writes under torchrun."""
 
-    def __init__(self, players: Training | Ensemble, cfgs: list[Resolved], dirs: list[RunDir], ranks: Ranks,
-                 start_step: int):
+    def __init__(
+        self, players: Training | Ensemble, cfgs: list[Resolved], dirs: list[RunDir], ranks: Ranks, start_step: int
+    ):
         self.players, self.cfgs, self.dirs, self.ranks = players, cfgs, dirs, ranks
         # What plugins observing each run see (core.lifecycle).
-        self.contexts = [RunContext(config=c, out_dir=run.path, start_step=start_step, training=t, main=ranks.main)
-                         for c, t, run in zip(cfgs, players.members, dirs)]
+        self.contexts = [
+            RunContext(config=c, out_dir=run.path, start_step=start_step, training=t, main=ranks.main)
+            for c, t, run in zip(cfgs, players.members, dirs)
+        ]
         self.start_step = start_step
 
     def hook(self, name: str, **arguments) -> None:
@@ -266,17 +299,30 @@ class Runs:
                 run.drop_records_after(self.start_step)
             run.path.mkdir(parents=True, exist_ok=True)
             run.lock()
-            run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config),
-                              "data": dataset.describe(), "environment": environment(device), "provenance": used,
-                              **self.players.describe()})
+            run.write_config(
+                {
+                    "train": c.to_dict(),
+                    "architecture": jsonable(t.arch_config),
+                    "data": dataset.describe(),
+                    "environment": environment(device),
+                    "provenance": used,
+                    **self.players.describe(),
+                }
+            )
 
     def log(self, step: int, means: torch.Tensor, speed: float | None, train_seconds: float) -> tuple[float, float]:
         """Each run's training-log line from its mean losses since the last (`means[..., 0]` D's,
         `[..., 1]` G's), with what `ganzoo_log_values` adds; returns the last run's means."""
         for run, context, own in zip(self.dirs, self.contexts, self.players.per_member(means)):
             mean_d, mean_g = own.tolist()
-            record = {"step": step, "d_loss": mean_d, "g_loss": mean_g, "steps_per_second": speed,
-                      "train_seconds": round(train_seconds, 3), **self.players.log_fields()}
+            record = {
+                "step": step,
+                "d_loss": mean_d,
+                "g_loss": mean_g,
+                "steps_per_second": speed,
+                "train_seconds": round(train_seconds, 3),
+                **self.players.log_fields(),
+            }
             for values in lifecycle("ganzoo_log_values", run=context, step=step):
                 record.update(values)
             if self.ranks.main:
@@ -313,9 +359,14 @@ class Runs:
     def finish(self, last_eval: list[list[dict]], train_seconds: float, throughput: dict, used: dict) -> list[dict]:
         summaries = []
         for c, run, context, records in zip(self.cfgs, self.dirs, self.contexts, last_eval):
-            summary = {"out_dir": str(run), "steps": c.steps, "train_seconds": round(train_seconds, 3),
-                       "throughput": throughput, "metrics": {r["metric"]: r["results"] for r in records},
-                       "provenance": used}
+            summary = {
+                "out_dir": str(run),
+                "steps": c.steps,
+                "train_seconds": round(train_seconds, 3),
+                "throughput": throughput,
+                "metrics": {r["metric"]: r["results"] for r in records},
+                "provenance": used,
+            }
             if self.ranks.main:
                 run.write_summary(summary)
             lifecycle("ganzoo_run_finished", run=context, summary=summary)
@@ -336,17 +387,29 @@ def _reals_observer(players: Training | Ensemble, contexts: list[RunContext]) ->
     return observe
 
 
-def _diverged(players, runs: list[RunDir], nonfinite: torch.Tensor, d_loss, g_loss, last_good_step: int,
-              done: int, last_checkpoint_step: int) -> str:
+def _diverged(
+    players,
+    runs: list[RunDir],
+    nonfinite: torch.Tensor,
+    d_loss,
+    g_loss,
+    last_good_step: int,
+    done: int,
+    last_checkpoint_step: int,
+) -> str:
     if len(runs) == 1:
-        return (f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
-                f"step {done} (d_loss={d_loss.item():.4g}, g_loss={g_loss.item():.4g}). The run "
-                f"stopped; the last good checkpoint is {runs[0].checkpoint_path} (step {last_checkpoint_step}). "
-                "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1.")
+        return (
+            f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
+            f"step {done} (d_loss={d_loss.item():.4g}, g_loss={g_loss.item():.4g}). The run "
+            f"stopped; the last good checkpoint is {runs[0].checkpoint_path} (step {last_checkpoint_step}). "
+            "Lower the learning rates (--g-lr/--d-lr), try another --loss, or add --reg r1."
+        )
     bad = [t.cfg.seed for t, flag in zip(players.members, players.per_member(nonfinite)) if flag]
-    return (f"Training diverged: a loss of seed(s) {bad} became NaN or infinite between step {last_good_step} "
-            f"and step {done}. The ensemble stopped; its seeds' last good checkpoints are at step "
-            f"{last_checkpoint_step}. Lower the learning rates, or train the seeds as separate runs.")
+    return (
+        f"Training diverged: a loss of seed(s) {bad} became NaN or infinite between step {last_good_step} "
+        f"and step {done}. The ensemble stopped; its seeds' last good checkpoints are at step "
+        f"{last_checkpoint_step}. Lower the learning rates, or train the seeds as separate runs."
+    )
 
 
 def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> None:
@@ -355,7 +418,8 @@ def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> N
         raise GanzooError(
             f"{out_dir} follows lr-schedule {saved.lr_schedule} over {saved.steps} steps; changing the number "
             f"of steps ({asked.steps}) would change its learning rates. Resume without --steps, or train into "
-            "a new --out.")
+            "a new --out."
+        )
     saved_identity, asked_identity = saved.identity(), asked.identity()
     for key, saved_value in saved_identity.items():
         if asked_identity[key] != saved_value:

@@ -26,6 +26,5 @@ def open_reference(cfg: TrainConfig, dataset, split: str):
         return dataset
     assert cfg.data is not None, "a resolved config names its data set (resolve.py)"
     if "split" not in dataset_entry(cfg.data).defaults:
-        raise GanzooError(f"Data set '{cfg.data}' has no '{split}' split to compare with; "
-                          "use --eval-real-split train.")
+        raise GanzooError(f"Data set '{cfg.data}' has no '{split}' split to compare with; use --eval-real-split train.")
     return open_dataset(cfg, split=split)

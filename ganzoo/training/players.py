@@ -125,8 +125,9 @@ class Training:
         d_loss = self.loss.discriminator_loss(real_logits, fake_logits)
         d_loss = d_loss + penalties(self.loss.regularizers, self.D, real, fake, labels, fake_labels)
         if d_step % self.cfg.reg_every == 0:
-            d_loss = d_loss + self.cfg.reg_every * penalties(self.chosen_regularizers, self.D, real, fake, labels,
-                                                             fake_labels)
+            d_loss = d_loss + self.cfg.reg_every * penalties(
+                self.chosen_regularizers, self.D, real, fake, labels, fake_labels
+            )
         return d_loss
 
     def generator_loss(self, fake_logits, real_logits):
@@ -145,9 +146,11 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
     """Models, loss, optimisers and random generators from names; the seed fixes the weights."""
     ranks = ranks or Ranks()
     if ranks.active and cfg.update == "simultaneous":
-        raise GanzooError("update simultaneous does not run under torchrun yet: DistributedDataParallel averages "
-                          "gradients in backward passes that reach all of a model's weights, and this step's "
-                          "pass through D reaches only G's. Use --update alternating with torchrun.")
+        raise GanzooError(
+            "update simultaneous does not run under torchrun yet: DistributedDataParallel averages "
+            "gradients in backward passes that reach all of a model's weights, and this step's "
+            "pass through D reaches only G's. Use --update alternating with torchrun."
+        )
     torch.manual_seed(cfg.seed)
     G, D, arch_config = create_architecture(cfg.arch, **_architecture_overrides(cfg, dataset))
     if ranks.active:  # batch statistics of the whole batch, as one process would have them
@@ -160,8 +163,9 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     check_output_shapes(cfg.arch, G, D, arch_config, device)
     if cfg.batch_size % arch_config["pack"]:
-        raise GanzooError(f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} "
-                          "(PacGAN); choose one that is.")
+        raise GanzooError(
+            f"batch-size {cfg.batch_size} is not a multiple of pack={arch_config['pack']} (PacGAN); choose one that is."
+        )
     if cfg.data_on_device:
         dataset.to(device)
     loss = create_loss(cfg.loss, **cfg.loss_options)
@@ -169,10 +173,15 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
     regularizers = [*loss.regularizers, *chosen.values()]  # all of them, for the unrolled D steps
     augment = create_augmentation(cfg.augment, **cfg.augment_options) if cfg.augment else None
     if getattr(augment, "needs_images", False) and len(dataset.sample_shape) != 3:
-        raise GanzooError(f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
-                          f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set.")
-    batches: Any = _FirstBatchChecked(dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1), dataset,
-                                 f"The data set '{cfg.data}' from {origin(dataset_entry(cfg.data))}")
+        raise GanzooError(
+            f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
+            f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set."
+        )
+    batches: Any = _FirstBatchChecked(
+        dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
+        dataset,
+        f"The data set '{cfg.data}' from {origin(dataset_entry(cfg.data))}",
+    )
     if ranks.active:
         batches = _RankSlice(batches, ranks)
     if channels_last:
@@ -182,21 +191,37 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
     schedules = None
     if cfg.schedules:
         with_loss = {getattr(reg, "name", "") or f"loss-{i}": reg for i, reg in enumerate(loss.regularizers)}
-        schedules = Schedules(cfg.schedules, g_opt=g_opt, d_opt=d_opt, regularizers={**with_loss, **chosen},
-                              augment=augment, batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule,
-                              has_ema=cfg.ema_decay > 0)
+        schedules = Schedules(
+            cfg.schedules,
+            g_opt=g_opt,
+            d_opt=d_opt,
+            regularizers={**with_loss, **chosen},
+            augment=augment,
+            batch_size=cfg.batch_size,
+            lr_schedule=cfg.lr_schedule,
+            has_ema=cfg.ema_decay > 0,
+        )
     return Training(
-        cfg=cfg, device=device, G=G, D=D, arch_config=arch_config,
-        G_sync=synchronised(G, ranks, device), D_sync=synchronised(D, ranks, device), ranks=ranks,
-        loss=loss, regularizers=regularizers,
+        cfg=cfg,
+        device=device,
+        G=G,
+        D=D,
+        arch_config=arch_config,
+        G_sync=synchronised(G, ranks, device),
+        D_sync=synchronised(D, ranks, device),
+        ranks=ranks,
+        loss=loss,
+        regularizers=regularizers,
         chosen_regularizers=list(chosen.values()),
-        g_opt=g_opt, d_opt=d_opt,
+        g_opt=g_opt,
+        d_opt=d_opt,
         ema=copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
         batches=batches,
         latent_rng=torch.Generator(device).manual_seed(cfg.seed + 2),
         augment=augment,
-        augment_rng=(torch.Generator(device).manual_seed(ranks.own_seed(cfg.seed + 3))
-                     if augment is not None else None),
+        augment_rng=(
+            torch.Generator(device).manual_seed(ranks.own_seed(cfg.seed + 3)) if augment is not None else None
+        ),
         schedules=schedules,
     )
 
@@ -213,8 +238,10 @@ class _FirstBatchChecked:
         samples, labels = self.inner.next()
         problem = batch_problem(self.dataset, samples, labels)
         if problem is not None:
-            raise GanzooError(f"{self.owner}: its first batch {problem}. Fix the data set's batches() or its "
-                              "declaration (docs/plugins.md, data sets).")
+            raise GanzooError(
+                f"{self.owner}: its first batch {problem}. Fix the data set's batches() or its "
+                "declaration (docs/plugins.md, data sets)."
+            )
         self.next = self.inner.next  # type: ignore[method-assign,unused-ignore]  # checked once: no cost per step after
         return samples, labels
 
@@ -277,25 +304,33 @@ def check_output_shapes(arch: str, G, D, arch_config: dict, device: torch.device
             try:
                 x = G(G.sample_latent(n, device), labels)
             except Exception as exc:
-                raise GanzooError(f"{where}: its generator fails on a batch of {n}: {type(exc).__name__}: {exc}. "
-                                  "Fix the plugin's generator.") from None
+                raise GanzooError(
+                    f"{where}: its generator fails on a batch of {n}: {type(exc).__name__}: {exc}. "
+                    "Fix the plugin's generator."
+                ) from None
             wanted = (n, *tuple(arch_config["data_shape"]))
             if not isinstance(x, torch.Tensor) or tuple(x.shape) != wanted:
                 got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise GanzooError(f"{where}: its generator returned {got} for {n} samples, but the data are "
-                                  f"{wanted}. Fix the plugin's generator (its output_shape is "
-                                  f"{tuple(G.output_shape)}).")
+                raise GanzooError(
+                    f"{where}: its generator returned {got} for {n} samples, but the data are "
+                    f"{wanted}. Fix the plugin's generator (its output_shape is "
+                    f"{tuple(G.output_shape)})."
+                )
             try:
                 logits = D(x, labels)
             except Exception as exc:
-                raise GanzooError(f"{where}: its discriminator fails on a batch of {n} generated samples: "
-                                  f"{type(exc).__name__}: {exc}. Fix the plugin's discriminator.") from None
+                raise GanzooError(
+                    f"{where}: its discriminator fails on a batch of {n} generated samples: "
+                    f"{type(exc).__name__}: {exc}. Fix the plugin's discriminator."
+                ) from None
             if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (n // pack,):
                 got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                raise GanzooError(f"{where}: its discriminator returned {got} for {n // pack} inputs; ganzoo needs "
-                                  f"one logit per input, shape ({n // pack},) (a (N, 1) output would broadcast "
-                                  "into a wrong loss). Flatten it in the plugin's forward, e.g. "
-                                  "`return self.net(x).flatten()`.")
+                raise GanzooError(
+                    f"{where}: its discriminator returned {got} for {n // pack} inputs; ganzoo needs "
+                    f"one logit per input, shape ({n // pack},) (a (N, 1) output would broadcast "
+                    "into a wrong loss). Flatten it in the plugin's forward, e.g. "
+                    "`return self.net(x).flatten()`."
+                )
     finally:
         G.train(modes[0])
         D.train(modes[1])
@@ -310,11 +345,15 @@ def _architecture_overrides(cfg: Resolved, dataset) -> dict:
         overrides["num_classes"] = 0
     elif conditional or asked:
         if not dataset.num_classes:
-            raise GanzooError(f"Architecture '{cfg.arch}' is class-conditional, but data set '{cfg.data}' "
-                              "has no labels. Choose a labelled data set (e.g. mnist).")
+            raise GanzooError(
+                f"Architecture '{cfg.arch}' is class-conditional, but data set '{cfg.data}' "
+                "has no labels. Choose a labelled data set (e.g. mnist)."
+            )
         if asked not in (None, dataset.num_classes):
-            raise GanzooError(f"num_classes={asked} does not match data set '{cfg.data}', which has "
-                              f"{dataset.num_classes} classes. Leave num_classes out.")
+            raise GanzooError(
+                f"num_classes={asked} does not match data set '{cfg.data}', which has "
+                f"{dataset.num_classes} classes. Leave num_classes out."
+            )
         overrides["num_classes"] = dataset.num_classes
     return {**cfg.arch_options, **overrides}
 

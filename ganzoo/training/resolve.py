@@ -65,8 +65,12 @@ def resolve(config: TrainConfig) -> Resolved:
     for key in ("arch", "loss", "data"):  # the layers below depend on these
         if values[key] is None:
             values[key] = recipe.get(key, FALLBACKS[key])
-    layers = [recipe, loss_entry(values["loss"]).train_defaults, architecture_entry(values["arch"]).train_defaults,
-              FALLBACKS]
+    layers = [
+        recipe,
+        loss_entry(values["loss"]).train_defaults,
+        architecture_entry(values["arch"]).train_defaults,
+        FALLBACKS,
+    ]
     for key, value in values.items():
         if isinstance(value, dict):  # option tables merge, the higher layer's keys over the lower's
             values[key] = {k: v for layer in reversed(layers[:3]) for k, v in layer.get(key, {}).items()} | value
@@ -84,20 +88,34 @@ def resolve(config: TrainConfig) -> Resolved:
 
 def validate(cfg: TrainConfig) -> None:
     """Values a resolved config must have; a one-paragraph error for the first that is wrong."""
+
     def need(ok: bool, message: str) -> None:
         if not ok:
             raise GanzooError(message)
 
-    for name in ("steps", "batch_size", "n_d", "reg_every", "log_every", "eval_every", "checkpoint_every",
-                 "eval_samples", "eval_real_samples"):
+    for name in (
+        "steps",
+        "batch_size",
+        "n_d",
+        "reg_every",
+        "log_every",
+        "eval_every",
+        "checkpoint_every",
+        "eval_samples",
+        "eval_real_samples",
+    ):
         value = getattr(cfg, name)
-        need((value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
-             f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.")
+        need(
+            (value is None and name.startswith("eval_")) or (isinstance(value, int) and value > 0),
+            f"{name.replace('_', '-')} must be a positive whole number, got {value!r}.",
+        )
     for name, field_ in FIELDS.items():  # the values a field declares (config.py's `choices`)
         choices = field_.metadata["choices"]
         value = getattr(cfg, name)
-        need(choices is None or value in choices,
-             f"Unknown {name.replace('_', '-')} '{value}'. Choose one of: {', '.join(choices or ())}.")
+        need(
+            choices is None or value in choices,
+            f"Unknown {name.replace('_', '-')} '{value}'. Choose one of: {', '.join(choices or ())}.",
+        )
 
     optimizers = registry("optimizer").entries
     assert cfg.optimizer is not None, "a resolved config names its optimizer (its fallback at least)"

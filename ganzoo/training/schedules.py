@@ -58,8 +58,9 @@ def parse_schedule(key: str, text) -> Schedule:
     parts = str(text).split(":")
     example = "e.g. cosine:2e-4:5e-5:2e7 (from 2e-4 to 5e-5 over 20 million images)"
     if len(parts) != 4 or parts[0] not in SHAPES:
-        raise GanzooError(f"The schedule {key}={text!r} is not SHAPE:FROM:TO:OVER with SHAPE one of "
-                          f"{', '.join(SHAPES)}; {example}.")
+        raise GanzooError(
+            f"The schedule {key}={text!r} is not SHAPE:FROM:TO:OVER with SHAPE one of {', '.join(SHAPES)}; {example}."
+        )
     try:
         start, end, over = (float(part) for part in parts[1:])
     except ValueError:
@@ -77,8 +78,18 @@ def _settable(option: str, value) -> bool:
 class Schedules:
     """The run's schedules, bound to its optimisers, regularisers and augmentation."""
 
-    def __init__(self, specs: dict, *, g_opt, d_opt, regularizers: dict, augment, batch_size: int,
-                 lr_schedule: str = "constant", has_ema: bool = False):
+    def __init__(
+        self,
+        specs: dict,
+        *,
+        g_opt,
+        d_opt,
+        regularizers: dict,
+        augment,
+        batch_size: int,
+        lr_schedule: str = "constant",
+        has_ema: bool = False,
+    ):
         self.items = [parse_schedule(key, text) for key, text in specs.items()]
         self.g_opt, self.d_opt, self.regularizers, self.augment = g_opt, d_opt, regularizers, augment
         self.batch_size, self.has_ema = batch_size, has_ema
@@ -91,8 +102,9 @@ class Schedules:
         owner, _, option = key.rpartition(".")
         if owner == "augment":
             if option == "p" and getattr(self.augment, "adaptive", False):
-                raise GanzooError("The schedule for augment.p and ADA's controller (ada_target) both set p; "
-                                  "keep one of them.")
+                raise GanzooError(
+                    "The schedule for augment.p and ADA's controller (ada_target) both set p; keep one of them."
+                )
             return [(self.augment, option)] if self.augment is not None and hasattr(self.augment, option) else []
         if owner == "regularizer":
             return [(reg, option) for reg in self.regularizers.values() if hasattr(reg, option)]
@@ -104,24 +116,36 @@ class Schedules:
     def _check(self, key: str, lr_schedule: str) -> None:
         if key == EMA_KEY:
             if not self.has_ema:
-                raise GanzooError("The schedule for ema_half_life moves an EMA of G, and this run keeps none; add "
-                                  "--ema-decay 0.999 (the schedule then sets the decay at every step).")
+                raise GanzooError(
+                    "The schedule for ema_half_life moves an EMA of G, and this run keeps none; add "
+                    "--ema-decay 0.999 (the schedule then sets the decay at every step)."
+                )
             return
         if key in OPTIMIZER_KEYS:
             if key.endswith("lr") and lr_schedule != "constant":
-                raise GanzooError(f"The schedule for {key} and --lr-schedule {lr_schedule} both set the learning "
-                                  "rate; keep one of them.")
+                raise GanzooError(
+                    f"The schedule for {key} and --lr-schedule {lr_schedule} both set the learning "
+                    "rate; keep one of them."
+                )
             return
         if not self._targets(key):
-            regs = [f"{name}.{option}" for name, reg in self.regularizers.items()
-                    for option, value in vars(reg).items() if _settable(option, value)]
-            augments = ([f"augment.{option}" for option, value in vars(self.augment).items()
-                         if _settable(option, value)] if self.augment is not None else [])
+            regs = [
+                f"{name}.{option}"
+                for name, reg in self.regularizers.items()
+                for option, value in vars(reg).items()
+                if _settable(option, value)
+            ]
+            augments = (
+                [f"augment.{option}" for option, value in vars(self.augment).items() if _settable(option, value)]
+                if self.augment is not None
+                else []
+            )
             settable = [*OPTIMIZER_KEYS, *([EMA_KEY] if self.has_ema else []), *regs]
             listed = ", ".join([*settable, *(["regularizer.OPTION"] if regs else []), *augments])
             hint = did_you_mean([key], [*settable, *augments])
-            raise GanzooError(f"Nothing in this run has the setting '{key}' to schedule.{hint} "
-                              f"Schedulable here: {listed}.")
+            raise GanzooError(
+                f"Nothing in this run has the setting '{key}' to schedule.{hint} Schedulable here: {listed}."
+            )
 
     def apply(self, step: int) -> dict:
         """Set every scheduled value for generator step `step` (0-based); returns them."""

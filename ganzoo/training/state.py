@@ -13,10 +13,14 @@ from ganzoo.training.players import Training
 def training_state(t: Training, step: int) -> dict:
     """Everything that decides the rest of the run after `step` steps: what a checkpoint holds."""
     return {
-        "step": step, "generator": t.G.state_dict(), "discriminator": t.D.state_dict(),
-        "g_opt": t.g_opt.state_dict(), "d_opt": t.d_opt.state_dict(),
+        "step": step,
+        "generator": t.G.state_dict(),
+        "discriminator": t.D.state_dict(),
+        "g_opt": t.g_opt.state_dict(),
+        "d_opt": t.d_opt.state_dict(),
         "ema": t.ema.state_dict() if t.ema is not None else None,
-        "batches": t.batches.state_dict(), "latent_rng": t.latent_rng.get_state(),
+        "batches": t.batches.state_dict(),
+        "latent_rng": t.latent_rng.get_state(),
         "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None,
         "augment_state": t.augment.state_dict() if hasattr(t.augment, "state_dict") else None,
         "torch_rng": torch.get_rng_state(),
@@ -55,9 +59,11 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
 
 
 def own_random_state(t: Training) -> dict:
-    return {"torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
-            "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None}
+    return {
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
+        "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None,
+    }
 
 
 def _restore_own_random_state(t: Training, saved: list | None, step: int) -> None:

@@ -86,8 +86,15 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
         real_logits = p.discriminate(real, labels)
         if observe is not None:
             observe(real_logits)
-        d_loss = p.discriminator_loss(real_logits, p.discriminate(fake, fake_labels), real, fake, labels,
-                                      fake_labels, d_step=p.step * rule.d_steps + i)
+        d_loss = p.discriminator_loss(
+            real_logits,
+            p.discriminate(fake, fake_labels),
+            real,
+            fake,
+            labels,
+            fake_labels,
+            d_step=p.step * rule.d_steps + i,
+        )
         _update(p.d_opt, d_loss)
         with torch.no_grad():
             p.loss.after_discriminator_step(p.D)  # WGAN's clipping
@@ -98,8 +105,9 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
         fake, fake_labels = p.fake_batch(for_gradients=True)
         fake = p.seen(fake)
         if rule.lookahead:
-            judge = unrolled_discriminator(p.D, p.d_opt, p.loss, p.regularizers, real, labels, fake, fake_labels,
-                                           rule.lookahead)
+            judge = unrolled_discriminator(
+                p.D, p.d_opt, p.loss, p.regularizers, real, labels, fake, fake_labels, rule.lookahead
+            )
         needs_real = p.loss.generator_needs_real
         g_loss = p.generator_loss(judge(fake, fake_labels), judge(real, labels) if needs_real else None)
         _update(p.g_opt, g_loss)

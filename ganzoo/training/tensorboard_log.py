@@ -24,8 +24,10 @@ class TensorBoard:
         try:
             from torch.utils.tensorboard import SummaryWriter  # optional: pyganzoo[tensorboard]
         except ImportError:
-            raise GanzooError("--tensorboard needs the tensorboard package: pip install 'pyganzoo[tensorboard]' "
-                              "(or pip install tensorboard).") from None
+            raise GanzooError(
+                "--tensorboard needs the tensorboard package: pip install 'pyganzoo[tensorboard]' "
+                "(or pip install tensorboard)."
+            ) from None
         self.writer = SummaryWriter(str(log_dir))
 
     def scalars(self, step: int, values: dict) -> None:
@@ -40,8 +42,7 @@ class TensorBoard:
             import numpy as np
             from PIL import Image  # torchvision's dependency, read only when there is a picture
 
-            self.writer.add_image("samples", np.asarray(Image.open(picture).convert("RGB")), step,
-                                  dataformats="HWC")
+            self.writer.add_image("samples", np.asarray(Image.open(picture).convert("RGB")), step, dataformats="HWC")
 
     def close(self) -> None:
         self.writer.close()
@@ -56,8 +57,10 @@ def ganzoo_run_started(run: RunContext) -> None:
 @hookimpl
 def ganzoo_after_log(run: RunContext, record: dict) -> None:
     if KEY in run.state:
-        run.state[KEY].scalars(record["step"], {"loss/d": record["d_loss"], "loss/g": record["g_loss"],
-                                                "speed/steps_per_s": record["steps_per_second"]})
+        run.state[KEY].scalars(
+            record["step"],
+            {"loss/d": record["d_loss"], "loss/g": record["g_loss"], "speed/steps_per_s": record["steps_per_second"]},
+        )
 
 
 @hookimpl

@@ -100,11 +100,17 @@ class _Optimizer:
             s = self.optimizer.state.get(p, {})
             step = float(s["step"]) if "step" in s else 0.0
             if self.kind == "Adam":
-                states.append({"step": step, "m": s["exp_avg"].detach() if "exp_avg" in s else torch.zeros_like(p),
-                               "v": s["exp_avg_sq"].detach() if "exp_avg_sq" in s else torch.zeros_like(p)})
+                states.append(
+                    {
+                        "step": step,
+                        "m": s["exp_avg"].detach() if "exp_avg" in s else torch.zeros_like(p),
+                        "v": s["exp_avg_sq"].detach() if "exp_avg_sq" in s else torch.zeros_like(p),
+                    }
+                )
             else:
-                states.append({"step": step,
-                               "v": s["square_avg"].detach() if "square_avg" in s else torch.zeros_like(p)})
+                states.append(
+                    {"step": step, "v": s["square_avg"].detach() if "square_avg" in s else torch.zeros_like(p)}
+                )
         return states
 
     def step(self, param, grad, state: dict):
@@ -112,8 +118,9 @@ class _Optimizer:
         t = state["step"] + 1
         if self.kind == "Adam":
             beta1, beta2 = g["betas"]
-            param, m, v = _AdamStep.apply(param, grad, state["m"], state["v"], g["lr"], beta1, beta2, g["eps"],
-                                          g.get("weight_decay", 0), t)
+            param, m, v = _AdamStep.apply(
+                param, grad, state["m"], state["v"], g["lr"], beta1, beta2, g["eps"], g.get("weight_decay", 0), t
+            )
             return param, {"step": t, "m": m, "v": v}
         if g.get("weight_decay"):
             grad = grad + g["weight_decay"] * param

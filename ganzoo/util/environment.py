@@ -33,9 +33,13 @@ def _cpu_name() -> str:
 def environment(device: torch.device) -> dict:
     """Versions and hardware, stored with every run."""
     env = {
-        "ganzoo": ganzoo_version(), "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "processor": _cpu_name(),
-        "device": str(device), "torch_threads": torch.get_num_threads(),
+        "ganzoo": ganzoo_version(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)

@@ -97,8 +97,7 @@ def _numpy_globals() -> list:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # NumPy 1.x
         from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]  # the same function, older path
-    dtypes = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
-                                           np.uint8, np.bool_)]
+    dtypes = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.uint8, np.bool_)]
     return [np.ndarray, np.dtype, _reconstruct, *dtypes]
 
 
@@ -117,6 +116,7 @@ def weights_only_loads():
     """Within this block every `torch.load` is `safe_torch_load`, whatever its caller asks:
     torch-fidelity loads the InceptionV3 weights and its cached features with
     weights_only=False, so a file swapped in would otherwise run code."""
+
     def load(source, map_location=None, *args, **kwargs):
         return safe_torch_load(source, map_location=map_location or "cpu")
 
@@ -201,20 +201,24 @@ def _read_checkpoint(path: Path, map_location) -> dict:
         # Not torch's own message: it suggests weights_only=False, which would
         # run whatever code a tampered file holds.
         raise GanzooError(
-            f"The checkpoint {path} is corrupt or not a ganzoo checkpoint ({type(exc).__name__} "
-            "while reading it)") from None
+            f"The checkpoint {path} is corrupt or not a ganzoo checkpoint ({type(exc).__name__} while reading it)"
+        ) from None
     if not isinstance(state, dict):
         raise GanzooError(f"The checkpoint {path} is not a ganzoo checkpoint (it holds a {type(state).__name__})")
     missing = [key for key in CHECKPOINT_KEYS if key not in state]
     if missing:
         held = ", ".join(repr(k) for k in list(state)[:6]) or "nothing"
-        raise GanzooError(f"The file {path} is not a ganzoo checkpoint: it lacks {', '.join(map(repr, missing))} "
-                          f"(it holds {held}): ganzoo reads only the checkpoints `ganzoo train` writes in a run "
-                          "directory's checkpoints/ folder")
+        raise GanzooError(
+            f"The file {path} is not a ganzoo checkpoint: it lacks {', '.join(map(repr, missing))} "
+            f"(it holds {held}): ganzoo reads only the checkpoints `ganzoo train` writes in a run "
+            "directory's checkpoints/ folder"
+        )
     expected = state.pop(CHECKSUM_KEY, None)
     if expected is not None and content_sha256(state) != expected:
-        raise GanzooError(f"The checkpoint {path} is damaged: its contents do not match the checksum "
-                          "written with it (a flipped bit, a truncated copy or an edit)")
+        raise GanzooError(
+            f"The checkpoint {path} is damaged: its contents do not match the checksum "
+            "written with it (a flipped bit, a truncated copy or an edit)"
+        )
     return state
 
 
@@ -236,12 +240,16 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             except GanzooError:
                 pass
             else:
-                warnings.warn(f"{problem}. Using the previous checkpoint, {previous.name} "
-                              f"(step {state.get('step', '?')}), instead.", stacklevel=2)
+                warnings.warn(
+                    f"{problem}. Using the previous checkpoint, {previous.name} "
+                    f"(step {state.get('step', '?')}), instead.",
+                    stacklevel=2,
+                )
                 return state
         raise GanzooError(
             f"{problem}, and no good previous checkpoint is kept beside it. Restore it from a backup, "
-            "or delete the run directory and train again.") from None
+            "or delete the run directory and train again."
+        ) from None
 
 
 def has_checkpoint(path) -> bool:

@@ -48,8 +48,15 @@ def density_1d(samples, density, path, title: str = "") -> None:
     lo, hi = density.span()
     x = torch.linspace(lo - 1, hi + 1, 1000, dtype=torch.float64)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(values.clamp(lo - 1, hi + 1).numpy(), bins=150, range=(lo - 1, hi + 1), density=True,
-            color="tab:green", alpha=0.5, label=f"generated ({len(values):,})")
+    ax.hist(
+        values.clamp(lo - 1, hi + 1).numpy(),
+        bins=150,
+        range=(lo - 1, hi + 1),
+        density=True,
+        color="tab:green",
+        alpha=0.5,
+        label=f"generated ({len(values):,})",
+    )
     ax.plot(x.numpy(), density.pdf(x).numpy(), color="black", lw=1.5, label="data density")
     ax.set_xlabel("x")
     ax.legend(fontsize=8)
@@ -76,6 +83,14 @@ def sample_grid(generator, path, rng=None, n: int = 64) -> None:
         n = len(labels)
     images = generator.sample(n, labels=labels, generator=rng)
     buffer = io.BytesIO()
-    save_image(images.float().cpu(), buffer, format="png", nrow=per_row, normalize=True,
-               value_range=(-1, 1), padding=2, pad_value=0.5)
+    save_image(
+        images.float().cpu(),
+        buffer,
+        format="png",
+        nrow=per_row,
+        normalize=True,
+        value_range=(-1, 1),
+        padding=2,
+        pad_value=0.5,
+    )
     atomic_write_bytes(path, buffer.getvalue())

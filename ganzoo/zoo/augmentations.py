@@ -23,8 +23,11 @@ from ganzoo.errors import GanzooError
 from ganzoo.plugin.hookspecs import hookimpl
 
 #: DiffAugment's policy words and the operations each stands for, in the paper's order.
-POLICY_WORDS = {"color": ("brightness", "saturation", "contrast"), "translation": ("translation",),
-                "cutout": ("cutout",)}
+POLICY_WORDS = {
+    "color": ("brightness", "saturation", "contrast"),
+    "translation": ("translation",),
+    "cutout": ("cutout",),
+}
 
 
 def _per_image(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -92,23 +95,38 @@ class DiffAugment:
     name = "diffaugment"
     needs_images = True
 
-    def __init__(self, policy: str = "color,translation,cutout", translation: float = 0.125,
-                 cutout: float = 0.5, p: float = 1.0, ada_target: float = 0.0, ada_images: int = 500_000):
+    def __init__(
+        self,
+        policy: str = "color,translation,cutout",
+        translation: float = 0.125,
+        cutout: float = 0.5,
+        p: float = 1.0,
+        ada_target: float = 0.0,
+        ada_images: int = 500_000,
+    ):
         words = [word.strip() for word in policy.split(",") if word.strip()]
         unknown = [word for word in words if word not in POLICY_WORDS]
         if unknown or not words:
-            raise GanzooError(f"DiffAugment's policy '{policy}' has unknown words {unknown or '(none given)'}; "
-                              f"join some of {', '.join(POLICY_WORDS)} with commas, e.g. translation,cutout.")
+            raise GanzooError(
+                f"DiffAugment's policy '{policy}' has unknown words {unknown or '(none given)'}; "
+                f"join some of {', '.join(POLICY_WORDS)} with commas, e.g. translation,cutout."
+            )
         if not (0 <= translation <= 1 and 0 <= cutout <= 1 and 0 <= p <= 1):
-            raise GanzooError(f"DiffAugment's translation ({translation}) and cutout ({cutout}) are fractions "
-                              f"of the image side, and p ({p}) a probability: each in [0, 1].")
+            raise GanzooError(
+                f"DiffAugment's translation ({translation}) and cutout ({cutout}) are fractions "
+                f"of the image side, and p ({p}) a probability: each in [0, 1]."
+            )
         if ada_target and p != 1.0:
-            raise GanzooError(f"DiffAugment's p ({p}) and ada_target ({ada_target}) both decide p; ADA starts "
-                              "it at 0 and adapts it. Give one of the two.")
+            raise GanzooError(
+                f"DiffAugment's p ({p}) and ada_target ({ada_target}) both decide p; ADA starts "
+                "it at 0 and adapts it. Give one of the two."
+            )
         if not 0 <= ada_target < 1 or ada_images <= 0:
-            raise GanzooError(f"DiffAugment's ada_target ({ada_target}) is ADA's target for E[sign D(real)], in "
-                              f"[0, 1) (0: off; ADA uses 0.6), and ada_images ({ada_images}) the images over which "
-                              "p may move from 0 to 1 (ADA: 500,000).")
+            raise GanzooError(
+                f"DiffAugment's ada_target ({ada_target}) is ADA's target for E[sign D(real)], in "
+                f"[0, 1) (0: off; ADA uses 0.6), and ada_images ({ada_images}) the images over which "
+                "p may move from 0 to 1 (ADA: 500,000)."
+            )
         # Each image is augmented with probability p (ADA's p; R3GAN ramps it by a schedule).
         self.p = 0.0 if ada_target else float(p)
         self.adaptive = bool(ada_target)
@@ -118,14 +136,20 @@ class DiffAugment:
         self._seen, self._observed = 0, 0
         self.policy = ",".join(words)
         operations: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
-            "brightness": brightness, "saturation": saturation, "contrast": contrast,
-            "translation": partial(translate, ratio=translation), "cutout": partial(cut_out, ratio=cutout)}
+            "brightness": brightness,
+            "saturation": saturation,
+            "contrast": contrast,
+            "translation": partial(translate, ratio=translation),
+            "cutout": partial(cut_out, ratio=cutout),
+        }
         self.operations = [operations[op] for word in words for op in POLICY_WORDS[word]]
 
     def __call__(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if images.dim() != 4:
-            raise GanzooError(f"DiffAugment transforms images (N, C, H, W); got a batch of shape "
-                              f"{tuple(images.shape)}. Drop --augment for non-image data.")
+            raise GanzooError(
+                f"DiffAugment transforms images (N, C, H, W); got a batch of shape "
+                f"{tuple(images.shape)}. Drop --augment for non-image data."
+            )
         augmented = images
         for operation in self.operations:
             augmented = operation(augmented, rng)
@@ -159,8 +183,7 @@ class DiffAugment:
         return {"p": self.p, "signs": float(self._signs), "seen": self._seen, "observed": self._observed}
 
     def load_state_dict(self, state: dict) -> None:
-        self.p, self._signs, self._seen, self._observed = (state["p"], state["signs"], state["seen"],
-                                                           state["observed"])
+        self.p, self._signs, self._seen, self._observed = (state["p"], state["signs"], state["seen"], state["observed"])
 
     def __repr__(self) -> str:
         return f"DiffAugment(policy={self.policy!r})"
@@ -182,5 +205,9 @@ def ganzoo_log_values(run, step: int) -> dict | None:
 
 @hookimpl
 def ganzoo_register_augmentations(register):
-    register("diffaugment", DiffAugment, description="DiffAugment: colour, translation and cutout, "
-             "differentiable, on every image D sees", paper="Zhao et al. 2020")
+    register(
+        "diffaugment",
+        DiffAugment,
+        description="DiffAugment: colour, translation and cutout, differentiable, on every image D sees",
+        paper="Zhao et al. 2020",
+    )

@@ -127,18 +127,32 @@ class RelativisticPairingLoss(Loss):
 
 @hookimpl
 def ganzoo_register_losses(register):
-    register("minimax", MinimaxLoss,
-             description="G minimises log(1 - D(G(z))) (saturating)", paper="Goodfellow et al. 2014")
-    register("non-saturating", NonSaturatingLoss,
-             description="G minimises -log D(G(z))", paper="Goodfellow et al. 2014")
+    register(
+        "minimax", MinimaxLoss, description="G minimises log(1 - D(G(z))) (saturating)", paper="Goodfellow et al. 2014"
+    )
+    register(
+        "non-saturating", NonSaturatingLoss, description="G minimises -log D(G(z))", paper="Goodfellow et al. 2014"
+    )
     # The WGAN papers' own optimiser settings: these override an architecture's.
-    register("wasserstein", WassersteinLoss,
-             train_defaults={"n_d": 5, "optimizer": "rmsprop", "g_lr": 5e-5, "d_lr": 5e-5},
-             description="critic with weight clipping", paper="Arjovsky et al. 2017")
-    register("wgan-gp", WassersteinGPLoss,
-             train_defaults={"n_d": 5, "g_lr": 1e-4, "d_lr": 1e-4, "betas": (0.0, 0.9)},
-             description="critic with gradient penalty on interpolates", paper="Gulrajani et al. 2017")
+    register(
+        "wasserstein",
+        WassersteinLoss,
+        train_defaults={"n_d": 5, "optimizer": "rmsprop", "g_lr": 5e-5, "d_lr": 5e-5},
+        description="critic with weight clipping",
+        paper="Arjovsky et al. 2017",
+    )
+    register(
+        "wgan-gp",
+        WassersteinGPLoss,
+        train_defaults={"n_d": 5, "g_lr": 1e-4, "d_lr": 1e-4, "betas": (0.0, 0.9)},
+        description="critic with gradient penalty on interpolates",
+        paper="Gulrajani et al. 2017",
+    )
     register("hinge", HingeLoss, description="hinge loss", paper="Lim & Ye 2017; Miyato et al. 2018")
     register("least-squares", LeastSquaresLoss, description="LSGAN, a=0 b=c=1", paper="Mao et al. 2017")
-    register("rpgan", RelativisticPairingLoss, description="relativistic pairing: softplus(D(fake) - D(real)), "
-             "R3GAN's loss (with --reg r1,r2)", paper="Jolicoeur-Martineau 2019; Huang et al. 2024")
+    register(
+        "rpgan",
+        RelativisticPairingLoss,
+        description="relativistic pairing: softplus(D(fake) - D(real)), R3GAN's loss (with --reg r1,r2)",
+        paper="Jolicoeur-Martineau 2019; Huang et al. 2024",
+    )

@@ -26,8 +26,11 @@ class ModeCoverage(Metric):
     needs = ("modes",)
     num_samples = mc.NUM_SAMPLES
     during_training = True
-    columns = (Column("modes_covered", "modes", 1, 1), Column("high_quality_pct", "HQ %", 1, 1),
-               Column("reverse_kl", "reverse KL", 3, -1))
+    columns = (
+        Column("modes_covered", "modes", 1, 1),
+        Column("high_quality_pct", "HQ %", 1, 1),
+        Column("reverse_kl", "reverse KL", 3, -1),
+    )
     curves = (Curve("modes_covered", "modes covered"), Curve("high_quality_pct", "high-quality samples, %"))
     resolutions = {"modes_covered": 1, "high_quality_pct": 100 / mc.NUM_SAMPLES}
     margins = {"modes_covered": "5%", "high_quality_pct": 5.0, "reverse_kl": 0.1}
@@ -35,10 +38,17 @@ class ModeCoverage(Metric):
     def compute(self, context: MetricContext) -> dict:
         data: Any = context.dataset  # it offers "modes": centers, std and mode_weights, which Dataset does not declare
         results = mc.mode_coverage(context.sample(), data.centers, data.std, weights=data.mode_weights)
-        described = {"name": data.name, "num_classes": data.num_classes, "num_modes": int(data.centers.shape[0]),
-                     "sample_shape": list(data.sample_shape), "std": float(data.std)}
-        return {"results": results, "protocol": {**mc.protocol(context.num_samples), "data": described,
-                                                  **context.common_protocol()}}
+        described = {
+            "name": data.name,
+            "num_classes": data.num_classes,
+            "num_modes": int(data.centers.shape[0]),
+            "sample_shape": list(data.sample_shape),
+            "std": float(data.std),
+        }
+        return {
+            "results": results,
+            "protocol": {**mc.protocol(context.num_samples), "data": described, **context.common_protocol()},
+        }
 
 
 def real_count(plan: EvalPlan, default: int) -> int:
@@ -74,9 +84,16 @@ class FidelityMetric(Metric):
                         group.append(name)
             assert plan.extractor is not None, "plan_evaluation prepares the extractor of every metric that uses it"
             records = fidelity_metrics(
-                context.generator, plan.reference, group, extractor=plan.extractor, num_samples=sizes[0],
-                real_samples=sizes[1], split=plan.settings.real_split, seed=context.sample_seed,
-                generator_kind=context.generator_kind)
+                context.generator,
+                plan.reference,
+                group,
+                extractor=plan.extractor,
+                num_samples=sizes[0],
+                real_samples=sizes[1],
+                split=plan.settings.real_split,
+                seed=context.sample_seed,
+                generator_kind=context.generator_kind,
+            )
             context.shared[key] = {record["metric"]: record for record in records}
         return context.shared[key][self.name]
 
@@ -114,8 +131,10 @@ class InceptionScore(FidelityMetric):
             fits = "digit-classes" in offers(data) and extractor.classifier_data == data.digit_classifier
         if fits:
             return None
-        return (f"The Inception Score needs a classifier whose classes are the data's own; {extractor.name} on "
-                f"'{data.name}' is not one. Leave inception-score out.")
+        return (
+            f"The Inception Score needs a classifier whose classes are the data's own; {extractor.name} on "
+            f"'{data.name}' is not one. Leave inception-score out."
+        )
 
 
 class FDDinov2(Metric):
@@ -137,13 +156,22 @@ class FDDinov2(Metric):
     def compute(self, context: MetricContext) -> dict:
         plan: EvalPlan = context.plan
         real = real_count(plan, MAX_REAL_SAMPLES)
-        (record,) = fidelity_metrics(context.generator, plan.reference, ["fid"], extractor=self.extractor,
-                                     num_samples=context.num_samples, real_samples=real,
-                                     split=plan.settings.real_split, seed=context.sample_seed,
-                                     generator_kind=context.generator_kind)
-        return {"results": {"fd_dinov2": record["results"]["fid"]},
-                "protocol": {**record["protocol"], "metric": self.name, "reference": "Stein et al. 2023"},
-                "seconds": record["seconds"]}
+        (record,) = fidelity_metrics(
+            context.generator,
+            plan.reference,
+            ["fid"],
+            extractor=self.extractor,
+            num_samples=context.num_samples,
+            real_samples=real,
+            split=plan.settings.real_split,
+            seed=context.sample_seed,
+            generator_kind=context.generator_kind,
+        )
+        return {
+            "results": {"fd_dinov2": record["results"]["fid"]},
+            "protocol": {**record["protocol"], "metric": self.name, "reference": "Stein et al. 2023"},
+            "seconds": record["seconds"],
+        }
 
 
 class DensityCoverage(Metric):
@@ -164,16 +192,31 @@ class DensityCoverage(Metric):
             features = extract_features(plan.extractor, "prc", reference=plan.reference, real_samples=real)
             plan.cache[key] = (features, dc.real_radii(features))
         features, radii = plan.cache[key]
-        generated = extract_features(plan.extractor, "prc", generator=context.generator,
-                                     num_samples=context.num_samples, seed=context.sample_seed)
+        generated = extract_features(
+            plan.extractor,
+            "prc",
+            generator=context.generator,
+            num_samples=context.num_samples,
+            seed=context.sample_seed,
+        )
         results = dc.density_coverage(features, generated, radii=radii)
-        return {"results": results, "protocol": {
-            "metric": self.name, "nearest_k": dc.NEAREST_K, "extractor": plan.extractor.describe(),
-            "layer": plan.extractor.layer("prc"),
-            "generated": {"num_samples": context.num_samples, **context.common_protocol()},
-            "real": {"data": plan.reference.name, "split": plan.settings.real_split, "num_samples": real,
-                     "selection": REFERENCE_SELECTION},
-            "reference": "Naeem et al. 2020; radius = distance to the k-th nearest other real feature, strict <"}}
+        return {
+            "results": results,
+            "protocol": {
+                "metric": self.name,
+                "nearest_k": dc.NEAREST_K,
+                "extractor": plan.extractor.describe(),
+                "layer": plan.extractor.layer("prc"),
+                "generated": {"num_samples": context.num_samples, **context.common_protocol()},
+                "real": {
+                    "data": plan.reference.name,
+                    "split": plan.settings.real_split,
+                    "num_samples": real,
+                    "selection": REFERENCE_SELECTION,
+                },
+                "reference": "Naeem et al. 2020; radius = distance to the k-th nearest other real feature, strict <",
+            },
+        }
 
 
 class ClassifierMetric(Metric):
@@ -187,20 +230,39 @@ class ClassifierMetric(Metric):
         model, info = plan.classifier
         model.to(context.generator.device)
         settings = plan.settings
-        predicted, asked = cc.generated_classes(context.generator, model, context.num_samples, context.rng(),
-                                                grey=grey, sampler_batch=settings.sampler_batch,
-                                                float_images=settings.float_images)
-        classifier = {"name": extractor_name(info["dataset"]), "weights_sha256": info["sha256"],
-                      "test_accuracy": info["test_accuracy"]}
+        predicted, asked = cc.generated_classes(
+            context.generator,
+            model,
+            context.num_samples,
+            context.rng(),
+            grey=grey,
+            sampler_batch=settings.sampler_batch,
+            float_images=settings.float_images,
+        )
+        classifier = {
+            "name": extractor_name(info["dataset"]),
+            "weights_sha256": info["sha256"],
+            "test_accuracy": info["test_accuracy"],
+        }
         return predicted, asked, classifier
 
     def protocol(self, context: MetricContext, classifier: dict, **specific) -> dict:
         settings = context.plan.settings
-        sampler = ({"sampler_batch_norm": "batch statistics", "sampler_batch": settings.sampler_batch}
-                   if settings.sampler_batch else {"sampler_batch_norm": "running statistics"})
+        sampler = (
+            {"sampler_batch_norm": "batch statistics", "sampler_batch": settings.sampler_batch}
+            if settings.sampler_batch
+            else {"sampler_batch_norm": "running statistics"}
+        )
         images = "float, as G makes them" if settings.float_images else "uint8-quantised, as real images are"
-        return {"metric": self.name, "num_samples": context.num_samples, "classifier": classifier,
-                "images": images, **sampler, **specific, **context.common_protocol()}
+        return {
+            "metric": self.name,
+            "num_samples": context.num_samples,
+            "classifier": classifier,
+            "images": images,
+            **sampler,
+            **specific,
+            **context.common_protocol(),
+        }
 
 
 class ClassCoverage(ClassifierMetric):
@@ -215,12 +277,17 @@ class ClassCoverage(ClassifierMetric):
         plan: EvalPlan = context.plan
         labels = plan.reference.labels
         results = cc.class_coverage(predicted[:, 0], labels, context.dataset.num_classes, asked)
-        return {"results": results, "protocol": self.protocol(
-            context, classifier,
-            covered="at least one sample classified as the class",
-            kl="KL(generated class histogram || real class distribution), nats",
-            real={"data": plan.reference.name, "split": plan.settings.real_split, "num_labels": len(labels)},
-            label_agreement="conditional generators: share classified as the label asked for")}
+        return {
+            "results": results,
+            "protocol": self.protocol(
+                context,
+                classifier,
+                covered="at least one sample classified as the class",
+                kl="KL(generated class histogram || real class distribution), nats",
+                real={"data": plan.reference.name, "split": plan.settings.real_split, "num_labels": len(labels)},
+                label_agreement="conditional generators: share classified as the label asked for",
+            ),
+        }
 
 
 class StackedMNISTModes(ClassifierMetric):
@@ -233,30 +300,64 @@ class StackedMNISTModes(ClassifierMetric):
 
     def compute(self, context: MetricContext) -> dict:
         predicted, _, classifier = self.classified(context, grey=False)
-        return {"results": cc.stacked_mnist_modes(predicted), "protocol": self.protocol(
-            context, classifier,
-            mode="digits of the R, G, B channels, each classified apart: 100*r + 10*g + b",
-            covered="at least one sample",
-            kl="KL(generated mode histogram || uniform over 1,000), nats",
-            reference="VEEGAN (Srivastava et al. 2017), PacGAN (Lin et al. 2018)")}
+        return {
+            "results": cc.stacked_mnist_modes(predicted),
+            "protocol": self.protocol(
+                context,
+                classifier,
+                mode="digits of the R, G, B channels, each classified apart: 100*r + 10*g + b",
+                covered="at least one sample",
+                kl="KL(generated mode histogram || uniform over 1,000), nats",
+                reference="VEEGAN (Srivastava et al. 2017), PacGAN (Lin et al. 2018)",
+            ),
+        }
 
 
 @hookimpl
 def ganzoo_register_metrics(register):
-    register("mode-coverage", ModeCoverage, description="modes covered, % high quality, reverse KL (2,500 samples)",
-             paper="Srivastava et al. 2017; Lin et al. 2018")
-    register("fid", FID, description="Frechet distance of extractor features (torch-fidelity)",
-             paper="Heusel et al. 2017")
-    register("kid", KID, description="kernel (MMD) distance of extractor features (torch-fidelity)",
-             paper="Binkowski et al. 2018")
-    register("precision-recall", PrecisionRecall, description="k-NN precision and recall of features, k = 3",
-             paper="Kynkaanniemi et al. 2019")
-    register("inception-score", InceptionScore, description="exp E KL(p(y|x) || p(y)) of the extractor's classes",
-             paper="Salimans et al. 2016")
-    register("fd-dinov2", FDDinov2, description="Frechet distance of DINOv2 ViT-L/14 features (torch-fidelity)",
-             paper="Stein et al. 2023")
-    register("density-coverage", DensityCoverage, description="k-NN density and coverage of features, k = 5",
-             paper="Naeem et al. 2020")
+    register(
+        "mode-coverage",
+        ModeCoverage,
+        description="modes covered, % high quality, reverse KL (2,500 samples)",
+        paper="Srivastava et al. 2017; Lin et al. 2018",
+    )
+    register(
+        "fid", FID, description="Frechet distance of extractor features (torch-fidelity)", paper="Heusel et al. 2017"
+    )
+    register(
+        "kid",
+        KID,
+        description="kernel (MMD) distance of extractor features (torch-fidelity)",
+        paper="Binkowski et al. 2018",
+    )
+    register(
+        "precision-recall",
+        PrecisionRecall,
+        description="k-NN precision and recall of features, k = 3",
+        paper="Kynkaanniemi et al. 2019",
+    )
+    register(
+        "inception-score",
+        InceptionScore,
+        description="exp E KL(p(y|x) || p(y)) of the extractor's classes",
+        paper="Salimans et al. 2016",
+    )
+    register(
+        "fd-dinov2",
+        FDDinov2,
+        description="Frechet distance of DINOv2 ViT-L/14 features (torch-fidelity)",
+        paper="Stein et al. 2023",
+    )
+    register(
+        "density-coverage",
+        DensityCoverage,
+        description="k-NN density and coverage of features, k = 5",
+        paper="Naeem et al. 2020",
+    )
     register("class-coverage", ClassCoverage, description="classes covered and their KL, by the digit classifier")
-    register("stacked-mnist-modes", StackedMNISTModes, description="Stacked MNIST modes of 1,000 and their KL",
-             paper="Srivastava et al. 2017; Lin et al. 2018")
+    register(
+        "stacked-mnist-modes",
+        StackedMNISTModes,
+        description="Stacked MNIST modes of 1,000 and their KL",
+        paper="Srivastava et al. 2017; Lin et al. 2018",
+    )

@@ -74,7 +74,15 @@ class R2Penalty:
 @hookimpl
 def ganzoo_register_regularizers(register):
     register("r1", R1Penalty, description="gamma/2 * E||grad D(real)||^2", paper="Mescheder et al. 2018")
-    register("r2", R2Penalty, description="gamma/2 * E||grad D(fake)||^2; r1,r2 is R3GAN's pair",
-             paper="Mescheder et al. 2018; Huang et al. 2024")
-    register("gradient-penalty", GradientPenalty, description="(||grad D(interpolate)|| - 1)^2, WGAN-GP's",
-             paper="Gulrajani et al. 2017")
+    register(
+        "r2",
+        R2Penalty,
+        description="gamma/2 * E||grad D(fake)||^2; r1,r2 is R3GAN's pair",
+        paper="Mescheder et al. 2018; Huang et al. 2024",
+    )
+    register(
+        "gradient-penalty",
+        GradientPenalty,
+        description="(||grad D(interpolate)|| - 1)^2, WGAN-GP's",
+        paper="Gulrajani et al. 2017",
+    )

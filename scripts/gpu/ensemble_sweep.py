@@ -43,9 +43,18 @@ def main(out_path):
             cfgs = configs(arch, data, batch, range(n))
             ensemble = build_ensemble(cfgs, open_dataset(cfgs[0]), DEVICE)
             batched = seconds_per_call(lambda: train_step(ensemble))  # noqa: B023 - timed at once
-            rows.append({"arch": arch, "data": data, "batch": batch, "seeds": n, "device": str(DEVICE),
-                         "one_step_ms": round(one * 1e3, 3), "ensemble_step_ms": round(batched * 1e3, 3),
-                         "gain": round(n * one / batched, 2)})
+            rows.append(
+                {
+                    "arch": arch,
+                    "data": data,
+                    "batch": batch,
+                    "seeds": n,
+                    "device": str(DEVICE),
+                    "one_step_ms": round(one * 1e3, 3),
+                    "ensemble_step_ms": round(batched * 1e3, 3),
+                    "gain": round(n * one / batched, 2),
+                }
+            )
             print(rows[-1], flush=True)
     with open(out_path, "w") as f:
         json.dump(rows, f, indent=1)

@@ -22,8 +22,7 @@ class ResidualGenerator(ganzoo.Generator):
     def __init__(self, latent_dim, output_shape, width, blocks):
         super().__init__(latent_dim, output_shape)
         self.inp = nn.Linear(latent_dim, width)
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.ReLU(), nn.Linear(width, width)) for _ in range(blocks))
+        self.blocks = nn.ModuleList(nn.Sequential(nn.ReLU(), nn.Linear(width, width)) for _ in range(blocks))
         self.out = nn.Linear(width, output_shape[0])
 
     def forward(self, z, labels=None):
@@ -37,8 +36,7 @@ class ResidualDiscriminator(ganzoo.Discriminator):
     def __init__(self, input_shape, width, blocks):
         super().__init__(input_shape)
         self.inp = nn.Linear(input_shape[0], width)
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.ReLU(), nn.Linear(width, width)) for _ in range(blocks))
+        self.blocks = nn.ModuleList(nn.Sequential(nn.ReLU(), nn.Linear(width, width)) for _ in range(blocks))
         self.out = nn.Linear(width, 1)
 
     def forward(self, x, labels=None):
@@ -51,10 +49,11 @@ class ResidualDiscriminator(ganzoo.Discriminator):
 def build(config):
     shape = tuple(config["data_shape"])
     if len(shape) != 1 or config["num_classes"]:
-        raise ganzoo.GanzooError(
-            f"example-resmlp handles flat, unlabelled data (like ring8), not shape {shape}.")
-    return (ResidualGenerator(config["latent_dim"], shape, config["width"], config["blocks"]),
-            ResidualDiscriminator(shape, config["width"], config["blocks"]))
+        raise ganzoo.GanzooError(f"example-resmlp handles flat, unlabelled data (like ring8), not shape {shape}.")
+    return (
+        ResidualGenerator(config["latent_dim"], shape, config["width"], config["blocks"]),
+        ResidualDiscriminator(shape, config["width"], config["blocks"]),
+    )
 
 
 class RelativisticAverageLoss(ganzoo.Loss):
@@ -65,12 +64,14 @@ class RelativisticAverageLoss(ganzoo.Loss):
     generator_needs_real = True  # G's loss compares fakes with reals
 
     def discriminator_loss(self, real_logits, fake_logits):
-        return (F.softplus(-(real_logits - fake_logits.mean())).mean()
-                + F.softplus(fake_logits - real_logits.mean()).mean())
+        return (
+            F.softplus(-(real_logits - fake_logits.mean())).mean() + F.softplus(fake_logits - real_logits.mean()).mean()
+        )
 
     def generator_loss(self, fake_logits, real_logits=None):
-        return (F.softplus(-(fake_logits - real_logits.mean())).mean()
-                + F.softplus(real_logits - fake_logits.mean()).mean())
+        return (
+            F.softplus(-(fake_logits - real_logits.mean())).mean() + F.softplus(real_logits - fake_logits.mean()).mean()
+        )
 
 
 DEFAULTS = {"data_shape": (2,), "num_classes": 0, "latent_dim": 16, "width": 128, "blocks": 2}
@@ -78,18 +79,30 @@ DEFAULTS = {"data_shape": (2,), "num_classes": 0, "latent_dim": 16, "width": 128
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("example-resmlp", build, defaults=DEFAULTS,
-             train_defaults={"batch_size": 256, "g_lr": 1e-3, "d_lr": 1e-3},
-             description="residual MLP (example plugin)")
+    register(
+        "example-resmlp",
+        build,
+        defaults=DEFAULTS,
+        train_defaults={"batch_size": 256, "g_lr": 1e-3, "d_lr": 1e-3},
+        description="residual MLP (example plugin)",
+    )
     # Every architecture ships a tiny ".test" variant for contract tests.
-    register("example-resmlp.test", build, defaults={**DEFAULTS, "width": 16, "blocks": 1},
-             description="tiny residual MLP for tests")
+    register(
+        "example-resmlp.test",
+        build,
+        defaults={**DEFAULTS, "width": 16, "blocks": 1},
+        description="tiny residual MLP for tests",
+    )
 
 
 @ganzoo.hookimpl
 def ganzoo_register_losses(register):
-    register("relativistic-average", RelativisticAverageLoss, description="relativistic average GAN (RaSGAN)",
-             paper="Jolicoeur-Martineau 2019")
+    register(
+        "relativistic-average",
+        RelativisticAverageLoss,
+        description="relativistic average GAN (RaSGAN)",
+        paper="Jolicoeur-Martineau 2019",
+    )
 
 
 class DriftPenalty:
@@ -105,8 +118,9 @@ class DriftPenalty:
 
 @ganzoo.hookimpl
 def ganzoo_register_regularizers(register):
-    register("example-drift", DriftPenalty, description="epsilon * E[D(real)^2] (example plugin)",
-             paper="Karras et al. 2018")
+    register(
+        "example-drift", DriftPenalty, description="epsilon * E[D(real)^2] (example plugin)", paper="Karras et al. 2018"
+    )
 
 
 class Triangle(Dataset):
@@ -133,8 +147,12 @@ class Triangle(Dataset):
         return SampledBatches(draw, batch_size, device, seed)
 
     def describe(self):
-        return {**super().describe(), "centers": self.centers.tolist(), "std": self.std,
-                "mode_weights": self.mode_weights.tolist()}
+        return {
+            **super().describe(),
+            "centers": self.centers.tolist(),
+            "std": self.std,
+            "mode_weights": self.mode_weights.tolist(),
+        }
 
 
 def triangle(radius: float = 1.0, std: float = 0.05) -> Triangle:
@@ -162,15 +180,24 @@ class ModeDistance(ganzoo.Metric):
         data = context.dataset
         samples = context.sample().detach().to("cpu", torch.float64)
         nearest = torch.cdist(samples, data.centers.to(torch.float64)).min(dim=1).values / data.std
-        return {"results": {"median_std_to_nearest_mode": float(nearest.median())},
-                "protocol": {"num_samples": len(samples), "distance": "Euclidean, to the nearest mode centre",
-                             "unit": "the data's std", **context.common_protocol()}}
+        return {
+            "results": {"median_std_to_nearest_mode": float(nearest.median())},
+            "protocol": {
+                "num_samples": len(samples),
+                "distance": "Euclidean, to the nearest mode centre",
+                "unit": "the data's std",
+                **context.common_protocol(),
+            },
+        }
 
 
 @ganzoo.hookimpl
 def ganzoo_register_metrics(register):
-    register("example-mode-distance", ModeDistance,
-             description="median distance to the nearest mode, in stds (example plugin)")
+    register(
+        "example-mode-distance",
+        ModeDistance,
+        description="median distance to the nearest mode, in stds (example plugin)",
+    )
 
 
 # --- a tracker: what an experiment tracker (Weights & Biases, MLflow...) would do ----------
@@ -230,11 +257,18 @@ def _tracked(args) -> int:
 
 @ganzoo.hookimpl
 def ganzoo_register_commands(register):
-    register("example-tracked", _tracked, help="show what the example tracker recorded (example plugin)",
-             arguments=lambda parser: parser.add_argument("file", nargs="?", help=f"default ${TRACKER_ENV}"))
+    register(
+        "example-tracked",
+        _tracked,
+        help="show what the example tracker recorded (example plugin)",
+        arguments=lambda parser: parser.add_argument("file", nargs="?", help=f"default ${TRACKER_ENV}"),
+    )
 
 
 @ganzoo.hookimpl
 def ganzoo_register_suites(register):
-    register("example-triangle", Path(__file__).parent / "suites" / "example-triangle.toml",
-             description="the example plugin's architecture and loss on its triangle")
+    register(
+        "example-triangle",
+        Path(__file__).parent / "suites" / "example-triangle.toml",
+        description="the example plugin's architecture and loss on its triangle",
+    )

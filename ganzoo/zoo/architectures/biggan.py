@@ -137,10 +137,14 @@ class BigGANDiscriminator(ganzoo.Discriminator):
     def __init__(self, input_shape, width, num_classes, attention):
         super().__init__(input_shape, num_classes)
         c = self.input_shape[0]
-        self.blocks = nn.ModuleList([DBlock(c, width, down=True, first=True, conv=_conv),
-                                     DBlock(width, width, down=True, first=False, conv=_conv),
-                                     DBlock(width, width, down=False, first=False, conv=_conv),
-                                     DBlock(width, width, down=False, first=False, conv=_conv)])
+        self.blocks = nn.ModuleList(
+            [
+                DBlock(c, width, down=True, first=True, conv=_conv),
+                DBlock(width, width, down=True, first=False, conv=_conv),
+                DBlock(width, width, down=False, first=False, conv=_conv),
+                DBlock(width, width, down=False, first=False, conv=_conv),
+            ]
+        )
         self.attention = SelfAttention(width) if attention else None  # after the first block, at 16x16
         self.linear = _sn(nn.Linear(width, 1))
         self.embed = _sn(nn.Embedding(num_classes, width)) if num_classes else None
@@ -161,12 +165,15 @@ class BigGANDiscriminator(ganzoo.Discriminator):
 def build(config):
     shape = tuple(config["data_shape"])
     if len(shape) != 3 or shape[1:] != (32, 32):
-        raise ganzoo.GanzooError(f"biggan is built for 32x32 images; the data are {shape}. "
-                                 "Resize with --data-opt resolution=32.")
+        raise ganzoo.GanzooError(
+            f"biggan is built for 32x32 images; the data are {shape}. Resize with --data-opt resolution=32."
+        )
     if config["latent_dim"] % 4:
-        raise ganzoo.GanzooError(f"biggan splits z into 4 equal chunks (hierarchical z); latent_dim="
-                                 f"{config['latent_dim']} is not a multiple of 4. Choose one that is "
-                                 "(128 is the paper's).")
+        raise ganzoo.GanzooError(
+            f"biggan splits z into 4 equal chunks (hierarchical z); latent_dim="
+            f"{config['latent_dim']} is not a multiple of 4. Choose one that is "
+            "(128 is the paper's)."
+        )
     width, classes, attention = config["width"], config["num_classes"], config["attention"]
     G = BigGANGenerator(config["latent_dim"], shape, width, classes, config["shared_dim"], attention, config["ortho"])
     return G, BigGANDiscriminator(shape, width, classes, attention)
@@ -175,17 +182,43 @@ def build(config):
 PAPER = "Brock et al. 2019 (BigGAN)"
 # The official CIFAR-10 script (launch_cifar_ema.sh): batch 50, 4 D steps, Adam 2e-4 both, betas (0, 0.999),
 # EMA 0.9999; 500 epochs of 50,000 images at 200 images per G step is 125,000 G steps.
-TRAIN_DEFAULTS = {"batch_size": 50, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.999), "n_d": 4,
-                  "ema_decay": 0.9999, "steps": 125_000, "channels_last": True}  # 1.41x faster step on a CPU core
-DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 10, "latent_dim": 128, "width": 256, "shared_dim": 128,
-            "attention": True, "ortho": 1e-4}
+TRAIN_DEFAULTS = {
+    "batch_size": 50,
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "betas": (0.0, 0.999),
+    "n_d": 4,
+    "ema_decay": 0.9999,
+    "steps": 125_000,
+    "channels_last": True,
+}  # 1.41x faster step on a CPU core
+DEFAULTS = {
+    "data_shape": (3, 32, 32),
+    "num_classes": 10,
+    "latent_dim": 128,
+    "width": 256,
+    "shared_dim": 128,
+    "attention": True,
+    "ortho": 1e-4,
+}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("biggan", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
-             description="BigGAN at 32x32: shared-embedding conditional BN, hierarchical z, self-attention, "
-                         "spectral norm, orthogonal regularisation (paper loss: hinge)")
-    register("biggan.test", build, defaults={**DEFAULTS, "latent_dim": 16, "width": 16, "shared_dim": 8},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4, "n_d": 1, "ema_decay": 0.0},
-             paper=PAPER, description="tiny biggan for tests")
+    register(
+        "biggan",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        paper=PAPER,
+        description="BigGAN at 32x32: shared-embedding conditional BN, hierarchical z, self-attention, "
+        "spectral norm, orthogonal regularisation (paper loss: hinge)",
+    )
+    register(
+        "biggan.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 16, "width": 16, "shared_dim": 8},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4, "n_d": 1, "ema_decay": 0.0},
+        paper=PAPER,
+        description="tiny biggan for tests",
+    )

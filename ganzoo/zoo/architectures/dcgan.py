@@ -52,8 +52,9 @@ class DCGANGenerator(ganzoo.Generator):
         stages = _stages(resolution)
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 256, 128, 64
         self.convs = nn.ModuleList([nn.ConvTranspose2d(latent_dim, widths[0], START[resolution], 1, 0, bias=False)])
-        self.convs.extend(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False)
-                          for w_in, w_out in zip(widths[:-1], widths[1:]))
+        self.convs.extend(
+            nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False) for w_in, w_out in zip(widths[:-1], widths[1:])
+        )
         self.norms = nn.ModuleList(ConditionalBatchNorm2d(w, num_classes) for w in widths)
         self.out = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1)
         self.apply(_init_weights)
@@ -70,7 +71,7 @@ class DCGANDiscriminator(ganzoo.Discriminator):
         super().__init__(input_shape, num_classes)
         channels, resolution = self.input_shape[0], self.input_shape[-1]
         stages = _stages(resolution)
-        widths = [width * 2 ** i for i in range(stages)]  # e.g. 64, 128, 256
+        widths = [width * 2**i for i in range(stages)]  # e.g. 64, 128, 256
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2, True)]
@@ -96,36 +97,62 @@ def builder(fixed_resolution: int | None):
     def build(config):
         shape = tuple(config["data_shape"])
         if len(shape) != 3 or shape[1] != shape[2] or shape[-1] not in START:
-            raise ganzoo.GanzooError(f"dcgan needs square images of 28, 32 or 64 pixels; the data are {shape}. "
-                                     "Resize them with --data-opt resolution=32 (or 28, 64).")
+            raise ganzoo.GanzooError(
+                f"dcgan needs square images of 28, 32 or 64 pixels; the data are {shape}. "
+                "Resize them with --data-opt resolution=32 (or 28, 64)."
+            )
         if fixed_resolution and shape[-1] != fixed_resolution:
             raise ganzoo.GanzooError(
                 f"dcgan-{fixed_resolution} needs {fixed_resolution}x{fixed_resolution} images; the data are "
-                f"{shape[-1]}x{shape[-1]}. Use --data-opt resolution={fixed_resolution}, or the plain 'dcgan'.")
+                f"{shape[-1]}x{shape[-1]}. Use --data-opt resolution={fixed_resolution}, or the plain 'dcgan'."
+            )
         classes = config["num_classes"]
-        return (DCGANGenerator(config["latent_dim"], shape, config["g_width"], classes),
-                DCGANDiscriminator(shape, config["d_width"], classes))
+        return (
+            DCGANGenerator(config["latent_dim"], shape, config["g_width"], classes),
+            DCGANDiscriminator(shape, config["d_width"], classes),
+        )
 
     return build
 
 
 # channels_last: its step is 1.17x faster so on a CPU (benchmarks/, docs/benchmarks.md). On an H100 the quick
 # suite's 32-wide MNIST DCGAN step was 8% slower so (docs/results/gpu-h100/); full width was not timed there.
-TRAIN_DEFAULTS = {"batch_size": 128, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.5, 0.999), "n_d": 1,
-                  "steps": 20_000, "channels_last": True}
+TRAIN_DEFAULTS = {
+    "batch_size": 128,
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "betas": (0.5, 0.999),
+    "n_d": 1,
+    "steps": 20_000,
+    "channels_last": True,
+}
 PAPER = "Radford et al. 2015"
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    for resolution, shape, width in ((None, (1, 28, 28), 64), (28, (1, 28, 28), 64), (32, (3, 32, 32), 64),
-                                     (64, (3, 64, 64), 128)):
+    for resolution, shape, width in (
+        (None, (1, 28, 28), 64),
+        (28, (1, 28, 28), 64),
+        (32, (3, 32, 32), 64),
+        (64, (3, 64, 64), 128),
+    ):
         name = "dcgan" if resolution is None else f"dcgan-{resolution}"
         defaults = {"data_shape": shape, "num_classes": 0, "latent_dim": 100, "g_width": width, "d_width": width}
         what = "28, 32 or 64 px (from the data)" if resolution is None else f"{resolution} px"
-        register(name, builder(resolution), defaults=defaults, train_defaults=TRAIN_DEFAULTS,
-                 description=f"DCGAN, {what}, 1 or 3 channels", paper=PAPER)
-        register(f"{name}.test", builder(resolution),
-                 defaults={**defaults, "latent_dim": 8, "g_width": 4, "d_width": 4},
-                 train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4},
-                 description=f"tiny {name} for tests", paper=PAPER)
+        register(
+            name,
+            builder(resolution),
+            defaults=defaults,
+            train_defaults=TRAIN_DEFAULTS,
+            description=f"DCGAN, {what}, 1 or 3 channels",
+            paper=PAPER,
+        )
+        register(
+            f"{name}.test",
+            builder(resolution),
+            defaults={**defaults, "latent_dim": 8, "g_width": 4, "d_width": 4},
+            train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4},
+            description=f"tiny {name} for tests",
+            paper=PAPER,
+        )

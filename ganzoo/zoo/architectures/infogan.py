@@ -50,11 +50,18 @@ class InfoGANGenerator(ganzoo.Generator):
         channels, side = self.output_shape[0], self.output_shape[-1]
         norm1d, norm2d = _batch_norm(nn.BatchNorm1d), _batch_norm(nn.BatchNorm2d)
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, fc_width), norm1d(fc_width), nn.LeakyReLU(LEAK),
-            nn.Linear(fc_width, 2 * width * (side // 4) ** 2), norm1d(2 * width * (side // 4) ** 2),
-            nn.LeakyReLU(LEAK), nn.Unflatten(1, (2 * width, side // 4, side // 4)),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), norm2d(width), nn.LeakyReLU(LEAK),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1))
+            nn.Linear(latent_dim, fc_width),
+            norm1d(fc_width),
+            nn.LeakyReLU(LEAK),
+            nn.Linear(fc_width, 2 * width * (side // 4) ** 2),
+            norm1d(2 * width * (side // 4) ** 2),
+            nn.LeakyReLU(LEAK),
+            nn.Unflatten(1, (2 * width, side // 4, side // 4)),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            norm2d(width),
+            nn.LeakyReLU(LEAK),
+            nn.ConvTranspose2d(width, channels, 4, 2, 1),
+        )
         self.apply(_init_weights)
 
     def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -73,10 +80,17 @@ class InfoGANDiscriminator(ganzoo.Discriminator):
         norm2d = _batch_norm(nn.BatchNorm2d) if batchnorm else (lambda _: nn.Identity())
         norm1d = _batch_norm(nn.BatchNorm1d) if batchnorm else (lambda _: nn.Identity())
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(LEAK),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), norm2d(2 * width), nn.LeakyReLU(LEAK), nn.Flatten(),
-            nn.Linear(2 * width * (side // 4) ** 2, fc_width), norm1d(fc_width), nn.LeakyReLU(LEAK),
-            nn.Linear(fc_width, 1))
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(LEAK),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            norm2d(2 * width),
+            nn.LeakyReLU(LEAK),
+            nn.Flatten(),
+            nn.Linear(2 * width * (side // 4) ** 2, fc_width),
+            norm1d(fc_width),
+            nn.LeakyReLU(LEAK),
+            nn.Linear(fc_width, 1),
+        )
         self.apply(_init_weights)
 
     def forward(self, x, labels=None):
@@ -86,27 +100,50 @@ class InfoGANDiscriminator(ganzoo.Discriminator):
 def build(config):
     shape = tuple(config["data_shape"])
     if len(shape) != 3 or shape[1] != shape[2] or shape[-1] % 4:
-        raise ganzoo.GanzooError(f"infogan needs square images whose side is a multiple of 4 (MNIST's 28, 32); "
-                                 f"the data are {shape}. Resize them with --data-opt resolution=28.")
+        raise ganzoo.GanzooError(
+            f"infogan needs square images whose side is a multiple of 4 (MNIST's 28, 32); "
+            f"the data are {shape}. Resize them with --data-opt resolution=28."
+        )
     if config["num_classes"]:
-        raise ganzoo.GanzooError("infogan is unconditional, as Lucic et al. trained it; leave num_classes out "
-                                 "(or set it to 0), or train dcgan with num_classes for a conditional GAN.")
-    return (InfoGANGenerator(config["latent_dim"], shape, config["fc_width"], config["width"]),
-            InfoGANDiscriminator(shape, config["fc_width"], config["width"], config["d_batchnorm"]))
+        raise ganzoo.GanzooError(
+            "infogan is unconditional, as Lucic et al. trained it; leave num_classes out "
+            "(or set it to 0), or train dcgan with num_classes for a conditional GAN."
+        )
+    return (
+        InfoGANGenerator(config["latent_dim"], shape, config["fc_width"], config["width"]),
+        InfoGANDiscriminator(shape, config["fc_width"], config["width"], config["d_batchnorm"]),
+    )
 
 
 # compare_gan's defaults for the non-saturating GAN (params.py: GANHyperParams) and its
 # MNIST schedule (generate_tasks_lib.py: 20 epochs of 50,000 images at batch 64).
 TRAIN_DEFAULTS = {"batch_size": 64, "g_lr": 5e-5, "d_lr": 5e-5, "betas": (0.0, 0.999), "n_d": 1, "steps": 15_625}
-DEFAULTS = {"data_shape": (1, 28, 28), "num_classes": 0, "latent_dim": 64, "fc_width": 1024, "width": 64,
-            "d_batchnorm": True}
+DEFAULTS = {
+    "data_shape": (1, 28, 28),
+    "num_classes": 0,
+    "latent_dim": 64,
+    "fc_width": 1024,
+    "width": 64,
+    "d_batchnorm": True,
+}
 PAPER = "Lucic et al. 2018"
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("infogan", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
-             description="Lucic et al.'s MNIST nets (compare_gan, from InfoGAN): FC-FC-deconv-deconv / conv-conv-FC-FC")
-    register("infogan.test", build, defaults={**DEFAULTS, "latent_dim": 8, "fc_width": 16, "width": 4},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4}, description="tiny infogan for tests",
-             paper=PAPER)
+    register(
+        "infogan",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        paper=PAPER,
+        description="Lucic et al.'s MNIST nets (compare_gan, from InfoGAN): FC-FC-deconv-deconv / conv-conv-FC-FC",
+    )
+    register(
+        "infogan.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 8, "fc_width": 16, "width": 4},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4},
+        description="tiny infogan for tests",
+        paper=PAPER,
+    )

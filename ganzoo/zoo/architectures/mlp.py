@@ -30,8 +30,7 @@ class MLPGenerator(ganzoo.Generator):
         out_features = math.prod(self.output_shape)
         # Conditional: a learned class embedding added to the latent input.
         self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
-        self.net = nn.Sequential(*_stack([latent_dim] + [hidden] * layers, nn.ReLU),
-                                 nn.Linear(hidden, out_features))
+        self.net = nn.Sequential(*_stack([latent_dim] + [hidden] * layers, nn.ReLU), nn.Linear(hidden, out_features))
 
     def forward(self, z, labels=None):
         if self.embed is not None:
@@ -57,27 +56,43 @@ class MLPDiscriminator(ganzoo.Discriminator):
 
 
 def build(config: dict):
-    generator = MLPGenerator(config["latent_dim"], config["data_shape"], config["g_hidden"],
-                             config["g_layers"], config["num_classes"])
-    discriminator = MLPDiscriminator(config["data_shape"], config["d_hidden"], config["d_layers"],
-                                     config["num_classes"])
+    generator = MLPGenerator(
+        config["latent_dim"], config["data_shape"], config["g_hidden"], config["g_layers"], config["num_classes"]
+    )
+    discriminator = MLPDiscriminator(
+        config["data_shape"], config["d_hidden"], config["d_layers"], config["num_classes"]
+    )
     return generator, discriminator
 
 
 DEFAULTS = {
-    "data_shape": (2,), "num_classes": 0, "latent_dim": 64,
-    "g_hidden": 128, "g_layers": 2, "d_hidden": 128, "d_layers": 2,
+    "data_shape": (2,),
+    "num_classes": 0,
+    "latent_dim": 64,
+    "g_hidden": 128,
+    "g_layers": 2,
+    "d_hidden": 128,
+    "d_layers": 2,
 }
-TRAIN_DEFAULTS = {"batch_size": 256, "g_lr": 1e-3, "d_lr": 1e-3, "betas": (0.5, 0.999), "n_d": 1,
-                  "steps": 10_000}
+TRAIN_DEFAULTS = {"batch_size": 256, "g_lr": 1e-3, "d_lr": 1e-3, "betas": (0.5, 0.999), "n_d": 1, "steps": 10_000}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
     paper = "Metz et al. 2017 (Unrolled GAN); Srivastava et al. 2017 (VEEGAN)"
-    register("mlp", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS,
-             description="fully connected G and D for 2D toy data", paper=paper)
-    register("mlp.test", build,
-             defaults={**DEFAULTS, "latent_dim": 8, "g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 1},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 32, "steps": 20},
-             description="tiny mlp for tests", paper=paper)
+    register(
+        "mlp",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        description="fully connected G and D for 2D toy data",
+        paper=paper,
+    )
+    register(
+        "mlp.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 8, "g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 1},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 32, "steps": 20},
+        description="tiny mlp for tests",
+        paper=paper,
+    )

@@ -58,8 +58,11 @@ class PacGANGenerator(ganzoo.Generator):
         blocks: list[nn.Module] = []
         width = latent_dim
         for _ in range(layers):
-            blocks += [nn.Linear(width, hidden, bias=False),
-                       nn.BatchNorm1d(hidden, momentum=bn_momentum, eps=bn_eps), nn.ReLU()]
+            blocks += [
+                nn.Linear(width, hidden, bias=False),
+                nn.BatchNorm1d(hidden, momentum=bn_momentum, eps=bn_eps),
+                nn.ReLU(),
+            ]
             width = hidden
         self.net = nn.Sequential(*blocks, nn.Linear(width, math.prod(self.output_shape)))
 
@@ -94,31 +97,56 @@ def build(config: dict):
     for key in ("latent_dim", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces", "bn_groups"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ganzoo.GanzooError(f"pacgan-mlp option {key} must be a whole number >= 1, got {config[key]!r}.")
-    generator = PacGANGenerator(config["latent_dim"], config["data_shape"], config["g_hidden"], config["g_layers"],
-                                config["bn_momentum"], config["bn_eps"], config["bn_groups"])
-    discriminator = PacGANDiscriminator(config["data_shape"], config["d_hidden"], config["d_layers"],
-                                        config["maxout_pieces"])
+    generator = PacGANGenerator(
+        config["latent_dim"],
+        config["data_shape"],
+        config["g_hidden"],
+        config["g_layers"],
+        config["bn_momentum"],
+        config["bn_eps"],
+        config["bn_groups"],
+    )
+    discriminator = PacGANDiscriminator(
+        config["data_shape"], config["d_hidden"], config["d_layers"], config["maxout_pieces"]
+    )
     _init_weights(generator, config["init_std"])
     _init_weights(discriminator, config["init_std"])
     return generator, discriminator
 
 
 DEFAULTS = {
-    "data_shape": (2,), "num_classes": 0, "latent_dim": 2,
-    "g_hidden": 400, "g_layers": 4, "d_hidden": 200, "d_layers": 3, "maxout_pieces": 5,
-    "init_std": 0.02, "bn_momentum": 0.05, "bn_eps": 1e-4,  # blocks' BatchNormalization epsilon
+    "data_shape": (2,),
+    "num_classes": 0,
+    "latent_dim": 2,
+    "g_hidden": 400,
+    "g_layers": 4,
+    "d_hidden": 200,
+    "d_layers": 3,
+    "maxout_pieces": 5,
+    "init_std": 0.02,
+    "bn_momentum": 0.05,
+    "bn_eps": 1e-4,  # blocks' BatchNormalization epsilon
     "bn_groups": 1,  # G's batch statistics over this many interleaved groups (PacGAN's code: = pack)
 }
-TRAIN_DEFAULTS = {"batch_size": 100, "g_lr": 1e-4, "d_lr": 1e-4, "betas": (0.2, 0.999), "n_d": 1,
-                  "steps": 20_000}
+TRAIN_DEFAULTS = {"batch_size": 100, "g_lr": 1e-4, "d_lr": 1e-4, "betas": (0.2, 0.999), "n_d": 1, "steps": 20_000}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
     paper = "Lin et al. 2018 (PacGAN), 2D experiments; code fjxmlzn/PacGAN"
-    register("pacgan-mlp", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS,
-             description="PacGAN's 2D nets: G 4x400 ReLU+BN, D 3 maxout layers 200x5", paper=paper)
-    register("pacgan-mlp.test", build,
-             defaults={**DEFAULTS, "g_hidden": 16, "g_layers": 2, "d_hidden": 8, "d_layers": 2, "maxout_pieces": 2},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 20, "steps": 20},
-             description="tiny pacgan-mlp for tests", paper=paper)
+    register(
+        "pacgan-mlp",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        description="PacGAN's 2D nets: G 4x400 ReLU+BN, D 3 maxout layers 200x5",
+        paper=paper,
+    )
+    register(
+        "pacgan-mlp.test",
+        build,
+        defaults={**DEFAULTS, "g_hidden": 16, "g_layers": 2, "d_hidden": 8, "d_layers": 2, "maxout_pieces": 2},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 20, "steps": 20},
+        description="tiny pacgan-mlp for tests",
+        paper=paper,
+    )

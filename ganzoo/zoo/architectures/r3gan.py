@@ -166,8 +166,9 @@ class R3GANDiscriminator(ganzoo.Discriminator):
         layers.append(DiscriminativeBasis(last, last if num_classes else 1))
         self.net = nn.Sequential(*layers)
         # Conditional: the features' inner product with an embedding of the class (a projection D).
-        self.embed = (_he_normal(nn.Linear(num_classes, last, bias=False), gain=1 / math.sqrt(last))
-                      if num_classes else None)
+        self.embed = (
+            _he_normal(nn.Linear(num_classes, last, bias=False), gain=1 / math.sqrt(last)) if num_classes else None
+        )
 
     def forward(self, x, labels=None):
         out = self.net(x)
@@ -184,37 +185,70 @@ def stage_widths(config, resolution: int) -> list[int]:
         raise ganzoo.GanzooError(
             f"r3gan's `widths` gives one whole number per stage, from 4x4 up to the image's {resolution}x"
             f"{resolution}: {stages} of them here (e.g. widths={[64] * (stages - 2) + [32, 16]}), got "
-            f"{config['widths']!r}. Leave it out to use `width` at every stage.")
+            f"{config['widths']!r}. Leave it out to use `width` at every stage."
+        )
     for width in widths:
         if (width * config["expansion"]) % config["cardinality"]:
             raise ganzoo.GanzooError(
                 f"r3gan's grouped convolutions split width x expansion = {width * config['expansion']} channels "
-                f"into cardinality = {config['cardinality']} groups; choose a cardinality that divides it.")
+                f"into cardinality = {config['cardinality']} groups; choose a cardinality that divides it."
+            )
     return widths
 
 
 def build(config):
     shape = tuple(config["data_shape"])
     check_power_of_two_side("r3gan", shape)
-    options = (stage_widths(config, shape[-1]), config["cardinality"], config["blocks"], config["expansion"],
-               config["num_classes"])
+    options = (
+        stage_widths(config, shape[-1]),
+        config["cardinality"],
+        config["blocks"],
+        config["expansion"],
+        config["num_classes"],
+    )
     return R3GANGenerator(config["latent_dim"], shape, *options), R3GANDiscriminator(shape, *options)
 
 
 PAPER = "Huang et al. 2024 (R3GAN)"
 # The CIFAR-10 preset's batch and Adam settings at the start of its schedules.
 # channels_last: its step (R1 + R2) is 1.19x faster so at width 32 on one CPU core (docs/benchmarks.md).
-TRAIN_DEFAULTS = {"batch_size": 512, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.9), "n_d": 1, "steps": 100_000,
-                  "channels_last": True}
-DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 64, "width": 768, "widths": (),
-            "cardinality": 96, "blocks": 2, "expansion": 2}
+TRAIN_DEFAULTS = {
+    "batch_size": 512,
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "betas": (0.0, 0.9),
+    "n_d": 1,
+    "steps": 100_000,
+    "channels_last": True,
+}
+DEFAULTS = {
+    "data_shape": (3, 32, 32),
+    "num_classes": 0,
+    "latent_dim": 64,
+    "width": 768,
+    "widths": (),
+    "cardinality": 96,
+    "blocks": 2,
+    "expansion": 2,
+}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("r3gan", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
-             description="R3GAN, CIFAR-10 preset: no normalisation, grouped-conv residual blocks "
-                         "(paper loss: rpgan with --reg r1,r2)")
-    register("r3gan.test", build, defaults={**DEFAULTS, "latent_dim": 8, "width": 8, "cardinality": 4, "blocks": 1},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4}, paper=PAPER,
-             description="tiny r3gan for tests")
+    register(
+        "r3gan",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        paper=PAPER,
+        description="R3GAN, CIFAR-10 preset: no normalisation, grouped-conv residual blocks "
+        "(paper loss: rpgan with --reg r1,r2)",
+    )
+    register(
+        "r3gan.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 8, "width": 8, "cardinality": 4, "blocks": 1},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4},
+        paper=PAPER,
+        description="tiny r3gan for tests",
+    )

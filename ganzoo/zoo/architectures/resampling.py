@@ -33,5 +33,7 @@ def check_power_of_two_side(arch: str, shape: tuple) -> None:
     """Such a network halves the image down to 4x4 (or doubles it up from there)."""
     side = shape[-1] if len(shape) == 3 else 0
     if len(shape) != 3 or shape[1] != side or side < 8 or side & (side - 1):
-        raise ganzoo.GanzooError(f"{arch} needs square images whose side is a power of two (8 or more); the data "
-                                 f"are {shape}. Resize them with --data-opt resolution=32.")
+        raise ganzoo.GanzooError(
+            f"{arch} needs square images whose side is a power of two (8 or more); the data "
+            f"are {shape}. Resize them with --data-opt resolution=32."
+        )

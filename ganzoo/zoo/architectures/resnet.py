@@ -118,9 +118,11 @@ class ResNetDiscriminator(ganzoo.Discriminator):
         c = self.input_shape[0]
         conv = sn_conv if sn else plain_conv
         self.blocks = nn.Sequential(
-            DBlock(c, width, down=True, first=True, conv=conv), DBlock(width, width, down=True, first=False, conv=conv),
+            DBlock(c, width, down=True, first=True, conv=conv),
+            DBlock(width, width, down=True, first=False, conv=conv),
             DBlock(width, width, down=False, first=False, conv=conv),
-            DBlock(width, width, down=False, first=False, conv=conv))
+            DBlock(width, width, down=False, first=False, conv=conv),
+        )
         norm = spectral_norm if sn else (lambda m: m)
         self.linear = norm(nn.Linear(width, 1))
         self.embed = norm(nn.Embedding(num_classes, width)) if num_classes else None
@@ -137,39 +139,80 @@ def builder(sn: bool, conditional: bool, name: str):
     def build(config):
         shape = tuple(config["data_shape"])
         if len(shape) != 3 or shape[1:] != (32, 32):
-            raise ganzoo.GanzooError(f"{name} is built for 32x32 images; the data are {shape}. "
-                                     "Resize with --data-opt resolution=32.")
+            raise ganzoo.GanzooError(
+                f"{name} is built for 32x32 images; the data are {shape}. Resize with --data-opt resolution=32."
+            )
         classes = config["num_classes"]
         if conditional and not classes:
-            raise ganzoo.GanzooError(f"{name} is class-conditional: it needs labelled data (num_classes > 0). "
-                                     "For unconditional training use sngan-resnet, the same networks without classes.")
+            raise ganzoo.GanzooError(
+                f"{name} is class-conditional: it needs labelled data (num_classes > 0). "
+                "For unconditional training use sngan-resnet, the same networks without classes."
+            )
         if not conditional and classes:
             raise ganzoo.GanzooError(f"{name} is unconditional; use sngan-projection for class-conditional training.")
-        return (ResNetGenerator(config["latent_dim"], shape, config["g_width"], classes),
-                ResNetDiscriminator(shape, config["d_width"], sn, classes))
+        return (
+            ResNetGenerator(config["latent_dim"], shape, config["g_width"], classes),
+            ResNetDiscriminator(shape, config["d_width"], sn, classes),
+        )
 
     return build
 
 
 SNGAN_TRAIN = {"batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4, "betas": (0.0, 0.9), "n_d": 5, "steps": 50_000}
 FAMILY = {
-    "sngan-resnet": (True, False, 256, 128, SNGAN_TRAIN, "Miyato et al. 2018",
-                     "SNGAN CIFAR ResNet, spectral norm in D (paper loss: hinge)"),
-    "wgan-gp-resnet": (False, False, 128, 128, {**SNGAN_TRAIN, "steps": 100_000}, "Gulrajani et al. 2017",
-                       "WGAN-GP CIFAR ResNet, no normalisation in D (paper loss: wgan-gp)"),
-    "sngan-projection": (True, True, 256, 128, SNGAN_TRAIN, "Miyato & Koyama 2018",
-                         "class-conditional: conditional BN in G, projection D (paper loss: hinge)"),
+    "sngan-resnet": (
+        True,
+        False,
+        256,
+        128,
+        SNGAN_TRAIN,
+        "Miyato et al. 2018",
+        "SNGAN CIFAR ResNet, spectral norm in D (paper loss: hinge)",
+    ),
+    "wgan-gp-resnet": (
+        False,
+        False,
+        128,
+        128,
+        {**SNGAN_TRAIN, "steps": 100_000},
+        "Gulrajani et al. 2017",
+        "WGAN-GP CIFAR ResNet, no normalisation in D (paper loss: wgan-gp)",
+    ),
+    "sngan-projection": (
+        True,
+        True,
+        256,
+        128,
+        SNGAN_TRAIN,
+        "Miyato & Koyama 2018",
+        "class-conditional: conditional BN in G, projection D (paper loss: hinge)",
+    ),
 }
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
     for name, (sn, conditional, g_width, d_width, train, paper, description) in FAMILY.items():
-        defaults = {"data_shape": (3, 32, 32), "num_classes": 10 if conditional else 0, "latent_dim": 128,
-                    "g_width": g_width, "d_width": d_width}
-        register(name, builder(sn, conditional, name), defaults=defaults, train_defaults=train,
-                 description=description, paper=paper)
-        register(f"{name}.test", builder(sn, conditional, name),
-                 defaults={**defaults, "latent_dim": 8, "g_width": 8, "d_width": 8},
-                 train_defaults={**train, "batch_size": 8, "steps": 4}, description=f"tiny {name} for tests",
-                 paper=paper)
+        defaults = {
+            "data_shape": (3, 32, 32),
+            "num_classes": 10 if conditional else 0,
+            "latent_dim": 128,
+            "g_width": g_width,
+            "d_width": d_width,
+        }
+        register(
+            name,
+            builder(sn, conditional, name),
+            defaults=defaults,
+            train_defaults=train,
+            description=description,
+            paper=paper,
+        )
+        register(
+            f"{name}.test",
+            builder(sn, conditional, name),
+            defaults={**defaults, "latent_dim": 8, "g_width": 8, "d_width": 8},
+            train_defaults={**train, "batch_size": 8, "steps": 4},
+            description=f"tiny {name} for tests",
+            paper=paper,
+        )

@@ -62,8 +62,9 @@ def _leaky(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
 class FullyConnected(nn.Module):
     """Equalised learning rate: weight N(0, 1) / lr_mult, scaled by lr_mult / sqrt(fan-in)."""
 
-    def __init__(self, n_in: int, n_out: int, activation: bool = False, lr_multiplier: float = 1.0,
-                 bias_init: float = 0.0):
+    def __init__(
+        self, n_in: int, n_out: int, activation: bool = False, lr_multiplier: float = 1.0, bias_init: float = 0.0
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(n_out, n_in) / lr_multiplier)
         self.bias = nn.Parameter(torch.full((n_out,), float(bias_init)))
@@ -80,8 +81,9 @@ class Conv(nn.Module):
 
     lowpass: torch.Tensor  # a buffer: register_buffer's attributes are otherwise typed Tensor | Module
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, activation: bool = True, down: bool = False,
-                 bias: bool = True):
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, activation: bool = True, down: bool = False, bias: bool = True
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(c_out)) if bias else None
@@ -106,8 +108,9 @@ class MappingNetwork(nn.Module):
         super().__init__()
         self.embed = FullyConnected(num_classes, w_dim) if num_classes else None
         dims = [(z_dim or 0) + (w_dim if num_classes else 0)] + [w_dim] * layers
-        self.layers = nn.Sequential(*[FullyConnected(dims[i], dims[i + 1], activation=True, lr_multiplier=0.01)
-                                      for i in range(layers)])
+        self.layers = nn.Sequential(
+            *[FullyConnected(dims[i], dims[i + 1], activation=True, lr_multiplier=0.01) for i in range(layers)]
+        )
         self.num_classes = num_classes
 
     def forward(self, z, labels=None):
@@ -237,14 +240,31 @@ def _channels(side: int, base: int, cap: int) -> int:
 class StyleGAN2Generator(ganzoo.Generator):
     output_range = None  # no tanh: images are clipped when quantised
 
-    def __init__(self, latent_dim, output_shape, num_classes, w_dim, mapping_layers, channel_base, channel_max,
-                 pl_weight, pl_every):
+    def __init__(
+        self,
+        latent_dim,
+        output_shape,
+        num_classes,
+        w_dim,
+        mapping_layers,
+        channel_base,
+        channel_max,
+        pl_weight,
+        pl_every,
+    ):
         super().__init__(latent_dim, output_shape, num_classes)
         channels, resolution = self.output_shape[0], self.output_shape[-1]
-        sides = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+        sides = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
         self.blocks = nn.ModuleList(
-            SynthesisBlock(_channels(side // 2, channel_base, channel_max) if side > 4 else 0,
-                           _channels(side, channel_base, channel_max), w_dim, side, channels) for side in sides)
+            SynthesisBlock(
+                _channels(side // 2, channel_base, channel_max) if side > 4 else 0,
+                _channels(side, channel_base, channel_max),
+                w_dim,
+                side,
+                channels,
+            )
+            for side in sides
+        )
         self.num_ws = sum(block.num_ws for block in self.blocks) + 1
         self.mapping = MappingNetwork(latent_dim, num_classes, w_dim, mapping_layers)
         self.pl_weight, self.pl_every = float(pl_weight), int(pl_every)
@@ -254,7 +274,7 @@ class StyleGAN2Generator(ganzoo.Generator):
         x = image = None
         first = 0
         for block in self.blocks:
-            x, image = block(x, image, ws[:, first:first + block.num_ws + 1])
+            x, image = block(x, image, ws[:, first : first + block.num_ws + 1])
             first += block.num_ws
         return image
 
@@ -288,9 +308,13 @@ class StyleGAN2Discriminator(ganzoo.Discriminator):
         super().__init__(input_shape, num_classes)
         channels, resolution = self.input_shape[0], self.input_shape[-1]
         ch = lambda side: _channels(side, channel_base, channel_max)  # noqa: E731
-        sides = [2 ** i for i in range(int(math.log2(resolution)), 2, -1)]
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch(side) if side < resolution else 0, ch(side),
-                                                         ch(side // 2), channels) for side in sides])
+        sides = [2**i for i in range(int(math.log2(resolution)), 2, -1)]
+        self.blocks = nn.Sequential(
+            *[
+                DiscriminatorBlock(ch(side) if side < resolution else 0, ch(side), ch(side // 2), channels)
+                for side in sides
+            ]
+        )
         c4 = ch(4)
         self.mbstd = MinibatchStd(mbstd_group)
         self.conv = Conv(c4 + 1, c4, 3)
@@ -311,27 +335,63 @@ def build(config):
     shape = tuple(config["data_shape"])
     check_power_of_two_side("stylegan2", shape)
     classes = config["num_classes"]
-    G = StyleGAN2Generator(config["latent_dim"], shape, classes, config["w_dim"], config["mapping_layers"],
-                           config["channel_base"], config["channel_max"], config["pl_weight"], config["pl_every"])
+    G = StyleGAN2Generator(
+        config["latent_dim"],
+        shape,
+        classes,
+        config["w_dim"],
+        config["mapping_layers"],
+        config["channel_base"],
+        config["channel_max"],
+        config["pl_weight"],
+        config["pl_every"],
+    )
     D = StyleGAN2Discriminator(shape, classes, config["channel_base"], config["channel_max"], config["mbstd_group"])
     return G, D
 
 
 PAPER = "Karras et al. 2020 (StyleGAN2)"
 # stylegan2-ada-pytorch's --cfg=cifar: batch 64, lr 0.0025, betas (0, 0.99), 100M images (1.5625M steps of 64).
-TRAIN_DEFAULTS = {"batch_size": 64, "g_lr": 0.0025, "d_lr": 0.0025, "betas": (0.0, 0.99), "n_d": 1,
-                  "ema_decay": 0.9999, "steps": 1_562_500, "channels_last": True}  # 1.16x faster step on a CPU core
-DEFAULTS = {"data_shape": (3, 32, 32), "num_classes": 0, "latent_dim": 512, "w_dim": 512, "mapping_layers": 2,
-            "channel_base": 32768, "channel_max": 512, "mbstd_group": 32, "pl_weight": 0.0, "pl_every": 4}
+TRAIN_DEFAULTS = {
+    "batch_size": 64,
+    "g_lr": 0.0025,
+    "d_lr": 0.0025,
+    "betas": (0.0, 0.99),
+    "n_d": 1,
+    "ema_decay": 0.9999,
+    "steps": 1_562_500,
+    "channels_last": True,
+}  # 1.16x faster step on a CPU core
+DEFAULTS = {
+    "data_shape": (3, 32, 32),
+    "num_classes": 0,
+    "latent_dim": 512,
+    "w_dim": 512,
+    "mapping_layers": 2,
+    "channel_base": 32768,
+    "channel_max": 512,
+    "mbstd_group": 32,
+    "pl_weight": 0.0,
+    "pl_every": 4,
+}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("stylegan2", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
-             description="StyleGAN2 at 32x32 (CIFAR configuration): mapping network, modulated convolutions, noise, "
-                         "skip G, residual D, minibatch std (paper loss: non-saturating with lazy r1)")
-    register("stylegan2.test", build,
-             defaults={**DEFAULTS, "latent_dim": 8, "w_dim": 8, "channel_base": 128, "channel_max": 8,
-                       "pl_weight": 2.0},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4, "ema_decay": 0.0},
-             paper=PAPER, description="tiny stylegan2 for tests")
+    register(
+        "stylegan2",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        paper=PAPER,
+        description="StyleGAN2 at 32x32 (CIFAR configuration): mapping network, modulated convolutions, noise, "
+        "skip G, residual D, minibatch std (paper loss: non-saturating with lazy r1)",
+    )
+    register(
+        "stylegan2.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 8, "w_dim": 8, "channel_base": 128, "channel_max": 8, "pl_weight": 2.0},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4, "ema_decay": 0.0},
+        paper=PAPER,
+        description="tiny stylegan2 for tests",
+    )

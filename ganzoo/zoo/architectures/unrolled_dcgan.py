@@ -45,13 +45,22 @@ class UnrolledDCGANGenerator(ganzoo.Generator):
         super().__init__(latent_dim, output_shape)
         self.bn_groups = bn_groups
         w = [width * 8, width * 4, width * 2, width]  # 64, 32, 16, 8
-        self.project = nn.Sequential(nn.Linear(latent_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)),
-                                     nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)), nn.BatchNorm2d(w[0]), nn.ReLU()
+        )
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(w[0], w[1], 3, 2, 1, output_padding=0), nn.BatchNorm2d(w[1]), nn.ReLU(),  # 4 -> 7
-            nn.ConvTranspose2d(w[1], w[2], 3, 2, 1, output_padding=1), nn.BatchNorm2d(w[2]), nn.ReLU(),  # 7 -> 14
-            nn.ConvTranspose2d(w[2], w[3], 3, 2, 1, output_padding=1), nn.BatchNorm2d(w[3]), nn.ReLU(),  # 14 -> 28
-            nn.Conv2d(w[3], self.output_shape[0], 3, 1, 1), nn.Tanh())
+            nn.ConvTranspose2d(w[0], w[1], 3, 2, 1, output_padding=0),
+            nn.BatchNorm2d(w[1]),
+            nn.ReLU(),  # 4 -> 7
+            nn.ConvTranspose2d(w[1], w[2], 3, 2, 1, output_padding=1),
+            nn.BatchNorm2d(w[2]),
+            nn.ReLU(),  # 7 -> 14
+            nn.ConvTranspose2d(w[2], w[3], 3, 2, 1, output_padding=1),
+            nn.BatchNorm2d(w[3]),
+            nn.ReLU(),  # 14 -> 28
+            nn.Conv2d(w[3], self.output_shape[0], 3, 1, 1),
+            nn.Tanh(),
+        )
         self.apply(_init_weights)
 
     def forward(self, z, labels=None):
@@ -77,27 +86,48 @@ class UnrolledDCGANDiscriminator(ganzoo.Discriminator):
 def build(config: dict):
     shape = tuple(config["data_shape"])
     if len(shape) != 3 or shape[1:] != (28, 28):
-        raise ganzoo.GanzooError(f"unrolled-dcgan needs 28x28 images (Stacked MNIST, MNIST); the data are {shape}. "
-                                 "Use --data-opt resolution=28.")
+        raise ganzoo.GanzooError(
+            f"unrolled-dcgan needs 28x28 images (Stacked MNIST, MNIST); the data are {shape}. "
+            "Use --data-opt resolution=28."
+        )
     if config["num_classes"]:
         raise ganzoo.GanzooError("unrolled-dcgan is unconditional; leave num_classes out.")
     for key in ("latent_dim", "g_width", "d_width", "bn_groups"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ganzoo.GanzooError(f"unrolled-dcgan option {key} must be a whole number >= 1, got {config[key]!r}.")
-    return (UnrolledDCGANGenerator(config["latent_dim"], shape, config["g_width"], config["bn_groups"]),
-            UnrolledDCGANDiscriminator(shape, config["d_width"]))
+    return (
+        UnrolledDCGANGenerator(config["latent_dim"], shape, config["g_width"], config["bn_groups"]),
+        UnrolledDCGANDiscriminator(shape, config["d_width"]),
+    )
 
 
-DEFAULTS = {"data_shape": (3, 28, 28), "num_classes": 0, "latent_dim": 256, "g_width": 8, "d_width": 2,
-            "bn_groups": 1}  # G's batch statistics over this many interleaved groups (PacGAN's code: = pack)
+DEFAULTS = {
+    "data_shape": (3, 28, 28),
+    "num_classes": 0,
+    "latent_dim": 256,
+    "g_width": 8,
+    "d_width": 2,
+    "bn_groups": 1,
+}  # G's batch statistics over this many interleaved groups (PacGAN's code: = pack)
 TRAIN_DEFAULTS = {"batch_size": 128, "g_lr": 1e-4, "d_lr": 2e-4, "betas": (0.5, 0.99), "n_d": 1, "steps": 20_000}
 PAPER = "Metz et al. 2017 (Unrolled GAN), Stacked MNIST; code fjxmlzn/PacGAN"
 
 
 @ganzoo.hookimpl
 def ganzoo_register_architectures(register):
-    register("unrolled-dcgan", build, defaults=DEFAULTS, train_defaults=TRAIN_DEFAULTS, paper=PAPER,
-             description="Unrolled GAN's small Stacked MNIST DCGAN; d_width=2: D = 1/4 G, 4: D = 1/2 G")
-    register("unrolled-dcgan.test", build, defaults={**DEFAULTS, "latent_dim": 8, "g_width": 2, "d_width": 1},
-             train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4}, paper=PAPER,
-             description="tiny unrolled-dcgan for tests")
+    register(
+        "unrolled-dcgan",
+        build,
+        defaults=DEFAULTS,
+        train_defaults=TRAIN_DEFAULTS,
+        paper=PAPER,
+        description="Unrolled GAN's small Stacked MNIST DCGAN; d_width=2: D = 1/4 G, 4: D = 1/2 G",
+    )
+    register(
+        "unrolled-dcgan.test",
+        build,
+        defaults={**DEFAULTS, "latent_dim": 8, "g_width": 2, "d_width": 1},
+        train_defaults={**TRAIN_DEFAULTS, "batch_size": 8, "steps": 4},
+        paper=PAPER,
+        description="tiny unrolled-dcgan for tests",
+    )

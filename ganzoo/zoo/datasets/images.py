@@ -43,8 +43,16 @@ def data_root(root: str = "") -> Path:
 class ImageDataset(Dataset):
     """A finite set of uint8 images (and optional integer labels)."""
 
-    def __init__(self, name: str, images: torch.Tensor, labels: torch.Tensor | None, num_classes: int,
-                 split: str, source: str, digit_classifier: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        images: torch.Tensor,
+        labels: torch.Tensor | None,
+        num_classes: int,
+        split: str,
+        source: str,
+        digit_classifier: str | None = None,
+    ):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
         self.name, self.images, self.labels = name, images, labels
@@ -89,7 +97,7 @@ class _ImageBatches:
         if self.position + self.batch_size > len(self.order):  # new epoch; the ragged end is dropped
             self.order = torch.randperm(len(self.dataset), generator=self.rng)
             self.position = 0
-        index = self.order[self.position:self.position + self.batch_size]
+        index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         images, labels = self.dataset.get(index.to(self.dataset.images.device))
         images = to_float(images.to(self.device, non_blocking=True))
@@ -117,7 +125,7 @@ def resize(images: torch.Tensor, resolution: int, channels: int) -> torch.Tensor
         raise GanzooError(f"resolution must be between 4 and 1024 pixels, got {resolution}.")
     out = torch.empty(images.shape[0], channels, resolution, resolution, dtype=torch.uint8)
     for start in range(0, images.shape[0], 4096):  # chunks keep the float copy small
-        chunk = images[start:start + 4096].float()
+        chunk = images[start : start + 4096].float()
         chunk = F.interpolate(
             chunk, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
         )

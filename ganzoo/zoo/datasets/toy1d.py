@@ -61,8 +61,10 @@ class GaussianMixture1D(Density1D):
     def __init__(self, weights=(0.5, 0.5), means=(-1.0, 1.5), stds=(0.5, 0.4), name: str = "mixture1d"):
         weights, means, stds = (torch.as_tensor(v, dtype=torch.float64).flatten() for v in (weights, means, stds))
         if not (len(weights) == len(means) == len(stds)) or len(weights) == 0:
-            raise GanzooError(f"Data set '{name}': weights, means and stds must be lists of the same non-zero "
-                              f"length, got {len(weights)}, {len(means)} and {len(stds)}.")
+            raise GanzooError(
+                f"Data set '{name}': weights, means and stds must be lists of the same non-zero "
+                f"length, got {len(weights)}, {len(means)} and {len(stds)}."
+            )
         if (weights <= 0).any() or (stds <= 0).any():
             raise GanzooError(f"Data set '{name}': weights and stds must be positive.")
         self.name = name
@@ -96,8 +98,12 @@ class GaussianMixture1D(Density1D):
         return float((second - self.mean() ** 2).sqrt())
 
     def describe(self):
-        return {**super().describe(), "weights": self.weights.tolist(), "means": self.means.tolist(),
-                "stds": self.stds.tolist()}
+        return {
+            **super().describe(),
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "stds": self.stds.tolist(),
+        }
 
 
 class Uniform1D(Density1D):
@@ -143,6 +149,9 @@ def uniform1d(low: float = 0.0, high: float = 1.0) -> Uniform1D:
 
 @hookimpl
 def ganzoo_register_datasets(register):
-    register("mixture1d", mixture1d,
-             description="1D Gaussian mixture with known density (default 0.5 N(-1, 0.5^2) + 0.5 N(1.5, 0.4^2))")
+    register(
+        "mixture1d",
+        mixture1d,
+        description="1D Gaussian mixture with known density (default 0.5 N(-1, 0.5^2) + 0.5 N(1.5, 0.4^2))",
+    )
     register("uniform1d", uniform1d, description="uniform density on [low, high] (default [0, 1])")

@@ -77,12 +77,13 @@ def ring_centers(num_modes: int, radius: float) -> torch.Tensor:
 
 
 def _ring_factory(name: str, radius: float, std: float):
-    def ring(num_modes: int = 8, radius: float = radius, std: float = std,
-             labelled: bool = False) -> GaussianMixture2D:
+    def ring(num_modes: int = 8, radius: float = radius, std: float = std, labelled: bool = False) -> GaussianMixture2D:
 
         if radius <= 0 or num_modes < 1:
-            raise GanzooError(f"Data set '{name}' needs num_modes >= 1 and a positive radius, "
-                              f"got num_modes={num_modes}, radius={radius}.")
+            raise GanzooError(
+                f"Data set '{name}' needs num_modes >= 1 and a positive radius, "
+                f"got num_modes={num_modes}, radius={radius}."
+            )
         return GaussianMixture2D(name, ring_centers(num_modes, radius), std, labelled)
 
     return ring
@@ -94,9 +95,10 @@ ring_pacgan = _ring_factory("ring8-pacgan", radius=1.0, std=0.01)
 
 def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05, labelled: bool = False) -> GaussianMixture2D:
     if spacing <= 0 or num_per_side < 1:
-
-        raise GanzooError(f"Data set 'grid25' needs num_per_side >= 1 and a positive spacing, "
-                          f"got num_per_side={num_per_side}, spacing={spacing}.")
+        raise GanzooError(
+            f"Data set 'grid25' needs num_per_side >= 1 and a positive spacing, "
+            f"got num_per_side={num_per_side}, spacing={spacing}."
+        )
     coords = (torch.arange(num_per_side, dtype=torch.float64) - (num_per_side - 1) / 2) * spacing
     xs, ys = torch.meshgrid(coords, coords, indexing="ij")
     centers = torch.stack([xs.flatten(), ys.flatten()], dim=1)
