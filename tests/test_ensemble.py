@@ -146,11 +146,23 @@ def test_ctrl_c_or_sigterm_checkpoints_an_ensemble_and_it_resumes_exactly(tmp_pa
 
 
 def test_an_ensemble_counts_its_flops_and_records_its_throughput(tmp_path, monkeypatch):
+    """The step's FLOPs, not the tracing of the stacked calls on the first step: N seeds' worth."""
     monkeypatch.setenv("GANZOO_FLOPS", "1")
     summaries = train_ensemble([config(s, arch="mlp.test") for s in (0, 1)], [tmp_path / "a", tmp_path / "b"])
+    alone = train(config(0, arch="mlp.test"), tmp_path / "alone", progress=False)
     throughput = summaries[0]["throughput"]
-    assert throughput["flops_per_step"] > 0 and throughput["ensemble_size"] == 2
+    assert throughput["flops_per_step"] == 2 * alone["throughput"]["flops_per_step"] > 0
+    assert throughput["ensemble_size"] == 2
     assert throughput["ensemble_images_per_s"] == pytest.approx(2 * throughput["images_per_s"])
+
+
+def test_an_ensemble_of_one_seed_is_still_an_ensemble(tmp_path):
+    """A seed-batched block's leftover seed (a resumed bench) trains, and refuses, as the block would."""
+    train_ensemble([config(0, arch="mlp.test")], [tmp_path / "one"])
+    saved = json.loads((tmp_path / "one" / "config.json").read_text())
+    assert saved["ensemble"]["seeds"] == [0] and log(tmp_path / "one")[-1]["ensemble_size"] == 1
+    with pytest.raises(GanzooError, match="does not support D penalties"):
+        train_ensemble([config(0, arch="mlp.test", loss="wgan-gp")], [tmp_path / "refused"])
 
 
 def test_spectral_norm_is_refused_by_name_rather_than_failing_inside_vmap():

@@ -217,3 +217,24 @@ def test_a_plugin_acts_on_a_run_through_the_step_hooks(install_fake_plugin, tmp_
     import lr_warmup
 
     assert set(lr_warmup.seen) == {(16,)}  # one logit per real sample, n_d = 2 per step
+
+
+def test_a_log_value_hook_that_returns_no_dict_is_named(install_fake_plugin, tmp_path):
+    install_fake_plugin(
+        "bad_values",
+        """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def ganzoo_log_values(run, step):
+            return ["not", "a", "dict"]
+    """,
+    )
+    with pytest.raises(
+        ganzoo.GanzooError,
+        match=r"Plugin 'bad_values' \(package bad-values 1.0\) returned a "
+        r"list from its ganzoo_log_values hook, which must return a dict",
+    ):
+        ganzoo.train(
+            ganzoo.TrainConfig(arch="mlp.test", steps=4, log_every=2, device="cpu"), tmp_path / "run", progress=False
+        )

@@ -113,8 +113,8 @@ def ganzoo_before_step(run, step):
 
 @hookspec
 def ganzoo_after_discriminator_step(run, real_logits):
-    """After each update of D, with D's logits on the real batch it saw (still on the device;
-    read them lazily). ADA's controller adapts its probability here. Runs every D step."""
+    """After each update of D, with D's logits on the real batch it saw (detached, still on the
+    device: read them lazily). ADA's controller adapts its probability here. Runs every D step."""
 
 
 @hookspec

@@ -414,10 +414,18 @@ def has_implementations(hook: str) -> bool:
     return bool(getattr(state().pm.hook, hook).get_hookimpls())
 
 
-def lifecycle(hook: str, **arguments) -> list:
+def _package_of(plugin: str) -> str | None:
+    """'distribution version' of a loaded plugin, or None."""
+    info = next((p for p in state().plugins if p.name == plugin), None)
+    return f"{info.package} {info.version}" if info else None
+
+
+def lifecycle(hook: str, returns: type | None = None, **arguments) -> list:
     """Call each plugin's implementation of a run's lifecycle hook, in the order the plugins
-    loaded (ganzoo's own first); returns what they returned, None left out. One that raises
-    stops the run with a PluginError naming it, its traceback kept as the cause."""
+    loaded (ganzoo's own first); returns what they returned, None left out (each of type
+    `returns`, when given). A third-party plugin that raises, or returns the wrong type, stops
+    the run with a PluginError naming it, its traceback kept as the cause; ganzoo's own
+    built-ins' errors are ganzoo's, raised as they are."""
     results = []
     for impl in getattr(state().pm.hook, hook).get_hookimpls():  # in registration order
         try:
@@ -425,9 +433,18 @@ def lifecycle(hook: str, **arguments) -> list:
         except (GanzooError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            info = next((p for p in state().plugins if p.name == impl.plugin_name), None)
-            package = f"{info.package} {info.version}" if info else "?"
-            raise plugin_bug(impl.plugin_name, package, exc, f"in its {hook} hook", "run without it") from exc
-        if result is not None:
-            results.append(result)
+            package = _package_of(impl.plugin_name)
+            if package is not None and package.startswith(f"{DISTRIBUTION} "):
+                raise  # one of ganzoo's own: its bug, with its own traceback
+            raise plugin_bug(impl.plugin_name, package or "?", exc, f"in its {hook} hook", "run without it") from exc
+        if result is None:
+            continue
+        if returns is not None and not isinstance(result, returns):
+            package = _package_of(impl.plugin_name) or "?"
+            raise PluginError(
+                f"Plugin '{impl.plugin_name}' (package {package}) returned a {type(result).__name__} from its "
+                f"{hook} hook, which must return a {returns.__name__} or None. This is a bug in that plugin; "
+                "report it to its authors, or run without it."
+            )
+        results.append(result)
     return results

@@ -182,6 +182,7 @@ class Ensemble:
     loss: Any
     regularizers: tuple = ()  # refused (check_supported)
     step: int = 0
+    traces_first_step = True  # Stacked traces each kind of call on its first use: not a step's FLOPs
 
     # --- what the loop reads (as of a run's Training, players.py) -----------------------------
     def per_member(self, values: torch.Tensor) -> list[torch.Tensor]:

@@ -54,7 +54,7 @@ def train(config: TrainConfig | None, out_dir, *, resume: bool = False, progress
     Under torchrun, the N processes train one run together (see distributed.py).
     """
     ranks = ranks_from_environment()
-    return _guarded([config], [RunDir(out_dir)], resume, progress, ranks)[0]
+    return _guarded([config], [RunDir(out_dir)], resume, progress, ranks, ensemble=False)[0]
 
 
 def train_ensemble(configs: list[TrainConfig], out_dirs: list, *, progress: bool = False) -> list[dict]:
@@ -83,14 +83,16 @@ def train_ensemble(configs: list[TrainConfig], out_dirs: list, *, progress: bool
             "over processes that each hold all the seeds. Run the seeds as separate runs under "
             "torchrun, or the ensemble without it."
         )
-    return _guarded(cfgs, runs, all(saved), progress, ranks)
+    return _guarded(cfgs, runs, all(saved), progress, ranks, ensemble=True)  # one seed too: an ensemble of one
 
 
-def _guarded(configs: list, runs: list[RunDir], resume: bool, progress: bool, ranks: Ranks) -> list[dict]:
+def _guarded(
+    configs: list, runs: list[RunDir], resume: bool, progress: bool, ranks: Ranks, ensemble: bool
+) -> list[dict]:
     """`_orchestrate`, with a plugin's own bug named (its traceback kept as the cause), and
     the run directories' locks and the process group released however it ends."""
     try:
-        return _orchestrate(configs, runs, resume, progress, ranks)
+        return _orchestrate(configs, runs, resume, progress, ranks, ensemble)
     except (GanzooError, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -138,7 +140,9 @@ def _open(config: TrainConfig | None, run: RunDir, resume: bool, ranks: Ranks) -
     return Opened(cfg, checkpoint, finished if done_already else None)
 
 
-def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool, ranks: Ranks) -> list[dict]:
+def _orchestrate(
+    configs: list, dirs: list[RunDir], resume: bool, progress: bool, ranks: Ranks, ensemble: bool
+) -> list[dict]:
     opened = [_open(config, run, resume, ranks) for config, run in zip(configs, dirs)]
     if resume and all(o.finished is not None for o in opened):
         return [o.finished for o in opened]  # type: ignore[misc]  # nothing to do, nothing rewritten
@@ -150,7 +154,7 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
     # --- build everything from names; each seed fixes its run's initial weights -----------
     dataset = open_dataset(cfg)
     players: Training | Ensemble = (
-        build_training(cfg, dataset, device, ranks) if len(cfgs) == 1 else build_ensemble(cfgs, dataset, device)
+        build_ensemble(cfgs, dataset, device) if ensemble else build_training(cfg, dataset, device, ranks)
     )
     # Locate what the metrics need (extractor weights, classifier) before anything is written.
     check_given_weights(cfg.inception_weights)
@@ -165,6 +169,7 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
             )
         start_step = steps.pop()
         players.load_members()
+        opened.clear()  # the checkpoints, restored: not kept in memory for the run
     runs = Runs(players, cfgs, dirs, ranks, start_step)
     used = run_provenance(cfg, plan.metrics)
     runs.write_configs(dataset, device, used, resumed=resume)
@@ -220,7 +225,9 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
             set_learning_rates(players, step)
             runs.hook("ganzoo_before_step", step=step)
             players.step = step
-            with flops.around_step(warming_up=not clock.warmed_up):
+            # Counted in the warm-up window; not a step whose calls are first traced (an ensemble's first).
+            counting = not clock.warmed_up and not (players.traces_first_step and step == start_step)
+            with flops.around_step(warming_up=counting):
                 d_loss, g_loss = train_step(players, rule, observe_reals)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
@@ -263,7 +270,7 @@ def _orchestrate(configs: list, dirs: list[RunDir], resume: bool, progress: bool
                 bar.close()
                 again = (
                     f"ganzoo train --out {dirs[0]} --resume"
-                    if len(dirs) == 1
+                    if not ensemble
                     else "the same command (the ensemble resumes from its seeds' checkpoints)"
                 )
                 raise KeyboardInterrupt(f"interrupted at step {done}; checkpoint saved. Continue with: {again}")
@@ -323,8 +330,8 @@ class Runs:
                 "train_seconds": round(train_seconds, 3),
                 **self.players.log_fields(),
             }
-            for values in lifecycle("ganzoo_log_values", run=context, step=step):
-                record.update(values)
+            for values in lifecycle("ganzoo_log_values", run=context, step=step, returns=dict):
+                record = {**values, **record}  # a plugin adds values; it cannot overwrite the loop's
             if self.ranks.main:
                 run.append_train_log(record)
             lifecycle("ganzoo_after_log", run=context, record=record)
@@ -397,7 +404,7 @@ def _diverged(
     done: int,
     last_checkpoint_step: int,
 ) -> str:
-    if len(runs) == 1:
+    if isinstance(players, Training):
         return (
             f"Training diverged: a loss became NaN or infinite between step {last_good_step} and "
             f"step {done} (d_loss={d_loss.item():.4g}, g_loss={g_loss.item():.4g}). The run "

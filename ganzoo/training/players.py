@@ -67,6 +67,8 @@ class Training:
         self.ema_decay = self.cfg.ema_decay if self.ema_decay is None else self.ema_decay
 
     # --- what the loop reads of its players, alike for a run and an ensemble (ensemble.py) ----
+    traces_first_step = False  # an ensemble's first step traces its stacked calls (ensemble.py)
+
     @property
     def members(self) -> list[Training]:
         """The runs these players train: this one."""

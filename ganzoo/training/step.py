@@ -67,7 +67,7 @@ class Players(Protocol):
     def step_ema(self) -> None: ...
 
 
-#: Called after each D update with D's logits on the real batch it saw (ADA's controller is one).
+#: Called after each D update with D's logits (detached) on the real batch it saw (ADA's controller is one).
 RealsObserver = Callable[[torch.Tensor], None]
 
 
@@ -84,8 +84,6 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
             fake, fake_labels = p.fake_batch(for_gradients=False)
         real, fake = p.seen(real), p.seen(fake)  # R1 and R2 too judge what D sees (as in StyleGAN2-ADA)
         real_logits = p.discriminate(real, labels)
-        if observe is not None:
-            observe(real_logits)
         d_loss = p.discriminator_loss(
             real_logits,
             p.discriminate(fake, fake_labels),
@@ -96,8 +94,9 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
             d_step=p.step * rule.d_steps + i,
         )
         _update(p.d_opt, d_loss)
-        with torch.no_grad():
-            p.loss.after_discriminator_step(p.D)  # WGAN's clipping
+        p.loss.after_discriminator_step(p.D)  # WGAN's clipping
+        if observe is not None:
+            observe(real_logits.detach())  # ADA's controller; what it sets applies from the next seen()
 
     # 2) one generator update, D fixed (no gradients kept for D's weights). Unrolled GAN: G is
     #    judged by D as it would be after `lookahead` more steps (D itself does not change).
@@ -124,8 +123,6 @@ def _simultaneous_step(p: Players, observe: RealsObserver | None):
     fake, fake_labels = p.fake_batch(for_gradients=True)
     fake, real = p.seen(fake), p.seen(real)
     real_logits = p.discriminate(real, labels)
-    if observe is not None:
-        observe(real_logits)
     fake_logits = p.discriminate(fake, fake_labels)
     d_loss = p.discriminator_loss(real_logits, fake_logits, real, fake.detach(), labels, fake_labels, d_step=p.step)
     needs_real = p.loss.generator_needs_real
@@ -138,8 +135,9 @@ def _simultaneous_step(p: Players, observe: RealsObserver | None):
     _total(g_loss).backward(inputs=list(p.G.parameters()))
     p.d_opt.step()
     p.g_opt.step()
-    with torch.no_grad():
-        p.loss.after_discriminator_step(p.D)
+    p.loss.after_discriminator_step(p.D)
+    if observe is not None:
+        observe(real_logits.detach())
     p.step_ema()
     return d_loss.detach(), g_loss.detach()
 

@@ -189,7 +189,7 @@ def save_checkpoint(state: dict, path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-#: What every checkpoint `ganzoo train` writes holds (`training.loop.training_state`).
+#: What every checkpoint `ganzoo train` writes holds (`training.state.training_state`).
 CHECKPOINT_KEYS = ("step", "generator", "discriminator")
 
 

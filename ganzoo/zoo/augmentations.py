@@ -189,18 +189,20 @@ class DiffAugment:
         return f"DiffAugment(policy={self.policy!r})"
 
 
-# ADA's controller follows the run through its lifecycle hooks, as a plugin's own would.
+# The augmentation contract's feedback (docs/plugins.md): an augmentation with `observe` is handed
+# D's logits on the reals after each D update, and one that is `adaptive` has its `p` logged.
+# DiffAugment's ADA controller is one; a plugin's augmentation gets the same.
 @hookimpl
 def ganzoo_after_discriminator_step(run, real_logits: torch.Tensor) -> None:
-    augment = getattr(run.training, "augment", None)
-    if isinstance(augment, DiffAugment) and augment.adaptive:
-        augment.observe(real_logits)
+    observe = getattr(getattr(run.training, "augment", None), "observe", None)
+    if observe is not None:
+        observe(real_logits)
 
 
 @hookimpl
 def ganzoo_log_values(run, step: int) -> dict | None:
     augment = getattr(run.training, "augment", None)
-    return {"augment_p": augment.p} if isinstance(augment, DiffAugment) and augment.adaptive else None
+    return {"augment_p": augment.p} if augment is not None and getattr(augment, "adaptive", False) else None
 
 
 @hookimpl
