@@ -19,7 +19,6 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
@@ -38,7 +37,8 @@ from ganzoo.training.ensemble import Ensemble, build_ensemble
 from ganzoo.training.flops import StepFlops
 from ganzoo.training.opening import open_dataset, open_reference
 from ganzoo.training.players import Training, build_training
-from ganzoo.training.resolve import Resolved, eval_settings, pick_device, resolve, resolved
+from ganzoo.training.resolve import Resolved, eval_settings, pick_device, resolve
+from ganzoo.training.resuming import open_run
 from ganzoo.training.state import own_random_state, restore_training_state, training_state
 from ganzoo.training.step import UpdateRule, set_learning_rates, train_step
 from ganzoo.util.environment import environment
@@ -107,43 +107,10 @@ def _guarded(
         stop(ranks)
 
 
-class Opened(NamedTuple):
-    cfg: Resolved
-    checkpoint: dict | None  # the one to resume from
-    finished: dict | None  # the summary of a run that has nothing left to train
-
-
-def _open(config: TrainConfig | None, run: RunDir, resume: bool, ranks: Ranks) -> Opened:
-    """A run directory to train into: a new one, or one to resume, checked against what is asked."""
-    if not resume:
-        if run.checkpoint_path.exists():
-            raise GanzooError(f"{run} already holds a run. Continue it with --resume, or choose a new --out.")
-        return Opened(resolve(config), None, None)  # type: ignore[arg-type]  # a new run is given its config
-    if run.path.is_dir() and ranks.main:
-        run.lock()
-    saved_config = run.read_config()
-    run.check_installed(("architecture", "loss", "dataset", "regularizer", "augmentation"), saved_config)
-    saved = TrainConfig.from_dict(saved_config["train"])
-    cfg = resolved(saved) if config is None else resolve(config)
-    _check_same_experiment(saved, cfg, run.path)
-    if ranks.main:
-        run.remove_stale_temporaries()
-    checkpoint = run.load_checkpoint()
-    done = int(checkpoint["step"])
-    if cfg.steps < done:
-        raise GanzooError(
-            f"{run} has already trained {done} steps; --steps {cfg.steps} would shorten it, and a run "
-            f"cannot be untrained. Resume with --steps {done} or more, or sample and evaluate it as it is."
-        )
-    finished = run.read_summary()
-    done_already = cfg.steps == done and finished is not None and done == saved.steps
-    return Opened(cfg, checkpoint, finished if done_already else None)
-
-
 def _orchestrate(
     configs: list, dirs: list[RunDir], resume: bool, progress: bool, ranks: Ranks, ensemble: bool
 ) -> list[dict]:
-    opened = [_open(config, run, resume, ranks) for config, run in zip(configs, dirs)]
+    opened = [open_run(config, run, resume, ranks) for config, run in zip(configs, dirs)]
     if resume and all(o.finished is not None for o in opened):
         return [o.finished for o in opened]  # type: ignore[misc]  # nothing to do, nothing rewritten
     cfgs = [o.cfg for o in opened]
@@ -417,23 +384,6 @@ def _diverged(
         f"and step {done}. The ensemble stopped; its seeds' last good checkpoints are at step "
         f"{last_checkpoint_step}. Lower the learning rates, or train the seeds as separate runs."
     )
-
-
-def _check_same_experiment(saved: TrainConfig, asked: TrainConfig, out_dir) -> None:
-    """A resumed run may change its length and intervals, not what it trains."""
-    if saved.lr_schedule != "constant" and asked.steps != saved.steps:
-        raise GanzooError(
-            f"{out_dir} follows lr-schedule {saved.lr_schedule} over {saved.steps} steps; changing the number "
-            f"of steps ({asked.steps}) would change its learning rates. Resume without --steps, or train into "
-            "a new --out."
-        )
-    saved_identity, asked_identity = saved.identity(), asked.identity()
-    for key, saved_value in saved_identity.items():
-        if asked_identity[key] != saved_value:
-            raise GanzooError(
-                f"{out_dir} was trained with {key}={saved_value!r}, but this asks for "
-                f"{asked_identity[key]!r}. Drop that option to resume, or train into a new --out."
-            )
 
 
 #: Ctrl-C, and what Slurm, Kubernetes and Ray send before they kill a job.
