@@ -268,21 +268,19 @@ class Runs:
     def write_configs(self, dataset, device: torch.device, used: dict, resumed: bool) -> None:
         if not self.ranks.main:
             return
+        # What every run shares (the same data, machine and plugins), gathered once.
+        shared = {
+            "data": dataset.describe(),
+            "environment": environment(device),
+            "provenance": used,
+            **self.players.describe(),
+        }
         for c, t, run in zip(self.cfgs, self.players.members, self.dirs):
             if resumed:
                 run.drop_records_after(self.start_step)
             run.path.mkdir(parents=True, exist_ok=True)
             run.lock()
-            run.write_config(
-                {
-                    "train": c.to_dict(),
-                    "architecture": jsonable(t.arch_config),
-                    "data": dataset.describe(),
-                    "environment": environment(device),
-                    "provenance": used,
-                    **self.players.describe(),
-                }
-            )
+            run.write_config({"train": c.to_dict(), "architecture": jsonable(t.arch_config), **shared})
 
     def log(self, step: int, means: torch.Tensor, speed: float | None, train_seconds: float) -> tuple[float, float]:
         """Each run's training-log line from its mean losses since the last (`means[..., 0]` D's,

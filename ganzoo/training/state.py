@@ -21,10 +21,8 @@ def training_state(t: Training, step: int) -> dict:
         "ema": t.ema.state_dict() if t.ema is not None else None,
         "batches": t.batches.state_dict(),
         "latent_rng": t.latent_rng.get_state(),
-        "augment_rng": t.augment_rng.get_state() if t.augment_rng is not None else None,
         "augment_state": t.augment.state_dict() if hasattr(t.augment, "state_dict") else None,
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
+        **own_random_state(t),  # torch_rng, cuda_rng, augment_rng
         "config": t.cfg.to_dict(),
     }
 
@@ -59,6 +57,7 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
 
 
 def own_random_state(t: Training) -> dict:
+    """The generators a process draws from alone (a checkpoint keeps every rank's)."""
     return {
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None,
