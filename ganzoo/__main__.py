@@ -1,3 +1,3 @@
-from ganzoo.cli import entry_point
+from ganzoo.cli.main import entry_point
 
 entry_point()

@@ -66,13 +66,24 @@ def test_no_function_level_imports_of_ganzoo_itself():
 
 
 def test_package_inits_hold_only_their_docstring():
-    """`ganzoo/__init__.py` is the (lazy) public API; every other package's __init__ only says
-    what its modules are, so importing one module never imports its siblings."""
+    """`ganzoo/__init__.py` is the (lazy) public API, and `ganzoo/testing/__init__.py` the one plugin
+    authors' tests import (`from ganzoo.testing import check_architecture`), re-exports alone; every
+    other package's __init__ only says what its modules are, so importing one module never imports
+    its siblings."""
     for init in sorted(PACKAGE.rglob("__init__.py")):
         if init == PACKAGE / "__init__.py":
             continue
-        body = ast.parse(init.read_text()).body
-        assert len(body) == 1 and isinstance(body[0], ast.Expr), init
+        docstring, *rest = ast.parse(init.read_text()).body
+        assert isinstance(docstring, ast.Expr), init
+        if init == PACKAGE / "testing" / "__init__.py":
+            assert all(
+                (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ganzoo.testing."))
+                or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__")
+                or (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+                for node in rest
+            ), init
+        else:
+            assert rest == [], init
 
 
 def test_no_relative_imports():

@@ -14,7 +14,7 @@ import ganzoo
 import ganzoo.plugin.manager
 from ganzoo.bench.run import run_suite
 from ganzoo.bench.suite import load_suite
-from ganzoo.cli import main
+from ganzoo.cli.main import main
 from ganzoo.testing import write_file_that_runs_code
 
 try:

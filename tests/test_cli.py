@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import REPO, run_cli
 
-from ganzoo.cli import main
+from ganzoo.cli.main import main
 
 BROKEN_PLUGIN = "raise ImportError('this plugin is broken on purpose')\n"
 
@@ -147,7 +147,7 @@ def test_every_config_field_is_a_flag_and_a_suite_key_declared_once():
     from it, and a flag given on the command line lands in that field."""
     import dataclasses
 
-    from ganzoo.cli import build_parser, commands
+    from ganzoo.cli.parser import build_parser, commands
     from ganzoo.commands import config_from_args, flag_of
     from ganzoo.core.config import IDENTITY_FIELDS, TrainConfig
 
@@ -234,7 +234,7 @@ def test_every_option_the_docs_show_exists():
     options, by its full name (abbreviations are refused)."""
     import re
 
-    from ganzoo.cli import build_parser, commands, option_names
+    from ganzoo.cli.parser import build_parser, commands, option_names
 
     parsers = commands(build_parser())
     options = {name: set(option_names(p)) for name, p in parsers.items()}

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganzoo import cli
+from ganzoo.cli import main as cli
 from ganzoo.errors import GanzooError
 from ganzoo.training.distributed import CrossReplicaBatchNorm, Ranks, cross_replica_batch_norm, start
 
@@ -107,7 +107,7 @@ leave(3)
 def test_a_sys_exit_after_joining_a_group_keeps_its_status_and_prints_no_traceback(tmp_path, exit_with, status, said):
     script = f"""
 import sys, torch.distributed as dist
-import ganzoo.cli as cli
+import ganzoo.cli.main as cli
 dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
 cli.main = lambda: sys.exit({exit_with})  # a plugin's sys.exit, after the run joined its group
 cli.entry_point()

@@ -149,7 +149,7 @@ def test_its_tracker_sees_a_run_through_the_lifecycle_hooks(monkeypatch, tmp_pat
         "finished",
     ]
     assert events[0]["config"]["arch"] == "example-resmlp.test" and events[-1]["steps"] == 4
-    from ganzoo import cli
+    from ganzoo.cli import main as cli
 
     assert cli.main(["example-tracked", str(log)]) == 0
     from ganzoo.bench.suite import builtin_suites, expand, load_suite

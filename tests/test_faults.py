@@ -118,7 +118,7 @@ def replace(src, dst):
             os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
 ganzoo.util.files.os.replace = replace
-from ganzoo.cli import main
+from ganzoo.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

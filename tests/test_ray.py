@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from ganzoo import cli
 from ganzoo.bench import ray_cells
 from ganzoo.bench.ray_cells import MARKER, StorageNotShared, check_shared
+from ganzoo.cli import main as cli
 from ganzoo.util.files import read_jsonl
 
 pytest.importorskip("ray")

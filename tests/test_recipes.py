@@ -6,9 +6,9 @@ import textwrap
 import pytest
 
 import ganzoo
-from ganzoo import cli
 from ganzoo.bench.run import run_suite
 from ganzoo.bench.suite import expand, load_suite
+from ganzoo.cli import main as cli
 from ganzoo.plugin.api import recipe_entry
 from ganzoo.plugin.manager import PluginLoadWarning
 from ganzoo.report.write import write_report

@@ -1,17 +1,5 @@
-"""Contract checks a plugin author calls from their own tests.
-
-    from ganzoo.testing import check_architecture, check_loss
-
-    def test_my_arch():
-        check_architecture("my-arch.test")
-
-or, for every entry a plugin registers, one line (see `contract_tests`)::
-
-    test_contracts = contract_tests("my_plugin")
-
-Each check runs on CPU in well under a second for a tiny variant and raises
-AssertionError with a message saying which part of the contract broke.
-"""
+"""The contract check of each kind of plugin entry, and `contract_tests`, which runs them over
+everything a plugin registers (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -321,43 +309,6 @@ def check_augmentation(name: str, **options) -> None:
     assert images.grad is not None and torch.isfinite(images.grad).all(), (
         f"{name}: gradients must flow through the augmentation to the images"
     )
-
-
-def write_random_inception_weights(path, seed: int = 0):
-    """torch-fidelity's InceptionV3 with random weights, saved as a weights file. It has the
-    real network's shape and cost, so tests and benchmarks exercise the Inception path
-    (weights file, hashing, RGB conversion, protocol) with no download."""
-    from unittest import mock
-
-    import torch_fidelity.feature_extractor_inceptionv3 as inception
-
-    extractor = inception.FeatureExtractorInceptionV3
-    with (
-        mock.patch.object(inception, "load_state_dict_from_url", lambda *args, **kwargs: None),
-        mock.patch.object(extractor, "load_state_dict", lambda self, *args, **kwargs: None),
-    ):
-        torch.manual_seed(seed)
-        model = extractor("inception-v3-compat", ["2048"])
-    torch.save(model.state_dict(), path)
-    return path
-
-
-class _RunsCode:
-    """Pickles to a call of exec(): unpickling it with code allowed writes `marker`."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
-
-
-def write_file_that_runs_code(path, marker):
-    """A torch file that looks like weights but, unpickled with code allowed, creates the
-    file `marker`: what a tampered weights file, cache entry or checkpoint would do. Tests
-    check that ganzoo refuses it and that `marker` never appears."""
-    torch.save({"conv.weight": torch.zeros(2, 2), "payload": _RunsCode(Path(marker))}, path)
-    return Path(path)
 
 
 #: Flat data sets made without files, for checking a plugin's metrics when the plugin has none.
