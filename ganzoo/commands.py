@@ -263,6 +263,10 @@ def cmd_bench(args) -> int:
         overrides["data_root"] = args.data_root
     if args.tensorboard:
         overrides["tensorboard"] = True
+    if args.precision:
+        overrides["precision"] = args.precision
+    if args.compile:
+        overrides["compile"] = True
     jobs = args.jobs
     if jobs is None:  # small CPU models use one core each well; a GPU runs one cell at a time
         jobs = 1 if pick_device(args.device or "auto").type != "cpu" else max(1, os.cpu_count() or 1)

@@ -32,6 +32,7 @@ from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.runs.resultsdir import ResultsDir, completed, read_bench_meta
 from ganzoo.runs.rundir import RunDir
+from ganzoo.training.precision import precision_problem
 from ganzoo.training.resolve import pick_device, resolve
 from ganzoo.util.environment import environment
 from ganzoo.util.files import atomic_write_json
@@ -78,6 +79,10 @@ def prepare(
     if meta_path.exists():
         done = _retire_changed_cells(out_dir, cells, done)
     device = pick_device(overrides.get("device", "auto"))
+    for cell in cells:  # before anything is written: every cell would fail the same way
+        problem = precision_problem(cell.train.get("precision") or "fp32", device)
+        if problem is not None:
+            raise GanzooError(f"Suite '{suite.name}', block '{cell.block}': {problem}")
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if jobs > 1 else None
 

@@ -210,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tensorboard", action="store_true", help="also log each cell to TensorBoard (runs/CELL/tensorboard)"
     )
+    add_config_options(
+        p,
+        ("precision", "compile"),
+        helps={
+            "precision": "train every cell in this precision (fp32, bf16, fp16), over the suite's own: part of "
+            "each cell's protocol, so use a --out of its own (default: each block's, else fp32)",
+        },
+    )
     p.add_argument(
         "--executor",
         choices=("local", "ray"),

@@ -35,6 +35,7 @@ from ganzoo.errors import GanzooError
 
 LR_SCHEDULES = ("constant", "linear-decay")
 UPDATES = ("alternating", "simultaneous")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -46,39 +47,34 @@ class TrainConfig:
     arch: str | None = setting(
         None,
         fallback="mlp",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         help="architecture name (default: the recipe's, else mlp)",
     )
     loss: str | None = setting(
         None,
         fallback="non-saturating",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         help="loss name (default: the recipe's, else non-saturating)",
     )
     data: str | None = setting(
         None,
         fallback="ring8",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         help="data set name (default: the recipe's, else ring8)",
     )
     recipe: str | None = setting(
         None,
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         metavar="NAME",
         help="train a paper's whole configuration (`ganzoo list recipes`); the flags given beside it win over it",
     )
     arch_options: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--arch-opt",
@@ -86,8 +82,7 @@ class TrainConfig:
     )
     loss_options: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--loss-opt",
@@ -95,8 +90,7 @@ class TrainConfig:
     )
     data_options: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--data-opt",
@@ -114,8 +108,7 @@ class TrainConfig:
     )
     regularizer_options: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--reg-opt",
@@ -124,8 +117,7 @@ class TrainConfig:
     reg_every: int | None = setting(
         None,
         fallback=1,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         identity=True,
         argument="positive",
         metavar="K",
@@ -144,8 +136,7 @@ class TrainConfig:
     )
     augment_options: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--augment-opt",
@@ -153,8 +144,7 @@ class TrainConfig:
     )
     schedules: dict = setting(
         factory=dict,
-        accepts=OPTIONS[0],
-        words=OPTIONS[1],
+        kind=OPTIONS,
         identity=True,
         cli="options",
         flag="--schedule",
@@ -165,16 +155,14 @@ class TrainConfig:
     steps: int | None = setting(
         None,
         fallback=10_000,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         help="generator steps",
     )
     batch_size: int | None = setting(
         None,
         fallback=64,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         identity=True,
         argument="positive",
         help="samples per batch (of each kind, real and generated)",
@@ -182,8 +170,7 @@ class TrainConfig:
     n_d: int | None = setting(
         None,
         fallback=1,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         identity=True,
         argument="positive",
         help="discriminator steps per generator step",
@@ -200,8 +187,7 @@ class TrainConfig:
     g_lr: float | None = setting(
         None,
         fallback=2e-4,
-        accepts=RATE_OR_NONE[0],
-        words=RATE_OR_NONE[1],
+        kind=RATE_OR_NONE,
         identity=True,
         argument="float",
         help="G's learning rate",
@@ -209,8 +195,7 @@ class TrainConfig:
     d_lr: float | None = setting(
         None,
         fallback=2e-4,
-        accepts=RATE_OR_NONE[0],
-        words=RATE_OR_NONE[1],
+        kind=RATE_OR_NONE,
         identity=True,
         argument="float",
         help="D's learning rate",
@@ -228,8 +213,7 @@ class TrainConfig:
     ema_decay: float | None = setting(
         None,
         fallback=0.0,
-        accepts=RATE_OR_NONE[0],
-        words=RATE_OR_NONE[1],
+        kind=RATE_OR_NONE,
         identity=True,
         argument="float",
         help="EMA of G's weights, e.g. 0.999 (0: off)",
@@ -238,8 +222,7 @@ class TrainConfig:
     unroll_steps: int | None = setting(
         None,
         fallback=0,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         identity=True,
         argument="whole",
         metavar="K",
@@ -249,8 +232,7 @@ class TrainConfig:
     update: str | None = setting(
         None,
         fallback="alternating",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         choices=UPDATES,
         help="alternating (default): n_d D steps, then a G step on its own batch "
@@ -260,11 +242,20 @@ class TrainConfig:
     lr_schedule: str | None = setting(
         None,
         fallback="constant",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         identity=True,
         choices=LR_SCHEDULES,
         help="constant (default), or linear-decay: both learning rates fall linearly to 0 at --steps",
+    )
+    precision: str | None = setting(
+        None,
+        fallback="fp32",
+        kind=NAME_OR_NONE,
+        identity=True,
+        choices=PRECISIONS,
+        help="the forward passes' arithmetic: fp32 (default); bf16 or fp16 under autocast, "
+        "with losses, penalties, optimiser state and metrics in fp32 (fp16: CUDA only, with "
+        "loss scaling; see docs/benchmarks.md)",
     )
     seed: int = setting(
         0,
@@ -285,8 +276,7 @@ class TrainConfig:
     data_root: str | None = setting(
         None,
         protocol=False,
-        accepts=PATH_OR_NONE[0],
-        words=PATH_OR_NONE[1],
+        kind=PATH_OR_NONE,
         help="folder holding local data sets, e.g. ../shared/data "
         "(default $GANZOO_DATA_ROOT, else ~/.cache/ganzoo/data)",
     )
@@ -294,8 +284,7 @@ class TrainConfig:
         None,
         fallback=False,
         protocol=False,
-        accepts=SWITCH_OR_NONE[0],
-        words=SWITCH_OR_NONE[1],
+        kind=SWITCH_OR_NONE,
         cli="switch",
         help="keep the whole data set on the GPU (fast training when it fits)",
     )
@@ -303,26 +292,32 @@ class TrainConfig:
         None,
         fallback=False,
         protocol=False,
-        accepts=SWITCH_OR_NONE[0],
-        words=SWITCH_OR_NONE[1],
+        kind=SWITCH_OR_NONE,
         cli="on-off",
         help="image models and batches in channels-last memory: the same model, "
         "faster convolutions where the architecture's step gains from it "
         "(default: the architecture's choice, see docs/architectures.md)",
     )
+    compile: bool | None = setting(
+        None,
+        fallback=False,
+        protocol=False,
+        kind=SWITCH_OR_NONE,
+        cli="switch",
+        help="run G's and D's forward passes through torch.compile (CUDA graphs on a GPU); "
+        "the first steps compile, the speed leaves them out",
+    )
     log_every: int | None = setting(
         None,
         fallback=100,
         protocol=False,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         help="steps between log lines (default 100)",
     )
     eval_every: int | None = setting(
         None,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         help="steps between evaluations (default: 5 over the run)",
     )
@@ -338,16 +333,14 @@ class TrainConfig:
     )
     eval_samples: int | None = setting(
         None,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         metavar="N",
         help="generated samples per metric (default: each metric's standard count, e.g. 10,000 for FID)",
     )
     eval_real_samples: int | None = setting(
         None,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         metavar="N",
         help="real images FID & co. compare with (default: the split, at most 50,000)",
@@ -355,16 +348,14 @@ class TrainConfig:
     eval_real_split: str | None = setting(
         None,
         fallback="train",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         choices=("train", "test"),
         help="real split to compare with (default train)",
     )
     eval_batch_norm: str | None = setting(
         None,
         fallback="running",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         choices=("running", "batch"),
         help="G's batch norm when sampling for metrics: running statistics (default), "
         "or the statistics of each sampling batch of batch-size / pack latents, "
@@ -373,8 +364,7 @@ class TrainConfig:
     eval_images: str | None = setting(
         None,
         fallback="uint8",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         choices=("uint8", "float"),
         help="what classifier metrics read: generated images quantised to uint8 as real "
         "ones are (default), or G's float output, as PacGAN's Stacked MNIST code does",
@@ -382,24 +372,21 @@ class TrainConfig:
     extractor: str | None = setting(
         None,
         fallback="auto",
-        accepts=NAME_OR_NONE[0],
-        words=NAME_OR_NONE[1],
+        kind=NAME_OR_NONE,
         help="FID features: auto (default: the data's digit classifier, else "
         "inception-v3-compat), inception-v3-compat, dinov2-vit-l-14, "
         "ganzoo-mnist-classifier, ganzoo-fashion-mnist-classifier",
     )
     inception_weights: str | None = setting(
         None,
-        accepts=PATH_OR_NONE[0],
-        words=PATH_OR_NONE[1],
+        kind=PATH_OR_NONE,
         metavar="PATH",
         help="local InceptionV3 weights (default $GANZOO_INCEPTION_WEIGHTS, torch's hub cache, else a download)",
     )
     checkpoint_every: int | None = setting(
         None,
         protocol=False,
-        accepts=COUNT_OR_NONE[0],
-        words=COUNT_OR_NONE[1],
+        kind=COUNT_OR_NONE,
         argument="positive",
         help="steps between checkpoints (default: at each evaluation)",
     )
@@ -407,8 +394,7 @@ class TrainConfig:
         None,
         fallback=False,
         protocol=False,
-        accepts=SWITCH_OR_NONE[0],
-        words=SWITCH_OR_NONE[1],
+        kind=SWITCH_OR_NONE,
         cli="switch",
         help="also log losses, metrics and samples to OUT/tensorboard (pip install 'pyganzoo[tensorboard]')",
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 def setting(
     default=None,
     *,
-    accepts: tuple,
-    words: str,
+    kind: tuple[tuple, str] | None = None,
+    accepts: tuple = (),
+    words: str = "",
     help: str = "",
     identity: bool = False,
     protocol: bool = True,
@@ -28,7 +29,8 @@ def setting(
     is resolved, last of all from `fallback`), the values it accepts (with the words an error
     uses), whether it defines the experiment (a resumed run may not change it), whether it
     changes what a run measures (`protocol`; False for how a run executes or logs), its
-    allowed values (`choices`) and its command-line flag. `ganzoo train`'s flags, the suite
+    allowed values (`choices`) and its command-line flag. `kind`: (accepts, words) at once, one
+    of the kinds below (NAME_OR_NONE...). `ganzoo train`'s flags, the suite
     keys of `ganzoo bench`, a cell's configuration hash and the checks of a resolved config
     are generated from these.
 
@@ -36,6 +38,8 @@ def setting(
     float, text), "switch" (a flag that sets True), "on-off" (--x and --no-x; neither: the
     architecture's default), "options" (repeatable KEY=VALUE),
     "pair" (two floats), "names" (comma-separated), or None (no flag)."""
+    if kind is not None:
+        accepts, words = kind
     metadata = {
         "accepts": accepts,
         "words": words,

@@ -58,7 +58,7 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
         f"{suite['description'] or 'Suite ' + suite['name']}. {progress}; "
         f"hardware: {hardware}; device `{env['device']}`; torch {env['torch']}"
         + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
-        + f"; ganzoo {env['ganzoo']}; {meta['jobs']} cell(s) at a time with "
+        + f"; ganzoo {env['ganzoo']}; {_precisions(records)}; {meta['jobs']} cell(s) at a time with "
         f"{meta['threads_per_job']} thread(s) each"
         + (
             " (a bench run with fewer cells to train than that gave them the idle workers' threads too; each "
@@ -110,6 +110,17 @@ def _hardware(meta: dict, records: list[dict], results_dir: Path) -> str:
     return ", ".join(f"{name} for {n} cell(s)" for name, n in machines.items()) + (
         " (their img/s figures compare only within one machine)"
     )
+
+
+def _precisions(records: list[dict]) -> str:
+    """The arithmetic each block trained in (`--precision`; records before it existed: fp32)."""
+    by_block: dict[str, set] = {}
+    for r in records:
+        by_block.setdefault(r["block"], set()).add((r.get("setting") or {}).get("precision") or "fp32")
+    kinds = {kind for block in by_block.values() for kind in block}
+    if len(kinds) == 1:
+        return f"precision {kinds.pop()} in every block"
+    return "precision " + ", ".join(f"{block} {'/'.join(sorted(k))}" for block, k in by_block.items())
 
 
 def _data_table(page: Page, groups) -> None:

@@ -7,6 +7,7 @@ or a resume is warm-up (allocations, autotuning) and is left out of the speed.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 
@@ -20,6 +21,20 @@ class TrainingClock:
         self.log_steps, self.log_seconds = 0, 0.0
         self.warmed_up, self.warmup_steps = False, 0
         self.timed_steps, self.timed_seconds = 0, 0.0
+        self.first_step_seconds: float | None = None
+
+    @contextlib.contextmanager
+    def first_step(self, is_first: bool, device: torch.device):
+        """Times the process's first step on its own: it holds one-off work (torch.compile's
+        compilation, cuDNN's autotuning, allocations) that the throughput reports apart."""
+        if not is_first:
+            yield
+            return
+        started = time.perf_counter()
+        yield
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.first_step_seconds = time.perf_counter() - started
 
     def count_step(self) -> None:
         self.window_steps += 1
@@ -56,10 +71,14 @@ class TrainingClock:
             "timed_steps": steps,
             "timed_seconds": round(seconds, 4),
             "warmup_steps": self.warmup_steps,
+            "first_step_seconds": None if self.first_step_seconds is None else round(self.first_step_seconds, 4),
+            "precision": cfg.precision,
             "batch_size": cfg.batch_size,
             "n_d": cfg.n_d,
             "device": str(device),
         }
+        if cfg.compile:  # the first step compiles G and D; the speed above leaves it out (warm-up)
+            out["compile_seconds"] = out["first_step_seconds"]
         if device.type == "cuda":
             out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         else:  # the process's peak resident memory: an upper bound for this run on CPU

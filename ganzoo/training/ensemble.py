@@ -44,6 +44,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from ganzoo.core.models import Generator
 from ganzoo.errors import GanzooError
 from ganzoo.training.players import Training, build_training
+from ganzoo.training.precision import Precision, as_fp32
 from ganzoo.training.resolve import Resolved
 
 
@@ -128,6 +129,10 @@ def check_supported(cfg: Resolved, t) -> None:
         reasons.append("augmentation")
     if cfg.schedules:
         reasons.append("setting schedules")
+    if cfg.precision == "fp16":
+        reasons.append("fp16 (one loss scale for all seeds would skip every seed's step when one overflows; use bf16)")
+    if cfg.compile:
+        reasons.append("--compile (the ensemble traces its stacked networks into graphs of its own)")
     if type(t.G).penalty is not Generator.penalty:
         reasons.append("a generator penalty of the architecture's own")
     if _spectrally_normed(t.G) or _spectrally_normed(t.D):
@@ -180,6 +185,7 @@ class Ensemble:
     d_opt: torch.optim.Optimizer
     ema: dict | None  # stacked EMA weights of G
     loss: Any
+    precision: Precision  # the forward passes' autocast (fp16 is refused: check_supported)
     regularizers: tuple = ()  # refused (check_supported)
     step: int = 0
     traces_first_step = True  # Stacked traces each kind of call on its first use: not a step's FLOPs
@@ -218,18 +224,20 @@ class Ensemble:
         return torch.stack([b[0] for b in batches]), labels
 
     def fake_batch(self, for_gradients: bool):
-        labels = self.draw("sample_labels")
-        return self.G(self.draw("sample_latent"), labels), labels
+        labels, latents = self.draw("sample_labels"), self.draw("sample_latent")
+        with self.precision.autocast():
+            return as_fp32(self.G(latents, labels)), labels
 
     def seen(self, images: torch.Tensor) -> torch.Tensor:
         return images  # augmentation is refused
 
-    def discriminate(self, x, labels):
-        return self.D(x, labels)
+    def discriminate(self, x, labels, params=None):
+        with self.precision.autocast():
+            return as_fp32(self.D(x, labels, params=params))
 
     @contextmanager
     def discriminator_fixed(self) -> Iterator:
-        yield partial(self.D, params=self.D.detached())  # gradients reach G through it, none are kept for D
+        yield partial(self.discriminate, params=self.D.detached())  # gradients reach G through it, none kept for D
 
     def discriminator_loss(self, real_logits, fake_logits, real, fake, labels, fake_labels, d_step: int):
         return torch.vmap(self.loss.discriminator_loss)(real_logits, fake_logits)
@@ -280,13 +288,16 @@ def build_ensemble(cfgs: list[Resolved], dataset, device: torch.device) -> Ensem
     check_supported(cfgs[0], members[0])
     G, D = Stacked([t.G for t in members]), Stacked([t.D for t in members])
     first = members[0]
+    g_opt = type(first.g_opt)(G.parameters(), **first.g_opt.defaults)
+    d_opt = type(first.d_opt)(D.parameters(), **first.d_opt.defaults)
     return Ensemble(
         cfg=cfgs[0],
         members=members,
         G=G,
         D=D,
         loss=first.loss,
-        g_opt=type(first.g_opt)(G.parameters(), **first.g_opt.defaults),
-        d_opt=type(first.d_opt)(D.parameters(), **first.d_opt.defaults),
+        g_opt=g_opt,
+        d_opt=d_opt,
+        precision=Precision(cfgs[0].precision, device, (g_opt, d_opt)),
         ema=copy.deepcopy(G.detached()) if cfgs[0].ema_decay > 0 else None,
     )

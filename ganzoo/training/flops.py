@@ -20,28 +20,32 @@ import os
 import torch
 
 # Dense peak FLOP/s from NVIDIA's data sheets (the "with sparsity" figures halved), by a
-# substring of torch.cuda.get_device_name(), first match wins: (FP32, TF32 tensor cores).
+# substring of torch.cuda.get_device_name(), first match wins: (FP32, TF32 tensor cores,
+# BF16/FP16 tensor cores).
 PEAK_FLOPS = {
-    "H200": (67e12, 494.7e12),  # H200 SXM: the H100 SXM's compute
-    "H100 PCIe": (51e12, 378e12),
-    "H100": (67e12, 494.7e12),  # H100 SXM5
-    "A100": (19.5e12, 156e12),
-    "L40S": (91.6e12, 183e12),
-    "L4": (30.3e12, 60e12),
-    "V100": (15.7e12, 15.7e12),  # no TF32: FP32 for both
+    "H200": (67e12, 494.7e12, 989.4e12),  # H200 SXM: the H100 SXM's compute
+    "H100 PCIe": (51e12, 378e12, 756e12),
+    "H100": (67e12, 494.7e12, 989.4e12),  # H100 SXM5
+    "A100": (19.5e12, 156e12, 312e12),
+    "L40S": (91.6e12, 183e12, 362.05e12),
+    "L4": (30.3e12, 60e12, 121e12),
+    "V100": (15.7e12, 15.7e12, 125e12),  # no TF32: FP32 for both; FP16 tensor cores only (no BF16)
 }
 
 
-def device_peak(device: torch.device) -> dict | None:
-    """The peak FLOP/s that this run's float32 arithmetic can reach on `device`, and which
-    one it is: TF32 when PyTorch lets matrix products (`torch.set_float32_matmul_precision`)
-    or cuDNN convolutions use it (cuDNN does by default), else FP32. None for a CPU or an unlisted GPU."""
+def device_peak(device: torch.device, precision: str = "fp32") -> dict | None:
+    """The peak FLOP/s that this run's arithmetic can reach on `device`, and which one it is:
+    under bf16 or fp16 the tensor cores' 16-bit peak; in fp32, TF32 when PyTorch lets matrix
+    products (`torch.set_float32_matmul_precision`) or cuDNN convolutions use it (cuDNN does by
+    default), else FP32. None for a CPU (benchmarks/ measures a CPU's) or an unlisted GPU."""
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
     row = next((peaks for key, peaks in PEAK_FLOPS.items() if key in name), None)
     if row is None:
         return None
+    if precision in ("bf16", "fp16"):
+        return {"device_name": name, "kind": precision, "flops_per_s": row[2]}
     tf32 = torch.get_float32_matmul_precision() != "highest" or torch.backends.cudnn.allow_tf32
     return {"device_name": name, "kind": "tf32" if tf32 else "fp32", "flops_per_s": row[1] if tf32 else row[0]}
 
@@ -107,7 +111,7 @@ class StepFlops:
     def per_step(self) -> float | None:
         return self.total / self.counted_steps if self.counted_steps else None
 
-    def add_to(self, throughput: dict, device: torch.device) -> dict:
+    def add_to(self, throughput: dict, device: torch.device, precision: str = "fp32") -> dict:
         """The throughput record (`TrainingClock.throughput`) with FLOPs per step, the achieved
         GFLOP/s and, where the device's peak is known, the MFU."""
         steps_per_s = throughput.get("steps_per_s")
@@ -123,7 +127,7 @@ class StepFlops:
             return out
         achieved = self.per_step * steps_per_s
         out["gflops_per_s"] = achieved / 1e9
-        peak = device_peak(device)
+        peak = device_peak(device, precision)
         if peak is not None and math.isfinite(achieved):
             out["peak"] = peak
             out["mfu_pct"] = 100 * achieved / peak["flops_per_s"]

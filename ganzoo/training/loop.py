@@ -32,6 +32,7 @@ from ganzoo.evaluation.plan import evaluate, plan_evaluation
 from ganzoo.plugin.manager import blame, has_implementations, lifecycle, run_provenance
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.clock import TrainingClock
+from ganzoo.training.compiling import mark_step_begin
 from ganzoo.training.distributed import Ranks, check_in_step, ranks_from_environment, start, stop
 from ganzoo.training.ensemble import Ensemble, build_ensemble
 from ganzoo.training.flops import StepFlops
@@ -194,7 +195,9 @@ def _orchestrate(
             players.step = step
             # Counted in the warm-up window; not a step whose calls are first traced (an ensemble's first).
             counting = not clock.warmed_up and not (players.traces_first_step and step == start_step)
-            with flops.around_step(warming_up=counting):
+            if cfg.compile:
+                mark_step_begin(device)  # CUDA graphs may now reuse the last step's output memory
+            with flops.around_step(warming_up=counting), clock.first_step(step == start_step, device):
                 d_loss, g_loss = train_step(players, rule, observe_reals)
 
             # Bookkeeping at intervals; `done` generator steps are complete.
@@ -242,7 +245,7 @@ def _orchestrate(
                 )
                 raise KeyboardInterrupt(f"interrupted at step {done}; checkpoint saved. Continue with: {again}")
     bar.close()
-    throughput = players.describe_throughput(flops.add_to(clock.throughput(cfg, device), device))
+    throughput = players.describe_throughput(flops.add_to(clock.throughput(cfg, device), device, cfg.precision))
     return runs.finish(last_eval, clock.train_seconds, throughput, used)
 
 

@@ -30,7 +30,9 @@ from ganzoo.plugin.api import (
     named_regularizers,
 )
 from ganzoo.plugin.manager import origin
+from ganzoo.training.compiling import check_compiler, compiled
 from ganzoo.training.distributed import Ranks, cross_replica_batch_norm, synchronised
+from ganzoo.training.precision import Precision, as_fp32
 from ganzoo.training.resolve import Resolved
 from ganzoo.training.schedules import Schedules
 
@@ -60,14 +62,24 @@ class Training:
     ranks: Ranks = field(default_factory=Ranks)
     G_sync: Any = None  # G as the step calls it for gradients: under torchrun, DDP averaging
     D_sync: Any = None  # them (DistributedDataParallel); G and D themselves in a single process
+    G_fixed: Any = None  # G as D's update calls it, without gradients: G itself (compiled with --compile)
+    D_fixed: Any = None  # D as G's update calls it: D itself (compiled with --compile)
+    precision: Precision | None = None  # the forward passes' autocast, fp16's scalers (fp32 unless set)
 
     def __post_init__(self):
         self.G_sync = self.G if self.G_sync is None else self.G_sync
         self.D_sync = self.D if self.D_sync is None else self.D_sync
+        self.G_fixed = self.G if self.G_fixed is None else self.G_fixed
+        self.D_fixed = self.D if self.D_fixed is None else self.D_fixed
         self.ema_decay = self.cfg.ema_decay if self.ema_decay is None else self.ema_decay
+        if self.precision is None:
+            self.precision = Precision("fp32", self.device)
+        # --compile compiles G and D at the first step: compilation, not a step's FLOPs (and the
+        # counter's dispatch mode would make TorchDynamo skip compiling there).
+        self.traces_first_step = bool(self.cfg.compile)
 
     # --- what the loop reads of its players, alike for a run and an ensemble (ensemble.py) ----
-    traces_first_step = False  # an ensemble's first step traces its stacked calls (ensemble.py)
+    traces_first_step = False  # a first step that compiles or traces (--compile; an ensemble's, ensemble.py)
 
     @property
     def members(self) -> list[Training]:
@@ -103,21 +115,28 @@ class Training:
         rank's rows of what is drawn for the whole batch. `for_gradients`: through G_sync (DDP)."""
         G, local, n = self.G, self.ranks.local, self.cfg.batch_size
         labels = local(G.sample_labels(n, self.device, self.latent_rng))
-        generator = self.G_sync if for_gradients else G
-        return generator(local(G.sample_latent(n, self.device, self.latent_rng)), labels), labels
+        latents = local(G.sample_latent(n, self.device, self.latent_rng))
+        generator = self.G_sync if for_gradients else self.G_fixed
+        with self.precision.autocast():  # type: ignore[union-attr]  # set in __post_init__
+            return as_fp32(generator(latents, labels)), labels
 
     def seen(self, images: torch.Tensor) -> torch.Tensor:
         """Images as D sees them: augmented when the run augments, else as they are."""
         return images if self.augment is None else self.augment(images, self.augment_rng)
 
     def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.D_sync(x, labels)
+        with self.precision.autocast():  # type: ignore[union-attr]  # set in __post_init__
+            return as_fp32(self.D_sync(x, labels))
+
+    def _judge(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        with self.precision.autocast():  # type: ignore[union-attr]
+            return as_fp32(self.D_fixed(x, labels))
 
     @contextmanager
     def discriminator_fixed(self) -> Iterator:
         self.D.requires_grad_(False)  # D itself, not D_sync: DDP has no D gradients to average here
         try:
-            yield self.D
+            yield self._judge
         finally:
             self.D.requires_grad_(True)
 
@@ -190,6 +209,11 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
         batches = _ChannelsLast(batches)
     g_opt = create_optimizer(cfg.optimizer, G.parameters(), cfg.g_lr, cfg.betas)
     d_opt = create_optimizer(cfg.optimizer, D.parameters(), cfg.d_lr, cfg.betas)
+    G_sync, D_sync = synchronised(G, ranks, device), synchronised(D, ranks, device)
+    G_fixed, D_fixed = G, D
+    if cfg.compile:
+        check_compiler(device)
+        G_sync, D_sync, G_fixed, D_fixed = (compiled(n, device) for n in (G_sync, D_sync, G, D))
     schedules = None
     if cfg.schedules:
         with_loss = {getattr(reg, "name", "") or f"loss-{i}": reg for i, reg in enumerate(loss.regularizers)}
@@ -209,8 +233,11 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
         G=G,
         D=D,
         arch_config=arch_config,
-        G_sync=synchronised(G, ranks, device),
-        D_sync=synchronised(D, ranks, device),
+        G_sync=G_sync,
+        D_sync=D_sync,
+        G_fixed=G_fixed,
+        D_fixed=D_fixed,
+        precision=Precision(cfg.precision, device, (g_opt, d_opt)),
         ranks=ranks,
         loss=loss,
         regularizers=regularizers,

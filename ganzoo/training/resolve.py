@@ -36,9 +36,11 @@ if TYPE_CHECKING:
         unroll_steps: int
         update: str
         lr_schedule: str
+        precision: str
         device: str
         data_on_device: bool
         channels_last: bool
+        compile: bool
         log_every: int
         eval_every: int
         checkpoint_every: int

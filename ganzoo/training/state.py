@@ -22,6 +22,7 @@ def training_state(t: Training, step: int) -> dict:
         "batches": t.batches.state_dict(),
         "latent_rng": t.latent_rng.get_state(),
         "augment_state": t.augment.state_dict() if hasattr(t.augment, "state_dict") else None,
+        "grad_scalers": t.precision.state_dict() if t.precision is not None else [],  # fp16's loss scales
         **own_random_state(t),  # torch_rng, cuda_rng, augment_rng
         "config": t.cfg.to_dict(),
     }
@@ -37,6 +38,8 @@ def restore_training_state(t: Training, checkpoint: dict) -> int:
         if t.ema is not None:
             t.ema.load_state_dict(checkpoint["ema"])
         t.batches.load_state_dict(checkpoint["batches"])
+        if t.precision is not None:
+            t.precision.load_state_dict(checkpoint.get("grad_scalers"))
         t.latent_rng.set_state(checkpoint["latent_rng"])
         if t.augment_rng is not None:
             t.augment_rng.set_state(checkpoint["augment_rng"])

@@ -44,6 +44,7 @@ class Players(Protocol):
     g_opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer
     loss: Any  # a core.losses.Loss
+    precision: Any  # training.precision.Precision: the forward passes' autocast, each update's backward and step
     regularizers: Any  # every D penalty (the loss's own and --reg's): the unrolled steps take them all
     step: int  # the generator step being trained (0-based)
 
@@ -93,7 +94,7 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
             fake_labels,
             d_step=p.step * rule.d_steps + i,
         )
-        _update(p.d_opt, d_loss)
+        _update(p, p.d_opt, d_loss)
         p.loss.after_discriminator_step(p.D)  # WGAN's clipping
         if observe is not None:
             observe(real_logits.detach())  # ADA's controller; what it sets applies from the next seen()
@@ -109,7 +110,7 @@ def train_step(p: Players, rule: UpdateRule | None = None, observe: RealsObserve
             )
         needs_real = p.loss.generator_needs_real
         g_loss = p.generator_loss(judge(fake, fake_labels), judge(real, labels) if needs_real else None)
-        _update(p.g_opt, g_loss)
+        _update(p, p.g_opt, g_loss)
     p.step_ema()
     return d_loss.detach(), g_loss.detach()
 
@@ -131,10 +132,10 @@ def _simultaneous_step(p: Players, observe: RealsObserver | None):
     p.g_opt.zero_grad(set_to_none=True)
     # `inputs`: each loss reaches only its own player's weights (D's loss never moves G, and
     # G's backward through D computes no gradients for D's weights).
-    _total(d_loss).backward(inputs=list(p.D.parameters()), retain_graph=True)
-    _total(g_loss).backward(inputs=list(p.G.parameters()))
-    p.d_opt.step()
-    p.g_opt.step()
+    p.precision.backward(_total(d_loss), p.d_opt, inputs=list(p.D.parameters()), retain_graph=True)
+    p.precision.backward(_total(g_loss), p.g_opt, inputs=list(p.G.parameters()))
+    p.precision.step(p.d_opt)
+    p.precision.step(p.g_opt)
     p.loss.after_discriminator_step(p.D)
     if observe is not None:
         observe(real_logits.detach())
@@ -148,10 +149,10 @@ def _total(loss: torch.Tensor) -> torch.Tensor:
     return loss.sum() if loss.dim() else loss
 
 
-def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def _update(p: Players, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.zero_grad(set_to_none=True)
-    _total(loss).backward()
-    optimizer.step()
+    p.precision.backward(_total(loss), optimizer)
+    p.precision.step(optimizer)
 
 
 def set_learning_rates(p, step: int) -> None:

@@ -1,0 +1,195 @@
+"""The step of every built-in architecture in fp32, bf16 and bf16 + torch.compile (on a GPU also
+fp16 and fp16 + compile), beside a plain PyTorch step of the same networks in the same
+precision, with the GFLOP/s each reaches and its share of the machine's matrix-product peak in
+that precision, measured in the same run.
+
+    pytest benchmarks/test_precision_speed.py --benchmark-only --benchmark-json=speed.json
+    python scripts/precision_table.py speed.json > docs/results/precision/speed-MACHINE.md
+
+Both steps train the same configuration, the one anyone would write first: one D step on
+BCE-with-logits (non-saturating), one G step on a fresh batch of samples, Adam, no penalty, no
+EMA, so that their ratio is what ganzoo's step costs or saves. The plain step runs the forward
+passes under the same autocast and compiles G and D the same way (`torch.compile`, CUDA graphs
+on a GPU). Each benchmark's extra_info holds the machine (processor and its AMX/AVX-512-BF16
+flags, or the GPU), the FLOPs of one step (FlopCounterMode), the GFLOP/s reached and the share
+of the peak; `test_matmul_peak` records the peaks themselves.
+"""
+
+import functools
+import platform
+import subprocess
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from test_step_speed import RandomData  # a stand-in data set of the architecture's shape
+
+import ganzoo
+from ganzoo.core.config import TrainConfig
+from ganzoo.plugin.api import architecture_entry
+from ganzoo.training.compiling import compiled
+from ganzoo.training.flops import _counter
+from ganzoo.training.players import build_training
+from ganzoo.training.precision import LOW_PRECISION_DTYPES
+from ganzoo.training.resolve import resolve
+from ganzoo.training.step import train_step
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+VARIANTS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "bf16-compile": ("bf16", True)}
+if DEVICE.type == "cuda":
+    VARIANTS.update({"fp16": ("fp16", False), "fp16-compile": ("fp16", True)})
+# The families at the widths a CPU trains them (benchmarks/test_step_speed.py); the rest as registered.
+OPTIONS = {
+    "r3gan": {"width": 32, "cardinality": 4},
+    "biggan": {"width": 32, "latent_dim": 64, "shared_dim": 32},
+    "stylegan2": {"latent_dim": 64, "w_dim": 64, "channel_base": 1024, "channel_max": 32, "mbstd_group": 4},
+}
+ARCHITECTURES = [
+    a
+    for a in ganzoo.list_architectures()
+    if not a.endswith(".test") and architecture_entry(a).plugin.startswith("ganzoo.")
+]
+TRAIN = dict(loss="non-saturating", n_d=1, regularizer=None, ema_decay=0.0, g_lr=2e-4, d_lr=2e-4, betas=(0.5, 0.999))
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def batch_size(arch: str) -> int:
+    return 256 if len(architecture_entry(arch).defaults["data_shape"]) == 1 else 64
+
+
+@functools.cache
+def machine() -> dict:
+    """What the figures were measured on."""
+    if DEVICE.type == "cuda":
+        return {"device": torch.cuda.get_device_name(DEVICE), "torch": torch.__version__}
+    model, flags = platform.processor(), []
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), model)
+        words = next((ln.split(":", 1)[1].split() for ln in lscpu.splitlines() if ln.startswith("Flags")), [])
+        flags = [f for f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2") if f in words]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"device": model, "cpu_flags": flags, "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+@functools.cache
+def matmul_peak(precision: str) -> float:
+    """The best GFLOP/s of square matrix products (512 to 2048) in `precision`, on this machine now."""
+    dtype = LOW_PRECISION_DTYPES.get(precision, torch.float32)
+    best = 0.0
+    for n in (512, 1024, 2048):
+        a, b = (torch.randn(n, n, device=DEVICE, dtype=dtype) for _ in range(2))
+        a @ b
+        sync()
+        repeats, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 0.5:
+            a @ b
+            repeats += 1
+        sync()
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+@pytest.mark.parametrize("precision", [v[0] for v in VARIANTS.values() if not v[1]])
+def test_matmul_peak(benchmark, precision):
+    dtype = LOW_PRECISION_DTYPES.get(precision, torch.float32)
+    a, b = (torch.randn(1024, 1024, device=DEVICE, dtype=dtype) for _ in range(2))
+    benchmark.group = "matmul-peak"
+    benchmark.extra_info.update(machine(), precision=precision, peak_gflops=matmul_peak(precision))
+    benchmark(lambda: (a @ b, sync()))
+
+
+def ganzoo_step(arch: str, precision: str, compile_: bool):
+    cfg = resolve(
+        TrainConfig(
+            arch=arch,
+            batch_size=batch_size(arch),
+            device=str(DEVICE),
+            arch_options=OPTIONS.get(arch, {}),
+            precision=precision,
+            compile=compile_,
+            **TRAIN,
+        )
+    )
+    entry = architecture_entry(arch)
+    data = RandomData(entry.defaults["data_shape"], entry.defaults.get("num_classes", 0) or 0)
+    training = build_training(cfg, data, DEVICE)
+
+    def step():
+        train_step(training)
+        sync()
+
+    return step
+
+
+def plain_step(arch: str, precision: str, compile_: bool):
+    """The same networks, trained by the lines anyone would write."""
+    torch.manual_seed(0)
+    G, D, config = ganzoo.create_architecture(arch, **OPTIONS.get(arch, {}))
+    G, D = G.to(DEVICE), D.to(DEVICE)
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    n = batch_size(arch)
+    real = torch.rand(n, *config["data_shape"], device=DEVICE) * 2 - 1
+    labels = G.sample_labels(n, DEVICE)  # None for an unconditional G
+    run_G, run_D = (compiled(G, DEVICE), compiled(D, DEVICE)) if compile_ else (G, D)
+    dtype = LOW_PRECISION_DTYPES.get(precision)
+    scaler = torch.amp.GradScaler(DEVICE.type, enabled=precision == "fp16")
+
+    def autocast():
+        return torch.autocast(DEVICE.type, dtype=dtype, enabled=dtype is not None)
+
+    def step():
+        with autocast():
+            fake = run_G(G.sample_latent(n, DEVICE), labels)
+            real_logits, fake_logits = run_D(real, labels).float(), run_D(fake.detach(), labels).float()
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+        d_loss = d_loss + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_opt.zero_grad(set_to_none=True)
+        scaler.scale(d_loss).backward()
+        scaler.step(d_opt)
+        with autocast():
+            logits = run_D(run_G(G.sample_latent(n, DEVICE), labels), labels).float()
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        g_opt.zero_grad(set_to_none=True)
+        scaler.scale(g_loss).backward()
+        scaler.step(g_opt)
+        scaler.update()
+        sync()
+
+    return step
+
+
+def flops_of(step) -> float:
+    counter = _counter()
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("implementation", ["ganzoo", "plain"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_step(benchmark, arch, variant, implementation):
+    precision, compile_ = VARIANTS[variant]
+    step = (ganzoo_step if implementation == "ganzoo" else plain_step)(arch, precision, compile_)
+    step()  # compiles under --compile; allocations, autotuning
+    step()
+    # FLOPs on an eager step of the same precision (the counter's dispatch mode stops compilation).
+    flops = flops_of(
+        step if not compile_ else (ganzoo_step if implementation == "ganzoo" else plain_step)(arch, precision, False)
+    )
+    benchmark.group = f"step-{arch}"
+    benchmark.extra_info.update(machine(), arch=arch, variant=variant, implementation=implementation)
+    benchmark.extra_info.update(precision=precision, compile=compile_, batch_size=batch_size(arch))
+    benchmark(step)
+    mean = benchmark.stats.stats.mean
+    peak = matmul_peak(precision)
+    benchmark.extra_info.update(flops_per_step=flops, gflops_per_s=flops / mean / 1e9, peak_gflops=peak)
+    benchmark.extra_info["share_of_peak_pct"] = 100 * flops / mean / 1e9 / peak
