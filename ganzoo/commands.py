@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.bench.run import failed_cells, run_suite
-from ganzoo.bench.suite import load_suite
+from ganzoo.bench.suite import load_suite, suite_rows
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.extractors import check_given_weights
@@ -40,6 +40,7 @@ LIST_KINDS = (
     "augmentations",
     "optimizers",
     "recipes",
+    "suites",
     "plugins",
 )
 
@@ -62,6 +63,8 @@ def cmd_list(args) -> int:
     for kind in kinds:
         if kind == "plugins":
             out[kind] = [p.as_dict() for p in state().plugins]
+        elif kind == "suites":
+            out[kind] = suite_rows(args.pattern)
         else:
             reg = state().registries[REGISTRY_OF[kind]]
             out[kind] = [reg.entries[name].info() for name in reg.names(args.pattern)]

@@ -18,7 +18,7 @@ class GanzooError(Exception):
 class UnknownNameError(GanzooError, KeyError):
     """A name that no registry entry (architecture, loss, data set...) has."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = "", extra: str = ""):
         self.kind, self.name = kind, name
         known = sorted(known)
         close = close_names(name, known)
@@ -28,7 +28,7 @@ class UnknownNameError(GanzooError, KeyError):
         plural = "losses" if kind == "loss" else f"{kind}s"
         parts.append(f"Registered {plural}: " + (", ".join(known) if known else "none") + ".")
         parts.append(hint or f"Run `ganzoo list {plural}` to see them with their plugins.")
-        super().__init__(" ".join(parts))
+        super().__init__(" ".join(parts) + extra)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

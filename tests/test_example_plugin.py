@@ -156,6 +156,11 @@ def test_its_tracker_sees_a_run_through_the_lifecycle_hooks(monkeypatch, tmp_pat
 
     assert "example-triangle" in builtin_suites()
     assert {c.loss for c in expand(load_suite("example-triangle"), {})} == {"non-saturating", "relativistic-average"}
+    assert load_suite("example-triangle").name == "example-triangle"  # the name it is run by, not the file's
+    from ganzoo.bench.suite import suite_rows
+
+    rows = {row["name"]: row["plugin"] for row in suite_rows()}
+    assert rows["example-triangle"] == "example" and rows["quick"] == "ganzoo"
 
 
 def test_a_lifecycle_hook_that_raises_stops_the_run_naming_its_plugin(install_fake_plugin, tmp_path):

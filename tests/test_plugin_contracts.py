@@ -2,6 +2,8 @@
 one-paragraph error naming it, never a torch traceback from deep inside the loop; a plugin's
 own bug is named with its line, and its traceback is kept for its author."""
 
+import re
+
 import pytest
 import torch
 from conftest import run_cli
@@ -55,8 +57,24 @@ def ganzoo_register_architectures(register):
 """
 
 
-def test_a_data_set_whose_batches_break_its_declaration_is_named(install_fake_plugin, tmp_path):
-    site = install_fake_plugin("three_columns", THREE_COLUMNS)
+@pytest.mark.parametrize(
+    "draw, problem",
+    [
+        (
+            "(torch.randn(n, 3, generator=rng), None)",
+            "its first batch holds samples of shape (3,) where it declares `sample_shape` (2,)",
+        ),
+        (  # a newcomer's draw that forgot the labels
+            "torch.randn(n, 2, generator=rng)",
+            "draw(n, rng) returned a tensor of shape (256, 2); it must return a pair (samples, labels)",
+        ),
+    ],
+)
+def test_a_data_set_whose_batches_break_its_declaration_is_named_before_anything_is_written(
+    install_fake_plugin, tmp_path, draw, problem
+):
+    site = install_fake_plugin("three_columns", THREE_COLUMNS.replace("(torch.randn(n, 3, generator=rng), None)", draw))
+    run = tmp_path / "run"
     result = run_cli(
         "train",
         "--data",
@@ -64,15 +82,15 @@ def test_a_data_set_whose_batches_break_its_declaration_is_named(install_fake_pl
         "--steps",
         "2",
         "--out",
-        str(tmp_path / "run"),
+        str(run),
         "--no-progress",
         env={"PYTHONPATH": str(site)},
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert (
-        "The data set 'three-columns' from plugin 'three_columns' (package three-columns 1.0): its first batch "
-        "holds samples of shape (3,) where it declares `sample_shape` (2,)"
-    ) in result.stderr
+    assert f"The data set 'three-columns' from plugin 'three_columns' (package three-columns 1.0): {problem}" in (
+        result.stderr
+    )
+    assert not (run / "config.json").exists() and not (run / "checkpoints").exists()
 
 
 def test_a_torch_file_that_is_no_checkpoint_says_so(tmp_path):
@@ -189,3 +207,53 @@ def test_a_plugins_own_bug_during_training_is_named_with_its_line_and_traceback(
     traceback, _, message = result.stderr.rpartition("error: ")
     assert "Traceback" in traceback and "line 13, in forward" in traceback  # for the plugin's author
     assert message.startswith("Plugin 'faulty_arch'") and "bug in that plugin" in message
+
+
+BAD_DEFAULTS = """
+import ganzoo
+from ganzoo.zoo.architectures.mlp import build
+
+
+@ganzoo.hookimpl
+def ganzoo_register_architectures(register):
+    register("typo-mlp", build, defaults={"data_shape": (2,), "num_classes": 0}, train_defaults={"batch_sise": 32})
+"""
+
+
+def test_a_name_missing_because_its_plugin_failed_to_load_says_so(install_fake_plugin, tmp_path):
+    site = install_fake_plugin("typo_plugin", BAD_DEFAULTS)
+    result = run_cli(
+        "train", "--arch", "typo-mlp", "--steps", "1", "--out", str(tmp_path / "run"), env={"PYTHONPATH": str(site)}
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "Did you mean 'batch_size' for 'batch_sise'? Any TrainConfig field" in result.stderr
+    assert ".." not in result.stderr
+    assert "Unknown architecture 'typo-mlp'" in result.stderr
+    assert "Plugins that failed to load, whose entries are missing: plugin 'typo_plugin'" in result.stderr
+
+
+NO_TEST_VARIANT = """
+import ganzoo
+from ganzoo.zoo.architectures.mlp import build
+
+
+@ganzoo.hookimpl
+def ganzoo_register_architectures(register):
+    register("untested-mlp", build, defaults={"data_shape": (2,), "num_classes": 0})
+"""
+
+
+def test_contract_tests_say_why_a_plugin_has_nothing_to_check(install_fake_plugin):
+    from ganzoo.testing import contract_tests
+
+    install_fake_plugin("untested", NO_TEST_VARIANT)
+    install_fake_plugin("typo_plugin", BAD_DEFAULTS)
+    with pytest.warns(PluginLoadWarning):
+        ganzoo.list_architectures()
+    for plugin, reason in (
+        ("untested", "registers the architecture(s) untested-mlp without a tiny `.test` variant"),
+        ("typo_plugin", "plugin 'typo_plugin' failed to load (ValueError: The architecture 'typo-mlp' sets"),
+        ("no_such_plugin", "no plugin is named 'no_such_plugin'"),
+    ):
+        with pytest.raises(AssertionError, match=re.escape(reason)):
+            contract_tests(plugin)

@@ -108,16 +108,17 @@ def own_suites() -> list[str]:
 
 def load_suite(name_or_path: str) -> Suite:
     """A built-in suite by name (`quick`, `standard`) or a suite file."""
-    path = Path(name_or_path)
+    path, registered = Path(name_or_path), None
     if not path.is_file():
         if (SUITES_DIR / f"{name_or_path}.toml").is_file():
             path = SUITES_DIR / f"{name_or_path}.toml"
         elif name_or_path in registry("suite").entries:
             path = cast(Path, registry("suite").get(name_or_path).factory)  # a plugin's suite file
+            registered = name_or_path  # its name is the one it is run by, whatever the file says
         else:
             raise GanzooError(
-                f"No suite '{name_or_path}': it is neither a file nor a built-in suite "
-                f"({', '.join(builtin_suites())}). Pass a .toml or .yaml suite file."
+                f"No suite '{name_or_path}': it is neither a file nor a suite that ganzoo or a plugin "
+                f"ships ({', '.join(builtin_suites())}; `ganzoo list suites`). Pass a .toml or .yaml suite file."
             )
     text = path.read_text()
     try:
@@ -191,7 +192,22 @@ def load_suite(name_or_path: str) -> Suite:
                     "(seeds), so the best trial would be reported on seeds that chose it. Give "
                     "best_seeds that no trial uses."
                 )
-    return Suite(raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
+    return Suite(registered or raw.get("name", path.stem), raw.get("description", ""), text, raw["block"])
+
+
+def suite_rows(pattern: str = "*") -> list[dict]:
+    """`ganzoo list suites`: ganzoo's and the plugins' suites, with who ships them."""
+    rows = []
+    for name in builtin_suites():
+        if not fnmatch.fnmatchcase(name, pattern):
+            continue
+        entry = registry("suite").entries.get(name)
+        try:
+            description = entry.description if entry and entry.description else load_suite(name).description
+        except GanzooError as exc:  # a plugin's broken suite file: listed, with why
+            description = f"(cannot be loaded: {exc})"
+        rows.append({"name": name, "plugin": entry.plugin if entry else "ganzoo", "description": description})
+    return rows
 
 
 def _match(patterns: list[str], names: list[str], kind: str) -> list[str]:

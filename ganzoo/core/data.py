@@ -11,6 +11,8 @@ from typing import Protocol
 
 import torch
 
+from ganzoo.errors import GanzooError
+
 
 class BatchSource(Protocol):
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -54,7 +56,14 @@ class SampledBatches:
         self.rng = torch.Generator().manual_seed(seed)
 
     def next(self):
-        x, labels = self.draw(self.batch_size, self.rng)
+        drawn = self.draw(self.batch_size, self.rng)
+        if not (isinstance(drawn, tuple) and len(drawn) == 2):
+            raise GanzooError(
+                f"draw(n, rng) returned {_kind_of(drawn)}; it must return a pair "
+                "(samples, labels), with labels None for unlabelled data, e.g. `return x, None` "
+                "(docs/plugins.md, data sets)."
+            )
+        x, labels = drawn
         labels = labels.to(self.device) if labels is not None else None
         return x.to(self.device, non_blocking=True), labels
 
@@ -63,6 +72,14 @@ class SampledBatches:
 
     def load_state_dict(self, state):
         self.rng.set_state(state["rng"])
+
+
+def _kind_of(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return f"a {type(value).__name__}"
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

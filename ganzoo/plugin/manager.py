@@ -167,9 +167,11 @@ class PluginState:
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
         info.error = f"{type(exc).__name__}: {exc}"
+        for registry_ in self.registries.values():  # a name it would have registered is unknown: say why
+            registry_.failed_plugins.append(f"plugin '{info.name}' (package {info.package}): {info.error.rstrip('.')}")
         warnings.warn(
             f"Plugin '{info.name}' (package {info.package}) failed to load and is skipped: "
-            f"{info.error}. Everything else still works. Fix or uninstall that package, "
+            f"{info.error.rstrip('.')}. Everything else still works. Fix or uninstall that package, "
             f"or leave it out of {ENV_VAR}.",
             PluginLoadWarning,
             stacklevel=2,

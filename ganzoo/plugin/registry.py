@@ -68,6 +68,7 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self.entries: dict[str, Entry] = {}
+        self.failed_plugins: list[str] = []  # "plugin 'x' (package y): its error", set by the loader
 
     def add(self, entry: Entry) -> None:
         if not NAME_PATTERN.match(entry.name):
@@ -93,7 +94,12 @@ class Registry:
         try:
             return self.entries[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self.entries) from None
+            missing = (
+                f" Plugins that failed to load, whose entries are missing: {'; '.join(self.failed_plugins)}."
+                if self.failed_plugins
+                else ""
+            )
+            raise UnknownNameError(self.kind, name, self.entries, extra=missing) from None
 
 
 def check_options(entry: Entry, given: dict[str, Any], what: str = "option") -> dict:

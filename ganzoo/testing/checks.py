@@ -25,7 +25,7 @@ from ganzoo.plugin.api import (
     create_optimizer,
     create_regularizer,
 )
-from ganzoo.plugin.manager import registry
+from ganzoo.plugin.manager import registry, state
 from ganzoo.training.resolve import resolve
 
 BATCH = 4
@@ -159,7 +159,10 @@ def check_dataset(name: str, batch_size: int = BATCH, **options) -> None:
     assert isinstance(dataset, Dataset), f"{name}: not a ganzoo.core.data.Dataset"
     source = dataset.batches(batch_size, torch.device("cpu"), seed=0)
     x, labels = source.next()
-    assert x.shape == (batch_size, *dataset.sample_shape), f"{name}: batch shape {tuple(x.shape)}"
+    assert x.shape == (batch_size, *dataset.sample_shape), (
+        f"{name}: a batch of {batch_size} has shape {tuple(x.shape)}; the data set declares sample_shape "
+        f"{tuple(dataset.sample_shape)}, so a batch should be {(batch_size, *dataset.sample_shape)}"
+    )
     assert (labels is None) == (dataset.num_classes == 0), f"{name}: labels iff num_classes > 0"
     saved = source.state_dict()
     first, _ = source.next()
@@ -414,10 +417,7 @@ def contract_tests(plugin: str, options: dict | None = None):
 
     cases = contract_cases(plugin)
     if not cases:
-        raise AssertionError(
-            f"plugin '{plugin}' registers nothing ganzoo can check (its commands and lifecycle hooks have no "
-            "contract check); is it installed, and is that its entry-point name (`ganzoo list plugins`)?"
-        )
+        raise AssertionError(_nothing_to_check(plugin))
     options = options or {}
 
     @pytest.mark.parametrize(("kind", "name"), cases, ids=[f"{kind}:{name}" for kind, name in cases])
@@ -425,3 +425,28 @@ def contract_tests(plugin: str, options: dict | None = None):
         check_entry(kind, name, options.get(name))
 
     return test_contract
+
+
+def _nothing_to_check(plugin: str) -> str:
+    """Why `plugin` has no contract case: it failed to load, its architectures lack a `.test`
+    variant, it registers only what has no check, or no plugin has that name."""
+    info = next((i for i in state().plugins if i.name == plugin), None)
+    if info is not None and info.status == "failed":
+        return f"plugin '{plugin}' failed to load ({info.error.rstrip('.')}); fix that first."
+    untested = [n for n in registry("architecture").names() if registry("architecture").get(n).plugin == plugin]
+    if untested:
+        return (
+            f"plugin '{plugin}' registers the architecture(s) {', '.join(untested)} without a tiny `.test` "
+            "variant, which is what the contract check trains: register one, e.g. `NAME.test` with small "
+            "widths (docs/plugins.md, architectures)."
+        )
+    if info is not None:
+        return (
+            f"plugin '{plugin}' registers nothing ganzoo can check: its commands and lifecycle hooks have no "
+            "contract check."
+        )
+    return (
+        f"no plugin is named '{plugin}': is it installed, and is that its entry-point name (`ganzoo list "
+        "plugins`)? A package with several entry points in the `ganzoo` group is several plugins: one "
+        "contract_tests line for each."
+    )

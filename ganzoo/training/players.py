@@ -198,11 +198,8 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
             f"The augmentation '{cfg.augment}' transforms images; '{cfg.data}' holds samples of "
             f"shape {tuple(dataset.sample_shape)}. Drop --augment for this data set."
         )
-    batches: Any = _FirstBatchChecked(
-        dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1),
-        dataset,
-        f"The data set '{cfg.data}' from {origin(dataset_entry(cfg.data))}",
-    )
+    check_first_batch(dataset, cfg, device)
+    batches: Any = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1)
     if ranks.active:
         batches = _RankSlice(batches, ranks)
     if channels_last:
@@ -255,30 +252,26 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
     )
 
 
-class _FirstBatchChecked:
-    """Checks the first batch a data set hands out against what it declares (shape, dtype,
-    labels), so that a plugin's mistake is named instead of surfacing as a shape error deep
-    in D; then gets out of the way (its `next` becomes the source's own)."""
-
-    def __init__(self, batches, dataset, owner: str):
-        self.inner, self.dataset, self.owner = batches, dataset, owner
-
-    def next(self):
-        samples, labels = self.inner.next()
-        problem = batch_problem(self.dataset, samples, labels)
-        if problem is not None:
-            raise GanzooError(
-                f"{self.owner}: its first batch {problem}. Fix the data set's batches() or its "
-                "declaration (docs/plugins.md, data sets)."
-            )
-        self.next = self.inner.next  # type: ignore[method-assign,unused-ignore]  # checked once: no cost per step after
-        return samples, labels
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
+def check_first_batch(dataset, cfg: Resolved, device: torch.device) -> None:
+    """The run's first batch, drawn from a stream of its own and checked against what the data
+    set declares (shape, dtype, labels) before anything is trained or written, so that a
+    plugin's mistake is named instead of surfacing as a shape error deep in D. The run's own
+    stream is untouched: it draws the same batch again."""
+    owner = f"The data set '{cfg.data}' from {origin(dataset_entry(cfg.data))}"
+    try:
+        batch = dataset.batches(cfg.batch_size, device, seed=cfg.seed + 1).next()
+    except GanzooError as exc:
+        raise GanzooError(f"{owner}: {exc}") from None
+    problem = (
+        f"is {type(batch).__name__}, not a pair (samples, labels)"
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2)
+        else batch_problem(dataset, *batch)
+    )
+    if problem is not None:
+        raise GanzooError(
+            f"{owner}: its first batch {problem}. Fix the data set's batches() or its declaration "
+            "(docs/plugins.md, data sets)."
+        )
 
 
 class _RankSlice:
