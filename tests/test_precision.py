@@ -12,6 +12,7 @@ from ganzoo.bench.suite import Cell
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.report.protocol_guard import differences
+from ganzoo.training.compiling import compiled
 from ganzoo.training.ensemble import build_ensemble
 from ganzoo.training.loop import train
 from ganzoo.training.opening import open_dataset
@@ -167,9 +168,18 @@ def test_a_compiled_step_trains_as_the_eager_one_and_reports_its_compile_time(tm
             assert torch.allclose(value, compiled[key][name], rtol=1e-3, atol=1e-5), (key, name)
     throughput = summary["throughput"]
     assert throughput["compile_seconds"] > 0 and throughput["steps_per_s"] > 0
+    assert throughput["compiled"] == ["generator", "discriminator"]
     assert (
         throughput["flops_per_step"]
         == train(  # counted on a step after the one that compiles
             TrainConfig(**{**options, "steps": 4}), tmp_path / "eager-again", progress=False
         )["throughput"]["flops_per_step"]
     )
+
+
+def test_a_spectrally_normalised_network_stays_eager_under_compile():
+    """Its power iteration updates a vector in place at each call, which a compiled backward refuses."""
+    plain = torch.nn.Linear(2, 1)
+    normed = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(2, 1))
+    assert compiled(normed, CPU) is normed
+    assert compiled(plain, CPU) is not plain

@@ -10,6 +10,11 @@ speed leaves out: the throughput record reports it apart, `compile_seconds`). To
 keeps what it compiled for the process, keyed by the networks' code, so a worker that trains
 several cells of one architecture compiles it once and only re-checks its guards after.
 
+A spectrally normalised network (SNGAN's D, BigGAN's G and D) stays eager: its power
+iteration updates a vector in place at every call, which the compiled backward pass refuses
+(a version-counter error) when D is called twice before it. The throughput record lists the
+networks that were compiled (`compiled`).
+
 Compiled and eager steps agree to floating-point rounding (fused kernels sum in another
 order), so --compile is not part of a run's protocol; tests/test_precision.py checks the
 agreement.
@@ -44,8 +49,23 @@ def check_compiler(device: torch.device) -> None:
         )
 
 
-def compiled(network: torch.nn.Module, device: torch.device):
-    """`network` called through torch.compile: same weights, same results to rounding."""
+def spectrally_normed(network: torch.nn.Module) -> bool:
+    """Whether any layer has spectral norm, as a parametrisation or as the older hook."""
+    for module in network.modules():
+        if hasattr(module, "weight_orig"):  # torch.nn.utils.spectral_norm
+            return True
+        for chain in getattr(module, "parametrizations", {}).values():
+            if any(type(p).__name__ == "_SpectralNorm" for p in chain):
+                return True
+    return False
+
+
+def compiled(network: torch.nn.Module, device: torch.device, plain: torch.nn.Module | None = None):
+    """`network` called through torch.compile (same weights, same results to rounding), or
+    `network` itself when it cannot be (spectral norm, above). `plain`: the module inside a
+    wrapper such as DDP, to look for spectral norm in."""
+    if spectrally_normed(plain if plain is not None else network):
+        return network
     import torch._dynamo
 
     if device.type == "cpu":  # its "No CUDA runtime is found" at the first compilation means nothing here

@@ -43,6 +43,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from ganzoo.core.models import Generator
 from ganzoo.errors import GanzooError
+from ganzoo.training.compiling import spectrally_normed
 from ganzoo.training.players import Training, build_training
 from ganzoo.training.precision import Precision, as_fp32
 from ganzoo.training.resolve import Resolved
@@ -108,17 +109,6 @@ class Stacked:
                 stacked.copy_(torch.stack([m.state_dict()[name] for m in models]))
 
 
-def _spectrally_normed(model: torch.nn.Module) -> bool:
-    """Whether any layer has spectral norm, as a parametrisation or as the older hook."""
-    for module in model.modules():
-        if hasattr(module, "weight_orig"):  # torch.nn.utils.spectral_norm
-            return True
-        for chain in getattr(module, "parametrizations", {}).values():
-            if any(type(p).__name__ == "_SpectralNorm" for p in chain):
-                return True
-    return False
-
-
 def check_supported(cfg: Resolved, t) -> None:
     reasons = []
     if t.regularizers:
@@ -135,7 +125,7 @@ def check_supported(cfg: Resolved, t) -> None:
         reasons.append("--compile (the ensemble traces its stacked networks into graphs of its own)")
     if type(t.G).penalty is not Generator.penalty:
         reasons.append("a generator penalty of the architecture's own")
-    if _spectrally_normed(t.G) or _spectrally_normed(t.D):
+    if spectrally_normed(t.G) or spectrally_normed(t.D):
         reasons.append("spectral norm (its power iteration updates a vector in place, which vmap cannot batch)")
     if reasons:
         raise GanzooError(

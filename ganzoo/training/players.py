@@ -97,7 +97,14 @@ class Training:
         return {}
 
     def describe_throughput(self, throughput: dict) -> dict:
-        return throughput
+        if not self.cfg.compile:
+            return throughput
+        compiled = [
+            name
+            for name, call in (("generator", self.G_fixed), ("discriminator", self.D_fixed))
+            if call is not self.G and call is not self.D
+        ]
+        return {**throughput, "compiled": compiled}  # a spectrally normalised network stays eager
 
     def sync_members(self) -> None:
         """Nothing to do: a run's own models are the ones that train."""
@@ -210,7 +217,8 @@ def build_training(cfg: Resolved, dataset, device: torch.device, ranks: Ranks | 
     G_fixed, D_fixed = G, D
     if cfg.compile:
         check_compiler(device)
-        G_sync, D_sync, G_fixed, D_fixed = (compiled(n, device) for n in (G_sync, D_sync, G, D))
+        G_sync, D_sync = compiled(G_sync, device, plain=G), compiled(D_sync, device, plain=D)
+        G_fixed, D_fixed = compiled(G, device), compiled(D, device)
     schedules = None
     if cfg.schedules:
         with_loss = {getattr(reg, "name", "") or f"loss-{i}": reg for i, reg in enumerate(loss.regularizers)}

@@ -1,0 +1,67 @@
+"""The step-speed table of benchmarks/test_precision_speed.py, from its pytest-benchmark JSON:
+
+    pytest benchmarks/test_precision_speed.py --benchmark-only --benchmark-json=speed.json
+    python scripts/precision_table.py speed.json > docs/results/precision/speed-MACHINE.md
+
+Every figure is read from the JSON (median step time of each benchmark, and the extra_info it
+recorded: FLOPs per step, the peaks measured in the same run, the machine); nothing is typed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+
+def main(path: str) -> str:
+    data = json.loads(open(path).read())
+    steps: dict = defaultdict(dict)  # arch -> (variant, implementation) -> benchmark
+    peaks, machine = {}, None
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if b["group"] == "matmul-peak":
+            peaks[info["precision"]] = info["peak_gflops"]
+            continue
+        machine = machine or {k: info.get(k) for k in ("device", "cpu_flags", "threads", "torch")}
+        steps[info["arch"]][(info["variant"], info["implementation"])] = b
+    variants = list(dict.fromkeys(v for arch in steps.values() for v, _ in arch))
+    lines = [
+        "# Step time by precision: ganzoo's step and a plain PyTorch step of the same networks",
+        "",
+        f"Machine: {machine['device']}" + (f", flags {', '.join(machine['cpu_flags'])}" if machine.get("cpu_flags") else "")
+        + (f", {machine['threads']} thread(s)" if machine.get("threads") else "")
+        + f"; torch {machine['torch']}; {data['datetime']} (pytest-benchmark {data['version']}).",
+        "",
+        "Matrix-product peak measured in the same run (best of square products 512-2048): "
+        + ", ".join(f"{p} {g:,.0f} GFLOP/s" for p, g in peaks.items())
+        + ". Step: one D step (non-saturating), one G step on a fresh batch, Adam, no penalty; batch 256 "
+        "for 2D data, 64 for images. Median step time in ms; speed-up over ganzoo's fp32 step; plain/ganzoo "
+        "> 1 means ganzoo's step is faster; GFLOP/s and its share of the peak in that precision "
+        "(FLOPs from FlopCounterMode on an eager step).",
+        "",
+        "| architecture | variant | ganzoo ms | plain ms | plain/ganzoo | speed-up vs fp32 | GFLOP/s | % of peak |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for arch, runs in steps.items():
+        base = runs.get(("fp32", "ganzoo"))
+        for variant in variants:
+            ours, plain = runs.get((variant, "ganzoo")), runs.get((variant, "plain"))
+            if ours is None:
+                continue
+            ms = ours["stats"]["median"] * 1e3
+            plain_ms = plain["stats"]["median"] * 1e3 if plain else None
+            speedup = base["stats"]["median"] / ours["stats"]["median"] if base else None
+            info = ours["extra_info"]
+            gflops = info["flops_per_step"] / ours["stats"]["median"] / 1e9
+            share = 100 * gflops / info["peak_gflops"]
+            lines.append(
+                f"| {arch} | {variant} | {ms:.2f} | {f'{plain_ms:.2f}' if plain_ms else '-'} | "
+                f"{f'{plain_ms / ms:.2f}' if plain_ms else '-'} | {f'{speedup:.2f}x' if speedup else '-'} | "
+                f"{gflops:.1f} | {share:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(main(sys.argv[1]))
