@@ -29,7 +29,8 @@ def main(path: str) -> str:
     lines = [
         "# Step time by precision: ganzoo's step and a plain PyTorch step of the same networks",
         "",
-        f"Machine: {machine['device']}" + (f", flags {', '.join(machine['cpu_flags'])}" if machine.get("cpu_flags") else "")
+        f"Machine: {machine['device']}"
+        + (f", flags {', '.join(machine['cpu_flags'])}" if machine.get("cpu_flags") else "")
         + (f", {machine['threads']} thread(s)" if machine.get("threads") else "")
         + f"; torch {machine['torch']}; {data['datetime']} (pytest-benchmark {data['version']}).",
         "",
