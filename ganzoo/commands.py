@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ganzoo.bench.external import evaluate_samples
 from ganzoo.bench.run import failed_cells, run_suite
 from ganzoo.bench.suite import load_suite, suite_rows
 from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
+from ganzoo.evaluation.external import SAMPLE_FORMATS, write_samples
 from ganzoo.evaluation.extractors import check_given_weights
 from ganzoo.evaluation.plan import EVAL_SEED_OFFSET, evaluate, plan_evaluation
 from ganzoo.plugin.manager import state
@@ -28,7 +30,7 @@ from ganzoo.theory.lab import write_report as write_theory_report
 from ganzoo.training.loop import train
 from ganzoo.training.opening import open_dataset, open_reference
 from ganzoo.training.resolve import eval_settings, pick_device, validate
-from ganzoo.util.files import atomic_torch_save, atomic_write_text
+from ganzoo.util.files import atomic_write_text
 from ganzoo.util.plots import sample_grid, scatter_2d
 
 LIST_KINDS = (
@@ -189,14 +191,17 @@ def cmd_sample(args) -> int:
     import torch
 
     generator, saved, step, kind = RunDir(args.run_dir).load_generator(args.no_ema)
-    rng = torch.Generator().manual_seed(args.seed)
+    seed = saved["train"]["seed"] + EVAL_SEED_OFFSET if args.as_eval else args.seed
+    rng = torch.Generator().manual_seed(seed)
     out = Path(args.out or Path(args.run_dir) / f"samples-step{step}.png")
     data = saved["data"]
+    images = len(generator.output_shape) == 3
     if args.n is None:
-        args.n = 64 if len(generator.output_shape) == 3 else 2500
-    if out.suffix == ".pt":
-        atomic_torch_save(generator.sample(args.n, generator=rng), out)
+        args.n = 64 if images and out.suffix == ".png" else 10_000 if images else 2500
+    if str(args.out or "").endswith(("/", "\\")) or (out.suffix in SAMPLE_FORMATS and out.suffix != ".png"):
+        written = write_samples(generator.sample(args.n, generator=rng), out, images)
     elif out.suffix == ".png" and "centers" in data:  # a 2D mixture: samples over its modes
+        written = out
         scatter_2d(
             generator.sample(args.n, generator=rng),
             torch.tensor(data["centers"]),
@@ -204,18 +209,32 @@ def cmd_sample(args) -> int:
             out,
             f"{saved['train']['arch']} / {saved['train']['loss']} on {data['name']}, step {step}",
         )
-    elif out.suffix == ".png" and len(generator.output_shape) == 3:
+    elif out.suffix == ".png" and images:
+        written = out
         sample_grid(generator, out, rng, n=args.n)
     else:
-        raise GanzooError(f"--out must end in .png (a plot or image grid) or .pt (the raw tensor), got '{out}'.")
-    print(f"wrote samples from step {step} ({'EMA' if kind == 'ema' else 'raw'} generator) to {out}")
+        raise GanzooError(
+            f"--out must end in .png (a plot or image grid), .pt, .npz or .npy (the samples), or / (a folder of "
+            f"PNG images), got '{out}'."
+        )
+    generator_kind = "EMA" if kind == "ema" else "raw"
+    print(f"wrote {args.n:,} samples from step {step} ({generator_kind} generator, seed {seed}) to {written}")
     return 0
 
 
 def cmd_eval(args) -> int:
     """Every metric that applies to the run's data (or those asked), on the standard
-    sample counts, appended to the run's metrics.jsonl."""
-
+    sample counts, appended to the run's metrics.jsonl; or, with --samples, to samples made
+    elsewhere (bench/external.py)."""
+    external = {"--samples": args.samples, "--data": args.data, "--name": args.name, "--out": args.out}
+    if args.run_dir is not None and any(v is not None for v in external.values()):
+        given = ", ".join(k for k, v in external.items() if v is not None)
+        raise GanzooError(
+            f"`ganzoo eval {args.run_dir}` evaluates a run, and {given} belong to samples made elsewhere: give a run "
+            "directory, or --samples PATH --data NAME --name LABEL --out FOLDER, not both."
+        )
+    if args.run_dir is None:
+        return _eval_samples(args, external)
     run = RunDir(args.run_dir)
     generator, saved, step, kind = run.load_generator(args.no_ema)
     run.check_installed(("dataset",), saved)
@@ -249,6 +268,50 @@ def cmd_eval(args) -> int:
         shown = {k: v for k, v in record["results"].items() if k != "histogram"}
         print(f"  {record['metric']}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
     print(f"appended {len(records)} records to {run.metrics_path}")
+    return 0
+
+
+def _eval_samples(args, external: dict) -> int:
+    missing = [k for k, v in external.items() if v is None]
+    if missing:
+        raise GanzooError(
+            f"Name a run directory to evaluate, or samples made elsewhere with --samples PATH --data NAME --name LABEL "
+            f"--out FOLDER ({', '.join(missing)} missing): e.g. `ganzoo eval --samples samples.npz --data mnist "
+            "--name my-gan --out results/external`."
+        )
+    if args.no_ema:
+        raise GanzooError("--no-ema chooses a run's generator weights; samples made elsewhere have none. Drop it.")
+    cfg = TrainConfig(
+        data=args.data,
+        data_options=parse_options(args.data_opt, "--data-opt"),
+        data_root=args.data_root,
+        **{name: getattr(args, name) for name in EVAL_FIELDS if getattr(args, name) is not None},
+    )
+    cfg.eval_real_split = cfg.eval_real_split or "train"  # the parser checked the choices; a run's defaults
+    cfg.extractor = cfg.extractor or "auto"
+    check_given_weights(cfg.inception_weights)
+    entry = evaluate_samples(
+        args.samples,
+        args.out,
+        cfg=cfg,
+        label=args.name,
+        description=args.description,
+        seed=args.seed or 0,
+        resize=args.resize,
+        key=args.samples_key,
+        float_range=args.float_range,
+        allow_fewer=args.allow_fewer,
+        device=args.device or "auto",
+    )
+    if args.json:
+        print(json.dumps(entry, indent=2))
+        return 0
+    provenance = entry["external"]
+    print(f"{args.samples}: {provenance['count']:,} samples (sha256 {provenance['sha256'][:16]}...) as {args.data}'s:")
+    for metric, results in entry["final"].items():
+        shown = {k: v for k, v in results.items() if k != "histogram"}
+        print(f"  {metric}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+    print(f"entry {entry['cell']} written to {args.out} (`ganzoo report {args.out}`, or --external beside a suite)")
     return 0
 
 
@@ -308,7 +371,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_report(args) -> int:
-    md, page = write_report(args.results_dir, args.out, papers=args.papers)
+    md, page = write_report(args.results_dir, args.out, papers=args.papers, external=args.external)
     print(f"report: {md}\n        {page}")
     return 0
 

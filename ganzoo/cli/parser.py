@@ -145,19 +145,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir")
     p.add_argument("-n", type=positive_int, help="number of samples (default: 2500 points, or a grid of 64 images)")
-    p.add_argument("--out", type=file_path, help="file: .png for a plot, .pt for the tensor")
+    p.add_argument(
+        "--out",
+        help="where: .png for a plot or image grid; the samples themselves as .pt (the float tensor), .npz or "
+        ".npy (images as N x H x W x C uint8, clean-fid's layout; flat data as floats), or a folder of PNG images "
+        "(a path ending in /); `ganzoo eval --samples` reads them all",
+    )
     p.add_argument("--seed", type=whole_number, default=0)
+    p.add_argument(
+        "--as-eval",
+        action="store_true",
+        help="draw exactly the samples `ganzoo eval` on this run measures (its sample seed; -n: the metric's count)",
+    )
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser(
         "eval",
-        help="compute metrics for a trained run",
+        help="compute metrics for a trained run, or for samples made elsewhere",
         description="Compute FID, KID, precision/recall, IS and mode/class coverage (those that "
         "apply to the run's data) on the standard sample counts, for the run's latest "
-        "checkpoint, and append them to its metrics.jsonl. See docs/metrics.md.",
+        "checkpoint, and append them to its metrics.jsonl. With --samples instead of a run: "
+        "samples made elsewhere (a folder of images, .npz, .npy or .pt), evaluated as the "
+        "data set --data's under the same protocol, into a results folder (--out) that "
+        "`ganzoo report` and `ganzoo compare` read. See docs/metrics.md.",
     )
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", nargs="?", help="a run directory (or --samples)")
+    external = p.add_argument_group("samples made elsewhere")
+    external.add_argument("--samples", metavar="PATH", help="a folder of PNG/JPEG images, or an .npz, .npy or .pt file")
+    external.add_argument(
+        "--data", metavar="NAME", help="the data set the samples claim to model (`ganzoo list datasets`)"
+    )
+    external.add_argument("--data-opt", action="append", metavar="KEY=VALUE", help="a data set option (repeatable)")
+    external.add_argument(
+        "--name", metavar="LABEL", help="the model's name, e.g. stylegan2-ada-official (its rows' label)"
+    )
+    external.add_argument("--description", default="", help="what the samples are (recorded with them)")
+    external.add_argument("--out", type=folder, help="the results folder the entry joins (created if missing)")
+    external.add_argument(
+        "--resize",
+        choices=("bicubic", "bilinear", "lanczos", "nearest"),
+        help="resize images of another size to the data set's with PIL's filter (recorded); default: refuse them",
+    )
+    external.add_argument(
+        "--samples-key",
+        metavar="KEY",
+        help="the array of an .npz that holds the samples (default: its only one, or arr_0)",
+    )
+    external.add_argument(
+        "--float-range",
+        choices=("-1,1", "0,1"),
+        default="-1,1",
+        help="what float images span (default -1,1; uint8 is 0-255)",
+    )
+    external.add_argument(
+        "--allow-fewer",
+        action="store_true",
+        help="measure on fewer samples than a metric's standard count (recorded with each result)",
+    )
     add_config_options(
         p,
         EVAL_FIELDS,
@@ -168,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-root", help="folder holding local data sets (default: the run's)")
     p.add_argument(
-        "--seed", type=whole_number, help="sampling seed (default: the run's, as its evaluations during training)"
+        "--seed",
+        type=whole_number,
+        help="sampling seed (default: the run's, as its evaluations during training); with --samples, which run "
+        "of the model they come from (the report's seed, default 0)",
     )
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
@@ -265,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="published numbers to set beside ganzoo's (TOML [[reference]] entries; default: "
         "the built-in suite's own, see ganzoo/suites/papers/)",
+    )
+    p.add_argument(
+        "--external",
+        action="append",
+        metavar="FOLDER",
+        help="a folder of samples made elsewhere (`ganzoo eval --samples ... --out FOLDER`) to set beside the "
+        "cells (repeatable)",
     )
     p.set_defaults(func=cmd_report)
 

@@ -53,6 +53,13 @@ class EvalSettings:
     # rather than images quantised to uint8.
     sampler_batch: int | None = None
     float_images: bool = False
+    max_samples: int | None = None  # samples made elsewhere: no metric draws more than were given
+
+    def count_for(self, metric: Metric) -> int:
+        """The samples `metric` is computed on: the user's count, else its standard one, and no
+        more than were given (samples made elsewhere)."""
+        count = self.num_samples or metric.num_samples
+        return count if self.max_samples is None else min(count, self.max_samples)
 
 
 @dataclass
@@ -165,7 +172,7 @@ def evaluate(
             generator,
             dataset,
             plan,
-            plan.settings.num_samples or metric.num_samples,
+            plan.settings.count_for(metric),
             sample_seed,
             generator_kind,
             shared,
@@ -188,7 +195,7 @@ def evaluate(
         torch.Generator(generator.device).manual_seed(sample_seed),
         f"{dataset.name}, step {step}",
         records,
-        plan.settings.num_samples,
+        plan.settings.num_samples or plan.settings.max_samples,
     )
     return records
 
@@ -237,10 +244,14 @@ def _draw_picture(
                     f"{results['high_quality_pct']:.1f}% high quality"
                 )
                 break
-        samples = generator.sample(num_samples or mc.NUM_SAMPLES, generator=rng)
+        samples = generator.sample(
+            min(num_samples or mc.NUM_SAMPLES, getattr(generator, "available", 2**62)), generator=rng
+        )
         if "modes" in offered:
             scatter_2d(samples, dataset.centers, dataset.std, path, title)
         else:
             scatter_2d(samples, None, 0.0, path, title)
     elif shape == (1,) and "density" in offered:
-        density_1d(generator.sample(20_000, generator=rng), dataset, path, title)
+        density_1d(
+            generator.sample(min(20_000, getattr(generator, "available", 2**62)), generator=rng), dataset, path, title
+        )

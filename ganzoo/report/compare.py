@@ -17,6 +17,7 @@ from ganzoo.report.judged import metric_conventions
 from ganzoo.report.results import fmt_stats, grouped, load, row_names, stats, table_columns, value
 from ganzoo.report.study import score_column, trial_records, trials_by_group
 from ganzoo.report.verdicts import Comparison, estimate, holm, judge
+from ganzoo.runs.resultsdir import is_external
 
 
 def _comparable(records: list[dict]) -> list[dict]:
@@ -42,12 +43,12 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
     for data in ga:
         if data not in gb:
             continue
-        names = row_names({k: None for k in ga[data] if k in gb[data]})
-        for key in ga[data]:
-            if key not in gb[data]:
-                continue
-            a_ok = [r for r in ga[data][key] if r["status"] == "ok"]
-            b_ok = [r for r in gb[data][key] if r["status"] == "ok"]
+        for key_a, key_b in _pairs(ga[data], gb[data]):
+            a_ok = [r for r in ga[data][key_a] if r["status"] == "ok"]
+            b_ok = [r for r in gb[data][key_b] if r["status"] == "ok"]
+            name = row_names({key_a: None})[key_a] + (
+                "" if key_a == key_b else f" vs {row_names({key_b: None})[key_b]}"
+            )
             for metric, k, label, decimals, better in columns:
                 resolution = conventions.get((metric, k), (None, None))[0]
                 ea = estimate([value(r, metric, k) for r in a_ok], resolution)
@@ -60,7 +61,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
                     (
                         data,
                         [
-                            names[key],
+                            name,
                             label,
                             fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
                             fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
@@ -99,6 +100,18 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
             f"{dir_a} and {dir_b} share no (data set, architecture, loss) with results; nothing to compare."
         )
     return "\n".join(lines)
+
+
+def _pairs(groups_a: dict, groups_b: dict) -> list[tuple]:
+    """The rows to compare on one data set: the same (architecture, loss, setting) on both sides;
+    and an external entry (samples made elsewhere) against every row of the other side, since
+    its label names a model that ganzoo's rows cannot share."""
+    external_a = [k for k, rows in groups_a.items() if all(is_external(r) for r in rows)]
+    external_b = [k for k, rows in groups_b.items() if all(is_external(r) for r in rows)]
+    pairs = [(k, k) for k in groups_a if k in groups_b]
+    pairs += [(k, e) for e in external_b for k in groups_a]
+    pairs += [(e, k) for e in external_a for k in groups_b if k not in external_b]
+    return list(dict.fromkeys(pairs))
 
 
 def _searches(records_a: list[dict], records_b: list[dict], alpha: float) -> list[str]:

@@ -26,18 +26,21 @@ from ganzoo.report.results import (
     value,
 )
 from ganzoo.report.study import study_section
+from ganzoo.runs.resultsdir import external_records, is_external
 from ganzoo.runs.rundir import RunDir
 from ganzoo.util.files import atomic_write_bytes, atomic_write_text
 from ganzoo.util.plots import plt, save_figure
 
 
-def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
+def write_report(results_dir, out_dir=None, papers=None, external=None) -> tuple[Path, Path]:
     """Write report.md (+ figures/) and report.html into `out_dir` (default: the results folder).
-    `papers`: a reference file of published numbers (default: the built-in suite's own, if any)."""
+    `papers`: a reference file of published numbers (default: the built-in suite's own, if any).
+    `external`: folders of samples made elsewhere (`ganzoo eval --samples`), set beside the cells."""
 
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     meta, records = load(results_dir)
+    records = records + external_records(external or [])
     papers = papers or papers_file_for(meta["suite"]["name"])
     papers = load_papers(papers) if papers else None
     if not records:
@@ -47,12 +50,13 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
     env = meta["environment"]
     page = Page(f"ganzoo bench: {suite['name']}")
     hardware = _hardware(meta, records, results_dir)
-    ok = sum(r["status"] == "ok" for r in records)
-    planned = len(meta.get("cells", records))
+    cells = [r for r in records if not is_external(r)]  # the folder's own; external entries are listed apart
+    ok = sum(r["status"] == "ok" for r in cells)
+    planned = len(meta.get("cells", cells))
     progress = (
-        f"**{ok} of {len(records)} cells finished**"
-        if planned == len(records)
-        else f"**{ok} of the suite's {planned} cells finished, {planned - len(records)} not run yet: a partial report**"
+        f"**{ok} of {len(cells)} cells finished**"
+        if planned == len(cells)
+        else f"**{ok} of the suite's {planned} cells finished, {planned - len(cells)} not run yet: a partial report**"
     )
     page.para(
         f"{suite['description'] or 'Suite ' + suite['name']}. {progress}; "
@@ -76,13 +80,17 @@ def write_report(results_dir, out_dir=None, papers=None) -> tuple[Path, Path]:
         page.heading(f"Data set: {data}")
         groups = plain.get(data)
         if groups:
+            trained = {key: rows for key, rows in groups.items() if not all(is_external(r) for r in rows)}
             _data_table(page, groups)
             _held_out(page, meta, groups)
-            convergence_table(page, groups, results_dir, papers.margins.get(data, {}) if papers else {})
+            if trained:  # samples made elsewhere have no training curve
+                convergence_table(page, trained, results_dir, papers.margins.get(data, {}) if papers else {})
             render_paper_rows(page, [r for r in beside if r.data == data], family)
-            _curves(page, data, groups, results_dir, figures)
+            if trained:
+                _curves(page, data, trained, results_dir, figures)
             _samples(page, data, groups, results_dir, figures)
         study_section(page, data, records, figures)
+    _external(page, [r for r in records if is_external(r)])
     _failures(page, records)
     _protocol(page, meta, records, results_dir)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
@@ -121,6 +129,42 @@ def _precisions(records: list[dict]) -> str:
     if len(kinds) == 1:
         return f"precision {kinds.pop()} in every block"
     return "precision " + ", ".join(f"{block} {'/'.join(sorted(k))}" for block, k in by_block.items())
+
+
+def _external(page: Page, records: list[dict]) -> None:
+    """Where each external entry's samples came from: its rows hold samples made elsewhere,
+    measured here under the same protocol (their metric protocols are at the end)."""
+    if not records:
+        return
+    page.heading("External entries: samples made elsewhere")
+    page.para(
+        "Rows whose loss reads `external` are samples another codebase made (`ganzoo eval --samples`), measured "
+        "here on the same real data, extractor and sample counts as the cells; they have no training curve, and "
+        "the protocol guard finds their training settings not recorded."
+    )
+    rows = []
+    for r in records:
+        e = r["external"]
+        resize = e.get("resize") or {}
+        rows.append(
+            [
+                e["label"],
+                r["data"],
+                str(r["seed"]),
+                f"`{Path(e['path']).name}` ({e['format']})",
+                f"`{e['sha256'][:16]}…`",
+                f"{e['count']:,}",
+                f"{resize['filter']} ({resize.get('library', '')})"
+                if resize.get("applied", True) and resize
+                else "none",
+                ", ".join(e.get("fewer_than_standard") or []) or "-",
+                e.get("description") or "",
+            ]
+        )
+    page.table(
+        ["label", "data", "seed", "file", "SHA-256", "samples", "resize", "fewer than standard for", "description"],
+        rows,
+    )
 
 
 def _data_table(page: Page, groups) -> None:

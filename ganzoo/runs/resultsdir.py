@@ -21,6 +21,7 @@ BENCH_JSON = "bench.json"
 RUNS = "runs"
 SUPERSEDED = "runs-superseded"
 IN_FLIGHT = ".in-flight"  # one file per busy worker process, naming its cell
+EXTERNAL_SUITE = "external"  # the suite name of a folder of `ganzoo eval --samples` entries
 
 
 class ResultsDir:
@@ -95,3 +96,24 @@ def read_bench_meta(out_dir) -> dict:
             "(recorded cells are kept)."
         ) from None
     return meta
+
+
+def is_external(record: dict) -> bool:
+    """An entry of samples made elsewhere (`ganzoo eval --samples`), not a trained cell."""
+    return "external" in record
+
+
+def external_records(folders: list) -> list[dict]:
+    """The entries of external results folders, each naming its run directory absolutely, to
+    set beside a suite's cells (`ganzoo report --external`)."""
+    out = []
+    for folder in folders:
+        folder = Path(folder)
+        if not ResultsDir(folder).bench_json.exists() or read_bench_meta(folder)["suite"]["name"] != EXTERNAL_SUITE:
+            raise GanzooError(
+                f"--external {folder} is not a folder of external entries: make one with `ganzoo eval --samples "
+                f"PATH --data NAME --name LABEL --out {folder}`."
+            )
+        for record in completed(folder).values():
+            out.append({**record, "run_dir": str((folder / record["run_dir"]).resolve())})
+    return out

@@ -81,6 +81,7 @@ def sample_grid(generator, path, rng=None, n: int = 64) -> None:
     if labels is not None:
         labels = labels.to(generator.device)
         n = len(labels)
+    n = min(n, getattr(generator, "available", n))  # samples made elsewhere may be fewer
     images = generator.sample(n, labels=labels, generator=rng)
     buffer = io.BytesIO()
     save_image(

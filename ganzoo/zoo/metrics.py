@@ -79,7 +79,7 @@ class FidelityMetric(Metric):
             group = []
             for name, metric in plan.instances.items():
                 if isinstance(metric, FidelityMetric):
-                    n = plan.settings.num_samples or metric.num_samples
+                    n = plan.settings.count_for(metric)
                     if (n, metric.real_samples(context, n)) == sizes:
                         group.append(name)
             assert plan.extractor is not None, "plan_evaluation prepares the extractor of every metric that uses it"
