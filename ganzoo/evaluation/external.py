@@ -41,7 +41,7 @@ RESIZE_FILTERS = ("bicubic", "bilinear", "lanczos", "nearest")  # PIL's, as clea
 
 @dataclass
 class ExternalSamples:
-    samples: torch.Tensor  # as a generator returns them: images as floats in [-1, 1], N x C x H x W
+    samples: torch.Tensor  # images as uint8 N x C x H x W (a quarter of floats' memory) or floats in [-1, 1]
     provenance: dict  # the file, its SHA-256, count, format, label, description, resize
 
 
@@ -88,13 +88,13 @@ def read_samples(
             values, resized = _resize(values, shape, resize, path, dataset.name)
     if resize is not None and resized is None:
         resized = {"filter": resize, "applied": False, "why": "the samples already had the data set's size"}
-    samples = _as_float(values, path, images, float_range)
+    samples = _checked_values(values, path, images, float_range)
     if tuple(samples.shape[1:]) != shape:
         raise GanzooError(
             f"--samples {path} holds samples of shape {tuple(samples.shape[1:])}, and '{dataset.name}' holds "
             f"{shape}. Pass samples of the data set they claim to model (`--data`), in its shape."
         )
-    if not torch.isfinite(samples).all():
+    if samples.is_floating_point() and not torch.isfinite(samples).all():
         raise GanzooError(f"--samples {path} holds NaN or infinite values: they cannot be measured. Fix the sampler.")
     provenance = {
         "label": label,
@@ -140,7 +140,8 @@ class SampleBank:
                 "samples, or --eval-samples (the count each metric uses) no higher than that."
             )
         cursor[1] = stop
-        return self.samples[start:stop].to(device if device is not None else self.device)
+        drawn = self.samples[start:stop].to(device if device is not None else self.device)
+        return to_float(drawn) if drawn.dtype == torch.uint8 else drawn  # as a generator's: [-1, 1]
 
     def sample_labels(self, n, device=None, generator=None):
         return None  # samples made elsewhere come without the classes they were asked for
@@ -312,12 +313,13 @@ def _resize(values: torch.Tensor, shape: tuple, resize: str | None, path: Path, 
     return resized.contiguous(), record
 
 
-def _as_float(values: torch.Tensor, path: Path, images: bool, float_range: str) -> torch.Tensor:
-    """Images as a generator returns them (floats in [-1, 1]); flat samples as floats."""
+def _checked_values(values: torch.Tensor, path: Path, images: bool, float_range: str) -> torch.Tensor:
+    """uint8 images as they are (the bank turns them into [-1, 1] as it hands them out); float
+    images checked and mapped to [-1, 1]; flat samples as floats."""
     if values.dtype == torch.uint8:
         if not images:
             raise GanzooError(f"--samples {path} holds uint8 values; flat samples (a 2D mixture's) are floats.")
-        return to_float(values)
+        return values
     if not values.is_floating_point():
         raise GanzooError(
             f"--samples {path} holds {values.dtype} values: images are uint8 (0-255) or floats in [-1, 1], flat "
