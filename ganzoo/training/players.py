@@ -99,11 +99,8 @@ class Training:
     def describe_throughput(self, throughput: dict) -> dict:
         if not self.cfg.compile:
             return throughput
-        compiled = [
-            name
-            for name, call in (("generator", self.G_fixed), ("discriminator", self.D_fixed))
-            if call is not self.G and call is not self.D
-        ]
+        pairs = (("generator", self.G_fixed, self.G), ("discriminator", self.D_fixed, self.D))
+        compiled = [name for name, call, plain in pairs if call is not plain]
         return {**throughput, "compiled": compiled}  # a spectrally normalised network stays eager
 
     def sync_members(self) -> None:
