@@ -193,7 +193,7 @@ def _orchestrate(
             set_learning_rates(players, step)
             runs.hook("ganzoo_before_step", step=step)
             players.step = step
-            # Counted in the warm-up window; not a step whose calls are first traced (an ensemble's first).
+            # Counted in the warm-up window; not a first step that compiles (--compile) or traces (an ensemble).
             counting = not clock.warmed_up and not (players.traces_first_step and step == start_step)
             if cfg.compile:
                 mark_step_begin(device)  # CUDA graphs may now reuse the last step's output memory
