@@ -98,7 +98,11 @@ def write_pngs(folder, shapes, mode="L"):
 @pytest.mark.parametrize(
     "make, extra, problem",
     [
-        (lambda d: write_pngs(d / "rgb", [(28, 28)] * 4, "RGB"), [], "is a RGB image, and the data set's images are L"),
+        (
+            lambda d: write_pngs(d / "rgb", [(28, 28)] * 4, "RGB"),
+            [],
+            "is colour (RGB, 3 channels), and the data set's images are grey (8-bit, 1 channel)",
+        ),
         (lambda d: write_pngs(d / "big", [(32, 32)] * 4), [], "holds 32x32 images, and 'mnist' holds 28x28"),
         (lambda d: write_pngs(d / "mixed", [(28, 28), (32, 32)]), [], "mixes image sizes (28x28, 32x32)"),
         (
@@ -113,7 +117,8 @@ def write_pngs(folder, shapes, mode="L"):
             [],
             "holds the arrays a, b",
         ),
-        (lambda d: _npz(d / "nchw.npz", arr_0=np.zeros((4, 1, 28, 28), np.uint8)), [], "are N x H x W x C"),
+        (lambda d: _npz(d / "nchw.npz", arr_0=np.zeros((4, 1, 28, 28), np.uint8)), [], "looks like N x C x H x W"),
+        (lambda d: _save(d / "nhwc.pt", torch.zeros(4, 28, 28, 1)), [], "N x H x W x C, it seems"),
         (lambda d: d / "nothing.npz", [], "no such file or folder"),
         (
             lambda d: _save(d / "few.pt", torch.zeros(8, 1, 28, 28, dtype=torch.uint8)),
@@ -130,6 +135,7 @@ def write_pngs(folder, shapes, mode="L"):
         "float-range",
         "npz-keys",
         "npz-layout",
+        "pt-layout",
         "missing",
         "count",
     ],
@@ -248,3 +254,47 @@ def test_a_run_and_samples_at_once_are_refused(ring_run, tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main(["eval", "--samples", "x.npy", "--data", "ring8"]) == 2
     assert "--name, --out missing" in capsys.readouterr().err
+
+
+def test_what_an_entry_records_and_refuses(ring_run, tmp_path, capsys):
+    """Counts below the standard are recorded whatever set them; the same samples twice, a
+    ganzoo architecture's name and --float-range on uint8 are refused; grey N x H x W arrays
+    are read; the provenance holds the file's absolute path and its stored shape."""
+    root = need_data_root()
+    images = tmp_path / "grey.npz"
+    np.savez(
+        images, arr_0=np.random.default_rng(0).integers(0, 255, (300, 28, 28), dtype=np.uint8), labels=np.zeros(300)
+    )
+    out = tmp_path / "out"
+    args = ["eval", "--samples", str(images), "--data", "mnist", "--data-root", str(root), "--out", str(out)]
+    assert (
+        main([*args, "--name", "grey", "--eval-metrics", "fid", "--eval-samples", "300", "--eval-real-samples", "300"])
+        == 0
+    )
+    entry = last_entry(out)["external"]
+    assert entry["fewer_than_standard"] == ["fid"] and entry["counts"] == {"fid": 300}
+    assert entry["path"] == str(images.resolve()) and entry["original"]["shape"] == [300, 28, 28]
+    assert entry["format"] == "npz, array arr_0"
+    line = json.loads((out / last_entry(out)["run_dir"] / "metrics.jsonl").read_text())
+    assert "sample_seed" not in line["protocol"] and "seed" not in line["protocol"]["generated"]
+    capsys.readouterr()
+    for extra, problem in (
+        (["--name", "grey", "--seed", "1"], "are already the entry external--grey--mnist--seed0"),
+        (["--name", "dcgan"], "is a ganzoo architecture's name"),
+        (["--name", "other", "--float-range", "0,1"], "--float-range 0,1 says what float images span"),
+    ):
+        assert main([*args, *extra, "--eval-metrics", "fid", "--allow-fewer"]) == 2
+        assert problem in capsys.readouterr().err
+
+
+def test_compare_and_the_report_rule_out_lines_whose_protocols_differ(ring_run, tmp_path):
+    samples = tmp_path / "s.npy"
+    assert main(["sample", str(ring_run), "--as-eval", "-n", "2500", "--out", str(samples)]) == 0
+    for out, count in (("a", "2500"), ("b", "1000")):
+        args = ["eval", "--samples", str(samples), "--data", "ring8", "--name", "m", "--out", str(tmp_path / out)]
+        assert main([*args, *EVAL_2D, "--eval-samples", count]) == 0
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.md")]) == 0
+    assert "not comparable: num_samples 2500 vs 1000" in (tmp_path / "c.md").read_text()
+    assert main(["report", str(tmp_path / "a")]) == 0
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "**1 external entries** (samples made elsewhere)" in report and "no cell of this data set here" in report

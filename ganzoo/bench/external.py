@@ -27,8 +27,9 @@ from ganzoo.core.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.external import SampleBank, read_samples
 from ganzoo.evaluation.plan import evaluate, plan_evaluation
+from ganzoo.plugin.manager import registry
 from ganzoo.runs.resultsdir import EXTERNAL_SUITE as SUITE_NAME
-from ganzoo.runs.resultsdir import ResultsDir, read_bench_meta
+from ganzoo.runs.resultsdir import ResultsDir, completed, read_bench_meta
 from ganzoo.runs.rundir import RunDir
 from ganzoo.training.opening import open_dataset, open_reference
 from ganzoo.training.resolve import eval_settings, pick_device
@@ -74,11 +75,9 @@ def evaluate_samples(
     settings = eval_settings(cfg)
     plan = plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split), for_training=False)
     count = external.provenance["count"]
-    short = {
-        name: settings.num_samples or metric.num_samples
-        for name, metric in plan.instances.items()
-        if count < (settings.num_samples or metric.num_samples)
-    }
+    _check_new_samples(folder, external.provenance["sha256"])
+    asked = {name: settings.num_samples or metric.num_samples for name, metric in plan.instances.items()}
+    short = {name: wanted for name, wanted in asked.items() if count < wanted}
     if short and not allow_fewer:
         raise GanzooError(
             f"--samples {samples_path} holds {count:,} samples, fewer than "
@@ -87,15 +86,21 @@ def evaluate_samples(
             "the standard count: pass more samples, or --allow-fewer to measure on these (recorded with each result)."
         )
     settings.max_samples = count
+    counts = {name: settings.count_for(metric) for name, metric in plan.instances.items()}
+    below = sorted(name for name, metric in plan.instances.items() if counts[name] < metric.num_samples)
     run = RunDir(folder.run_dir(cell))
     bank = SampleBank(external.samples, pick_device(device))
     records = evaluate(bank, dataset, 0, run.sample_picture(0), seed=seed, generator_kind="external", plan=plan)
-    provenance = {**external.provenance, "fewer_than_standard": sorted(short)}
+    # Counts below a metric's standard one, whether --eval-samples or the file set them.
+    provenance = {**external.provenance, "counts": counts, "fewer_than_standard": below}
     for record in records:
         record["source"] = "ganzoo eval --samples"
-        record["protocol"].update(samples=provenance, precision="fp32", device=str(bank.device))
-        if isinstance(record["protocol"].get("generated"), dict):  # torch-fidelity's metrics say how they sampled
-            record["protocol"]["generated"]["latent"] = "samples made elsewhere, the first N in the order given"
+        protocol = record["protocol"]
+        protocol.pop("sample_seed", None)  # no latent draw: the samples are the file's, in order
+        protocol.update(samples=provenance, precision="fp32", device=str(bank.device))
+        if isinstance(protocol.get("generated"), dict):  # torch-fidelity's metrics say how they sampled
+            protocol["generated"].pop("seed", None)
+            protocol["generated"]["latent"] = "samples made elsewhere, the first N in the order given"
         run.append_metrics(record)
     run.write_config(
         {
@@ -135,6 +140,24 @@ def _check_label(label: str) -> None:
             f"--name {label!r}: name the samples' model with letters, digits, '-', '_' or '.', e.g. "
             "--name stylegan2-ada-official; it labels the entry's row in reports."
         )
+    if label in registry("architecture").entries:
+        raise GanzooError(
+            f"--name {label!r} is a ganzoo architecture's name, and an external entry's row would read like "
+            f"ganzoo's own cells of it. Name the model that made the samples, e.g. --name {label}-official."
+        )
+
+
+def _check_new_samples(folder: ResultsDir, sha256: str) -> None:
+    """The same file twice would count as two runs of the model: a seed-to-seed spread of 0."""
+    if not folder.results.exists():
+        return
+    for record in completed(folder.path).values():
+        if record.get("external", {}).get("sha256") == sha256:
+            raise GanzooError(
+                f"These samples (SHA-256 {sha256[:16]}...) are already the entry {record['cell']}: the same samples "
+                "under another --seed would count as another run of the model and shrink its interval. Give each "
+                "--seed the samples of its own run."
+            )
 
 
 def _write_meta(folder: ResultsDir, cell: str, sha: str, device: torch.device) -> None:

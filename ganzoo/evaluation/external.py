@@ -64,6 +64,7 @@ def read_samples(
     shape = tuple(dataset.sample_shape)
     images = len(shape) == 3
     if path.is_dir():
+        as_stored: list | None = None
         if not images:
             raise GanzooError(
                 f"--samples {path} is a folder of images, but '{dataset.name}' holds samples of shape {shape}: "
@@ -71,18 +72,28 @@ def read_samples(
             )
         values, fmt, digest, resized = _read_folder(path, shape, resize, dataset.name)
     elif path.suffix in (".npz", ".npy"):
-        values, fmt, digest = _read_numpy(path, key), path.suffix[1:], _sha256(path)
+        (values, array_name), fmt, digest = _read_numpy(path, key), path.suffix[1:], _sha256(path)
+        if array_name is not None:
+            fmt = f"npz, array {array_name}"
+        as_stored = list(values.shape)
         if images:  # clean-fid's layout: N x H x W x C
             values = _channels_first(values, path, shape)
     elif path.suffix == ".pt":
         values, fmt, digest = _read_torch(path), "pt", _sha256(path)
+        as_stored = list(values.shape)
+        if images and values.dim() == 4 and values.shape[1] != shape[0] and values.shape[-1] == shape[0]:
+            raise GanzooError(
+                f"--samples {path} holds a tensor of shape {tuple(values.shape)}: N x H x W x C, it seems. A .pt "
+                "holds images as PyTorch lays them out, N x C x H x W: save `images.permute(0, 3, 1, 2)`, or "
+                "write an .npz, whose images are N x H x W x C (clean-fid's layout)."
+            )
     else:
         raise GanzooError(
             f"--samples {path}: '{path.suffix}' is not a format ganzoo reads. Pass a folder of PNG or JPEG "
             "images, an .npz or .npy array, or a .pt tensor (docs/metrics.md, samples from another codebase)."
         )
-    original = {"dtype": str(values.dtype).replace("torch.", ""), "shape": list(values.shape)}
-    if fmt != "folder":
+    original = {"dtype": str(values.dtype).replace("torch.", ""), "shape": as_stored if not path.is_dir() else None}
+    if not fmt.startswith("folder"):
         resized = None
         if images and tuple(values.shape[1:]) != shape:
             values, resized = _resize(values, shape, resize, path, dataset.name)
@@ -96,15 +107,20 @@ def read_samples(
         )
     if samples.is_floating_point() and not torch.isfinite(samples).all():
         raise GanzooError(f"--samples {path} holds NaN or infinite values: they cannot be measured. Fix the sampler.")
+    if float_range != "-1,1" and not (images and values.is_floating_point()):
+        raise GanzooError(
+            f"--float-range {float_range} says what float images span; --samples {path} holds "
+            f"{'uint8 images (0-255)' if values.dtype == torch.uint8 else 'flat samples'}. Drop --float-range."
+        )
     provenance = {
         "label": label,
         "description": description,
-        "path": str(path),
+        "path": str(path.resolve()),
         "format": fmt,
         "sha256": digest,
         "count": int(samples.shape[0]),
         "original": original,
-        "float_range": float_range if values.is_floating_point() else None,
+        "float_range": float_range if images and values.is_floating_point() else None,
         "resize": resized,
     }
     return ExternalSamples(samples, provenance)
@@ -174,7 +190,10 @@ def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tup
 
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise GanzooError(f"--samples {path} holds no PNG or JPEG images. Write the samples there as .png files.")
+        raise GanzooError(
+            f"--samples {path} holds no PNG or JPEG images (subfolders are not read). Write the samples there "
+            "as .png files, all in that one folder."
+        )
     mode = {1: "L", 3: "RGB"}.get(shape[0])
     if mode is None:
         raise GanzooError(f"The data set's images have {shape[0]} channels; image files hold 1 (grey) or 3 (RGB).")
@@ -185,9 +204,10 @@ def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tup
                 image.load()
                 if image.mode not in (mode, "P" if mode == "RGB" else mode):
                     raise GanzooError(
-                        f"--samples {file} is a {image.mode} image, and the data set's images are {mode} "
-                        f"({shape[0]} channel{'s' if shape[0] > 1 else ''}). Save the samples as {mode} images, "
-                        "as the real ones are: ganzoo does not convert colours silently."
+                        f"--samples {file} is {_describe_mode(image.mode)}, and the data set's images are "
+                        f"{_describe_mode(mode)}. Save the samples as the real ones are, e.g. "
+                        f"`Image.open(f).convert('{mode}').save(f)` with PIL if that conversion is what you mean "
+                        "(plt.imsave writes RGBA even for grey images): ganzoo does not convert colours silently."
                     )
                 sizes.add(image.size)
                 image = image.convert(mode)
@@ -211,7 +231,22 @@ def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tup
     record = None
     if (height, width) != tuple(shape[1:]):
         record = {"library": f"PIL {_pil_version()}", "filter": resize, "from": [height, width], "to": list(shape[1:])}
-    return values.contiguous(), "folder", digest.hexdigest(), record
+    kinds = sorted({"jpeg" if f.suffix.lower() in (".jpg", ".jpeg") else "png" for f in files})
+    fmt = "folder of " + " and ".join(kinds) + (" (lossy: JPEG moves FID)" if "jpeg" in kinds else "")
+    return values.contiguous(), fmt, digest.hexdigest(), record
+
+
+def _describe_mode(mode: str) -> str:
+    return {
+        "L": "grey (8-bit, 1 channel)",
+        "RGB": "colour (RGB, 3 channels)",
+        "RGBA": "colour with transparency (RGBA, 4 channels)",
+        "LA": "grey with transparency (LA, 2 channels)",
+        "1": "black and white (1-bit)",
+        "I;16": "16-bit grey",
+        "I": "32-bit grey",
+        "F": "floating-point grey",
+    }.get(mode, f"a PIL {mode} image")
 
 
 def _pil_version() -> str:
@@ -231,13 +266,15 @@ def _pil_filter(name: str):
     }[name]
 
 
-def _read_numpy(path: Path, key: str | None) -> torch.Tensor:
+def _read_numpy(path: Path, key: str | None) -> tuple[torch.Tensor, str | None]:
+    """The samples' array, and its name in an .npz (None for an .npy)."""
     import numpy as np
 
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise GanzooError(f"--samples {path} cannot be read as a NumPy file ({exc}).") from None
+    chosen = None
     if isinstance(loaded, np.ndarray):
         array = loaded
     else:
@@ -252,7 +289,7 @@ def _read_numpy(path: Path, key: str | None) -> torch.Tensor:
         array = loaded[chosen]
     if array.dtype.kind not in "uif":
         raise GanzooError(f"--samples {path} holds {array.dtype} values, not numbers.")
-    return torch.from_numpy(np.ascontiguousarray(array))
+    return torch.from_numpy(np.ascontiguousarray(array)), chosen
 
 
 def _read_torch(path: Path) -> torch.Tensor:
@@ -271,10 +308,17 @@ def _read_torch(path: Path) -> torch.Tensor:
 
 
 def _channels_first(values: torch.Tensor, path: Path, shape: tuple) -> torch.Tensor:
+    if values.dim() == 3 and shape[0] == 1:  # N x H x W: grey images, unambiguous
+        return values.unsqueeze(1).contiguous()
     if values.dim() != 4 or values.shape[-1] != shape[0]:
+        hint = (
+            " It looks like N x C x H x W: save `images.transpose(0, 2, 3, 1)`."
+            if values.dim() == 4 and values.shape[1] == shape[0]
+            else ""
+        )
         raise GanzooError(
-            f"--samples {path} holds an array of shape {tuple(values.shape)}; images in an .npz are N x H x W x C "
-            f"(clean-fid's layout), here C = {shape[0]} for the data set's images {shape}."
+            f"--samples {path} holds an array of shape {tuple(values.shape)}; images in an .npz or .npy are N x H "
+            f"x W x C (clean-fid's layout), here C = {shape[0]} for the data set's images {shape}.{hint}"
         )
     return values.permute(0, 3, 1, 2).contiguous()
 

@@ -12,6 +12,7 @@ import statistics
 from typing import cast
 
 from ganzoo.errors import GanzooError
+from ganzoo.report.comparable import last_protocol, protocol_differences
 from ganzoo.report.convergence import parse_margin
 from ganzoo.report.judged import metric_conventions
 from ganzoo.report.results import fmt_stats, grouped, load, row_names, stats, table_columns, value
@@ -40,6 +41,7 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
     columns = table_columns()  # from the metric registry: built once, not per row
     conventions = metric_conventions()
     pending = []  # (data, row cells, comparison): judged together, one Holm family
+    ruled_out = []  # (data, row cells, why): protocols that measured different quantities, not tested
     for data in ga:
         if data not in gb:
             continue
@@ -57,20 +59,21 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
                     continue
                 sa, sb = stats([value(r, metric, k) for r in a_ok]), stats([value(r, metric, k) for r in b_ok])
                 margin = parse_margin(margins.get(k), level=ea.mean)
-                pending.append(
-                    (
-                        data,
-                        [
-                            name,
-                            label,
-                            fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
-                            fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
-                            f"{eb.mean - ea.mean:+,.{decimals}f}",
-                            "–" if margin is None else f"±{margin:g}",
-                        ],
-                        Comparison(ea, eb, margin, better),
-                    )
+                cells = [
+                    name,
+                    label,
+                    fmt_stats(sa, decimals, 0) + f" ({sa['n']})",
+                    fmt_stats(sb, decimals, 0) + f" ({sb['n']})",
+                    f"{eb.mean - ea.mean:+,.{decimals}f}",
+                    "–" if margin is None else f"±{margin:g}",
+                ]
+                differ = protocol_differences(
+                    last_protocol(dir_a, a_ok[0], metric), last_protocol(dir_b, b_ok[0], metric)
                 )
+                if differ:
+                    ruled_out.append((data, cells, "not comparable: " + "; ".join(differ[:3])))
+                    continue
+                pending.append((data, cells, Comparison(ea, eb, margin, better)))
     verdicts = judge([c for _, _, c in pending], alpha, subject="B", both_sides=True)
     family = sum(v.p_differs is not None for v in verdicts)
     lines = [
@@ -80,17 +83,18 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
         f"test (two one-sided Welch tests) within the margin shown (`--margin KEY=VALUE`; without one, "
         f"agreement is never claimed); both Holm-corrected over the {family} comparisons below (α = {alpha}); "
         "p is the corrected p of the difference test. *Inconclusive*: neither shown, with the seeds per side "
-        "that would likely settle it. Standard deviations of tied seeds are floored at the metric's "
+        "that would likely settle it. *Not comparable*: the two sides' metric protocols differ (sample counts, "
+        "real images, extractor weights...): no test. Standard deviations of tied seeds are floored at the metric's "
         'resolution / √12 (docs/benchmarks.md, "How a verdict is reached").',
         "",
     ]
     shared = 0
-    for data in dict.fromkeys(d for d, _, _ in pending):
+    for data in dict.fromkeys(d for d, _, _ in pending + ruled_out):
         rows = [
             cells + ["–" if v.p_differs is None else f"{v.p_differs:.3g}", v.text]
             for (d, cells, _), v in zip(pending, verdicts)
             if d == data
-        ]
+        ] + [cells + ["–", why] for d, cells, why in ruled_out if d == data]
         shared += 1
         lines += _section(f"## {data}", None, "configuration", "Δ", rows, margin=True)
     searches = _searches(records_a, records_b, alpha)

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
+from ganzoo.report.comparable import last_protocol, protocol_differences
 from ganzoo.report.judged import convergence_table, paper_rows, render_paper_rows
 from ganzoo.report.page import Page
 from ganzoo.report.papers import load_papers, papers_file_for
@@ -26,7 +27,7 @@ from ganzoo.report.results import (
     value,
 )
 from ganzoo.report.study import study_section
-from ganzoo.runs.resultsdir import external_records, is_external
+from ganzoo.runs.resultsdir import EXTERNAL_SUITE, external_records, is_external
 from ganzoo.runs.rundir import RunDir
 from ganzoo.util.files import atomic_write_bytes, atomic_write_text
 from ganzoo.util.plots import plt, save_figure
@@ -54,7 +55,9 @@ def write_report(results_dir, out_dir=None, papers=None, external=None) -> tuple
     ok = sum(r["status"] == "ok" for r in cells)
     planned = len(meta.get("cells", cells))
     progress = (
-        f"**{ok} of {len(cells)} cells finished**"
+        f"**{len(records)} external entries** (samples made elsewhere)"
+        if suite["name"] == EXTERNAL_SUITE
+        else f"**{ok} of {len(cells)} cells finished**"
         if planned == len(cells)
         else f"**{ok} of the suite's {planned} cells finished, {planned - len(cells)} not run yet: a partial report**"
     )
@@ -90,7 +93,7 @@ def write_report(results_dir, out_dir=None, papers=None, external=None) -> tuple
                 _curves(page, data, trained, results_dir, figures)
             _samples(page, data, groups, results_dir, figures)
         study_section(page, data, records, figures)
-    _external(page, [r for r in records if is_external(r)])
+    _external(page, records, results_dir)
     _failures(page, records)
     _protocol(page, meta, records, results_dir)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
@@ -131,21 +134,30 @@ def _precisions(records: list[dict]) -> str:
     return "precision " + ", ".join(f"{block} {'/'.join(sorted(k))}" for block, k in by_block.items())
 
 
-def _external(page: Page, records: list[dict]) -> None:
-    """Where each external entry's samples came from: its rows hold samples made elsewhere,
-    measured here under the same protocol (their metric protocols are at the end)."""
-    if not records:
+def _external(page: Page, records: list[dict], results_dir: Path) -> None:
+    """Where each external entry's samples came from, how many each metric read, and where its
+    metric protocols differ from the cells' of the same data set (then the two rows measure
+    different quantities and do not compare)."""
+    entries = [r for r in records if is_external(r)]
+    if not entries:
         return
     page.heading("External entries: samples made elsewhere")
     page.para(
-        "Rows whose loss reads `external` are samples another codebase made (`ganzoo eval --samples`), measured "
-        "here on the same real data, extractor and sample counts as the cells; they have no training curve, and "
-        "the protocol guard finds their training settings not recorded."
+        "Rows whose loss reads `external` hold samples another codebase made (`ganzoo eval --samples`), measured "
+        "here with the protocol each of their metric lines records. They have no training curve, and the "
+        "protocol guard finds their training settings not recorded. Where an entry's metric protocol differs "
+        "from the cells' on the same data set (sample counts, real images, extractor), the last column says so: "
+        "those numbers measure different quantities."
     )
     rows = []
-    for r in records:
+    for r in entries:
         e = r["external"]
         resize = e.get("resize") or {}
+        counts = e.get("counts") or {}
+        read = f"{e['count']:,}" + (" (" + ", ".join(f"{m} {n:,}" for m, n in counts.items()) + ")" if counts else "")
+        resized = (
+            f"{resize['filter']} ({resize.get('library', '')})" if resize.get("applied", True) and resize else "none"
+        )
         rows.append(
             [
                 e["label"],
@@ -153,18 +165,29 @@ def _external(page: Page, records: list[dict]) -> None:
                 str(r["seed"]),
                 f"`{Path(e['path']).name}` ({e['format']})",
                 f"`{e['sha256'][:16]}…`",
-                f"{e['count']:,}",
-                f"{resize['filter']} ({resize.get('library', '')})"
-                if resize.get("applied", True) and resize
-                else "none",
+                read,
+                resized,
                 ", ".join(e.get("fewer_than_standard") or []) or "-",
                 e.get("description") or "",
+                _against_cells(r, records, results_dir),
             ]
         )
-    page.table(
-        ["label", "data", "seed", "file", "SHA-256", "samples", "resize", "fewer than standard for", "description"],
-        rows,
-    )
+    header = ["label", "data", "seed", "file", "SHA-256", "samples (read by each metric)", "resize"]
+    page.table(header + ["below standard count", "description", "protocol against the cells"], rows)
+
+
+def _against_cells(entry: dict, records: list[dict], results_dir: Path) -> str:
+    cell = next((r for r in records if r["data"] == entry["data"] and not is_external(r) and r["status"] == "ok"), None)
+    if cell is None:
+        return "no cell of this data set here"
+    differ = []
+    for metric in entry.get("final", {}):
+        found = protocol_differences(
+            last_protocol(results_dir, cell, metric), last_protocol(results_dir, entry, metric)
+        )
+        if found:
+            differ.append(f"{metric}: " + "; ".join(found))
+    return " / ".join(differ) if differ else "same"
 
 
 def _data_table(page: Page, groups) -> None:
@@ -318,12 +341,19 @@ def _failures(page: Page, records: list[dict]) -> None:
 
 def _protocol(page: Page, meta: dict, records: list[dict], results_dir: Path) -> None:
     page.heading("Protocol")
-    page.para(
-        "Each cell is one `ganzoo train` run of the suite below; its run directory under `runs/` "
-        "holds the resolved configuration (`config.json`), logs, metric records and samples. "
-        f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`."
-    )
-    page.code(meta["suite"]["text"], "toml")
+    if meta["suite"]["name"] == EXTERNAL_SUITE:
+        page.para(
+            "Each entry is one `ganzoo eval --samples` of samples made elsewhere; its run directory under `runs/` "
+            "holds `config.json` (the data set, the evaluation settings and the samples' provenance), the metric "
+            "records (`metrics.jsonl`, each with its protocol) and a picture of the samples."
+        )
+    else:
+        page.para(
+            "Each cell is one `ganzoo train` run of the suite below; its run directory under `runs/` "
+            "holds the resolved configuration (`config.json`), logs, metric records and samples. "
+            f"Suite SHA-256 `{meta['suite']['sha256'][:16]}…`."
+        )
+        page.code(meta["suite"]["text"], "toml")
     recipes = sorted(
         {
             (p["name"], p.get("recipe_version", "?"), p.get("package", "?"))
