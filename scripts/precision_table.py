@@ -1,10 +1,13 @@
 """The step-speed table of benchmarks/test_precision_speed.py, from its pytest-benchmark JSON:
 
     pytest benchmarks/test_precision_speed.py --benchmark-only --benchmark-json=speed.json
-    python scripts/precision_table.py speed.json > docs/results/precision/speed-MACHINE.md
+    python scripts/precision_table.py speed.json [later.json ...] > docs/results/precision/speed-MACHINE.md
 
-Every figure is read from the JSON (median step time of each benchmark, and the extra_info it
-recorded: FLOPs per step, the peaks measured in the same run, the machine); nothing is typed.
+A later file's benchmarks replace an earlier one's of the same architecture, variant and
+implementation (a part measured again after a change); each row's share of the peak uses the
+peak measured in its own run, which the last column names. Every figure is read from the
+JSON files (median step time of each benchmark, and the extra_info it recorded: FLOPs per
+step, the peaks, the machine); nothing is typed.
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ import sys
 from collections import defaultdict
 
 
-def main(path: str) -> str:
-    data = json.loads(open(path).read())
+def main(paths: list[str]) -> str:
     steps: dict = defaultdict(dict)  # arch -> (variant, implementation) -> benchmark
-    peaks, machine = {}, None
-    for b in data["benchmarks"]:
-        info = b["extra_info"]
-        if b["group"] == "matmul-peak":
-            peaks[info["precision"]] = info["peak_gflops"]
-            continue
-        machine = machine or {k: info.get(k) for k in ("device", "cpu_flags", "threads", "torch")}
-        steps[info["arch"]][(info["variant"], info["implementation"])] = b
+    peaks: dict = {}  # file index -> precision -> GFLOP/s
+    machine, runs = None, []
+    for index, path in enumerate(paths):
+        data = json.loads(open(path).read())
+        runs.append(f"{data['datetime'][:16]} (pytest-benchmark {data['version']})")
+        for b in data["benchmarks"]:
+            info = b["extra_info"]
+            if b["group"] == "matmul-peak":
+                peaks.setdefault(index, {})[info["precision"]] = info["peak_gflops"]
+                continue
+            machine = machine or {k: info.get(k) for k in ("device", "cpu_flags", "threads", "torch")}
+            steps[info["arch"]][(info["variant"], info["implementation"])] = {**b, "run": index}
     variants = list(dict.fromkeys(v for arch in steps.values() for v, _ in arch))
     lines = [
         "# Step time by precision: ganzoo's step and a plain PyTorch step of the same networks",
@@ -32,17 +38,20 @@ def main(path: str) -> str:
         f"Machine: {machine['device']}"
         + (f", flags {', '.join(machine['cpu_flags'])}" if machine.get("cpu_flags") else "")
         + (f", {machine['threads']} thread(s)" if machine.get("threads") else "")
-        + f"; torch {machine['torch']}; {data['datetime']} (pytest-benchmark {data['version']}).",
+        + f"; torch {machine['torch']}; run {', run '.join(f'{i + 1}: {r}' for i, r in enumerate(runs))}.",
         "",
         "Matrix-product peak measured in the same run (best of square products 512-2048): "
-        + ", ".join(f"{p} {g:,.0f} GFLOP/s" for p, g in peaks.items())
+        + "; ".join(
+            f"run {i + 1}: " + ", ".join(f"{p} {g:,.0f} GFLOP/s" for p, g in ps.items()) for i, ps in peaks.items()
+        )
         + ". Step: one D step (non-saturating), one G step on a fresh batch, Adam, no penalty; batch 256 "
         "for 2D data, 64 for images. Median step time in ms; speed-up over ganzoo's fp32 step; plain/ganzoo "
         "> 1 means ganzoo's step is faster; GFLOP/s and its share of the peak in that precision "
         "(FLOPs from FlopCounterMode on an eager step).",
         "",
-        "| architecture | variant | ganzoo ms | plain ms | plain/ganzoo | speed-up vs fp32 | GFLOP/s | % of peak |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| architecture | variant | ganzoo ms | plain ms | plain/ganzoo | speed-up vs fp32 | GFLOP/s | % of peak "
+        "| run |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for arch, runs in steps.items():
         base = runs.get(("fp32", "ganzoo"))
@@ -55,14 +64,14 @@ def main(path: str) -> str:
             speedup = base["stats"]["median"] / ours["stats"]["median"] if base else None
             info = ours["extra_info"]
             gflops = info["flops_per_step"] / ours["stats"]["median"] / 1e9
-            share = 100 * gflops / info["peak_gflops"]
+            share = 100 * gflops / peaks[ours["run"]][info["precision"]]
             lines.append(
                 f"| {arch} | {variant} | {ms:.2f} | {f'{plain_ms:.2f}' if plain_ms else '-'} | "
                 f"{f'{plain_ms / ms:.2f}' if plain_ms else '-'} | {f'{speedup:.2f}x' if speedup else '-'} | "
-                f"{gflops:.1f} | {share:.1f} |"
+                f"{gflops:.1f} | {share:.1f} | {ours['run'] + 1} |"
             )
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    sys.stdout.write(main(sys.argv[1]))
+    sys.stdout.write(main(sys.argv[1:]))
