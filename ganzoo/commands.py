@@ -391,7 +391,7 @@ def cmd_compare(args) -> int:
                 f"--margin {key}={margin}: a margin is a positive number (--margin modes_covered=0.5) "
                 "or a percentage of A's mean (--margin fid=5%)."
             )
-    text = compare(args.a, args.b, alpha=args.alpha, margins=margins)
+    text = compare(args.a, args.b, alpha=args.alpha, margins=margins, across=tuple(args.across or ()))
     if args.out:
         atomic_write_text(args.out, text + "\n")
         print(f"wrote {args.out}")

@@ -342,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--margin fid=5%% (of A's mean); repeatable. Without one, agreement is never claimed",
     )
     p.add_argument("--out", type=file_path, help="write the Markdown here instead of printing it")
+    p.add_argument(
+        "--across",
+        action="append",
+        metavar="SETTING",
+        help="a setting in which A and B differ by design, e.g. --across precision: rows pair as if it were equal "
+        "(repeatable)",
+    )
     p.set_defaults(func=cmd_compare)
     _add_plugin_commands(sub)
     return parser

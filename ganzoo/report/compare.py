@@ -30,14 +30,16 @@ def _comparable(records: list[dict]) -> list[dict]:
     ]
 
 
-def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> str:
+def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None, across: tuple = ()) -> str:
     """Markdown: each shared (data, architecture, loss) and metric, A against B. `margins`:
     result key -> the difference within which A and B count as equivalent (a number, or
-    "5%" of A's mean); without one, "agrees" is never said, only "no difference shown"."""
+    "5%" of A's mean); without one, "agrees" is never said, only "no difference shown".
+    `across`: settings in which the two sides may differ (e.g. precision), the question asked."""
     margins = margins or {}
     _, records_a = load(dir_a)
     _, records_b = load(dir_b)
-    ga, gb = grouped(_comparable(records_a)), grouped(_comparable(records_b))
+    ga = grouped(_without(_comparable(records_a), across))
+    gb = grouped(_without(_comparable(records_b), across))
     columns = table_columns()  # from the metric registry: built once, not per row
     conventions = metric_conventions()
     pending = []  # (data, row cells, comparison): judged together, one Holm family
@@ -104,6 +106,13 @@ def compare(dir_a, dir_b, alpha: float = 0.05, margins: dict | None = None) -> s
             f"{dir_a} and {dir_b} share no (data set, architecture, loss) with results; nothing to compare."
         )
     return "\n".join(lines)
+
+
+def _without(records: list[dict], settings: tuple) -> list[dict]:
+    """Records whose rows pair across `settings`: those left out of each record's setting."""
+    if not settings:
+        return records
+    return [{**r, "setting": {k: v for k, v in (r.get("setting") or {}).items() if k not in settings}} for r in records]
 
 
 def _pairs(groups_a: dict, groups_b: dict) -> list[tuple]:
