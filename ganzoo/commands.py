@@ -198,7 +198,13 @@ def cmd_sample(args) -> int:
     images = len(generator.output_shape) == 3
     if args.n is None:
         args.n = 64 if images and out.suffix == ".png" else 10_000 if images else 2500
-    if str(args.out or "").endswith(("/", "\\")) or (out.suffix in SAMPLE_FORMATS and out.suffix != ".png"):
+    as_folder = str(args.out or "").endswith(("/", "\\"))
+    if out.is_dir() and not as_folder:
+        raise GanzooError(
+            f"--out '{out}' is a folder. To write the samples there as PNG images, end it with / (--out {out}/); "
+            "else name a file: .png for a plot or image grid, .pt, .npz or .npy for the samples."
+        )
+    if as_folder or (out.suffix in SAMPLE_FORMATS and out.suffix != ".png"):
         written = write_samples(generator.sample(args.n, generator=rng), out, images)
     elif out.suffix == ".png" and "centers" in data:  # a 2D mixture: samples over its modes
         written = out
@@ -218,7 +224,7 @@ def cmd_sample(args) -> int:
             f"PNG images), got '{out}'."
         )
     generator_kind = "EMA" if kind == "ema" else "raw"
-    print(f"wrote {args.n:,} samples from step {step} ({generator_kind} generator, seed {seed}) to {written}")
+    print(f"wrote samples from step {step} ({args.n:,}, {generator_kind} generator, seed {seed}) to {written}")
     return 0
 
 

@@ -32,7 +32,7 @@ import torch
 
 from ganzoo.core.data import to_float, to_uint8
 from ganzoo.errors import GanzooError
-from ganzoo.util.files import atomic_torch_save, atomic_write_bytes
+from ganzoo.util.files import atomic_torch_save, atomic_write_bytes, file_sha256, safe_torch_load
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SAMPLE_FORMATS = (".pt", ".npz", ".npy")  # and a folder of PNG images
@@ -72,14 +72,14 @@ def read_samples(
             )
         values, fmt, digest, resized = _read_folder(path, shape, resize, dataset.name)
     elif path.suffix in (".npz", ".npy"):
-        (values, array_name), fmt, digest = _read_numpy(path, key), path.suffix[1:], _sha256(path)
+        (values, array_name), fmt, digest = _read_numpy(path, key), path.suffix[1:], file_sha256(path)
         if array_name is not None:
             fmt = f"npz, array {array_name}"
         as_stored = list(values.shape)
         if images:  # clean-fid's layout: N x H x W x C
             values = _channels_first(values, path, shape)
     elif path.suffix == ".pt":
-        values, fmt, digest = _read_torch(path), "pt", _sha256(path)
+        values, fmt, digest = _read_torch(path), "pt", file_sha256(path)
         as_stored = list(values.shape)
         if images and values.dim() == 4 and values.shape[1] != shape[0] and values.shape[-1] == shape[0]:
             raise GanzooError(
@@ -173,14 +173,6 @@ class SampleBank:
         return self
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tuple[torch.Tensor, str, str, dict | None]:
     """uint8 N x C x H x W from the folder's images, in file-name order (each resized with
     `resize` when its size is not the data set's); one digest over the names and the files'
@@ -217,7 +209,7 @@ def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tup
         except (UnidentifiedImageError, OSError) as exc:
             raise GanzooError(f"--samples {file} cannot be read as an image ({exc}). Remove or rewrite it.") from None
         digest.update(file.name.encode())
-        digest.update(_sha256(file).encode())
+        digest.update(file_sha256(file).encode())
     if len(sizes) > 1:
         raise GanzooError(
             f"--samples {path} mixes image sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}): one model's "
@@ -294,7 +286,7 @@ def _read_numpy(path: Path, key: str | None) -> tuple[torch.Tensor, str | None]:
 
 def _read_torch(path: Path) -> torch.Tensor:
     try:
-        value = torch.load(path, map_location="cpu", weights_only=True)
+        value = safe_torch_load(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
         raise GanzooError(
             f"--samples {path} cannot be read as a tensor file ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
