@@ -65,6 +65,7 @@ def test_a_runs_samples_evaluated_as_external_samples_give_the_runs_metrics(ring
         assert line["protocol"]["samples"]["label"] == "mine" and line["protocol"]["precision"] == "fp32"
 
 
+@pytest.mark.slow
 def test_image_samples_round_trip_through_every_format(tmp_path):
     root = need_data_root()
     run = tmp_path / "run"
@@ -220,6 +221,7 @@ def test_flat_samples_are_checked_against_the_data_sets_shape(tmp_path):
         read_samples(tmp_path / "nan.npy", ring, label="x")
 
 
+@pytest.mark.slow
 def test_entries_sit_beside_a_suites_cells_in_reports_and_comparisons(ring_run, tmp_path, capsys):
     suite = tmp_path / "s.toml"
     suite.write_text(

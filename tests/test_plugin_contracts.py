@@ -57,6 +57,7 @@ def ganzoo_register_architectures(register):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "draw, problem",
     [
@@ -220,6 +221,7 @@ def ganzoo_register_architectures(register):
 """
 
 
+@pytest.mark.slow
 def test_a_name_missing_because_its_plugin_failed_to_load_says_so(install_fake_plugin, tmp_path):
     site = install_fake_plugin("typo_plugin", BAD_DEFAULTS)
     result = run_cli(

@@ -73,6 +73,7 @@ def test_bf16_trains_close_to_fp32_and_differs_from_it():
     assert not torch.equal(a[0], b[0])
 
 
+@pytest.mark.slow
 def test_fp16_on_a_cpu_is_refused_in_one_paragraph_before_anything_is_written(tmp_path):
     out = tmp_path / "run"
     done = run_cli("train", "--precision", "fp16", "--steps", "2", "--out", str(out), "--device", "cpu")
@@ -112,6 +113,7 @@ def test_a_checkpoint_of_another_precision_is_refused_in_fp16(tmp_path, monkeypa
         scaled.load_state_dict([])
 
 
+@pytest.mark.slow
 def test_precision_is_recorded_in_the_configuration_the_throughput_and_the_report(tmp_path):
     suite = tmp_path / "s.toml"
     suite.write_text(
