@@ -57,9 +57,10 @@ def evaluate_samples(
     returns the entry's record. Nothing is written unless every check passes."""
     _check_label(label)
     folder = ResultsDir(out)
-    if folder.bench_json.exists() and read_bench_meta(out)["suite"]["name"] != SUITE_NAME:
+    suite = read_bench_meta(out)["suite"]["name"] if folder.bench_json.exists() else SUITE_NAME
+    if suite != SUITE_NAME:
         raise GanzooError(
-            f"{out} holds the results of suite '{read_bench_meta(out)['suite']['name']}'. External entries go into "
+            f"{out} holds the results of suite '{suite}'. External entries go into "
             f"a folder of their own (--out elsewhere); `ganzoo report {out} --external FOLDER` sets them beside it."
         )
     cell = f"external--{label}--{cfg.data}--seed{seed}"
@@ -72,10 +73,10 @@ def evaluate_samples(
     external = read_samples(
         samples_path, dataset, label=label, description=description, resize=resize, key=key, float_range=float_range
     )
+    _check_new_samples(folder, external.provenance["sha256"])
     settings = eval_settings(cfg)
     plan = plan_evaluation(dataset, settings, lambda split: open_reference(cfg, dataset, split), for_training=False)
     count = external.provenance["count"]
-    _check_new_samples(folder, external.provenance["sha256"])
     asked = {name: settings.num_samples or metric.num_samples for name, metric in plan.instances.items()}
     short = {name: wanted for name, wanted in asked.items() if count < wanted}
     if short and not allow_fewer:

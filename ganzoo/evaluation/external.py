@@ -217,15 +217,14 @@ def _read_folder(path: Path, shape: tuple, resize: str | None, data: str) -> tup
         )
     (width, height) = sizes.pop()
     if (height, width) != tuple(shape[1:]) and resize is None:
-        _resize(torch.zeros(1, shape[0], height, width, dtype=torch.uint8), shape, None, path, data)
-    values = torch.from_numpy(np.stack(arrays))
-    values = values.unsqueeze(1) if values.dim() == 3 else values.permute(0, 3, 1, 2)
+        raise GanzooError(_size_refused((height, width), shape, path, data))
+    values = _stacked_nchw(arrays)
     record = None
     if (height, width) != tuple(shape[1:]):
         record = {"library": f"PIL {_pil_version()}", "filter": resize, "from": [height, width], "to": list(shape[1:])}
     kinds = sorted({"jpeg" if f.suffix.lower() in (".jpg", ".jpeg") else "png" for f in files})
     fmt = "folder of " + " and ".join(kinds) + (" (lossy: JPEG moves FID)" if "jpeg" in kinds else "")
-    return values.contiguous(), fmt, digest.hexdigest(), record
+    return values, fmt, digest.hexdigest(), record
 
 
 def _describe_mode(mode: str) -> str:
@@ -324,12 +323,7 @@ def _resize(values: torch.Tensor, shape: tuple, resize: str | None, path: Path, 
         )
     size = tuple(values.shape[2:])
     if resize is None:
-        raise GanzooError(
-            f"--samples {path} holds {size[0]}x{size[1]} images, and '{data}' holds {shape[1]}x{shape[2]}. ganzoo "
-            "does not resize silently: resizing moves FID by several points, and by how much depends on the "
-            f"filter and library. Pass samples at {shape[1]}x{shape[2]}, or --resize bicubic (PIL's filter, as "
-            "clean-fid) to resize them, which is then recorded."
-        )
+        raise GanzooError(_size_refused(size, shape, path, data))
     if values.dtype != torch.uint8:
         raise GanzooError(
             f"--resize works on uint8 images (PIL's filters); --samples {path} holds {values.dtype}. Save uint8 "
@@ -343,10 +337,25 @@ def _resize(values: torch.Tensor, shape: tuple, resize: str | None, path: Path, 
     for image in values.permute(0, 2, 3, 1).numpy():
         pil = Image.fromarray(image[..., 0] if shape[0] == 1 else image, mode)
         out.append(np.asarray(pil.resize((shape[2], shape[1]), _pil_filter(resize))))
-    resized = torch.from_numpy(np.stack(out))
-    resized = resized.unsqueeze(1) if resized.dim() == 3 else resized.permute(0, 3, 1, 2)
     record = {"library": f"PIL {_pil_version()}", "filter": resize, "from": list(size), "to": list(shape[1:])}
-    return resized.contiguous(), record
+    return _stacked_nchw(out), record
+
+
+def _size_refused(size: tuple, shape: tuple, path: Path, data: str) -> str:
+    return (
+        f"--samples {path} holds {size[0]}x{size[1]} images, and '{data}' holds {shape[1]}x{shape[2]}. ganzoo "
+        "does not resize silently: resizing moves FID by several points, and by how much depends on the "
+        f"filter and library. Pass samples at {shape[1]}x{shape[2]}, or --resize bicubic (PIL's filter, as "
+        "clean-fid) to resize them, which is then recorded."
+    )
+
+
+def _stacked_nchw(arrays: list) -> torch.Tensor:
+    """PIL's images as NumPy arrays (H x W grey, H x W x C colour), stacked into uint8 N x C x H x W."""
+    import numpy as np
+
+    stacked = torch.from_numpy(np.stack(arrays))
+    return (stacked.unsqueeze(1) if stacked.dim() == 3 else stacked.permute(0, 3, 1, 2)).contiguous()
 
 
 def _checked_values(values: torch.Tensor, path: Path, images: bool, float_range: str) -> torch.Tensor:
