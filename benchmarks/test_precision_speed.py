@@ -1,7 +1,7 @@
 """The step of every built-in architecture in fp32, bf16 and bf16 + torch.compile (on a GPU also
 fp16 and fp16 + compile), beside a plain PyTorch step of the same networks in the same
-precision, with the GFLOP/s each reaches and its share of the machine's matrix-product peak in
-that precision, measured in the same run.
+precision, with the GFLOP/s each reaches and its share of the machine's measured peak in that
+precision (the faster of a matrix product and a 3x3 convolution), measured in the same run.
 
     pytest benchmarks/test_precision_speed.py --benchmark-only --benchmark-json=speed.json
     python scripts/precision_table.py speed.json > docs/results/precision/speed-MACHINE.md
@@ -12,7 +12,7 @@ EMA, so that their ratio is what ganzoo's step costs or saves. The plain step ru
 passes under the same autocast and compiles G and D the same way (`torch.compile`, CUDA graphs
 on a GPU). Each benchmark's extra_info holds the machine (processor and its AMX/AVX-512-BF16
 flags, or the GPU), the FLOPs of one step (FlopCounterMode), the GFLOP/s reached and the share
-of the peak; `test_matmul_peak` records the peaks themselves.
+of the peak; `test_peak` records the peaks themselves (name kept: `-k peak` selects it).
 """
 
 import functools
@@ -78,30 +78,48 @@ def machine() -> dict:
     return {"device": model, "cpu_flags": flags, "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def _best_rate(run, flops: float) -> float:
+    run()
+    sync()
+    repeats, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.5:
+        run()
+        repeats += 1
+    sync()
+    return flops * repeats / (time.perf_counter() - start) / 1e9
+
+
 @functools.cache
-def matmul_peak(precision: str) -> float:
-    """The best GFLOP/s of square matrix products (512 to 2048) in `precision`, on this machine now."""
+def measured_peak(precision: str) -> dict:
+    """The best GFLOP/s of square matrix products (512 to 2048) and of 3x3 convolutions
+    (channels-last, 128 to 512 channels) in `precision`, on this machine now, and which kernel
+    gave it. Both, because on a CPU they come from different libraries: matrix products from
+    MKL, convolutions from oneDNN, and on an AMD EPYC (Zen 5) MKL's fp32 product reaches less
+    than half of what oneDNN's convolution does (80-95 against 200-215 GFLOP/s, one thread),
+    so a product alone would put convolutional steps above "the peak"."""
     dtype = LOW_PRECISION_DTYPES.get(precision, torch.float32)
-    best = 0.0
+    rates = {}
     for n in (512, 1024, 2048):
         a, b = (torch.randn(n, n, device=DEVICE, dtype=dtype) for _ in range(2))
-        a @ b
-        sync()
-        repeats, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 0.5:
-            a @ b
-            repeats += 1
-        sync()
-        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
-    return best
+        rates[f"matmul {n}"] = _best_rate(lambda a=a, b=b: a @ b, 2 * n**3)
+    for channels, size, batch in ((128, 16, 16), (256, 16, 16), (512, 8, 16)):
+        x = torch.randn(batch, channels, size, size, device=DEVICE, dtype=dtype)
+        w = torch.randn(channels, channels, 3, 3, device=DEVICE, dtype=dtype)
+        x, w = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
+        flops = 2 * batch * channels * channels * 9 * size * size
+        rates[f"conv3x3 {channels}ch"] = _best_rate(lambda x=x, w=w: F.conv2d(x, w, padding=1), flops)
+    kernel = max(rates, key=rates.get)
+    return {"gflops": rates[kernel], "kernel": kernel, "rates": rates}
 
 
 @pytest.mark.parametrize("precision", [v[0] for v in VARIANTS.values() if not v[1]])
-def test_matmul_peak(benchmark, precision):
+def test_peak(benchmark, precision):
     dtype = LOW_PRECISION_DTYPES.get(precision, torch.float32)
     a, b = (torch.randn(1024, 1024, device=DEVICE, dtype=dtype) for _ in range(2))
-    benchmark.group = "matmul-peak"
-    benchmark.extra_info.update(machine(), precision=precision, peak_gflops=matmul_peak(precision))
+    peak = measured_peak(precision)
+    benchmark.group = "peak"
+    benchmark.extra_info.update(machine(), precision=precision, peak_gflops=peak["gflops"])
+    benchmark.extra_info.update(peak_kernel=peak["kernel"], kernel_gflops=peak["rates"])
     benchmark(lambda: (a @ b, sync()))
 
 
@@ -190,7 +208,7 @@ def test_step(benchmark, arch, variant, implementation):
     benchmark.extra_info.update(precision=precision, compile=compile_, batch_size=batch_size(arch))
     benchmark(step)
     mean = benchmark.stats.stats.mean
-    peak = matmul_peak(precision)
+    peak = measured_peak(precision)["gflops"]
     benchmark.extra_info.update(flops_per_step=flops, gflops_per_s=flops / mean / 1e9, peak_gflops=peak)
     benchmark.extra_info["share_of_peak_pct"] = 100 * flops / mean / 1e9 / peak
 

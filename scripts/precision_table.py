@@ -7,7 +7,9 @@ A later file's benchmarks replace an earlier one's of the same architecture, var
 implementation (a part measured again after a change); each row's share of the peak uses the
 peak measured in its own run, which the last column names. Every figure is read from the
 JSON files (median step time of each benchmark, and the extra_info it recorded: FLOPs per
-step, the peaks, the machine); nothing is typed.
+step, the peaks, the machine); nothing is typed. The bf16 speed-ups timed alternately with
+fp32 in one process (`test_bf16_speedup_interleaved`, `-k interleaved`) are listed under the
+table, one line per run, from whichever files hold them.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from collections import defaultdict
 def main(paths: list[str]) -> str:
     steps: dict = defaultdict(dict)  # arch -> (variant, implementation) -> benchmark
     peaks: dict = {}  # file index -> precision -> GFLOP/s
+    kernels: dict = {}  # file index -> precision -> the kernel that reached the peak
+    interleaved: list[tuple[int, dict]] = []  # (file index, extra_info) of each alternate timing
     machine, runs = None, []
     for index, path in enumerate(paths):
         data = json.loads(open(path).read())
         runs.append(f"{data['datetime'][:16]} (pytest-benchmark {data['version']})")
         for b in data["benchmarks"]:
             info = b["extra_info"]
-            if b["group"] == "matmul-peak":
+            if b["group"] in ("peak", "matmul-peak"):  # matmul-peak: files of before convolutions were timed too
                 peaks.setdefault(index, {})[info["precision"]] = info["peak_gflops"]
+                kernels.setdefault(index, {})[info["precision"]] = info.get("peak_kernel", "products alone")
+                continue
+            if b["group"] == "bf16-speedup-interleaved":
+                interleaved.append((index, info))
                 continue
             machine = machine or {k: info.get(k) for k in ("device", "cpu_flags", "threads", "torch")}
             steps[info["arch"]][(info["variant"], info["implementation"])] = {**b, "run": index}
@@ -40,9 +48,12 @@ def main(paths: list[str]) -> str:
         + (f", {machine['threads']} thread(s)" if machine.get("threads") else "")
         + f"; torch {machine['torch']}; run {', run '.join(f'{i + 1}: {r}' for i, r in enumerate(runs))}.",
         "",
-        "Matrix-product peak measured in the same run (best of square products 512-2048): "
+        "Peak measured in the same run: the best of square matrix products (512-2048) and 3x3 "
+        "convolutions (128-512 channels), the kernel that reached it in brackets (a run that timed "
+        "products alone says so): "
         + "; ".join(
-            f"run {i + 1}: " + ", ".join(f"{p} {g:,.0f} GFLOP/s" for p, g in ps.items()) for i, ps in peaks.items()
+            f"run {i + 1}: " + ", ".join(f"{p} {g:,.0f} GFLOP/s ({kernels[i][p]})" for p, g in ps.items())
+            for i, ps in peaks.items()
         )
         + ". Step: one D step (non-saturating), one G step on a fresh batch, Adam, no penalty; batch 256 "
         "for 2D data, 64 for images. Median step time in ms; speed-up over ganzoo's fp32 step; plain/ganzoo "
@@ -70,6 +81,18 @@ def main(paths: list[str]) -> str:
                 f"{f'{plain_ms / ms:.2f}' if plain_ms else '-'} | {f'{speedup:.2f}x' if speedup else '-'} | "
                 f"{gflops:.1f} | {share:.1f} | {ours['run'] + 1} |"
             )
+    if interleaved:
+        lines += [
+            "",
+            "The bf16 step's speed-up over the fp32 step timed alternately in one process "
+            "(`test_bf16_speedup_interleaved`: 7 rounds of 3 steps each, median step times):",
+            "",
+        ]
+        lines += [
+            f"- {info['arch']}, run {index + 1}: {info['speedup']:.2f}x "
+            f"(fp32 {info['median_fp32_s'] * 1e3:.1f} ms, bf16 {info['median_bf16_s'] * 1e3:.1f} ms)"
+            for index, info in interleaved
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -185,3 +185,52 @@ def test_a_spectrally_normalised_network_stays_eager_under_compile():
     normed = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(2, 1))
     assert compiled(normed, CPU) is normed
     assert compiled(plain, CPU) is not plain
+
+
+def test_the_speed_table_reads_every_figure_from_the_benchmark_files(tmp_path):
+    """scripts/precision_table.py: each row's share is of the peak of its own run, a later file
+    replaces a row measured again, and the alternate timings are listed under the table."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    from precision_table import main
+
+    machine = {"device": "Test CPU", "cpu_flags": ["avx512_bf16"], "threads": 1, "torch": "2.x"}
+
+    def peak(precision, gflops, kernel):
+        info = {**machine, "precision": precision, "peak_gflops": gflops, "peak_kernel": kernel}
+        return {"group": "peak", "extra_info": info, "stats": {"median": 1.0}}
+
+    def step(variant, implementation, precision, median_s, flops=1e9):
+        info = {**machine, "arch": "dcgan", "variant": variant, "implementation": implementation}
+        info.update(precision=precision, flops_per_step=flops)
+        return {"group": "step-dcgan", "extra_info": info, "stats": {"median": median_s}}
+
+    interleaved = {"group": "bf16-speedup-interleaved", "stats": {"median": 0.05}}
+    interleaved["extra_info"] = {**machine, "arch": "dcgan", "speedup": 2.0}
+    interleaved["extra_info"].update(median_fp32_s=0.1, median_bf16_s=0.05)
+    first = {
+        "datetime": "2026-12-03T16:00:00",
+        "version": "5.3.1",
+        "benchmarks": [
+            peak("fp32", 100.0, "conv3x3 256ch"),
+            peak("bf16", 400.0, "matmul 1024"),
+            step("fp32", "ganzoo", "fp32", 0.020),
+            step("fp32", "plain", "fp32", 0.025),
+            step("bf16", "ganzoo", "bf16", 0.010),
+        ],
+    }
+    later = {"datetime": "2026-12-03T17:00:00", "version": "5.3.1", "benchmarks": [interleaved]}
+    later["benchmarks"] += [peak("fp32", 200.0, "matmul 2048"), step("fp32", "ganzoo", "fp32", 0.040)]
+    paths = []
+    for index, data in enumerate((first, later)):
+        paths.append(tmp_path / f"run{index}.json")
+        paths[-1].write_text(json.dumps(data))
+    table = main([str(p) for p in paths])
+    assert "fp32 100 GFLOP/s (conv3x3 256ch)" in table and "fp32 200 GFLOP/s (matmul 2048)" in table
+    rows = {line.split(" | ")[1]: line for line in table.splitlines() if line.startswith("| dcgan")}
+    # fp32 replaced by the later run: 40 ms, 25 GFLOP/s = 12.5% of that run's 200; plain from run 1
+    assert rows["fp32"] == "| dcgan | fp32 | 40.00 | 25.00 | 0.62 | 1.00x | 25.0 | 12.5 | 2 |"
+    assert rows["bf16"] == "| dcgan | bf16 | 10.00 | - | - | 4.00x | 100.0 | 25.0 | 1 |"
+    assert "- dcgan, run 2: 2.00x (fp32 100.0 ms, bf16 50.0 ms)" in table
