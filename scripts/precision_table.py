@@ -9,7 +9,8 @@ peak measured in its own run, which the last column names. Every figure is read 
 JSON files (median step time of each benchmark, and the extra_info it recorded: FLOPs per
 step, the peaks, the machine); nothing is typed. The bf16 speed-ups timed alternately with
 fp32 in one process (`test_bf16_speedup_interleaved`, `-k interleaved`) are listed under the
-table, one line per run, from whichever files hold them.
+table, one line per run, from whichever files hold them, and so are the timings of ganzoo's
+step alternately with the plain one (`test_against_plain_alternately`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main(paths: list[str]) -> str:
     peaks: dict = {}  # file index -> precision -> GFLOP/s
     kernels: dict = {}  # file index -> precision -> the kernel that reached the peak
     interleaved: list[tuple[int, dict]] = []  # (file index, extra_info) of each alternate timing
+    against_plain: list[tuple[int, dict]] = []  # the same, of ganzoo's step against the plain one
     machine, runs = None, []
     for index, path in enumerate(paths):
         data = json.loads(open(path).read())
@@ -36,6 +38,9 @@ def main(paths: list[str]) -> str:
                 continue
             if b["group"] == "bf16-speedup-interleaved":
                 interleaved.append((index, info))
+                continue
+            if b["group"] == "against-plain-alternately":
+                against_plain.append((index, info))
                 continue
             machine = machine or {k: info.get(k) for k in ("device", "cpu_flags", "threads", "torch")}
             steps[info["arch"]][(info["variant"], info["implementation"])] = {**b, "run": index}
@@ -92,6 +97,19 @@ def main(paths: list[str]) -> str:
             f"- {info['arch']}, run {index + 1}: {info['speedup']:.2f}x "
             f"(fp32 {info['median_fp32_s'] * 1e3:.1f} ms, bf16 {info['median_bf16_s'] * 1e3:.1f} ms)"
             for index, info in interleaved
+        ]
+    if against_plain:
+        lines += [
+            "",
+            "ganzoo's step against the plain step timed alternately in one process "
+            "(`test_against_plain_alternately`: 7 rounds of 3 steps each, median step times; "
+            "plain/ganzoo > 1 means ganzoo's step is faster):",
+            "",
+        ]
+        lines += [
+            f"- {info['arch']} {info['variant']}, run {index + 1}: {info['plain_over_ganzoo']:.2f} "
+            f"(ganzoo {info['median_ganzoo_s'] * 1e3:.1f} ms, plain {info['median_plain_s'] * 1e3:.1f} ms)"
+            for index, info in against_plain
         ]
     return "\n".join(lines) + "\n"
 

@@ -221,7 +221,10 @@ def test_the_speed_table_reads_every_figure_from_the_benchmark_files(tmp_path):
             step("bf16", "ganzoo", "bf16", 0.010),
         ],
     }
-    later = {"datetime": "2026-12-03T17:00:00", "version": "5.3.1", "benchmarks": [interleaved]}
+    against = {"group": "against-plain-alternately", "stats": {"median": 0.04}}
+    against["extra_info"] = {**machine, "arch": "dcgan", "variant": "bf16", "plain_over_ganzoo": 1.25}
+    against["extra_info"].update(median_ganzoo_s=0.04, median_plain_s=0.05)
+    later = {"datetime": "2026-12-03T17:00:00", "version": "5.3.1", "benchmarks": [interleaved, against]}
     later["benchmarks"] += [peak("fp32", 200.0, "matmul 2048"), step("fp32", "ganzoo", "fp32", 0.040)]
     paths = []
     for index, data in enumerate((first, later)):
@@ -234,3 +237,4 @@ def test_the_speed_table_reads_every_figure_from_the_benchmark_files(tmp_path):
     assert rows["fp32"] == "| dcgan | fp32 | 40.00 | 25.00 | 0.62 | 1.00x | 25.0 | 12.5 | 2 |"
     assert rows["bf16"] == "| dcgan | bf16 | 10.00 | - | - | 4.00x | 100.0 | 25.0 | 1 |"
     assert "- dcgan, run 2: 2.00x (fp32 100.0 ms, bf16 50.0 ms)" in table
+    assert "- dcgan bf16, run 2: 1.25 (ganzoo 40.0 ms, plain 50.0 ms)" in table
