@@ -57,3 +57,8 @@ class PluginError(GanzooError):
 
 class NonFiniteLossError(GanzooError):
     """Training produced a NaN or infinite loss; the message names the last good checkpoint."""
+
+
+class GanzooWarning(UserWarning):
+    """Something the user should know that does not stop the run (a setting that will be slow
+    on this machine): the command line prints it as one paragraph, without a source line."""

@@ -2,6 +2,7 @@
 through a resume, and compiled steps against eager ones."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from conftest import run_cli
 import ganzoo.training.precision as precision_module
 from ganzoo.bench.suite import Cell
 from ganzoo.core.config import TrainConfig
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, GanzooWarning
 from ganzoo.report.protocol_guard import differences
 from ganzoo.training.compiling import compiled
 from ganzoo.training.ensemble import build_ensemble
@@ -238,3 +239,15 @@ def test_the_speed_table_reads_every_figure_from_the_benchmark_files(tmp_path):
     assert rows["bf16"] == "| dcgan | bf16 | 10.00 | - | - | 4.00x | 100.0 | 25.0 | 1 |"
     assert "- dcgan, run 2: 2.00x (fp32 100.0 ms, bf16 50.0 ms)" in table
     assert "- dcgan bf16, run 2: 1.25 (ganzoo 40.0 ms, plain 50.0 ms)" in table
+
+
+def test_bf16_on_a_cpu_without_bf16_arithmetic_warns_that_it_is_slow(monkeypatch):
+    device = torch.device("cpu")
+    monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: False)
+    with pytest.warns(GanzooWarning, match="without bf16 arithmetic"):
+        precision_module.Precision("bf16", device)
+    monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        precision_module.Precision("bf16", device)
+        precision_module.Precision("fp32", device)

@@ -13,13 +13,13 @@ import traceback
 import warnings
 
 from ganzoo.cli.parser import build_parser, commands, unknown_options_message
-from ganzoo.errors import GanzooError, PluginError
+from ganzoo.errors import GanzooError, GanzooWarning, PluginError
 from ganzoo.plugin.manager import PluginLoadWarning
 from ganzoo.training import distributed
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    if issubclass(category, PluginLoadWarning):
+    if issubclass(category, (PluginLoadWarning, GanzooWarning)):
         print(f"warning: {message}", file=sys.stderr)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
