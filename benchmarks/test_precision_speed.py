@@ -12,7 +12,7 @@ EMA, so that their ratio is what ganzoo's step costs or saves. The plain step ru
 passes under the same autocast and compiles G and D the same way (`torch.compile`, CUDA graphs
 on a GPU). Each benchmark's extra_info holds the machine (processor and its AMX/AVX-512-BF16
 flags, or the GPU), the FLOPs of one step (FlopCounterMode), the GFLOP/s reached and the share
-of the peak; `test_peak` records the peaks themselves (name kept: `-k peak` selects it).
+of the peak; `test_peak` (`-k peak`) records the peaks themselves.
 """
 
 import functools
@@ -95,7 +95,7 @@ def measured_peak(precision: str) -> dict:
     (channels-last, 128 to 512 channels) in `precision`, on this machine now, and which kernel
     gave it. Both, because on a CPU they come from different libraries: matrix products from
     MKL, convolutions from oneDNN, and on an AMD EPYC (Zen 5) MKL's fp32 product reaches less
-    than half of what oneDNN's convolution does (80-95 against 200-215 GFLOP/s, one thread),
+    than half of what oneDNN's convolution does (87-89 against 214-230 GFLOP/s, one thread),
     so a product alone would put convolutional steps above "the peak"."""
     dtype = LOW_PRECISION_DTYPES.get(precision, torch.float32)
     rates = {}

@@ -32,7 +32,7 @@ def main(paths: list[str]) -> str:
         runs.append(f"{data['datetime'][:16]} (pytest-benchmark {data['version']})")
         for b in data["benchmarks"]:
             info = b["extra_info"]
-            if b["group"] in ("peak", "matmul-peak"):  # matmul-peak: files of before convolutions were timed too
+            if b["group"] in ("peak", "matmul-peak"):  # matmul-peak: files made before the peak timed convolutions
                 peaks.setdefault(index, {})[info["precision"]] = info["peak_gflops"]
                 kernels.setdefault(index, {})[info["precision"]] = info.get("peak_kernel", "products alone")
                 continue
