@@ -180,9 +180,40 @@ def test_7_packing_counters_early_collapse_on_the_ring(tmp_path):
     figures.mkdir()
     result = mode_collapse.run(mode_collapse.Settings(suite=str(suite)), figures, tmp_path)
     m = result["measured"]
-    assert result["passed"], result["summary"]
     assert m["ring8_mean_coverage_pacgan"] - m["ring8_mean_coverage_non_saturating"] >= 1
+    # one seed a side: a gain but no interval, so the claim is not shown
+    assert not result["passed"] and m["ring8_gain_interval_95"] is None
+    assert "too few seeds for an interval" in result["summary"]
     assert (figures / "mode-collapse.png").exists() and len(result["figures"]) == 5  # curves + 2 per variant
+
+
+def test_7_cells_get_the_bench_threads_rule(tmp_path, monkeypatch):
+    # one job: torch's default (which honours OMP_NUM_THREADS beside other work); several:
+    # the cores shared among them. The lab used to force cores // jobs threads, so with
+    # OMP_NUM_THREADS=1 beside two busy processes a cell ran 25x slower.
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    settings = mode_collapse.Settings()
+    cells, threads = mode_collapse.pending_cells(settings, tmp_path / "one", jobs=1)
+    assert threads is None and len(cells) == 40
+    assert mode_collapse.pending_cells(settings, tmp_path / "two", jobs=2)[1] == 2
+
+
+def test_7_the_claim_needs_the_whole_interval_of_the_gain_above_the_margin():
+    from scipy import stats
+
+    packed, plain = [4.1, 3.6, 4.8, 4.4, 3.9], [0.7, 0.4, 1.1, 0.6, 0.9]
+    gain, (low, high), shown = mode_collapse.packing_gain(packed, plain, min_gain=1.0)
+    welch = stats.ttest_ind(packed, plain, equal_var=False).confidence_interval(0.95)
+    assert gain == pytest.approx(3.42) and (low, high) == pytest.approx((welch.low, welch.high))
+    assert shown
+    # the same gain in the means, but too noisy to put the whole interval above 1
+    gain, (low, _), shown = mode_collapse.packing_gain([0.6, 7.5, 2.0], [0.0, 1.2, 0.3], min_gain=1.0)
+    assert gain > 1 and low < 1 and not shown
+    # a gain whose interval lies above 0 but not above the margin
+    gain, (low, _), shown = mode_collapse.packing_gain([1.9, 2.1, 1.8, 2.2], [0.7, 0.8, 0.75, 0.65], min_gain=1.0)
+    assert gain > 1 and 0 < low < 1 and not shown
+    # fewer than 2 seeds a side: no interval, not shown
+    assert mode_collapse.packing_gain([5.0], [0.5, 0.7], min_gain=1.0) == (pytest.approx(4.4), (None, None), False)
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -114,8 +114,8 @@ def run_lab(
     todo = [m for m in chosen if rerun or m.NAME not in done or done[m.NAME]["settings"] != settings[m.NAME]]
     tasks = [("experiment", (m.NAME, settings[m.NAME])) for m in todo if m is not mode_collapse]
     if mode_collapse in todo:
-        _, cells = mode_collapse.pending_cells(mode_collapse.Settings(**settings[mode_collapse.NAME]), out_dir, jobs)
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        modes_settings = mode_collapse.Settings(**settings[mode_collapse.NAME])
+        cells, threads = mode_collapse.pending_cells(modes_settings, out_dir, jobs)
         # WGAN-GP cells are the longest (5 critic steps each): start them first.
         cells.sort(key=lambda c: c.loss != "wgan-gp")
         tasks = [("cell", (c, threads)) for c in cells] + tasks
