@@ -47,6 +47,20 @@ def test_fields_that_match_pass_and_each_kind_of_difference_is_named():
     assert "arch.pack" not in found and found["train.betas"].effect == "decisive"
 
 
+def test_a_plateau_is_not_carried_over_a_schedule_many_times_the_runs():
+    spec = {"train.steps": {"value": 400_000, "effect": "convergence", "why": "400 epochs"}}
+    quarter = differences(spec, {}, {"train.steps": 100_000})[0]  # reproduce-2d-long: 4 times
+    assert quarter.times == 4 and not quarter.too_short
+    assert quarter.describe().endswith("(comparable only at plateau: 400 epochs)")
+    short = differences(spec, {}, {"train.steps": 5_000})[0]  # reproduce-2d: 80 times
+    assert short.times == 80 and short.too_short
+    assert "not comparable: the paper's is 80 times the run's, more than 4" in short.describe()
+    # only a convergence field, and only where both values are numbers, is weighed this way
+    unstated = {"train.steps": {"value": "not stated here", "effect": "convergence"}}
+    assert not differences(unstated, {}, {"train.steps": 5_000})[0].too_short
+    assert not differences({"train.steps": 400_000}, {}, {"train.steps": 5_000})[0].too_short  # decisive anyway
+
+
 def test_a_run_recorded_before_an_option_existed_reads_as_that_options_default():
     fields = cell_protocol(OLD_RUN, "mode-coverage")
     assert "bn_groups" not in json.loads((OLD_RUN / "config.json").read_text())["architecture"]

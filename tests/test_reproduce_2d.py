@@ -475,6 +475,8 @@ def test_tiny_reproduce_2d_end_to_end(tmp_path):
     unrolled = next(line for line in beside if "no error bar" in line)
     assert "train.update differs (simultaneous in the paper, alternating here)" in unrolled
     assert "6.3 ± 0.5 (n=10)" in md and "(n=2" in md
-    assert "train.steps: paper 400,000, here 6 (comparable only at plateau)" in md
+    # a plateau in 6 steps would not stand for 400,000 either: the schedule rule says so too
+    assert "train.steps: paper 400,000, here 6 (not comparable: the paper's is 66,667 times the run's" in md
+    assert all("a plateau in the run is not carried over more than 4 times its length" in line for line in judged)
     html_page = (out / "report.html").read_text()
     assert "Beside the papers" in html_page and "unroll_steps=2" in html_page

@@ -11,7 +11,7 @@ from pathlib import Path
 from ganzoo.evaluation.plan import registered_metrics
 from ganzoo.report.convergence import AT_PLATEAU, STILL_MOVING, Plateau, cell_plateau, parse_margin, row_plateau
 from ganzoo.report.page import Page
-from ganzoo.report.protocol_guard import FieldDifference, cell_protocol, differences
+from ganzoo.report.protocol_guard import MAX_EXTRAPOLATION, FieldDifference, cell_protocol, differences
 from ganzoo.report.results import metric_series, row_names, table_columns, value
 from ganzoo.report.verdicts import Comparison, Estimate, Verdict, estimate, judge, published
 
@@ -136,6 +136,12 @@ def _reasons(row: PaperRow) -> list[str]:
     """Why a row cannot be set beside the paper's number, if it cannot."""
     reasons = [
         f"{d.field} differs ({d.paper} in the paper, {d.ours} here)" for d in row.protocol if d.effect == "decisive"
+    ]
+    reasons += [
+        f"the paper's {d.field} is {d.times:,.0f} times the run's ({d.paper} against {d.ours}): a plateau "
+        f"in the run is not carried over more than {MAX_EXTRAPOLATION:g} times its length"
+        for d in row.protocol
+        if d.too_short
     ]
     if row.plateau is None:
         reasons.append("no convergence margin declared for this metric, so no plateau can be shown")

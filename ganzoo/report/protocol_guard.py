@@ -19,7 +19,9 @@ for a value the paper leaves ambiguous. `effect` says what a difference does:
 
 - ``"decisive"`` (the default): the quantity differs; the row is not comparable;
 - ``"convergence"``: comparable only where the convergence rule finds the curve at its
-  plateau (a shorter schedule than the paper's, say);
+  plateau (a shorter schedule than the paper's, say), and only while the paper's value is
+  at most `MAX_EXTRAPOLATION` times the run's: a plateau read from a run's own last two
+  thirds is not carried over a schedule many times its length;
 - ``"noted"``: listed beside the verdict, with its reason, but not ruling it out.
 
 A field the cell does not record is a difference too ("not recorded"), so a guard written
@@ -37,6 +39,14 @@ from ganzoo.plugin.api import architecture_entry
 from ganzoo.runs.rundir import RunDir
 
 EFFECTS = ("decisive", "convergence", "noted")
+#: The longest a paper's schedule may be, as a multiple of the run's, for a plateau found in
+#: the run to stand for the paper's end. On the grid reproduce-2d's packed rows end their
+#: 5,000 steps at 3-9% HQ, PacGAN3's and PacGAN4's at plateau by the window rule, and PacGAN2
+#: reaches 84% at step 100,000 in reproduce-2d-long: a plateau is not carried over 80 times
+#: a run's length.
+#: Four times is reproduce-2d-long's quarter of PacGAN's schedule, the most any committed
+#: report carries one; that even this holds only PacGAN's full schedule would show.
+MAX_EXTRAPOLATION = 4.0
 ROOTS = ("train", "arch", "data", "metric")
 MISSING = object()
 
@@ -48,6 +58,12 @@ class FieldDifference:
     ours: str  # the cell's value, as printed
     effect: str  # "decisive", "convergence", "noted" or "ambiguous" (the paper's value is one of several)
     why: str = ""
+    times: float | None = None  # a convergence field's paper value over the run's (both numbers)
+
+    @property
+    def too_short(self) -> bool:
+        """A convergence difference too large for any plateau in the run to stand for the paper's."""
+        return self.effect == "convergence" and self.times is not None and self.times > MAX_EXTRAPOLATION
 
     def describe(self) -> str:
         text = f"{self.field}: paper {self.paper}, here {self.ours}"
@@ -59,6 +75,9 @@ class FieldDifference:
             "noted": "noted",
             "ambiguous": "noted",
         }[self.effect]
+        if self.too_short:
+            tail = f"not comparable: the paper's is {self.times:,.0f} times the run's, more than {MAX_EXTRAPOLATION:g}"
+
         return f"{text} ({tail}{': ' + self.why if self.why else ''})"
 
 
@@ -131,7 +150,9 @@ def differences(spec: dict, overrides: dict, recorded: dict) -> list[FieldDiffer
             else:
                 out.append(FieldDifference(name, " or ".join(_show(o) for o in options), shown, "ambiguous", why))
         elif ours is MISSING or not _same(ours, table["value"]):
-            out.append(FieldDifference(name, _show(table["value"]), shown, table.get("effect", "decisive"), why))
+            effect = table.get("effect", "decisive")
+            times = _times(table["value"], ours) if effect == "convergence" else None
+            out.append(FieldDifference(name, _show(table["value"]), shown, effect, why, times))
     return out
 
 
@@ -143,6 +164,12 @@ def _flat(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v
     return out
+
+
+def _times(paper, ours) -> float | None:
+    """How many times the run's value the paper's is, where both are positive numbers."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (paper, ours))
+    return paper / ours if numbers else None
 
 
 def _same(a, b) -> bool:
