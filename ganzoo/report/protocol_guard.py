@@ -77,7 +77,6 @@ class FieldDifference:
         }[self.effect]
         if self.too_short:
             tail = f"not comparable: the paper's is {self.times:,.0f} times the run's, more than {MAX_EXTRAPOLATION:g}"
-
         return f"{text} ({tail}{': ' + self.why if self.why else ''})"
 
 

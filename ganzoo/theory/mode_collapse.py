@@ -49,7 +49,9 @@ def packing_gain(packed: list[float], plain: list[float], min_gain: float) -> tu
     the means, its 95% Welch interval, and whether the whole interval reaches `min_gain`
     (False without an interval: a side with fewer than 2 seeds)."""
     packed_est, plain_est = estimate(packed), estimate(plain)
-    gain = difference(plain_est, packed_est) if packed_est and plain_est else None
+    if packed_est is None or plain_est is None:
+        return None, (None, None), False
+    gain = difference(plain_est, packed_est)
     if gain is None or packed_est.se is None or plain_est.se is None:
         return (gain.diff if gain else None), (None, None), False
     low, high = gain.interval()
